@@ -1,0 +1,104 @@
+//! Per-connection settings, with libzmq's names and defaults.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::mechanism::MechanismConfig;
+use crate::metadata::Metadata;
+use crate::socket_type::SocketType;
+
+/// Default `handshake_ivl` (libzmq `ZMQ_HANDSHAKE_IVL`: 30 s).
+pub const DEFAULT_HANDSHAKE_IVL: Duration = Duration::from_secs(30);
+/// Default maximum number of frames in one message.
+pub const DEFAULT_MAX_FRAMES: usize = 4096;
+/// Default receive high-water mark, in messages (libzmq `ZMQ_RCVHWM`).
+pub const DEFAULT_HWM: usize = 1000;
+/// Default size of the input arena's read chunk.
+pub const DEFAULT_READ_CHUNK: usize = 64 * 1024;
+/// Bodies at least this large are handed out as their own [`Bytes`] for vectored writes instead
+/// of being copied into the coalescing buffer.
+pub const DEFAULT_ZERO_COPY_THRESHOLD: usize = 8 * 1024;
+
+/// Settings for one [`Connection`](crate::Connection).
+///
+/// ```
+/// use std::time::Duration;
+/// use zmtp_proto::{ConnectionConfig, SocketType};
+///
+/// let mut config = ConnectionConfig::new(SocketType::Dealer);
+/// config.routing_id = bytes::Bytes::from_static(b"worker-1");
+/// config.heartbeat_ivl = Some(Duration::from_secs(1));
+/// assert_eq!(config.handshake_ivl, Some(Duration::from_secs(30)));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// Our socket type, sent as `Socket-Type` and checked against the peer's.
+    pub socket_type: SocketType,
+    /// Our routing id (`ZMQ_ROUTING_ID`), sent as `Identity` by REQ, DEALER and ROUTER.
+    pub routing_id: Bytes,
+    /// Security mechanism.
+    pub mechanism: MechanismConfig,
+    /// Extra application metadata (`X-` names, libzmq `ZMQ_METADATA`).
+    pub metadata: Metadata,
+    /// Deadline for the whole handshake (`ZMQ_HANDSHAKE_IVL`); `None` disables it.
+    pub handshake_ivl: Option<Duration>,
+    /// Interval between PINGs (`ZMQ_HEARTBEAT_IVL`); `None` disables heartbeats.
+    pub heartbeat_ivl: Option<Duration>,
+    /// How long to wait for traffic after a PING (`ZMQ_HEARTBEAT_TIMEOUT`); defaults to the
+    /// interval.
+    pub heartbeat_timeout: Option<Duration>,
+    /// TTL announced in our PINGs (`ZMQ_HEARTBEAT_TTL`), sent in deciseconds.
+    pub heartbeat_ttl: Option<Duration>,
+    /// Largest message accepted, in bytes (`ZMQ_MAXMSGSIZE`); `None` is unlimited.
+    pub maxmsgsize: Option<u64>,
+    /// Largest number of frames accepted in one message.
+    pub max_frames: usize,
+    /// Decoded messages buffered per connection before decoding pauses (`ZMQ_RCVHWM`;
+    /// 0 = unlimited).
+    pub rcvhwm: usize,
+    /// Bytes the input arena makes room for on each read.
+    pub read_chunk: usize,
+    /// Bodies of this many bytes or more are written from their own buffer (vectored write)
+    /// instead of being copied into the coalescing buffer.
+    pub zero_copy_threshold: usize,
+}
+
+impl ConnectionConfig {
+    /// Defaults for a socket of the given type.
+    pub fn new(socket_type: SocketType) -> Self {
+        Self {
+            socket_type,
+            routing_id: Bytes::new(),
+            mechanism: MechanismConfig::Null,
+            metadata: Metadata::new(),
+            handshake_ivl: Some(DEFAULT_HANDSHAKE_IVL),
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
+            heartbeat_ttl: None,
+            maxmsgsize: None,
+            max_frames: DEFAULT_MAX_FRAMES,
+            rcvhwm: DEFAULT_HWM,
+            read_chunk: DEFAULT_READ_CHUNK,
+            zero_copy_threshold: DEFAULT_ZERO_COPY_THRESHOLD,
+        }
+    }
+
+    /// The metadata we announce in READY: `Socket-Type`, `Identity` for the types that send it,
+    /// then the application's properties.
+    pub fn local_metadata(&self) -> Metadata {
+        let mut m = Metadata::new();
+        m.insert(
+            crate::metadata::SOCKET_TYPE,
+            Bytes::from_static(self.socket_type.as_str().as_bytes()),
+        );
+        if self.socket_type.sends_identity() {
+            m.insert(crate::metadata::IDENTITY, self.routing_id.clone());
+        }
+        for (name, value) in self.metadata.iter() {
+            m.insert(name.clone(), value.clone());
+        }
+        m
+    }
+}

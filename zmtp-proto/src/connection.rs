@@ -1,0 +1,739 @@
+//! The per-connection machine: greeting, handshake, framing, commands and heartbeats over one
+//! byte stream.
+//!
+//! # Contract
+//!
+//! A [`Connection`] performs no I/O and reads no clock. The driver:
+//!
+//! 1. feeds bytes the peer sent, either by copying ([`Connection::handle_input`]) or by reading
+//!    straight into the connection's arena ([`Connection::read_buf`] +
+//!    [`Connection::handle_read`] for readiness-based I/O, [`Connection::take_read_buf`] +
+//!    [`Connection::give_read_buf`] for completion-based I/O that needs an owned buffer);
+//! 2. calls [`Connection::handle_timeout`] when [`Connection::poll_timeout`]'s deadline passes
+//!    (spurious calls are harmless);
+//! 3. after any of the above, or after [`Connection::send`], drains, in this order:
+//!    [`Connection::poll_event`] until `None`, [`Connection::poll_message`] until `None` (or as
+//!    the application wants), then writes what [`Connection::transmit_chunks`] (or
+//!    [`Connection::take_transmit`]) hands out and reports it with
+//!    [`Connection::advance_transmit`], and finally re-arms its timer with
+//!    [`Connection::poll_timeout`].
+//!
+//! Our greeting is queued at construction, so a driver that writes before it reads never waits
+//! for the peer's greeting (checklist G2/G3).
+//!
+//! ```
+//! use std::time::Instant;
+//! use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
+//!
+//! let now = Instant::now();
+//! let mut a = Connection::new(ConnectionConfig::new(SocketType::Push), now);
+//! let mut b = Connection::new(ConnectionConfig::new(SocketType::Pull), now);
+//! // Shuttle bytes until both sides are idle (a real driver uses sockets).
+//! fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+//!     let mut out = Vec::new();
+//!     from.take_transmit(&mut out);
+//!     for chunk in out {
+//!         to.handle_input(&chunk, now).unwrap();
+//!     }
+//! }
+//! for _ in 0..3 {
+//!     pump(&mut a, &mut b, now);
+//!     pump(&mut b, &mut a, now);
+//! }
+//! assert!(matches!(a.poll_event(), Some(Event::HandshakeSucceeded(_))));
+//! a.send(&Msg::from("hello")).unwrap();
+//! pump(&mut a, &mut b, now);
+//! assert!(matches!(b.poll_event(), Some(Event::HandshakeSucceeded(_))));
+//! assert_eq!(b.poll_message().unwrap(), Msg::from("hello"));
+//! ```
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::command::Command;
+use crate::config::ConnectionConfig;
+use crate::error::Error;
+use crate::frame::{encode_header, FrameHeader, FLAG_MORE};
+use crate::greeting::{self, GreetingReader, Version};
+use crate::mechanism::Mechanism;
+use crate::message::Msg;
+use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
+use crate::socket_type::SocketType;
+
+/// Largest command accepted before the handshake completes: a peer that has not authenticated
+/// cannot make us buffer more than this.
+pub const MAX_HANDSHAKE_COMMAND: u64 = 64 * 1024;
+
+/// Largest amount the arena grows by in one step while a large frame arrives, so that a size
+/// declared by the peer is never allocated up front.
+const LARGE_FRAME_STEP: usize = 8 * 1024 * 1024;
+
+/// What we know about the peer once the handshake succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's socket type.
+    pub socket_type: SocketType,
+    /// The peer's `Identity` property (empty when it sent none).
+    pub routing_id: Bytes,
+    /// The peer's ZMTP version.
+    pub version: Version,
+    /// All metadata the peer sent.
+    pub metadata: Metadata,
+}
+
+/// Something the connection wants the driver or socket layer to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Greeting and handshake are complete; messages may flow.
+    HandshakeSucceeded(PeerInfo),
+    /// The peer subscribed to a prefix (SUBSCRIBE command, or a `0x01` message from a 3.0 peer).
+    /// Only reported on PUB and XPUB connections.
+    Subscribe(Bytes),
+    /// The peer cancelled a subscription (CANCEL command or a `0x00` message).
+    Cancel(Bytes),
+    /// The connection failed; nothing more will be decoded. Bytes still queued for
+    /// transmission (e.g. an ERROR command) may be flushed before closing.
+    Closed(Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Greeting,
+    Handshake,
+    Active,
+    Failed,
+}
+
+/// The connection's timers (quinn-style enum-indexed table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The handshake must complete before this.
+    Handshake = 0,
+    /// Send the next PING.
+    Ping = 1,
+    /// Traffic must arrive before this, since we sent a PING.
+    PingTimeout = 2,
+    /// Traffic must arrive before this, since the peer's PING announced a TTL.
+    PeerTtl = 3,
+}
+
+const TIMER_COUNT: usize = 4;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct TimerTable([Option<Instant>; TIMER_COUNT]);
+
+impl TimerTable {
+    fn set(&mut self, t: Timer, at: Instant) {
+        self.0[t as usize] = Some(at);
+    }
+    fn get(&self, t: Timer) -> Option<Instant> {
+        self.0[t as usize]
+    }
+    fn stop(&mut self, t: Timer) {
+        self.0[t as usize] = None;
+    }
+    fn next(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+    fn expired(&self, t: Timer, now: Instant) -> bool {
+        self.get(t).is_some_and(|at| at <= now)
+    }
+}
+
+/// One ZMTP 3.x connection: bytes in, bytes out, events and messages out.
+///
+/// See the [module documentation](self) for the driving contract.
+#[derive(Debug)]
+pub struct Connection {
+    config: ConnectionConfig,
+    state: State,
+    greeting: GreetingReader,
+    peer_version: Option<Version>,
+    mechanism: Mechanism,
+    peer: Option<PeerInfo>,
+    error: Option<Error>,
+    now: Instant,
+    timers: TimerTable,
+
+    // Input: `rx` is the arena; decoded bodies are zero-copy slices of it.
+    rx: BytesMut,
+    /// `rx.len()` after the last decode, to notice new bytes written by a driver.
+    rx_seen: usize,
+    /// Total length (header + body) of the frame at the front of `rx`, once its header is known.
+    rx_frame_len: usize,
+    partial: Msg,
+    partial_bytes: u64,
+    partial_is_subscription: bool,
+    inbound: VecDeque<Msg>,
+    /// Decoding stopped at the receive high-water mark with bytes left in `rx`.
+    paused: bool,
+    events: VecDeque<Event>,
+
+    // Output: `segments` go out before `tx`; small frames are coalesced in `tx`.
+    tx: BytesMut,
+    segments: VecDeque<Bytes>,
+    segments_len: usize,
+}
+
+impl Connection {
+    /// A new connection that has queued its greeting. `now` starts the handshake deadline.
+    pub fn new(config: ConnectionConfig, now: Instant) -> Self {
+        let mechanism = config.mechanism.build();
+        let mut tx = BytesMut::with_capacity(config.read_chunk.max(4096));
+        tx.put_slice(&greeting::encode(
+            config.mechanism.name().as_bytes(),
+            config.mechanism.as_server(),
+        ));
+        let mut timers = TimerTable::default();
+        if let Some(ivl) = config.handshake_ivl {
+            timers.set(Timer::Handshake, now + ivl);
+        }
+        let rx = BytesMut::with_capacity(config.read_chunk);
+        Self {
+            config,
+            state: State::Greeting,
+            greeting: GreetingReader::new(),
+            peer_version: None,
+            mechanism,
+            peer: None,
+            error: None,
+            now,
+            timers,
+            rx,
+            rx_seen: 0,
+            rx_frame_len: 0,
+            partial: Msg::new(),
+            partial_bytes: 0,
+            partial_is_subscription: false,
+            inbound: VecDeque::new(),
+            paused: false,
+            events: VecDeque::new(),
+            tx,
+            segments: VecDeque::new(),
+            segments_len: 0,
+        }
+    }
+
+    /// The configuration this connection was built with.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// The peer, once the handshake succeeded.
+    pub fn peer(&self) -> Option<&PeerInfo> {
+        self.peer.as_ref()
+    }
+
+    /// The peer's protocol version, once its greeting arrived.
+    pub fn peer_version(&self) -> Option<Version> {
+        self.peer_version
+    }
+
+    /// True once the handshake succeeded and until the connection fails.
+    pub fn is_active(&self) -> bool {
+        self.state == State::Active
+    }
+
+    /// The error that ended the connection, if it failed.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Input
+    // ----------------------------------------------------------------------------------------
+
+    /// Feeds bytes received from the peer (copied into the arena) and decodes them.
+    ///
+    /// Returns the connection's error if it has failed (now or before); the same error is also
+    /// reported once as [`Event::Closed`].
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        self.rx.extend_from_slice(data);
+        self.handle_read(now)
+    }
+
+    /// The arena, with room for the next read: a readiness-based driver reads into its spare
+    /// capacity (e.g. tokio's `try_read_buf`) and then calls [`Connection::handle_read`].
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        self.reserve_input();
+        &mut self.rx
+    }
+
+    /// Decodes the bytes a driver appended to [`Connection::read_buf`].
+    pub fn handle_read(&mut self, now: Instant) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        self.now = now;
+        if self.rx.len() > self.rx_seen && self.state == State::Active {
+            // Any traffic is a sign of life (checklist H3).
+            self.timers.stop(Timer::PingTimeout);
+            self.timers.stop(Timer::PeerTtl);
+        }
+        let result = self.decode();
+        self.rx_seen = self.rx.len();
+        result
+    }
+
+    /// Lends the arena's free space as an owned, empty buffer for a completion-based read
+    /// (io_uring). Give it back with [`Connection::give_read_buf`]; the bytes the kernel wrote
+    /// join the arena without a copy.
+    pub fn take_read_buf(&mut self) -> BytesMut {
+        self.reserve_input();
+        let at = self.rx.len();
+        self.rx.split_off(at)
+    }
+
+    /// Takes back a buffer from [`Connection::take_read_buf`] with the bytes read into it, and
+    /// decodes them.
+    pub fn give_read_buf(&mut self, buf: BytesMut, now: Instant) -> Result<(), Error> {
+        self.rx.unsplit(buf);
+        self.handle_read(now)
+    }
+
+    /// False while decoded messages fill the receive high-water mark: the driver should stop
+    /// reading from this peer (TCP back-pressure does the rest) until messages are taken.
+    pub fn wants_read(&self) -> bool {
+        self.error.is_none() && !self.inbound_full()
+    }
+
+    fn inbound_full(&self) -> bool {
+        self.config.rcvhwm != 0 && self.inbound.len() >= self.config.rcvhwm
+    }
+
+    fn reserve_input(&mut self) {
+        let chunk = self.config.read_chunk.max(64);
+        let spare = self.rx.capacity() - self.rx.len();
+        let want = if self.rx_frame_len > self.rx.len() {
+            // A frame larger than what we hold is arriving: make room for it (bounded per step,
+            // the limits were checked on its header).
+            (self.rx_frame_len - self.rx.len()).clamp(chunk / 4, LARGE_FRAME_STEP)
+        } else {
+            chunk / 4
+        };
+        if spare < want {
+            self.rx.reserve(want.max(chunk));
+        }
+    }
+
+    /// Decoded messages not yet taken.
+    pub fn inbound_len(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// Takes the next complete message from the peer. Messages are only ever delivered whole.
+    pub fn poll_message(&mut self) -> Option<Msg> {
+        let msg = self.inbound.pop_front()?;
+        if self.paused && self.error.is_none() {
+            // Decoding paused at the high-water mark; resume now that there is room.
+            let _ = self.decode();
+            self.rx_seen = self.rx.len();
+        }
+        Some(msg)
+    }
+
+    /// Takes the next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn decode(&mut self) -> Result<(), Error> {
+        match self.decode_inner() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.fail(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn decode_inner(&mut self) -> Result<(), Error> {
+        self.paused = false;
+        if self.state == State::Greeting {
+            let used = self.greeting.feed(&self.rx)?;
+            self.rx.advance(used);
+            if !self.greeting.is_complete() {
+                return Ok(());
+            }
+            let peer = self.greeting.greeting().expect("complete");
+            self.mechanism.check_greeting(&peer)?;
+            self.peer_version = Some(peer.version);
+            self.state = State::Handshake;
+            let ours = self.config.local_metadata();
+            self.mechanism.start(&ours, &mut self.tx);
+        }
+        while self.state != State::Failed {
+            if self.partial.is_empty() && self.inbound_full() {
+                self.paused = true;
+                return Ok(());
+            }
+            let Some(header) = FrameHeader::parse(&self.rx)? else {
+                return Ok(());
+            };
+            self.check_limits(&header)?;
+            let total = header.header_len + header.size as usize;
+            if self.rx.len() < total {
+                self.rx_frame_len = total;
+                return Ok(());
+            }
+            self.rx_frame_len = 0;
+            self.rx.advance(header.header_len);
+            let body = self.rx.split_to(header.size as usize).freeze();
+            if header.is_command() {
+                self.handle_command(body)?;
+            } else {
+                self.handle_message_frame(header.more(), body)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_limits(&self, header: &FrameHeader) -> Result<(), Error> {
+        if header.is_command() {
+            if self.state != State::Active && header.size > MAX_HANDSHAKE_COMMAND {
+                return Err(Error::MessageTooLarge {
+                    size: header.size,
+                    max: MAX_HANDSHAKE_COMMAND,
+                });
+            }
+            if let Some(max) = self.config.maxmsgsize {
+                // Commands carry subscriptions (and, with CURVE, whole messages).
+                if header.size > max.saturating_add(256) {
+                    return Err(Error::MessageTooLarge {
+                        size: header.size,
+                        max,
+                    });
+                }
+            }
+        } else {
+            if let Some(max) = self.config.maxmsgsize {
+                let size = self.partial_bytes.saturating_add(header.size);
+                if size > max {
+                    return Err(Error::MessageTooLarge { size, max });
+                }
+            }
+            if self.partial.len() >= self.config.max_frames {
+                return Err(Error::TooManyFrames {
+                    max: self.config.max_frames,
+                });
+            }
+        }
+        if usize::try_from(header.size).is_err() {
+            return Err(Error::FrameTooLong(header.size));
+        }
+        Ok(())
+    }
+
+    fn handle_command(&mut self, body: Bytes) -> Result<(), Error> {
+        match self.state {
+            State::Handshake => {
+                if let Some(meta) = self.mechanism.handle_command(body, &mut self.tx)? {
+                    self.finish_handshake(meta)?;
+                }
+                Ok(())
+            }
+            State::Active => self.handle_active_command(body),
+            State::Greeting | State::Failed => Ok(()),
+        }
+    }
+
+    fn finish_handshake(&mut self, meta: Metadata) -> Result<(), Error> {
+        let ours = self.config.socket_type;
+        let theirs = meta.get(SOCKET_TYPE).ok_or(Error::MissingSocketType)?;
+        let theirs = SocketType::from_name(theirs).ok_or_else(|| {
+            Error::UnknownSocketType(String::from_utf8_lossy(theirs).into_owned())
+        })?;
+        if !ours.is_compatible(theirs) {
+            // RFC 37: SHOULD send ERROR, then disconnect.
+            Command::Error(Bytes::from_static(b"Invalid socket type")).encode(&mut self.tx);
+            return Err(Error::IncompatibleSocketType { ours, theirs });
+        }
+        let routing_id = if theirs.sends_identity() {
+            meta.get(IDENTITY).cloned().unwrap_or_default()
+        } else {
+            Bytes::new()
+        };
+        let version = self.peer_version.expect("greeting complete");
+        let info = PeerInfo {
+            socket_type: theirs,
+            routing_id,
+            version,
+            metadata: meta,
+        };
+        tracing::debug!(peer = %theirs, ?version, "ZMTP handshake succeeded");
+        self.state = State::Active;
+        self.timers.stop(Timer::Handshake);
+        if let Some(ivl) = self.config.heartbeat_ivl {
+            if version.has_commands() && !ivl.is_zero() {
+                self.timers.set(Timer::Ping, self.now + ivl);
+            }
+        }
+        self.peer = Some(info.clone());
+        self.events.push_back(Event::HandshakeSucceeded(info));
+        Ok(())
+    }
+
+    fn handle_active_command(&mut self, body: Bytes) -> Result<(), Error> {
+        debug_assert!(
+            !self.mechanism.encrypts(),
+            "frame transform not wired for NULL"
+        );
+        match Command::parse(&body)? {
+            Command::Ping { ttl_ds, context } => {
+                Command::Pong(context).encode(&mut self.tx);
+                if ttl_ds > 0 && self.timers.get(Timer::PeerTtl).is_none() {
+                    let ttl = Duration::from_millis(u64::from(ttl_ds) * 100);
+                    self.timers.set(Timer::PeerTtl, self.now + ttl);
+                }
+            }
+            Command::Pong(_) => {}
+            Command::Subscribe(topic) => {
+                if self.config.socket_type.is_publisher() {
+                    self.events.push_back(Event::Subscribe(topic));
+                }
+            }
+            Command::Cancel(topic) => {
+                if self.config.socket_type.is_publisher() {
+                    self.events.push_back(Event::Cancel(topic));
+                }
+            }
+            Command::Error(reason) => {
+                return Err(Error::PeerError(
+                    String::from_utf8_lossy(&reason).into_owned(),
+                ));
+            }
+            Command::Ready(_) | Command::Other { .. } => {
+                // Unknown or late commands are ignored after the handshake, as libzmq does.
+                tracing::trace!("ignoring command after handshake");
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_message_frame(&mut self, more: bool, body: Bytes) -> Result<(), Error> {
+        if self.state != State::Active {
+            return Err(Error::MessageBeforeHandshake);
+        }
+        if self.partial.is_empty()
+            && self.config.socket_type.is_publisher()
+            && matches!(body.first(), Some(0 | 1))
+        {
+            // A ZMTP 3.0 subscription message (checklist V7): 0x01 topic / 0x00 topic.
+            let topic = body.slice(1..);
+            self.events.push_back(if body[0] == 1 {
+                Event::Subscribe(topic)
+            } else {
+                Event::Cancel(topic)
+            });
+            self.partial_is_subscription = more;
+            return Ok(());
+        }
+        if self.partial_is_subscription {
+            // Trailing frames of a subscription message carry nothing for us.
+            self.partial_is_subscription = more;
+            return Ok(());
+        }
+        self.partial_bytes += body.len() as u64;
+        self.partial.push(body);
+        if !more {
+            let msg = std::mem::take(&mut self.partial);
+            self.partial_bytes = 0;
+            self.inbound.push_back(msg);
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Output
+    // ----------------------------------------------------------------------------------------
+
+    /// Encodes a whole message for transmission (all frames or none, checklist F4).
+    ///
+    /// Small frames are copied into the coalescing buffer, so many messages go out in one write;
+    /// bodies of [`ConnectionConfig::zero_copy_threshold`] bytes or more are queued as their own
+    /// [`Bytes`] for a vectored write. Fails unless the handshake is complete.
+    pub fn send(&mut self, msg: &Msg) -> Result<(), Error> {
+        self.check_can_send()?;
+        if msg.is_empty() {
+            return Err(Error::InvalidState("a message needs at least one frame"));
+        }
+        let last = msg.len() - 1;
+        for (i, frame) in msg.iter().enumerate() {
+            let flags = if i == last { 0 } else { FLAG_MORE };
+            self.encode_frame(flags, frame);
+        }
+        Ok(())
+    }
+
+    /// Sends a subscription (`subscribe == true`) or a cancellation to the peer, as a command to
+    /// a 3.1 peer and as a `0x01`/`0x00` message to a 3.0 peer (checklist V7).
+    pub fn send_subscription(&mut self, topic: &[u8], subscribe: bool) -> Result<(), Error> {
+        self.check_can_send()?;
+        let version = self.peer_version.expect("active");
+        if version.has_commands() {
+            let name: &[u8] = if subscribe { b"SUBSCRIBE" } else { b"CANCEL" };
+            crate::command::encode_command(name, topic, &mut self.tx);
+        } else {
+            encode_header(0, topic.len() + 1, &mut self.tx);
+            self.tx.put_u8(u8::from(subscribe));
+            self.tx.put_slice(topic);
+        }
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if self.state != State::Active {
+            return Err(Error::InvalidState("handshake not complete"));
+        }
+        Ok(())
+    }
+
+    fn encode_frame(&mut self, flags: u8, body: &Bytes) {
+        encode_header(flags, body.len(), &mut self.tx);
+        if body.len() >= self.config.zero_copy_threshold {
+            self.flush_tx_to_segments();
+            self.segments_len += body.len();
+            self.segments.push_back(body.clone());
+        } else {
+            self.tx.put_slice(body);
+        }
+    }
+
+    fn flush_tx_to_segments(&mut self) {
+        if !self.tx.is_empty() {
+            let head = self.tx.split().freeze();
+            self.segments_len += head.len();
+            self.segments.push_back(head);
+        }
+    }
+
+    /// Bytes waiting to be written.
+    pub fn transmit_len(&self) -> usize {
+        self.segments_len + self.tx.len()
+    }
+
+    /// True if there is something to write.
+    pub fn has_transmit(&self) -> bool {
+        self.transmit_len() > 0
+    }
+
+    /// Fills `dst` with the pending output, in order, for a vectored write; returns how many
+    /// slices were filled. Report what was written with [`Connection::advance_transmit`].
+    pub fn transmit_chunks<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for seg in &self.segments {
+            if n == dst.len() {
+                return n;
+            }
+            dst[n] = IoSlice::new(seg);
+            n += 1;
+        }
+        if !self.tx.is_empty() && n < dst.len() {
+            dst[n] = IoSlice::new(&self.tx);
+            n += 1;
+        }
+        n
+    }
+
+    /// Marks `n` bytes of the pending output as written.
+    pub fn advance_transmit(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.segments.front_mut() else {
+                break;
+            };
+            let k = n.min(front.len());
+            front.advance(k);
+            self.segments_len -= k;
+            n -= k;
+            if front.is_empty() {
+                self.segments.pop_front();
+            }
+        }
+        let k = n.min(self.tx.len());
+        self.tx.advance(k);
+        debug_assert_eq!(n, k, "advanced past the pending output");
+        if self.tx.is_empty() {
+            // Reclaim the whole buffer (no allocation when nothing else holds it).
+            self.tx.clear();
+        }
+    }
+
+    /// Moves all pending output into `out` as owned buffers, for completion-based I/O that
+    /// keeps the buffers while the kernel writes them. The output counts as written.
+    pub fn take_transmit(&mut self, out: &mut Vec<Bytes>) {
+        self.flush_tx_to_segments();
+        out.extend(self.segments.drain(..));
+        self.segments_len = 0;
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Time
+    // ----------------------------------------------------------------------------------------
+
+    /// The next instant at which [`Connection::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Runs the timers that expired at `now`: handshake deadline, PING, heartbeat timeout and
+    /// peer TTL. Spurious calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.error.is_some() {
+            return;
+        }
+        self.now = now;
+        if self.timers.expired(Timer::Handshake, now) {
+            self.fail(Error::HandshakeTimeout);
+            return;
+        }
+        if self.timers.expired(Timer::PingTimeout, now) || self.timers.expired(Timer::PeerTtl, now)
+        {
+            self.fail(Error::HeartbeatTimeout);
+            return;
+        }
+        if self.timers.expired(Timer::Ping, now) {
+            let ttl_ds = self.config.heartbeat_ttl.map_or(0, |ttl| {
+                (ttl.as_millis() / 100).min(u128::from(u16::MAX)) as u16
+            });
+            Command::Ping {
+                ttl_ds,
+                context: Bytes::new(),
+            }
+            .encode(&mut self.tx);
+            let ivl = self
+                .config
+                .heartbeat_ivl
+                .expect("ping timer needs an interval");
+            self.timers.set(Timer::Ping, now + ivl);
+            if self.timers.get(Timer::PingTimeout).is_none() {
+                let timeout = self.config.heartbeat_timeout.unwrap_or(ivl);
+                self.timers.set(Timer::PingTimeout, now + timeout);
+            }
+        }
+    }
+
+    fn fail(&mut self, error: Error) {
+        if self.error.is_some() {
+            return;
+        }
+        tracing::debug!(%error, "ZMTP connection failed");
+        self.state = State::Failed;
+        self.timers = TimerTable::default();
+        self.error = Some(error.clone());
+        self.events.push_back(Event::Closed(error));
+    }
+
+    /// Fails the connection locally (e.g. the driver saw the socket close). Idempotent.
+    pub fn close(&mut self, error: Error) {
+        self.fail(error);
+    }
+}

@@ -1,0 +1,164 @@
+//! Errors.
+//!
+//! [`Error`] is what a connection (or socket) reports; every variant names the check that failed
+//! so that a log line or monitor event says exactly why a peer was dropped. Errors caused by the
+//! peer are fatal for that connection and sticky: once a connection has failed, every further
+//! input returns the same error.
+
+use crate::socket_type::SocketType;
+
+/// Everything that can go wrong on a ZMTP connection or socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The first or tenth greeting byte is wrong: the peer does not speak ZMTP 3 (or speaks 1.0).
+    BadSignature,
+    /// The peer announced a ZMTP version older than 3.0.
+    UnsupportedVersion {
+        /// Major version the peer announced.
+        major: u8,
+        /// Minor version the peer announced.
+        minor: u8,
+    },
+    /// The peer's mechanism differs from ours (checklist G1).
+    MechanismMismatch {
+        /// Our mechanism.
+        ours: &'static str,
+        /// The peer's mechanism, as sent (NUL padding removed, lossy UTF-8).
+        theirs: String,
+    },
+    /// The peer's as-server flag conflicts with the mechanism's rules.
+    BadAsServer,
+    /// A frame's flags byte has a reserved bit set or MORE set on a command.
+    BadFrameFlags(u8),
+    /// A frame declared a size of 2^63 or more.
+    FrameTooLong(u64),
+    /// A message (or one of its frames) is larger than the configured maximum.
+    MessageTooLarge {
+        /// Size declared or reached.
+        size: u64,
+        /// Configured maximum.
+        max: u64,
+    },
+    /// A message has more frames than the configured maximum.
+    TooManyFrames {
+        /// Configured maximum.
+        max: usize,
+    },
+    /// A command frame does not follow `name-len name data` or its data does not parse.
+    MalformedCommand(&'static str),
+    /// The peer sent a command that is not allowed at this point of the handshake.
+    UnexpectedCommand(String),
+    /// The peer sent a message frame before the handshake completed.
+    MessageBeforeHandshake,
+    /// READY or INITIATE metadata is malformed.
+    MalformedMetadata(&'static str),
+    /// The peer did not send a `Socket-Type` property.
+    MissingSocketType,
+    /// The peer's `Socket-Type` is not one we know.
+    UnknownSocketType(String),
+    /// The peer's socket type may not talk to ours (RFC 37 table, checklist §1.7).
+    IncompatibleSocketType {
+        /// Our socket type.
+        ours: SocketType,
+        /// The peer's socket type.
+        theirs: SocketType,
+    },
+    /// The peer rejected the handshake with an ERROR command.
+    PeerError(String),
+    /// The handshake did not finish within `handshake_ivl`.
+    HandshakeTimeout,
+    /// No traffic arrived within the heartbeat timeout after a PING, or within the peer's TTL.
+    HeartbeatTimeout,
+    /// Authentication failed on our side (PLAIN/CURVE credentials refused).
+    AuthenticationFailed(String),
+    /// The connection was closed.
+    Closed,
+    /// An operation is not valid in the socket's current state (e.g. REQ sending twice).
+    InvalidState(&'static str),
+    /// The operation is not supported by this socket type.
+    NotSupported(&'static str),
+    /// No peer is available to take the message and the socket type does not block.
+    Unroutable,
+    /// The outgoing queue is full (high-water mark reached); try again later.
+    WouldBlock,
+}
+
+impl Error {
+    /// True if the error ends the connection (as opposed to a socket-level refusal such as
+    /// [`Error::WouldBlock`]).
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            Self::InvalidState(_) | Self::NotSupported(_) | Self::Unroutable | Self::WouldBlock
+        )
+    }
+
+    /// True if the peer refused us during the handshake (ERROR command or failed
+    /// authentication): libzmq does not reconnect with the same credentials after this.
+    pub fn is_handshake_refusal(&self) -> bool {
+        matches!(self, Self::PeerError(_) | Self::AuthenticationFailed(_))
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadSignature => write!(f, "bad greeting signature (not a ZMTP 3 peer)"),
+            Self::UnsupportedVersion { major, minor } => {
+                write!(
+                    f,
+                    "peer speaks ZMTP {major}.{minor}, at least 3.0 is required"
+                )
+            }
+            Self::MechanismMismatch { ours, theirs } => {
+                write!(f, "mechanism mismatch: ours {ours}, peer's {theirs:?}")
+            }
+            Self::BadAsServer => write!(f, "peer's as-server flag is invalid for the mechanism"),
+            Self::BadFrameFlags(b) => write!(f, "invalid frame flags 0x{b:02x}"),
+            Self::FrameTooLong(n) => write!(f, "frame size {n} exceeds 2^63-1"),
+            Self::MessageTooLarge { size, max } => {
+                write!(f, "message of {size} bytes exceeds maxmsgsize {max}")
+            }
+            Self::TooManyFrames { max } => write!(f, "message has more than {max} frames"),
+            Self::MalformedCommand(why) => write!(f, "malformed command: {why}"),
+            Self::UnexpectedCommand(name) => write!(f, "unexpected command {name:?}"),
+            Self::MessageBeforeHandshake => {
+                write!(f, "message frame before the handshake completed")
+            }
+            Self::MalformedMetadata(why) => write!(f, "malformed metadata: {why}"),
+            Self::MissingSocketType => write!(f, "peer sent no Socket-Type"),
+            Self::UnknownSocketType(t) => write!(f, "unknown peer socket type {t:?}"),
+            Self::IncompatibleSocketType { ours, theirs } => {
+                write!(f, "socket type {theirs} may not connect to {ours}")
+            }
+            Self::PeerError(reason) => write!(f, "peer refused the handshake: {reason:?}"),
+            Self::HandshakeTimeout => write!(f, "handshake timed out"),
+            Self::HeartbeatTimeout => write!(f, "heartbeat timed out (peer silent)"),
+            Self::AuthenticationFailed(why) => write!(f, "authentication failed: {why}"),
+            Self::Closed => write!(f, "connection closed"),
+            Self::InvalidState(why) => write!(f, "invalid state: {why}"),
+            Self::NotSupported(why) => write!(f, "not supported: {why}"),
+            Self::Unroutable => write!(f, "no route to peer"),
+            Self::WouldBlock => write!(f, "operation would block (high-water mark reached)"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        use std::io::ErrorKind;
+        let kind = match &e {
+            Error::WouldBlock => ErrorKind::WouldBlock,
+            Error::Closed => ErrorKind::ConnectionAborted,
+            Error::HandshakeTimeout | Error::HeartbeatTimeout => ErrorKind::TimedOut,
+            Error::InvalidState(_) | Error::NotSupported(_) => ErrorKind::Unsupported,
+            Error::Unroutable => ErrorKind::NotConnected,
+            Error::PeerError(_) | Error::AuthenticationFailed(_) => ErrorKind::PermissionDenied,
+            _ => ErrorKind::InvalidData,
+        };
+        Self::new(kind, e)
+    }
+}

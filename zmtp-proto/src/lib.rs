@@ -1,0 +1,67 @@
+//! # zmtp-proto: ZeroMQ's wire protocol as a pure state machine
+//!
+//! This crate implements ZMTP 3.x (RFC 23 and RFC 37) without performing any I/O: it reads no
+//! clock, opens no socket, spawns no thread and never blocks. Bytes go in, bytes, events and
+//! messages come out, and time is an argument. Drivers (tokio, compio, or your own event loop)
+//! move the bytes.
+//!
+//! The layers, one module each:
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`greeting`] | the 64-byte greeting and version negotiation |
+//! | [`mechanism`] | security handshakes (NULL) and, for encrypting mechanisms, the frame transform |
+//! | [`frame`] | frame headers: flags, short and long sizes, limits |
+//! | [`command`] | READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG |
+//! | [`metadata`] | READY/INITIATE properties |
+//! | [`connection`] | the per-connection machine tying the above together, with heartbeats |
+//! | [`message`] | multipart messages |
+//!
+//! # The run loop
+//!
+//! Every machine follows the same contract: mutate with `handle_*` or a command verb (`send`),
+//! then drain every `poll_*` until it returns `None`, write what is pending, and sleep until
+//! `poll_timeout`:
+//!
+//! ```
+//! use std::time::Instant;
+//! use zmtp_proto::{Connection, ConnectionConfig, Event, SocketType};
+//!
+//! let mut conn = Connection::new(ConnectionConfig::new(SocketType::Dealer), Instant::now());
+//! // 1. Input: bytes from the socket (here: nothing yet).
+//! conn.handle_input(&[], Instant::now()).unwrap();
+//! // 2. Events and messages.
+//! while let Some(event) = conn.poll_event() {
+//!     if let Event::Closed(reason) = event {
+//!         eprintln!("peer dropped: {reason}");
+//!     }
+//! }
+//! while let Some(_msg) = conn.poll_message() {}
+//! // 3. Output: our greeting is already queued.
+//! let mut out = Vec::new();
+//! conn.take_transmit(&mut out);
+//! assert_eq!(out.iter().map(|b| b.len()).sum::<usize>(), 64);
+//! // 4. Timer: the handshake deadline.
+//! assert!(conn.poll_timeout().is_some());
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod command;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod greeting;
+pub mod mechanism;
+pub mod message;
+pub mod metadata;
+pub mod socket_type;
+
+pub use config::ConnectionConfig;
+pub use connection::{Connection, Event, PeerInfo};
+pub use error::Error;
+pub use greeting::Version;
+pub use mechanism::MechanismConfig;
+pub use message::Msg;
+pub use metadata::Metadata;
+pub use socket_type::SocketType;
