@@ -58,6 +58,9 @@ pub struct ConnectionConfig {
     /// Decoded messages buffered per connection before decoding pauses (`ZMQ_RCVHWM`;
     /// 0 = unlimited).
     pub rcvhwm: usize,
+    /// Keep only the newest decoded message (`ZMQ_CONFLATE`): a new message replaces any
+    /// message not yet taken.
+    pub conflate: bool,
     /// Bytes the input arena makes room for on each read.
     pub read_chunk: usize,
     /// Bodies of this many bytes or more are written from their own buffer (vectored write)
@@ -80,6 +83,7 @@ impl ConnectionConfig {
             maxmsgsize: None,
             max_frames: DEFAULT_MAX_FRAMES,
             rcvhwm: DEFAULT_HWM,
+            conflate: false,
             read_chunk: DEFAULT_READ_CHUNK,
             zero_copy_threshold: DEFAULT_ZERO_COPY_THRESHOLD,
         }

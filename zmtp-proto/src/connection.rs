@@ -412,6 +412,12 @@ impl Connection {
                 }
             }
         } else {
+            // Refuse a message frame before the handshake on its header alone: waiting for its
+            // body would let a peer that has not authenticated make us buffer up to 2^63 bytes
+            // (checklist N3, §1.13).
+            if self.state != State::Active {
+                return Err(Error::MessageBeforeHandshake);
+            }
             if let Some(max) = self.config.maxmsgsize {
                 let size = self.partial_bytes.saturating_add(header.size);
                 if size > max {
@@ -544,6 +550,9 @@ impl Connection {
         if !more {
             let msg = std::mem::take(&mut self.partial);
             self.partial_bytes = 0;
+            if self.config.conflate {
+                self.inbound.clear();
+            }
             self.inbound.push_back(msg);
         }
         Ok(())

@@ -74,6 +74,8 @@ pub enum Error {
     AuthenticationFailed(String),
     /// The connection was closed.
     Closed,
+    /// The socket refused this peer (PAIR already paired, ROUTER identity in use).
+    PeerRefused(&'static str),
     /// An operation is not valid in the socket's current state (e.g. REQ sending twice).
     InvalidState(&'static str),
     /// The operation is not supported by this socket type.
@@ -137,6 +139,7 @@ impl std::fmt::Display for Error {
             Self::HeartbeatTimeout => write!(f, "heartbeat timed out (peer silent)"),
             Self::AuthenticationFailed(why) => write!(f, "authentication failed: {why}"),
             Self::Closed => write!(f, "connection closed"),
+            Self::PeerRefused(why) => write!(f, "peer refused: {why}"),
             Self::InvalidState(why) => write!(f, "invalid state: {why}"),
             Self::NotSupported(why) => write!(f, "not supported: {why}"),
             Self::Unroutable => write!(f, "no route to peer"),

@@ -16,6 +16,7 @@
 //! | [`metadata`] | READY/INITIATE properties |
 //! | [`connection`] | the per-connection machine tying the above together, with heartbeats |
 //! | [`message`] | multipart messages |
+//! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types |
 //!
 //! # The run loop
 //!
@@ -55,6 +56,7 @@ pub mod greeting;
 pub mod mechanism;
 pub mod message;
 pub mod metadata;
+pub mod socket;
 pub mod socket_type;
 
 pub use config::ConnectionConfig;
@@ -64,4 +66,5 @@ pub use greeting::Version;
 pub use mechanism::MechanismConfig;
 pub use message::Msg;
 pub use metadata::Metadata;
+pub use socket::{Action, PeerId, SendError, Socket, SocketEvent, SocketOptions};
 pub use socket_type::SocketType;

@@ -1,0 +1,622 @@
+//! What every socket type shares: the peer slab, per-peer send queues with high-water marks,
+//! round-robin and fair-queue scheduling, reconnection timers and the lists that tell a driver
+//! which peers have work.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::options::SocketOptions;
+use super::{Action, PeerId, SocketEvent};
+use crate::config::ConnectionConfig;
+use crate::connection::{Connection, PeerInfo};
+use crate::error::Error;
+use crate::message::Msg;
+use crate::socket_type::SocketType;
+
+/// Bytes encoded ahead into a connection's output before further messages wait in the peer's
+/// queue: enough for one large write, small enough that the high-water mark still means
+/// something.
+pub(crate) const OUTPUT_BATCH: usize = 64 * 1024;
+
+/// One peer: a queue that may outlive its connections (connect side) plus the current
+/// connection, if any.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    /// The live connection, if a transport is attached.
+    pub(crate) conn: Option<Connection>,
+    /// Where to dial, for peers we connected to.
+    pub(crate) endpoint: Option<Arc<str>>,
+    /// Messages waiting for room in the connection's output (the "pipe").
+    pub(crate) out: VecDeque<Msg>,
+    /// Messages decoded from a connection that is gone, still to be delivered.
+    pub(crate) stranded_in: VecDeque<Msg>,
+    /// The peer, once its handshake succeeded on the current connection.
+    pub(crate) info: Option<PeerInfo>,
+    /// Whether the peer takes outgoing messages (in the round-robin set).
+    pub(crate) routable: bool,
+    /// The identity a ROUTER knows this peer by.
+    pub(crate) routing_id: Bytes,
+    in_ring: bool,
+    in_tx: bool,
+    scheduled: Option<Instant>,
+    redial_at: Option<Instant>,
+    pub(crate) backoff: Duration,
+    dialing: bool,
+    close_requested: bool,
+    /// The peer is gone but undelivered messages keep its slot alive.
+    zombie: bool,
+    /// Matching epoch, used to visit each PUB subscriber once per message.
+    pub(crate) epoch: u64,
+}
+
+impl Peer {
+    fn new(endpoint: Option<Arc<str>>) -> Self {
+        Self {
+            conn: None,
+            endpoint,
+            out: VecDeque::new(),
+            stranded_in: VecDeque::new(),
+            info: None,
+            routable: false,
+            routing_id: Bytes::new(),
+            in_ring: false,
+            in_tx: false,
+            scheduled: None,
+            redial_at: None,
+            backoff: Duration::ZERO,
+            dialing: false,
+            close_requested: false,
+            zombie: false,
+            epoch: 0,
+        }
+    }
+
+    fn has_inbound(&self) -> bool {
+        !self.stranded_in.is_empty() || self.conn.as_ref().is_some_and(|c| c.inbound_len() > 0)
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    peer: Option<Peer>,
+}
+
+/// State shared by all socket types.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) socket_type: SocketType,
+    pub(crate) options: SocketOptions,
+    conn_config: ConnectionConfig,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Peers in round-robin order for outgoing messages.
+    pub(crate) lb: Vec<PeerId>,
+    lb_cursor: usize,
+    /// Peers with decoded messages, in fair-queue order.
+    ring: VecDeque<PeerId>,
+    tx_ready: VecDeque<PeerId>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    pub(crate) actions: VecDeque<Action>,
+    pub(crate) events: VecDeque<SocketEvent>,
+    pub(crate) now: Instant,
+    pub(crate) epoch: u64,
+    linger_deadline: Option<Instant>,
+    closing: bool,
+}
+
+impl Core {
+    pub(crate) fn new(socket_type: SocketType, options: SocketOptions, now: Instant) -> Self {
+        let conn_config = options.connection_config(socket_type);
+        Self {
+            socket_type,
+            options,
+            conn_config,
+            slots: Vec::new(),
+            free: Vec::new(),
+            lb: Vec::new(),
+            lb_cursor: 0,
+            ring: VecDeque::new(),
+            tx_ready: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            now,
+            epoch: 0,
+            linger_deadline: None,
+            closing: false,
+        }
+    }
+
+    // ---- slab ---------------------------------------------------------------------------
+
+    pub(crate) fn peer(&self, id: PeerId) -> Option<&Peer> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.peer.as_ref()
+    }
+
+    pub(crate) fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.peer.as_mut()
+    }
+
+    fn insert(&mut self, peer: Peer) -> PeerId {
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.peer = Some(peer);
+            PeerId {
+                index,
+                generation: slot.generation,
+            }
+        } else {
+            self.slots.push(Slot {
+                generation: 0,
+                peer: Some(peer),
+            });
+            PeerId {
+                index: (self.slots.len() - 1) as u32,
+                generation: 0,
+            }
+        }
+    }
+
+    fn remove(&mut self, id: PeerId) {
+        if self.peer(id).is_none() {
+            return;
+        }
+        let slot = &mut self.slots[id.index as usize];
+        slot.peer = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(id.index);
+        self.lb_remove(id);
+    }
+
+    /// All live peers.
+    pub(crate) fn peer_ids(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.peer.as_ref().filter(|p| !p.zombie).map(|_| PeerId {
+                index: i as u32,
+                generation: s.generation,
+            })
+        })
+    }
+
+    pub(crate) fn peer_count(&self) -> usize {
+        self.peer_ids().count()
+    }
+
+    // ---- topology -------------------------------------------------------------------------
+
+    pub(crate) fn add_connect(&mut self, endpoint: Arc<str>) -> PeerId {
+        let mut peer = Peer::new(Some(endpoint.clone()));
+        peer.dialing = true;
+        let id = self.insert(peer);
+        self.actions.push_back(Action::Dial { peer: id, endpoint });
+        id
+    }
+
+    pub(crate) fn add_accepted(&mut self) -> PeerId {
+        let mut peer = Peer::new(None);
+        peer.conn = Some(Connection::new(self.conn_config.clone(), self.now));
+        self.insert(peer)
+    }
+
+    pub(crate) fn attach(&mut self, id: PeerId) -> bool {
+        let config = self.conn_config.clone();
+        let now = self.now;
+        let Some(p) = self.peer_mut(id) else {
+            return false;
+        };
+        if p.conn.is_some() || p.endpoint.is_none() {
+            return false;
+        }
+        p.dialing = false;
+        p.close_requested = false;
+        p.conn = Some(Connection::new(config, now));
+        let endpoint = p.endpoint.clone().expect("connect side");
+        self.events
+            .push_back(SocketEvent::Connected { peer: id, endpoint });
+        true
+    }
+
+    pub(crate) fn dial_failed(&mut self, id: PeerId) {
+        let now = self.now;
+        let (ivl, max) = (self.options.reconnect_ivl, self.options.reconnect_ivl_max);
+        let Some(p) = self.peer_mut(id) else { return };
+        if !p.dialing {
+            return;
+        }
+        p.dialing = false;
+        let delay = next_backoff(&mut p.backoff, ivl, max);
+        p.redial_at = Some(now + delay);
+        let endpoint = p.endpoint.clone().expect("connect side");
+        self.events.push_back(SocketEvent::ConnectRetried {
+            peer: id,
+            endpoint,
+            delay,
+        });
+        self.schedule(id);
+    }
+
+    /// The transport is gone. Returns the peer's info if it had completed its handshake.
+    /// Connect-side peers keep their queue and are redialled; accepted peers are removed (after
+    /// their undelivered messages, if any, are taken).
+    pub(crate) fn detach(&mut self, id: PeerId) -> Option<PeerInfo> {
+        let now = self.now;
+        let (ivl, max) = (self.options.reconnect_ivl, self.options.reconnect_ivl_max);
+        let immediate = self.options.immediate;
+        let closing = self.closing;
+        let p = self.peer_mut(id)?;
+        let mut conn = p.conn.take()?;
+        let was_active = conn.is_active();
+        while let Some(m) = conn.poll_message() {
+            p.stranded_in.push_back(m);
+        }
+        let error = conn.error().cloned().unwrap_or(Error::Closed);
+        let info = p.info.take();
+        let already_reported = conn.error().is_some();
+        let connect_side = p.endpoint.is_some();
+        if connect_side && !closing {
+            let delay = if was_active {
+                p.backoff = Duration::ZERO;
+                next_backoff(&mut p.backoff, ivl, max)
+            } else {
+                next_backoff(&mut p.backoff, ivl, max)
+            };
+            p.redial_at = Some(now + delay);
+        }
+        let unroutable = !connect_side || immediate;
+        let zombie = !connect_side && !p.stranded_in.is_empty();
+        if !already_reported {
+            self.events.push_back(if was_active {
+                SocketEvent::Disconnected { peer: id, error }
+            } else {
+                SocketEvent::HandshakeFailed { peer: id, error }
+            });
+        }
+        if unroutable {
+            self.set_routable(id, false);
+        }
+        if connect_side {
+            if closing {
+                self.remove(id);
+            } else {
+                self.schedule(id);
+            }
+        } else if zombie {
+            let p = self.peer_mut(id).expect("live");
+            p.zombie = true;
+            p.out.clear();
+            self.mark_readable(id);
+        } else {
+            self.remove(id);
+        }
+        info
+    }
+
+    pub(crate) fn disconnect(&mut self, id: PeerId) {
+        if let Some(p) = self.peer_mut(id) {
+            if p.conn.is_some() && !p.close_requested {
+                p.close_requested = true;
+                self.actions.push_back(Action::Close { peer: id });
+            }
+        }
+        self.remove(id);
+    }
+
+    // ---- routing helpers ------------------------------------------------------------------
+
+    pub(crate) fn set_routable(&mut self, id: PeerId, routable: bool) {
+        let Some(p) = self.peer_mut(id) else { return };
+        if p.routable == routable {
+            return;
+        }
+        p.routable = routable;
+        if routable {
+            self.lb.push(id);
+        } else {
+            self.lb_remove(id);
+        }
+    }
+
+    fn lb_remove(&mut self, id: PeerId) {
+        if let Some(i) = self.lb.iter().position(|&x| x == id) {
+            self.lb.remove(i);
+            if self.lb_cursor > i {
+                self.lb_cursor -= 1;
+            }
+            if self.lb_cursor >= self.lb.len() {
+                self.lb_cursor = 0;
+            }
+        }
+    }
+
+    /// True if the peer's queue is at the send high-water mark.
+    pub(crate) fn is_full(&self, id: PeerId) -> bool {
+        let hwm = self.options.sndhwm;
+        self.peer(id)
+            .is_none_or(|p| hwm != 0 && p.out.len() >= hwm && !self.options.conflate)
+    }
+
+    /// The next peer in round-robin order that can take a message, advancing the cursor.
+    pub(crate) fn lb_next(&mut self) -> Option<PeerId> {
+        let n = self.lb.len();
+        for k in 0..n {
+            let i = (self.lb_cursor + k) % n;
+            let id = self.lb[i];
+            if !self.is_full(id) {
+                self.lb_cursor = (i + 1) % n;
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// True if round-robin would find a peer with room.
+    pub(crate) fn lb_has_room(&self) -> bool {
+        self.lb.iter().any(|&id| !self.is_full(id))
+    }
+
+    /// Queues a message to a peer (or encodes it at once when nothing waits before it).
+    /// Returns the message if the peer is gone or at its high-water mark.
+    pub(crate) fn enqueue(&mut self, id: PeerId, msg: Msg) -> Result<(), Msg> {
+        if self.is_full(id) {
+            return Err(msg);
+        }
+        let conflate = self.options.conflate;
+        let Some(p) = self.peer_mut(id) else {
+            return Err(msg);
+        };
+        let direct = p.out.is_empty()
+            && p.info.is_some()
+            && p.conn
+                .as_ref()
+                .is_some_and(|c| c.is_active() && c.transmit_len() < OUTPUT_BATCH);
+        if direct {
+            let conn = p.conn.as_mut().expect("checked");
+            if conn.send(&msg).is_err() {
+                return Err(msg);
+            }
+        } else {
+            if conflate {
+                p.out.clear();
+            }
+            p.out.push_back(msg);
+        }
+        self.after_output(id);
+        Ok(())
+    }
+
+    /// Moves queued messages into the connection while its output is below the batch size.
+    fn pump(&mut self, id: PeerId) {
+        let Some(p) = self.peer_mut(id) else { return };
+        if p.info.is_none() {
+            return;
+        }
+        let Some(conn) = p.conn.as_mut() else { return };
+        while conn.is_active() && conn.transmit_len() < OUTPUT_BATCH {
+            let Some(m) = p.out.pop_front() else { break };
+            if conn.send(&m).is_err() {
+                p.out.push_front(m);
+                break;
+            }
+        }
+    }
+
+    /// Marks a peer as having output if it has.
+    pub(crate) fn after_output(&mut self, id: PeerId) {
+        let Some(p) = self.peer_mut(id) else { return };
+        if !p.in_tx && p.conn.as_ref().is_some_and(Connection::has_transmit) {
+            p.in_tx = true;
+            self.tx_ready.push_back(id);
+        }
+    }
+
+    fn mark_readable(&mut self, id: PeerId) {
+        let Some(p) = self.peer_mut(id) else { return };
+        if !p.in_ring && p.has_inbound() {
+            p.in_ring = true;
+            self.ring.push_back(id);
+        }
+    }
+
+    /// Takes the next message in fair-queue order: one message per peer per turn.
+    pub(crate) fn next_inbound(&mut self) -> Option<(PeerId, Msg)> {
+        self.next_inbound_with(|_| ()).map(|(id, (), m)| (id, m))
+    }
+
+    /// Like [`Core::next_inbound`], also reading something of the peer (before a zombie peer's
+    /// slot is freed with its last message).
+    pub(crate) fn next_inbound_with<T>(
+        &mut self,
+        mut read: impl FnMut(&Peer) -> T,
+    ) -> Option<(PeerId, T, Msg)> {
+        while let Some(id) = self.ring.pop_front() {
+            let Some(p) = self.peer_mut(id) else { continue };
+            p.in_ring = false;
+            let extra = read(p);
+            let msg = match p.stranded_in.pop_front() {
+                Some(m) => Some(m),
+                None => p.conn.as_mut().and_then(Connection::poll_message),
+            };
+            let zombie_done = p.zombie && !p.has_inbound();
+            if zombie_done {
+                self.remove(id);
+            } else {
+                self.mark_readable(id);
+            }
+            if let Some(m) = msg {
+                return Some((id, extra, m));
+            }
+        }
+        None
+    }
+
+    /// Takes the next message from one peer only (REQ waits on the peer it asked).
+    pub(crate) fn inbound_from(&mut self, id: PeerId) -> Option<Msg> {
+        let p = self.peer_mut(id)?;
+        let msg = match p.stranded_in.pop_front() {
+            Some(m) => Some(m),
+            None => p.conn.as_mut().and_then(Connection::poll_message),
+        };
+        if p.zombie && !p.has_inbound() {
+            self.remove(id);
+        }
+        msg
+    }
+
+    /// True if any peer has a decoded message.
+    pub(crate) fn has_inbound(&self) -> bool {
+        self.ring
+            .iter()
+            .any(|&id| self.peer(id).is_some_and(Peer::has_inbound))
+    }
+
+    // ---- after any I/O on a peer ----------------------------------------------------------
+
+    /// Bookkeeping after the connection of `id` changed: refill its output from the queue,
+    /// note readable/writable state and re-arm its timer.
+    pub(crate) fn settle(&mut self, id: PeerId) {
+        self.pump(id);
+        self.mark_readable(id);
+        self.after_output(id);
+        self.schedule(id);
+    }
+
+    pub(crate) fn request_close(&mut self, id: PeerId) {
+        let Some(p) = self.peer_mut(id) else { return };
+        if !p.close_requested {
+            p.close_requested = true;
+            self.actions.push_back(Action::Close { peer: id });
+        }
+    }
+
+    /// Pops the next peer with output to write.
+    pub(crate) fn poll_transmit(&mut self) -> Option<PeerId> {
+        while let Some(id) = self.tx_ready.pop_front() {
+            let Some(p) = self.peer_mut(id) else { continue };
+            p.in_tx = false;
+            if p.conn.as_ref().is_some_and(Connection::has_transmit) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    // ---- timers ---------------------------------------------------------------------------
+
+    fn schedule(&mut self, id: PeerId) {
+        let Some(p) = self.peer_mut(id) else { return };
+        let conn_deadline = p.conn.as_ref().and_then(Connection::poll_timeout);
+        let deadline = match (conn_deadline, p.redial_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(d) = deadline {
+            if p.scheduled.is_none_or(|s| d < s) {
+                p.scheduled = Some(d);
+                self.timers.push(Reverse((d, id.index, id.generation)));
+            }
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        match (t, self.linger_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fires expired peer timers; returns the peers whose connection may have changed.
+    pub(crate) fn expire_timers(&mut self, now: Instant, touched: &mut Vec<PeerId>) {
+        self.now = now;
+        while let Some(&Reverse((t, index, generation))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let id = PeerId { index, generation };
+            let Some(p) = self.peer_mut(id) else { continue };
+            if p.scheduled != Some(t) {
+                continue;
+            }
+            p.scheduled = None;
+            let mut dial = None;
+            if p.redial_at.is_some_and(|r| r <= now) {
+                p.redial_at = None;
+                p.dialing = true;
+                dial = p.endpoint.clone();
+            }
+            if let Some(conn) = p.conn.as_mut() {
+                conn.handle_timeout(now);
+            }
+            if let Some(endpoint) = dial {
+                self.actions.push_back(Action::Dial { peer: id, endpoint });
+            }
+            touched.push(id);
+        }
+    }
+
+    // ---- closing --------------------------------------------------------------------------
+
+    pub(crate) fn close(&mut self) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.linger_deadline = self.options.linger.map(|l| self.now + l);
+        // Peers still waiting to be dialled have nothing to flush to.
+        let idle: Vec<PeerId> = self
+            .peer_ids()
+            .filter(|&id| self.peer(id).is_some_and(|p| p.conn.is_none()))
+            .collect();
+        for id in idle {
+            self.remove(id);
+        }
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// True once a closing socket has flushed everything or its linger time is up.
+    pub(crate) fn is_closed(&self) -> bool {
+        if !self.closing {
+            return false;
+        }
+        if self.linger_deadline.is_some_and(|d| self.now >= d) {
+            return true;
+        }
+        self.peer_ids().all(|id| {
+            self.peer(id).is_none_or(|p| {
+                p.out.is_empty()
+                    && p.conn
+                        .as_ref()
+                        .is_none_or(|c| !c.has_transmit() || c.error().is_some() || !c.is_active())
+            })
+        })
+    }
+}
+
+fn next_backoff(current: &mut Duration, ivl: Duration, max: Duration) -> Duration {
+    let delay = if current.is_zero() {
+        ivl
+    } else if max > ivl {
+        (*current * 2).min(max)
+    } else {
+        ivl
+    };
+    *current = delay;
+    delay
+}

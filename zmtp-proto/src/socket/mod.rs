@@ -1,0 +1,613 @@
+//! Socket engines: many connections behind one ZeroMQ socket, with the routing rules of each
+//! socket type (RFC 28–31, checklist §1.12).
+//!
+//! A [`Socket`] owns its peers, each addressed by a `Copy` [`PeerId`]. The driver attaches and
+//! detaches transports and moves bytes; everything else — handshakes, queues, high-water marks,
+//! round-robin, fair queuing, envelopes, identities, subscriptions, reconnection timing — happens
+//! here, once, for every driver.
+//!
+//! # Driving a socket
+//!
+//! * Topology: [`Socket::connect`] creates a peer (and its queue) at once and asks for a dial
+//!   ([`Action::Dial`]); report the outcome with [`Socket::attach`] or
+//!   [`Socket::dial_failed`]. For an accepted stream call [`Socket::accept`]. When a transport
+//!   ends, call [`Socket::detach`]; the socket schedules the redial for connect-side peers.
+//! * Bytes: per peer, exactly like [`Connection`](crate::Connection): [`Socket::read_buf`] +
+//!   [`Socket::handle_read`] (or [`Socket::take_read_buf`] + [`Socket::give_read_buf`], or
+//!   [`Socket::handle_input`]); [`Socket::poll_transmit`] names peers with output,
+//!   [`Socket::transmit_chunks`] + [`Socket::advance_transmit`] (or [`Socket::take_transmit`])
+//!   write it.
+//! * Application: [`Socket::send`], [`Socket::recv`], [`Socket::subscribe`],
+//!   [`Socket::unsubscribe`].
+//! * After any call, drain [`Socket::poll_action`], [`Socket::poll_event`] and
+//!   [`Socket::poll_transmit`], then sleep until [`Socket::poll_timeout`] and call
+//!   [`Socket::handle_timeout`].
+//!
+//! ```
+//! use std::time::Instant;
+//! use zmtp_proto::socket::{Action, Socket, SocketOptions};
+//! use zmtp_proto::{Msg, SocketType};
+//!
+//! let now = Instant::now();
+//! let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
+//! let peer = push.connect("tcp://127.0.0.1:5555", now);
+//! // The queue exists before the connection does (libzmq semantics).
+//! push.send(Msg::from("early")).unwrap();
+//! assert!(matches!(push.poll_action(), Some(Action::Dial { .. })));
+//! push.attach(peer, now); // the driver's dial succeeded
+//! assert_eq!(push.poll_transmit(), Some(peer)); // our greeting is ready to write
+//! ```
+
+mod core;
+mod options;
+mod pipeline;
+mod pubsub;
+mod reqrep;
+mod router;
+mod trie;
+
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+pub use options::SocketOptions;
+pub use trie::SubscriptionTrie;
+
+use self::core::Core;
+use crate::connection::{Event, PeerInfo};
+use crate::error::Error;
+use crate::message::Msg;
+use crate::socket_type::SocketType;
+
+/// A handle to one peer of a socket. Stale handles (of removed peers) are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId {
+    index: u32,
+    generation: u32,
+}
+
+impl PeerId {
+    /// A small number unique among the socket's live peers (for the driver's own tables).
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open a transport to `endpoint` for `peer`, then call [`Socket::attach`] or
+    /// [`Socket::dial_failed`].
+    Dial {
+        /// The peer the transport is for.
+        peer: PeerId,
+        /// The endpoint given to [`Socket::connect`].
+        endpoint: Arc<str>,
+    },
+    /// Write what is pending for `peer` (best effort), close its transport and call
+    /// [`Socket::detach`].
+    Close {
+        /// The peer to close.
+        peer: PeerId,
+    },
+}
+
+/// Monitor events (libzmq's `zmq_socket_monitor` events that the machine knows about; drivers
+/// add listening and accepted events of their own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SocketEvent {
+    /// A dialled transport was attached.
+    Connected {
+        /// The peer.
+        peer: PeerId,
+        /// Its endpoint.
+        endpoint: Arc<str>,
+    },
+    /// A dial failed; the next attempt is scheduled after `delay`.
+    ConnectRetried {
+        /// The peer.
+        peer: PeerId,
+        /// Its endpoint.
+        endpoint: Arc<str>,
+        /// Delay before the next attempt.
+        delay: Duration,
+    },
+    /// The handshake completed.
+    HandshakeSucceeded {
+        /// The peer.
+        peer: PeerId,
+        /// What the peer announced.
+        info: PeerInfo,
+    },
+    /// The connection ended before its handshake completed.
+    HandshakeFailed {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        error: Error,
+    },
+    /// An established connection ended.
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        error: Error,
+    },
+}
+
+/// A message that `send` did not take, handed back with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    /// Why the message was not taken ([`Error::WouldBlock`] at the high-water mark).
+    pub error: Error,
+    /// The message, unchanged.
+    pub msg: Msg,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Per-type state.
+#[derive(Debug)]
+enum Kind {
+    Req(reqrep::Req),
+    Rep(reqrep::Rep),
+    Dealer,
+    Router(router::Router),
+    Pub(pubsub::Pub),
+    Sub(pubsub::Sub),
+    Push,
+    Pull,
+    Pair,
+}
+
+/// A ZeroMQ socket of one of the eleven standard types, without I/O.
+///
+/// See the [module documentation](self) for the driving contract.
+#[derive(Debug)]
+pub struct Socket {
+    core: Core,
+    kind: Kind,
+    touched: Vec<PeerId>,
+}
+
+impl Socket {
+    /// A socket of the given type. `now` is the current time.
+    pub fn new(socket_type: SocketType, options: SocketOptions, now: Instant) -> Self {
+        let kind = match socket_type {
+            SocketType::Req => Kind::Req(reqrep::Req::default()),
+            SocketType::Rep => Kind::Rep(reqrep::Rep::default()),
+            SocketType::Dealer => Kind::Dealer,
+            SocketType::Router => Kind::Router(router::Router::new(options.seed)),
+            SocketType::Pub | SocketType::XPub => Kind::Pub(pubsub::Pub::default()),
+            SocketType::Sub | SocketType::XSub => Kind::Sub(pubsub::Sub::default()),
+            SocketType::Push => Kind::Push,
+            SocketType::Pull => Kind::Pull,
+            SocketType::Pair => Kind::Pair,
+        };
+        Self {
+            core: Core::new(socket_type, options, now),
+            kind,
+            touched: Vec::new(),
+        }
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.core.socket_type
+    }
+
+    /// The socket's options.
+    pub fn options(&self) -> &SocketOptions {
+        &self.core.options
+    }
+
+    // ---- topology -------------------------------------------------------------------------
+
+    /// Adds a peer to dial at `endpoint` (any string the driver understands). Its queue exists
+    /// at once, so messages sent before the connection is up are delivered when it is (unless
+    /// `immediate`). An [`Action::Dial`] follows.
+    pub fn connect(&mut self, endpoint: impl Into<Arc<str>>, now: Instant) -> PeerId {
+        self.core.now = now;
+        let id = self.core.add_connect(endpoint.into());
+        if !self.core.options.immediate && self.takes_unconnected_peers() {
+            self.core.set_routable(id, true);
+        }
+        id
+    }
+
+    fn takes_unconnected_peers(&self) -> bool {
+        // Types whose outgoing routing picks a peer by round-robin queue to a connect-side peer
+        // before its connection exists (libzmq attaches the pipe at connect time).
+        matches!(
+            self.kind,
+            Kind::Req(_) | Kind::Dealer | Kind::Push | Kind::Pair
+        )
+    }
+
+    /// Adds a peer for a transport the driver accepted.
+    pub fn accept(&mut self, now: Instant) -> PeerId {
+        self.core.now = now;
+        let id = self.core.add_accepted();
+        self.settle(id);
+        id
+    }
+
+    /// The dial for `peer` succeeded: a new connection starts its handshake.
+    pub fn attach(&mut self, peer: PeerId, now: Instant) {
+        self.core.now = now;
+        if self.core.attach(peer) {
+            self.settle(peer);
+        }
+    }
+
+    /// The dial for `peer` failed: the socket schedules another after `reconnect_ivl`.
+    pub fn dial_failed(&mut self, peer: PeerId, now: Instant) {
+        self.core.now = now;
+        self.core.dial_failed(peer);
+    }
+
+    /// The transport of `peer` is gone (closed by the peer, an I/O error, or after
+    /// [`Action::Close`]). Messages already decoded stay deliverable.
+    pub fn detach(&mut self, peer: PeerId, now: Instant) {
+        self.core.now = now;
+        if let Some(info) = self.core.detach(peer) {
+            self.on_inactive(peer, &info);
+        }
+    }
+
+    /// Stops using a connect-side peer: no more redials; its queue is dropped.
+    pub fn disconnect(&mut self, peer: PeerId, now: Instant) {
+        self.core.now = now;
+        if let Some(info) = self.core.peer(peer).and_then(|p| p.info.clone()) {
+            self.on_inactive(peer, &info);
+        }
+        self.core.disconnect(peer);
+    }
+
+    /// Number of peers (connected, connecting or waiting to redial).
+    pub fn peer_count(&self) -> usize {
+        self.core.peer_count()
+    }
+
+    /// What the peer announced in its handshake, if it completed.
+    pub fn peer_info(&self, peer: PeerId) -> Option<&PeerInfo> {
+        self.core.peer(peer).and_then(|p| p.info.as_ref())
+    }
+
+    /// True if the peer has a live connection (handshaking or established).
+    pub fn is_attached(&self, peer: PeerId) -> bool {
+        self.core.peer(peer).is_some_and(|p| p.conn.is_some())
+    }
+
+    // ---- bytes ----------------------------------------------------------------------------
+
+    /// The arena of `peer`'s connection to read into (see
+    /// [`Connection::read_buf`](crate::Connection::read_buf)).
+    pub fn read_buf(&mut self, peer: PeerId) -> Option<&mut BytesMut> {
+        self.core
+            .peer_mut(peer)?
+            .conn
+            .as_mut()
+            .map(|c| c.read_buf())
+    }
+
+    /// Decodes what the driver read into [`Socket::read_buf`].
+    pub fn handle_read(&mut self, peer: PeerId, now: Instant) {
+        self.core.now = now;
+        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
+            let _ = conn.handle_read(now);
+            self.settle(peer);
+        }
+    }
+
+    /// Feeds bytes received from `peer` (copied).
+    pub fn handle_input(&mut self, peer: PeerId, data: &[u8], now: Instant) {
+        self.core.now = now;
+        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
+            let _ = conn.handle_input(data, now);
+            self.settle(peer);
+        }
+    }
+
+    /// Lends `peer`'s arena as an owned buffer for a completion-based read.
+    pub fn take_read_buf(&mut self, peer: PeerId) -> Option<BytesMut> {
+        self.core
+            .peer_mut(peer)?
+            .conn
+            .as_mut()
+            .map(|c| c.take_read_buf())
+    }
+
+    /// Returns a buffer from [`Socket::take_read_buf`] with the bytes read into it.
+    pub fn give_read_buf(&mut self, peer: PeerId, buf: BytesMut, now: Instant) {
+        self.core.now = now;
+        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
+            let _ = conn.give_read_buf(buf, now);
+            self.settle(peer);
+        }
+    }
+
+    /// False while `peer`'s decoded messages fill the receive high-water mark (stop reading).
+    pub fn wants_read(&self, peer: PeerId) -> bool {
+        self.core
+            .peer(peer)
+            .and_then(|p| p.conn.as_ref())
+            .is_some_and(|c| c.wants_read())
+    }
+
+    /// The next peer that has output to write, if any.
+    pub fn poll_transmit(&mut self) -> Option<PeerId> {
+        self.core.poll_transmit()
+    }
+
+    /// True if `peer` has output to write.
+    pub fn has_transmit(&self, peer: PeerId) -> bool {
+        self.core
+            .peer(peer)
+            .and_then(|p| p.conn.as_ref())
+            .is_some_and(|c| c.has_transmit())
+    }
+
+    /// Fills `dst` with `peer`'s pending output for a vectored write.
+    pub fn transmit_chunks<'a>(&'a self, peer: PeerId, dst: &mut [IoSlice<'a>]) -> usize {
+        self.core
+            .peer(peer)
+            .and_then(|p| p.conn.as_ref())
+            .map_or(0, |c| c.transmit_chunks(dst))
+    }
+
+    /// Marks `n` bytes of `peer`'s output as written and refills it from the peer's queue.
+    pub fn advance_transmit(&mut self, peer: PeerId, n: usize) {
+        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
+            conn.advance_transmit(n);
+            self.core.settle(peer);
+        }
+    }
+
+    /// Moves all of `peer`'s pending output into `out` (owned buffers for completion-based
+    /// writes) and refills it from the peer's queue up to one batch.
+    pub fn take_transmit(&mut self, peer: PeerId, out: &mut Vec<Bytes>) {
+        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
+            conn.take_transmit(out);
+            self.core.settle(peer);
+        }
+    }
+
+    // ---- driver outputs -------------------------------------------------------------------
+
+    /// The next thing the driver must do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.core.actions.pop_front()
+    }
+
+    /// The next monitor event.
+    pub fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.core.events.pop_front()
+    }
+
+    /// The next deadline at which [`Socket::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+
+    /// Runs expired timers: heartbeats, handshake deadlines, redials, linger.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        self.core.expire_timers(now, &mut touched);
+        for &id in &touched {
+            self.settle(id);
+        }
+        self.touched = touched;
+    }
+
+    // ---- application ----------------------------------------------------------------------
+
+    /// Sends a message following the socket type's routing rules.
+    ///
+    /// On [`Error::WouldBlock`] (high-water mark, or no peer yet for the types that block) the
+    /// message is handed back untouched in the [`SendError`]: nothing was queued, so a caller
+    /// that gives up loses nothing and duplicates nothing.
+    pub fn send(&mut self, msg: Msg) -> Result<(), SendError> {
+        if msg.is_empty() {
+            return Err(SendError {
+                error: Error::InvalidState("a message needs at least one frame"),
+                msg,
+            });
+        }
+        if self.core.is_closing() {
+            return Err(SendError {
+                error: Error::Closed,
+                msg,
+            });
+        }
+        let core = &mut self.core;
+        match &mut self.kind {
+            Kind::Req(req) => req.send(core, msg),
+            Kind::Rep(rep) => rep.send(core, msg),
+            Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
+            Kind::Router(router) => router.send(core, msg),
+            Kind::Pub(p) => p.send(core, msg),
+            Kind::Sub(sub) => sub.send(core, msg),
+            Kind::Pull => Err(SendError {
+                error: Error::NotSupported("PULL sockets cannot send"),
+                msg,
+            }),
+        }
+    }
+
+    /// Takes the next message for the application, if one is ready.
+    ///
+    /// Errors are for misuse only (REQ receiving before sending, REP receiving twice, a type
+    /// that cannot receive).
+    pub fn recv(&mut self) -> Result<Option<Msg>, Error> {
+        let core = &mut self.core;
+        let msg = match &mut self.kind {
+            Kind::Req(req) => req.recv(core)?,
+            Kind::Rep(rep) => rep.recv(core)?,
+            Kind::Dealer | Kind::Pull | Kind::Pair => core.next_inbound().map(|(_, m)| m),
+            Kind::Router(router) => router.recv(core),
+            Kind::Pub(p) => p.recv(core)?,
+            Kind::Sub(sub) => sub.recv(core),
+            Kind::Push => return Err(Error::NotSupported("PUSH sockets cannot receive")),
+        };
+        Ok(msg)
+    }
+
+    /// True if [`Socket::recv`] may have a message (a cheap hint for waking receivers).
+    pub fn is_readable(&self) -> bool {
+        match &self.kind {
+            Kind::Req(req) => req.is_readable(&self.core),
+            Kind::Pub(p) => p.is_readable(&self.core),
+            Kind::Push => false,
+            _ => self.core.has_inbound(),
+        }
+    }
+
+    /// True if [`Socket::send`] of an ordinary message would not return
+    /// [`Error::WouldBlock`] right now.
+    pub fn is_writable(&self) -> bool {
+        match &self.kind {
+            Kind::Req(req) => req.is_writable(&self.core),
+            Kind::Dealer | Kind::Push | Kind::Pair => self.core.lb_has_room(),
+            Kind::Pull => false,
+            _ => true,
+        }
+    }
+
+    /// SUB/XSUB: subscribes to messages whose first frame starts with `topic`.
+    pub fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
+        match &mut self.kind {
+            Kind::Sub(sub) => {
+                sub.subscribe(&mut self.core, topic, true);
+                Ok(())
+            }
+            _ => Err(Error::NotSupported("only SUB and XSUB sockets subscribe")),
+        }
+    }
+
+    /// SUB/XSUB: removes one subscription to `topic`.
+    pub fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
+        match &mut self.kind {
+            Kind::Sub(sub) => {
+                sub.subscribe(&mut self.core, topic, false);
+                Ok(())
+            }
+            _ => Err(Error::NotSupported("only SUB and XSUB sockets subscribe")),
+        }
+    }
+
+    /// Starts closing: no new sends; queued messages are flushed for up to `linger`.
+    pub fn close(&mut self, now: Instant) {
+        self.core.now = now;
+        self.core.close();
+    }
+
+    /// True once a closing socket has flushed its queues or its linger time has passed: the
+    /// driver may drop everything.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    // ---- internals ------------------------------------------------------------------------
+
+    /// Processes the connection events of `id`, then refreshes its bookkeeping.
+    fn settle(&mut self, id: PeerId) {
+        loop {
+            let Some(event) = self
+                .core
+                .peer_mut(id)
+                .and_then(|p| p.conn.as_mut())
+                .and_then(|c| c.poll_event())
+            else {
+                break;
+            };
+            match event {
+                Event::HandshakeSucceeded(info) => self.on_active(id, info),
+                Event::Subscribe(topic) => self.on_subscription(id, topic, true),
+                Event::Cancel(topic) => self.on_subscription(id, topic, false),
+                Event::Closed(error) => {
+                    let active = self.core.peer(id).is_some_and(|p| p.info.is_some());
+                    self.core.events.push_back(if active {
+                        SocketEvent::Disconnected { peer: id, error }
+                    } else {
+                        SocketEvent::HandshakeFailed { peer: id, error }
+                    });
+                    if let Some(info) = self.core.peer_mut(id).and_then(|p| p.info.clone()) {
+                        self.on_inactive(id, &info);
+                        if let Some(p) = self.core.peer_mut(id) {
+                            p.info = None;
+                        }
+                    }
+                    self.core.request_close(id);
+                }
+            }
+        }
+        if matches!(self.kind, Kind::Pub(_)) && self.core.socket_type == SocketType::Pub {
+            // PUB discards upstream messages (S4) so they never hold up subscriptions.
+            while self.core.inbound_from(id).is_some() {}
+        }
+        self.core.settle(id);
+    }
+
+    fn on_active(&mut self, id: PeerId, info: PeerInfo) {
+        let refusal = match &mut self.kind {
+            Kind::Router(router) => router.on_active(&mut self.core, id, &info),
+            Kind::Pair => pipeline::pair_on_active(&mut self.core, id),
+            _ => Ok(()),
+        };
+        if let Err(error) = refusal {
+            tracing::debug!(%error, "refusing peer");
+            if let Some(conn) = self.core.peer_mut(id).and_then(|p| p.conn.as_mut()) {
+                conn.close(error);
+            }
+            return;
+        }
+        if let Some(p) = self.core.peer_mut(id) {
+            p.info = Some(info.clone());
+            p.backoff = Duration::ZERO;
+        }
+        self.core
+            .events
+            .push_back(SocketEvent::HandshakeSucceeded { peer: id, info });
+        match &mut self.kind {
+            Kind::Req(_) | Kind::Dealer | Kind::Push | Kind::Pair => {
+                self.core.set_routable(id, true);
+            }
+            Kind::Router(_) | Kind::Pub(_) | Kind::Rep(_) => self.core.set_routable(id, true),
+            Kind::Sub(sub) => {
+                self.core.set_routable(id, true);
+                sub.on_active(&mut self.core, id);
+            }
+            Kind::Pull => {}
+        }
+    }
+
+    fn on_inactive(&mut self, id: PeerId, info: &PeerInfo) {
+        match &mut self.kind {
+            Kind::Router(router) => router.on_inactive(&mut self.core, id, info),
+            Kind::Pub(p) => p.on_inactive(&mut self.core, id),
+            _ => {}
+        }
+        let connect_side = self.core.peer(id).is_some_and(|p| p.endpoint.is_some());
+        let keep = connect_side && !self.core.options.immediate && self.takes_unconnected_peers();
+        if !keep {
+            self.core.set_routable(id, false);
+        }
+    }
+
+    fn on_subscription(&mut self, id: PeerId, topic: Bytes, subscribe: bool) {
+        if let Kind::Pub(p) = &mut self.kind {
+            p.on_subscription(&mut self.core, id, topic, subscribe);
+        }
+    }
+}

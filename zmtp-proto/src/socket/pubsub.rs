@@ -1,0 +1,185 @@
+//! PUB, XPUB, SUB and XSUB (RFC 29, checklist S1–S5).
+//!
+//! The publisher filters: each message goes to every subscriber with a subscription that is a
+//! prefix of its first frame, found with one walk of a [`SubscriptionTrie`]. A subscriber whose
+//! queue is full loses that message alone; the publisher never blocks. XPUB also hands
+//! subscriptions to the application (`0x01 topic` / `0x00 topic`): new and last ones by default,
+//! all with `xpub_verbose` / `xpub_verboser`, and synthesised unsubscriptions when a subscriber
+//! goes away. Subscribers send their subscriptions to every publisher, again on every
+//! reconnection, and filter locally too (messages may arrive before a change takes effect).
+
+use std::collections::VecDeque;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::core::Core;
+use super::trie::SubscriptionTrie;
+use super::{PeerId, SendError};
+use crate::error::Error;
+use crate::message::Msg;
+use crate::socket_type::SocketType;
+
+/// PUB and XPUB.
+#[derive(Debug, Default)]
+pub(crate) struct Pub {
+    subs: SubscriptionTrie<PeerId>,
+    notices: VecDeque<Msg>,
+    targets: Vec<PeerId>,
+}
+
+fn notice(subscribe: bool, topic: &[u8]) -> Msg {
+    let mut b = BytesMut::with_capacity(topic.len() + 1);
+    b.put_u8(u8::from(subscribe));
+    b.put_slice(topic);
+    Msg::from(b.freeze())
+}
+
+impl Pub {
+    pub(crate) fn send(&mut self, core: &mut Core, msg: Msg) -> Result<(), SendError> {
+        core.epoch += 1;
+        let epoch = core.epoch;
+        let topic = msg.first().expect("send checked for frames");
+        self.targets.clear();
+        let targets = &mut self.targets;
+        self.subs.matches(topic, |peer| targets.push(peer));
+        for i in 0..self.targets.len() {
+            let peer = self.targets[i];
+            let Some(p) = core.peer_mut(peer) else {
+                continue;
+            };
+            if p.epoch == epoch || !p.routable {
+                continue;
+            }
+            p.epoch = epoch;
+            if core.enqueue(peer, msg.clone()).is_err() {
+                tracing::trace!("PUB dropped a message for a subscriber at its high-water mark");
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_subscription(
+        &mut self,
+        core: &mut Core,
+        peer: PeerId,
+        topic: Bytes,
+        subscribe: bool,
+    ) {
+        let xpub = core.socket_type == SocketType::XPub;
+        let (verbose, verboser) = (core.options.xpub_verbose, core.options.xpub_verboser);
+        if subscribe {
+            let first = self.subs.add(&topic, peer);
+            if xpub && (first || verbose || verboser) {
+                self.notices.push_back(notice(true, &topic));
+            }
+        } else if let Some(last) = self.subs.remove(&topic, peer) {
+            if xpub && (last || verboser) {
+                self.notices.push_back(notice(false, &topic));
+            }
+        }
+    }
+
+    /// A subscriber went away: its subscriptions go, and XPUB reports the topics nobody
+    /// subscribes to any more (S4).
+    pub(crate) fn on_inactive(&mut self, core: &mut Core, peer: PeerId) {
+        let xpub = core.socket_type == SocketType::XPub;
+        let notices = &mut self.notices;
+        self.subs.remove_key(peer, |topic| {
+            if xpub {
+                notices.push_back(notice(false, topic));
+            }
+        });
+    }
+
+    pub(crate) fn recv(&mut self, core: &mut Core) -> Result<Option<Msg>, Error> {
+        if core.socket_type != SocketType::XPub {
+            return Err(Error::NotSupported("PUB sockets cannot receive"));
+        }
+        if let Some(n) = self.notices.pop_front() {
+            return Ok(Some(n));
+        }
+        Ok(core.next_inbound().map(|(_, m)| m))
+    }
+
+    pub(crate) fn is_readable(&self, core: &Core) -> bool {
+        core.socket_type == SocketType::XPub && (!self.notices.is_empty() || core.has_inbound())
+    }
+
+    /// Number of subscriptions held (for tests and statistics).
+    #[cfg(test)]
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.subs.len()
+    }
+}
+
+/// SUB and XSUB.
+#[derive(Debug, Default)]
+pub(crate) struct Sub {
+    subs: SubscriptionTrie<()>,
+}
+
+impl Sub {
+    pub(crate) fn subscribe(&mut self, core: &mut Core, topic: &[u8], subscribe: bool) {
+        let forward = if subscribe {
+            self.subs.add(topic, ());
+            true
+        } else {
+            self.subs.remove(topic, ()).is_some()
+        };
+        if !forward {
+            return;
+        }
+        let peers: Vec<PeerId> = core.peer_ids().collect();
+        for id in peers {
+            if let Some(conn) = core.peer_mut(id).and_then(|p| p.conn.as_mut()) {
+                if conn.is_active() {
+                    let _ = conn.send_subscription(topic, subscribe);
+                }
+            }
+            core.after_output(id);
+        }
+    }
+
+    /// S3: every subscription is sent again on each new connection.
+    pub(crate) fn on_active(&mut self, core: &mut Core, id: PeerId) {
+        let Some(conn) = core.peer_mut(id).and_then(|p| p.conn.as_mut()) else {
+            return;
+        };
+        self.subs.for_each_topic(|topic| {
+            let _ = conn.send_subscription(topic, true);
+        });
+        core.after_output(id);
+    }
+
+    pub(crate) fn recv(&mut self, core: &mut Core) -> Option<Msg> {
+        while let Some((_, msg)) = core.next_inbound() {
+            // S2: filter locally as well.
+            if self.subs.is_match(msg.first().map_or(&[][..], |f| &f[..])) {
+                return Some(msg);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn send(&mut self, core: &mut Core, msg: Msg) -> Result<(), SendError> {
+        if core.socket_type != SocketType::XSub {
+            return Err(SendError {
+                error: Error::NotSupported("SUB sockets cannot send; use subscribe"),
+                msg,
+            });
+        }
+        let first = msg.first().expect("send checked for frames");
+        if let Some(&flag @ (0 | 1)) = first.first() {
+            // S5: `0x01 topic` subscribes, `0x00 topic` unsubscribes.
+            let topic = first.slice(1..);
+            self.subscribe(core, &topic, flag == 1);
+            return Ok(());
+        }
+        // Other messages go upstream to every publisher; full queues drop.
+        let peers: Vec<PeerId> = core.lb.clone();
+        for id in peers {
+            let _ = core.enqueue(id, msg.clone());
+        }
+        Ok(())
+    }
+}

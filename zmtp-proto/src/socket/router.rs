@@ -1,0 +1,128 @@
+//! ROUTER (RFC 28, checklist R3/R4): every message in is prefixed with the identity of the peer
+//! it came from; every message out is routed by its first frame.
+//!
+//! Identities come from the peer's `Identity` property, or are generated like libzmq: five
+//! bytes, `0x00` followed by a big-endian counter that starts at a random value. A duplicate
+//! identity is refused unless `router_handover`. Unroutable messages are dropped, or reported
+//! with `router_mandatory`.
+
+use std::collections::HashMap;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::core::Core;
+use super::{PeerId, SendError, SocketEvent};
+use crate::connection::PeerInfo;
+use crate::error::Error;
+use crate::message::Msg;
+
+#[derive(Debug)]
+pub(crate) struct Router {
+    by_id: HashMap<Bytes, PeerId>,
+    next_id: u32,
+}
+
+impl Router {
+    pub(crate) fn new(seed: u32) -> Self {
+        Self {
+            by_id: HashMap::new(),
+            next_id: seed,
+        }
+    }
+
+    fn generate_id(&mut self) -> Bytes {
+        loop {
+            let mut id = BytesMut::with_capacity(5);
+            id.put_u8(0);
+            id.put_u32(self.next_id);
+            self.next_id = self.next_id.wrapping_add(1);
+            let id = id.freeze();
+            if !self.by_id.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub(crate) fn on_active(
+        &mut self,
+        core: &mut Core,
+        id: PeerId,
+        info: &PeerInfo,
+    ) -> Result<(), Error> {
+        let identity = if info.routing_id.is_empty() {
+            self.generate_id()
+        } else {
+            info.routing_id.clone()
+        };
+        if let Some(&old) = self.by_id.get(&identity) {
+            if old != id {
+                if !core.options.router_handover {
+                    return Err(Error::PeerRefused("routing id already in use"));
+                }
+                // Handover: the new connection takes the identity, the old one is closed.
+                let error = Error::PeerRefused("routing id taken over by a new connection");
+                if let Some(p) = core.peer_mut(old) {
+                    p.routing_id = Bytes::new();
+                    if let Some(conn) = p.conn.as_mut() {
+                        conn.close(error.clone());
+                    }
+                }
+                core.events
+                    .push_back(SocketEvent::Disconnected { peer: old, error });
+                core.request_close(old);
+            }
+        }
+        self.by_id.insert(identity.clone(), id);
+        if let Some(p) = core.peer_mut(id) {
+            p.routing_id = identity;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_inactive(&mut self, core: &mut Core, id: PeerId, _info: &PeerInfo) {
+        if let Some(p) = core.peer(id) {
+            if self.by_id.get(&p.routing_id) == Some(&id) {
+                self.by_id.remove(&p.routing_id);
+            }
+        }
+    }
+
+    pub(crate) fn recv(&mut self, core: &mut Core) -> Option<Msg> {
+        let (_, identity, mut msg) = core.next_inbound_with(|p| p.routing_id.clone())?;
+        msg.push_front(identity);
+        Some(msg)
+    }
+
+    pub(crate) fn send(&mut self, core: &mut Core, mut msg: Msg) -> Result<(), SendError> {
+        let identity = msg.pop_front().expect("send checked for frames");
+        let mandatory = core.options.router_mandatory;
+        let Some(&peer) = self.by_id.get(&identity) else {
+            msg.push_front(identity);
+            if mandatory {
+                return Err(SendError {
+                    error: Error::Unroutable,
+                    msg,
+                });
+            }
+            tracing::trace!("ROUTER dropped an unroutable message");
+            return Ok(());
+        };
+        if msg.is_empty() {
+            return Ok(());
+        }
+        match core.enqueue(peer, msg) {
+            Ok(()) => Ok(()),
+            Err(mut msg) if mandatory => {
+                msg.push_front(identity);
+                Err(SendError {
+                    error: Error::WouldBlock,
+                    msg,
+                })
+            }
+            Err(_) => {
+                tracing::trace!("ROUTER dropped a message for a peer at its high-water mark");
+                Ok(())
+            }
+        }
+    }
+}
