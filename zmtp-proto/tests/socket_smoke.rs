@@ -1,0 +1,73 @@
+//! First end-to-end checks of the socket engines over the in-memory network.
+mod net;
+
+use std::time::Duration;
+
+use net::Net;
+use zmtp_proto::{Msg, SocketType};
+
+#[test]
+fn push_pull_queued_before_connect() {
+    let mut net = Net::new(1);
+    let push = net.add_default(SocketType::Push);
+    let pull = net.add_default(SocketType::Pull);
+    net.connect(push, pull);
+    for i in 0..10 {
+        net.sockets[push].send(Msg::from(format!("m{i}"))).unwrap();
+    }
+    net.drive();
+    let got = net.recv_all(pull);
+    assert_eq!(got.len(), 10);
+    assert_eq!(got[3], Msg::from("m3".to_string()));
+}
+
+#[test]
+fn req_rep_round_trip() {
+    let mut net = Net::new(2);
+    let rep = net.add_default(SocketType::Rep);
+    let req = net.add_default(SocketType::Req);
+    net.connect(req, rep);
+    net.sockets[req].send(Msg::from("ping")).unwrap();
+    net.drive();
+    let got = net.sockets[rep].recv().unwrap().unwrap();
+    assert_eq!(got, Msg::from("ping"));
+    net.sockets[rep].send(Msg::from("pong")).unwrap();
+    net.drive();
+    assert_eq!(net.sockets[req].recv().unwrap().unwrap(), Msg::from("pong"));
+}
+
+#[test]
+fn router_dealer_identity() {
+    let mut net = Net::new(3);
+    let router = net.add_default(SocketType::Router);
+    let mut o = zmtp_proto::SocketOptions::default();
+    o.routing_id = bytes::Bytes::from_static(b"D1");
+    let dealer = net.add(SocketType::Dealer, o);
+    net.connect(dealer, router);
+    net.sockets[dealer].send(Msg::from(["a", "b"])).unwrap();
+    net.drive();
+    let got = net.sockets[router].recv().unwrap().unwrap();
+    assert_eq!(got, Msg::from(["D1", "a", "b"]));
+    net.sockets[router].send(Msg::from(["D1", "r"])).unwrap();
+    net.drive();
+    assert_eq!(net.sockets[dealer].recv().unwrap().unwrap(), Msg::from("r"));
+}
+
+#[test]
+fn pub_sub_filter_and_reconnect() {
+    let mut net = Net::new(4);
+    let publ = net.add_default(SocketType::Pub);
+    let sub = net.add_default(SocketType::Sub);
+    net.connect(sub, publ);
+    net.sockets[sub].subscribe(b"A").unwrap();
+    net.drive();
+    net.sockets[publ].send(Msg::from("A1")).unwrap();
+    net.sockets[publ].send(Msg::from("B1")).unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(sub), vec![Msg::from("A1")]);
+    net.cut(0);
+    net.advance(Duration::from_millis(150));
+    net.sockets[publ].send(Msg::from("A2")).unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(sub), vec![Msg::from("A2")]);
+}
