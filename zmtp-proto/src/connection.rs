@@ -312,8 +312,9 @@ impl Connection {
         let spare = self.rx.capacity() - self.rx.len();
         let want = if self.rx_frame_len > self.rx.len() {
             // A frame larger than what we hold is arriving: make room for it (bounded per step,
-            // the limits were checked on its header).
-            (self.rx_frame_len - self.rx.len()).clamp(chunk / 4, LARGE_FRAME_STEP)
+            // the limits were checked on its header). The upper bound is never below the
+            // lower one, or `clamp` panics when read_chunk exceeds 4 * LARGE_FRAME_STEP.
+            (self.rx_frame_len - self.rx.len()).clamp(chunk / 4, LARGE_FRAME_STEP.max(chunk / 4))
         } else {
             chunk / 4
         };
