@@ -16,9 +16,9 @@ use zmtp_proto::frame::{encode_frame, FrameHeader, FLAG_COMMAND, FLAG_MORE};
 use zmtp_proto::greeting::GREETING_LEN;
 use zmtp_proto::{Connection, ConnectionConfig, Error, Event, Metadata, Msg, SocketType};
 
-/// Upper bound on `step()` rounds in `drive()`: a handshake needs three, so anything near this
-/// means two machines keep talking forever.
-const MAX_ROUNDS: usize = 1_000;
+/// Upper bound on `step()` rounds in `drive()`: a handshake needs three and a few MB one byte
+/// per round need a few million, so anything beyond means two machines keep talking forever.
+const MAX_ROUNDS: usize = 10_000_000;
 
 /// A client and a server connection joined by an in-memory byte pipe, on a virtual clock.
 ///
