@@ -1,0 +1,198 @@
+//! Heap allocations on the hot paths, counted by a global allocator.
+//!
+//! After warm-up, decoding small messages through `read_buf`/`handle_read` + `poll_message`
+//! must not allocate per message (bodies are slices of the input arena, `Msg` keeps up to four
+//! frames inline, the arena is reused once the application dropped the messages), and encoding
+//! through `send` + `transmit_chunks`/`advance_transmit` must not allocate at all (the
+//! coalescing buffer is reclaimed once written).
+//!
+//! What remains on the decode side is amortised: about two allocations per 64 KiB arena refill
+//! (a new slab when the old one is still referenced by a message that spans the refill, plus the
+//! `bytes` crate's shared header when the new slab is first split), i.e. ~0.002 per small
+//! message.
+#![allow(missing_docs)]
+// reason: test crate
+// reason: a `GlobalAlloc` impl is unsafe by definition; this one only forwards to `System` and
+// bumps a thread-local counter.
+#![allow(unsafe_code)]
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::IoSlice;
+
+use bytes::Bytes;
+use support::*;
+use zmtp_proto::{Connection, ConnectionConfig, Msg, SocketType};
+
+thread_local! {
+    // Const-initialised and without destructor: reading it never allocates.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+struct Counting;
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by this thread so far (tests run on separate threads).
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+/// Payload source: static, so building a `Msg` from it allocates nothing.
+static PAYLOAD: [u8; 64] = [0xab; 64];
+
+/// A small message: 1-3 frames of 16-64 bytes, varying with `i`.
+fn small_msg(i: usize) -> Msg {
+    let frames = 1 + i % 3;
+    Msg::from_frames(
+        (0..frames).map(|j| Bytes::from_static(&PAYLOAD[..16 + (i * 7 + j * 13) % 49])),
+    )
+}
+
+/// Writes everything `conn` has pending through the vectored-write path into a sink that does
+/// not allocate; returns the bytes written.
+fn write_all(conn: &mut Connection, sink: &mut Vec<u8>) -> usize {
+    let mut total = 0;
+    while conn.has_transmit() {
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = conn.transmit_chunks(&mut slices);
+        let mut written = 0;
+        for s in &slices[..n] {
+            sink.clear(); // capacity is kept: a "write" that never reallocates
+            sink.extend_from_slice(&s[..s.len().min(sink.capacity())]);
+            written += sink.len();
+            if sink.len() < s.len() {
+                break;
+            }
+        }
+        conn.advance_transmit(written);
+        total += written;
+    }
+    total
+}
+
+/// Checklist-independent performance contract: decoding small messages allocates nothing per
+/// message once warm (only amortised arena refills are allowed).
+#[test]
+fn decode_small_messages_does_not_allocate_per_message() {
+    const MESSAGES: usize = 200_000;
+    const WARM_UP: usize = 20_000;
+    let mut p = Pair::connected(
+        ConnectionConfig::new(SocketType::Push),
+        ConnectionConfig::new(SocketType::Pull),
+    );
+    // Pre-encode the whole stream (allocations here do not count).
+    let mut stream = Vec::new();
+    for i in 0..MESSAGES {
+        p.client.send(&small_msg(i)).unwrap();
+        if i % 256 == 255 {
+            stream.extend_from_slice(&take_all_output(&mut p.client));
+        }
+    }
+    stream.extend_from_slice(&take_all_output(&mut p.client));
+    let warm_up_bytes = stream.len() / (MESSAGES / WARM_UP);
+
+    let now = p.now;
+    let server = &mut p.server;
+    let mut received = 0usize;
+    let mut received_bytes = 0usize;
+    let mut at = 0;
+    let mut counted_from = None;
+    while at < stream.len() {
+        if counted_from.is_none() && at >= warm_up_bytes {
+            counted_from = Some((allocs(), received));
+        }
+        // A readiness-based driver: read at most the spare capacity of the arena.
+        let buf = server.read_buf();
+        let spare = buf.capacity() - buf.len();
+        let n = spare.min(stream.len() - at).min(16 * 1024);
+        buf.extend_from_slice(&stream[at..at + n]);
+        at += n;
+        server.handle_read(now).unwrap();
+        while let Some(m) = server.poll_message() {
+            received += 1;
+            received_bytes += m.byte_len();
+        }
+    }
+    let (allocs_before, received_before) = counted_from.unwrap();
+    let allocations = allocs() - allocs_before;
+    let measured = received - received_before;
+    assert_eq!(received, MESSAGES);
+    assert_eq!(
+        received_bytes,
+        (0..MESSAGES)
+            .map(|i| small_msg(i).byte_len())
+            .sum::<usize>()
+    );
+    let per_message = allocations as f64 / measured as f64;
+    eprintln!("decode: {allocations} allocations for {measured} messages ({per_message:.5}/msg)");
+    assert!(
+        per_message < 0.01,
+        "{allocations} allocations for {measured} messages"
+    );
+}
+
+/// Encoding through `send` + `transmit_chunks`/`advance_transmit` allocates nothing in steady
+/// state.
+#[test]
+fn encode_small_messages_does_not_allocate() {
+    const MESSAGES: usize = 200_000;
+    const BATCH: usize = 64;
+    let mut p = Pair::connected(
+        ConnectionConfig::new(SocketType::Push),
+        ConnectionConfig::new(SocketType::Pull),
+    );
+    let msgs: Vec<Msg> = (0..BATCH).map(small_msg).collect();
+    let mut sink = Vec::with_capacity(64 * 1024);
+    let client = &mut p.client;
+    let mut encode = |rounds: usize| {
+        let mut bytes = 0;
+        for _ in 0..rounds {
+            for m in &msgs {
+                client.send(m).unwrap();
+            }
+            bytes += write_all(client, &mut sink);
+        }
+        bytes
+    };
+    // Warm-up.
+    encode(100);
+    let before = allocs();
+    let bytes = encode(MESSAGES / BATCH);
+    let allocations = allocs() - before;
+    eprintln!("encode: {allocations} allocations for {MESSAGES} messages, {bytes} bytes");
+    assert!(bytes > MESSAGES * 18);
+    assert_eq!(
+        allocations, 0,
+        "allocations while encoding {MESSAGES} messages"
+    );
+}
