@@ -14,6 +14,7 @@
 //! | [`frame`] | frame headers: flags, short and long sizes, limits |
 //! | [`command`] | READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG |
 //! | [`metadata`] | READY/INITIATE properties |
+//! | [`endpoint`] | `tcp://` and `ipc://` endpoint strings |
 //! | [`connection`] | the per-connection machine tying the above together, with heartbeats |
 //! | [`message`] | multipart messages |
 //! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types |
@@ -50,6 +51,7 @@
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod greeting;

@@ -150,6 +150,14 @@ impl Core {
         slot.peer.as_mut()
     }
 
+    pub(crate) fn peer_at(&self, index: usize) -> Option<PeerId> {
+        let slot = self.slots.get(index)?;
+        slot.peer.as_ref().map(|_| PeerId {
+            index: index as u32,
+            generation: slot.generation,
+        })
+    }
+
     fn insert(&mut self, peer: Peer) -> PeerId {
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];

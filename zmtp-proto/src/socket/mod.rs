@@ -278,6 +278,12 @@ impl Socket {
         self.core.peer_count()
     }
 
+    /// The live peer whose [`PeerId::index`] is `index`, if any (drivers keep per-peer I/O in
+    /// tables indexed this way).
+    pub fn peer_at(&self, index: usize) -> Option<PeerId> {
+        self.core.peer_at(index)
+    }
+
     /// What the peer announced in its handshake, if it completed.
     pub fn peer_info(&self, peer: PeerId) -> Option<&PeerInfo> {
         self.core.peer(peer).and_then(|p| p.info.as_ref())

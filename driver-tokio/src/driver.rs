@@ -1,0 +1,451 @@
+//! The per-socket driver task: accepts, dials, reads into the machine, writes what it hands
+//! out, and sleeps until its next deadline. It shares the machine with the user's handle under
+//! an uncontended mutex that is never held across an `.await`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use tokio::time::Sleep;
+use zmtp_proto::endpoint::Endpoint;
+use zmtp_proto::socket::{Action, PeerId, Socket as Machine, SocketEvent};
+
+use crate::transport::{self, Listener, Stream};
+use crate::MonitorEvent;
+
+/// Most slices handed to one vectored write.
+const MAX_IOV: usize = 64;
+/// Reads per peer per round before others get their turn.
+const READS_PER_ROUND: usize = 16;
+/// Rounds of work per poll before the driver yields to other tasks.
+const ROUNDS_PER_POLL: usize = 32;
+/// Monitor events kept when the application does not read them.
+const MONITOR_CAPACITY: usize = 4096;
+
+type Dial = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
+
+pub(crate) struct Bound {
+    pub(crate) endpoint: String,
+    pub(crate) listener: Listener,
+}
+
+/// Everything behind the mutex: the machine and the I/O objects that feed it.
+pub(crate) struct State {
+    pub(crate) machine: Machine,
+    streams: Vec<Option<Stream>>,
+    pub(crate) listeners: Vec<Bound>,
+    dials: Vec<(PeerId, Dial)>,
+    /// Connect endpoints and the peers dialling them, for `disconnect`.
+    pub(crate) connects: Vec<(String, PeerId)>,
+    driver_waker: Option<Waker>,
+    driver_notified: bool,
+    recv_wakers: Vec<Waker>,
+    send_wakers: Vec<Waker>,
+    close_waker: Option<Waker>,
+    pub(crate) monitor: Option<VecDeque<MonitorEvent>>,
+    monitor_waker: Option<Waker>,
+    /// The driver has finished: the socket is closed and flushed.
+    pub(crate) finished: bool,
+}
+
+impl State {
+    pub(crate) fn new(machine: Machine) -> Self {
+        Self {
+            machine,
+            streams: Vec::new(),
+            listeners: Vec::new(),
+            dials: Vec::new(),
+            connects: Vec::new(),
+            driver_waker: None,
+            driver_notified: false,
+            recv_wakers: Vec::new(),
+            send_wakers: Vec::new(),
+            close_waker: None,
+            monitor: None,
+            monitor_waker: None,
+            finished: false,
+        }
+    }
+
+    /// Wakes the driver task (once until it runs).
+    pub(crate) fn notify_driver(&mut self) {
+        if !self.driver_notified {
+            self.driver_notified = true;
+            if let Some(w) = &self.driver_waker {
+                w.wake_by_ref();
+            }
+        }
+    }
+
+    pub(crate) fn park_recv(&mut self, waker: &Waker) {
+        park(&mut self.recv_wakers, waker);
+    }
+
+    pub(crate) fn park_send(&mut self, waker: &Waker) {
+        park(&mut self.send_wakers, waker);
+    }
+
+    pub(crate) fn park_close(&mut self, waker: &Waker) {
+        self.close_waker = Some(waker.clone());
+    }
+
+    pub(crate) fn park_monitor(&mut self, waker: &Waker) {
+        self.monitor_waker = Some(waker.clone());
+    }
+
+    pub(crate) fn push_monitor(&mut self, event: MonitorEvent) {
+        if let Some(q) = &mut self.monitor {
+            if q.len() == MONITOR_CAPACITY {
+                q.pop_front();
+            }
+            q.push_back(event);
+            if let Some(w) = self.monitor_waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn set_stream(&mut self, peer: PeerId, stream: Stream) {
+        let i = peer.index();
+        if self.streams.len() <= i {
+            self.streams.resize_with(i + 1, || None);
+        }
+        self.streams[i] = Some(stream);
+    }
+
+    fn drop_stream(&mut self, peer: PeerId, now: Instant) {
+        if let Some(slot) = self.streams.get_mut(peer.index()) {
+            *slot = None;
+        }
+        self.machine.detach(peer, now);
+    }
+
+    /// One round of work. Returns true if anything happened.
+    fn round(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        progress |= self.accept(cx, now);
+        progress |= self.poll_dials(cx, now);
+        progress |= self.run_actions(now);
+        progress |= self.read(cx, now);
+        progress |= self.write(cx, now);
+        if self.machine.poll_timeout().is_some_and(|t| t <= now) {
+            self.machine.handle_timeout(now);
+            progress = true;
+        }
+        while let Some(event) = self.machine.poll_event() {
+            log_event(&event);
+            self.push_monitor(MonitorEvent::Socket(event));
+        }
+        progress
+    }
+
+    fn accept(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        for i in 0..self.listeners.len() {
+            while let Poll::Ready(result) = self.listeners[i].listener.poll_accept(cx) {
+                match result {
+                    Ok(stream) => {
+                        let peer = self.machine.accept(now);
+                        self.set_stream(peer, stream);
+                        let endpoint = self.listeners[i].endpoint.clone();
+                        self.push_monitor(MonitorEvent::Accepted { endpoint, peer });
+                        progress = true;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        let endpoint = self.listeners[i].endpoint.clone();
+                        self.push_monitor(MonitorEvent::AcceptFailed {
+                            endpoint,
+                            error: error.to_string(),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        progress
+    }
+
+    fn poll_dials(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        let mut i = 0;
+        while i < self.dials.len() {
+            match self.dials[i].1.as_mut().poll(cx) {
+                Poll::Pending => i += 1,
+                Poll::Ready(result) => {
+                    let (peer, _) = self.dials.swap_remove(i);
+                    progress = true;
+                    match result {
+                        Ok(stream) => {
+                            self.set_stream(peer, stream);
+                            self.machine.attach(peer, now);
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "dial failed");
+                            self.machine.dial_failed(peer, now);
+                        }
+                    }
+                }
+            }
+        }
+        progress
+    }
+
+    fn run_actions(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        while let Some(action) = self.machine.poll_action() {
+            progress = true;
+            match action {
+                Action::Dial { peer, endpoint } => match endpoint.parse::<Endpoint>() {
+                    Ok(ep) => self.dials.push((peer, Box::pin(transport::connect(ep)))),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot dial");
+                        self.machine.dial_failed(peer, now);
+                    }
+                },
+                Action::Close { peer } => {
+                    // Best effort: flush what is queued (an ERROR command, say), then close.
+                    if let Some(Some(stream)) = self.streams.get(peer.index()) {
+                        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                        let n = self.machine.transmit_chunks(peer, &mut iov);
+                        if n > 0 {
+                            let _ = stream.try_write_vectored(&iov[..n]);
+                        }
+                    }
+                    self.drop_stream(peer, now);
+                }
+            }
+        }
+        progress
+    }
+
+    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        for i in 0..self.streams.len() {
+            let Some(peer) = self.machine.peer_at(i) else {
+                continue;
+            };
+            let Some(stream) = self.streams[i].take() else {
+                continue;
+            };
+            let (moved, alive) = self.read_peer(cx, peer, &stream, now);
+            progress |= moved;
+            if alive {
+                self.streams[i] = Some(stream);
+            } else {
+                self.machine.detach(peer, now);
+            }
+        }
+        progress
+    }
+
+    /// Reads from one peer; returns (progress, stream still usable).
+    fn read_peer(
+        &mut self,
+        cx: &mut Context<'_>,
+        peer: PeerId,
+        stream: &Stream,
+        now: Instant,
+    ) -> (bool, bool) {
+        let mut progress = false;
+        for _ in 0..READS_PER_ROUND {
+            if !self.machine.wants_read(peer) {
+                break;
+            }
+            match stream.poll_read_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(%error, "read readiness failed");
+                    return (true, false);
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            let Some(buf) = self.machine.read_buf(peer) else {
+                break;
+            };
+            match stream.try_read_buf(buf) {
+                Ok(0) => return (true, false),
+                Ok(_) => {
+                    self.machine.handle_read(peer, now);
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => {
+                    tracing::debug!(%error, "read failed");
+                    return (true, false);
+                }
+            }
+        }
+        (progress, true)
+    }
+
+    fn write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        while self.machine.poll_transmit().is_some() {}
+        for i in 0..self.streams.len() {
+            let Some(peer) = self.machine.peer_at(i) else {
+                continue;
+            };
+            if !self.machine.has_transmit(peer) {
+                continue;
+            }
+            let Some(stream) = self.streams[i].take() else {
+                continue;
+            };
+            let (moved, alive) = self.write_peer(cx, peer, &stream);
+            progress |= moved;
+            if alive {
+                self.streams[i] = Some(stream);
+            } else {
+                self.machine.detach(peer, now);
+            }
+        }
+        progress
+    }
+
+    /// Writes to one peer until it would block; returns (progress, stream still usable).
+    fn write_peer(&mut self, cx: &mut Context<'_>, peer: PeerId, stream: &Stream) -> (bool, bool) {
+        let mut progress = false;
+        while self.machine.has_transmit(peer) {
+            match stream.poll_write_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(%error, "write readiness failed");
+                    return (true, false);
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let n = self.machine.transmit_chunks(peer, &mut iov);
+            match stream.try_write_vectored(&iov[..n]) {
+                Ok(written) => {
+                    self.machine.advance_transmit(peer, written);
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => {
+                    tracing::debug!(%error, "write failed");
+                    return (true, false);
+                }
+            }
+        }
+        (progress, true)
+    }
+
+    /// Wakes the application's tasks whose condition now holds.
+    fn wake_application(&mut self) {
+        if !self.recv_wakers.is_empty() && self.machine.is_readable() {
+            self.recv_wakers.drain(..).for_each(Waker::wake);
+        }
+        if !self.send_wakers.is_empty() && self.machine.is_writable() {
+            self.send_wakers.drain(..).for_each(Waker::wake);
+        }
+        if self.machine.is_closed() {
+            if let Some(w) = self.close_waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+fn park(list: &mut Vec<Waker>, waker: &Waker) {
+    if !list.iter().any(|w| w.will_wake(waker)) {
+        list.push(waker.clone());
+    }
+}
+
+fn log_event(event: &SocketEvent) {
+    match event {
+        SocketEvent::HandshakeFailed { error, .. } => {
+            tracing::info!(%error, "ZMTP handshake failed; peer dropped");
+        }
+        SocketEvent::Disconnected { error, .. } => {
+            tracing::debug!(%error, "ZMTP peer disconnected");
+        }
+        _ => tracing::trace!(?event, "socket event"),
+    }
+}
+
+/// The driver task's future.
+pub(crate) struct Driver {
+    shared: Arc<Mutex<State>>,
+    sleep: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: Arc<Mutex<State>>) -> Self {
+        Self {
+            shared,
+            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            armed: None,
+        }
+    }
+}
+
+pub(crate) fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
+    // A panic while holding the lock leaves a machine we cannot trust, but the I/O objects are
+    // still safe to drop; keep going rather than poisoning every later call.
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let mut state = lock(&this.shared);
+        state.driver_notified = false;
+        if !state
+            .driver_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.driver_waker = Some(cx.waker().clone());
+        }
+        for round in 0.. {
+            let now = Instant::now();
+            let progress = state.round(cx, now);
+            state.wake_application();
+            if state.machine.is_closed() {
+                state.finished = true;
+                state.streams.clear();
+                state.listeners.clear();
+                state.dials.clear();
+                if let Some(w) = state.close_waker.take() {
+                    w.wake();
+                }
+                return Poll::Ready(());
+            }
+            if !progress {
+                break;
+            }
+            if round == ROUNDS_PER_POLL {
+                // Plenty of work: let other tasks run, then come back.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        let deadline = state.machine.poll_timeout();
+        drop(state);
+        if let Some(deadline) = deadline {
+            if this.armed != Some(deadline) {
+                this.armed = Some(deadline);
+                this.sleep
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(deadline));
+            }
+            if this.sleep.as_mut().poll(cx).is_ready() {
+                this.armed = None;
+                cx.waker().wake_by_ref();
+            }
+        }
+        Poll::Pending
+    }
+}

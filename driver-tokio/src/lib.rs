@@ -1,0 +1,433 @@
+//! # driver-tokio: ZeroMQ sockets over tokio
+//!
+//! Real sockets for all eleven standard ZeroMQ types over `tcp://` and `ipc://`, driven by the
+//! sans-IO machines of [`zmtp_proto`]. Each socket has one driver task that accepts, dials,
+//! reads straight into the machine's arena and writes what the machine hands out; the socket
+//! handle shares the machine with it under an uncontended mutex. There are no channels and no
+//! task per connection: `send` encodes into the machine and returns, `recv` takes a decoded
+//! message out of it.
+//!
+//! Messages sent in a burst are written together (one syscall for many messages) without any
+//! flush call; a lone message on an idle socket goes out at once.
+//!
+//! ```no_run
+//! use driver_tokio::{Socket, SocketType};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let rep = Socket::new(SocketType::Rep);
+//! let endpoint = rep.bind("tcp://127.0.0.1:*").await?;
+//! let req = Socket::new(SocketType::Req);
+//! req.connect(&endpoint).await?;
+//! req.send("hello").await?;
+//! let request = rep.recv().await?;
+//! rep.send(request).await?;
+//! assert_eq!(&req.recv().await?[0][..], b"hello");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Cancel safety
+//!
+//! `send` and `recv` futures hold no I/O: dropping a `send` future before it completes means
+//! the message was not queued; dropping a `recv` future takes nothing out of the socket.
+
+mod driver;
+mod transport;
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
+pub use zmtp_proto::{Msg, SocketType};
+
+use driver::{lock, Driver, State};
+use zmtp_proto::endpoint::Endpoint;
+use zmtp_proto::socket::Socket as Machine;
+
+/// Monitor events: the machine's [`SocketEvent`]s plus what only the driver sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// A protocol-level event (connected, handshake succeeded or failed, disconnected...).
+    Socket(SocketEvent),
+    /// The socket listens on `endpoint`.
+    Listening {
+        /// The endpoint actually bound.
+        endpoint: String,
+    },
+    /// A connection was accepted on `endpoint`.
+    Accepted {
+        /// The listening endpoint.
+        endpoint: String,
+        /// The new peer.
+        peer: PeerId,
+    },
+    /// Accepting on `endpoint` failed (e.g. out of file descriptors).
+    AcceptFailed {
+        /// The listening endpoint.
+        endpoint: String,
+        /// The error.
+        error: String,
+    },
+}
+
+/// A ZeroMQ socket on the tokio runtime.
+///
+/// Create it inside a tokio runtime (current-thread or multi-thread): it spawns its driver
+/// task at once.
+pub struct Socket {
+    shared: Arc<Mutex<State>>,
+    sink_item: Option<Msg>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = lock(&self.shared);
+        f.debug_struct("Socket")
+            .field("type", &state.machine.socket_type())
+            .field("peers", &state.machine.peer_count())
+            .finish()
+    }
+}
+
+fn invalid_input(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
+}
+
+impl Socket {
+    /// A socket of the given type with libzmq's default options.
+    pub fn new(socket_type: SocketType) -> Self {
+        Self::with_options(socket_type, SocketOptions::default())
+    }
+
+    /// A socket with the given options.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use driver_tokio::{Socket, SocketOptions, SocketType};
+    /// let mut options = SocketOptions::default();
+    /// options.sndhwm = 10_000;
+    /// options.heartbeat_ivl = Some(std::time::Duration::from_secs(1));
+    /// let push = Socket::with_options(SocketType::Push, options);
+    /// # }
+    /// ```
+    pub fn with_options(socket_type: SocketType, mut options: SocketOptions) -> Self {
+        if options.seed == SocketOptions::default().seed {
+            options.seed = random_seed();
+        }
+        let machine = Machine::new(socket_type, options, Instant::now());
+        let shared = Arc::new(Mutex::new(State::new(machine)));
+        tokio::spawn(Driver::new(shared.clone()));
+        Self {
+            shared,
+            sink_item: None,
+        }
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        lock(&self.shared).machine.socket_type()
+    }
+
+    /// Binds to `endpoint` and returns the endpoint actually bound: `tcp://127.0.0.1:*` picks
+    /// an ephemeral port and reports it, `tcp://*:5555` reports `tcp://0.0.0.0:5555`.
+    pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
+        let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
+        let (listener, resolved) = transport::bind(&parsed).await?;
+        let mut state = lock(&self.shared);
+        state.listeners.push(driver::Bound {
+            endpoint: resolved.clone(),
+            listener,
+        });
+        state.push_monitor(MonitorEvent::Listening {
+            endpoint: resolved.clone(),
+        });
+        state.notify_driver();
+        Ok(resolved)
+    }
+
+    /// Stops listening on an endpoint returned by [`Socket::bind`] (or given to it).
+    pub async fn unbind(&self, endpoint: &str) -> io::Result<()> {
+        let mut state = lock(&self.shared);
+        let before = state.listeners.len();
+        state
+            .listeners
+            .retain(|b| b.endpoint != endpoint && !endpoint_matches(endpoint, &b.endpoint));
+        if state.listeners.len() == before {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("not bound to {endpoint}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Connects to `endpoint`. Like libzmq, this returns at once: the connection is made (and
+    /// remade after failures) in the background, and messages sent meanwhile are queued.
+    pub async fn connect(&self, endpoint: &str) -> io::Result<()> {
+        let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
+        if matches!(
+            parsed,
+            Endpoint::Tcp {
+                host: zmtp_proto::endpoint::Host::Any,
+                ..
+            } | Endpoint::Tcp { port: None, .. }
+        ) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot connect to a wildcard endpoint {endpoint}"),
+            ));
+        }
+        let mut state = lock(&self.shared);
+        let peer = state.machine.connect(endpoint, Instant::now());
+        state.connects.push((endpoint.to_owned(), peer));
+        state.notify_driver();
+        Ok(())
+    }
+
+    /// Disconnects from an endpoint given to [`Socket::connect`]; its queued messages are
+    /// dropped.
+    pub async fn disconnect(&self, endpoint: &str) -> io::Result<()> {
+        let mut state = lock(&self.shared);
+        let peers: Vec<PeerId> = state
+            .connects
+            .iter()
+            .filter(|(e, _)| e == endpoint)
+            .map(|&(_, p)| p)
+            .collect();
+        if peers.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("not connected to {endpoint}"),
+            ));
+        }
+        state.connects.retain(|(e, _)| e != endpoint);
+        let now = Instant::now();
+        for p in peers {
+            state.machine.disconnect(p, now);
+        }
+        state.notify_driver();
+        Ok(())
+    }
+
+    /// Sends a message. Waits only at the high-water mark (or, for types that block, while no
+    /// peer is available); otherwise it queues and returns at once.
+    ///
+    /// Cancel safe: if the future is dropped before it completes, the message was not queued.
+    pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
+        let mut msg = Some(msg.into());
+        poll_fn(|cx| self.poll_send(cx, &mut msg)).await
+    }
+
+    fn poll_send(&self, cx: &mut Context<'_>, slot: &mut Option<Msg>) -> Poll<io::Result<()>> {
+        let mut state = lock(&self.shared);
+        let msg = slot.take().expect("polled after completion");
+        match state.machine.send(msg) {
+            Ok(()) => {
+                state.notify_driver();
+                Poll::Ready(Ok(()))
+            }
+            Err(e) if e.error == zmtp_proto::Error::WouldBlock => {
+                *slot = Some(e.msg);
+                state.park_send(cx.waker());
+                state.notify_driver();
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e.error.into())),
+        }
+    }
+
+    /// Sends without waiting; fails with `WouldBlock` (the message is handed back inside the
+    /// error's [`zmtp_proto::SendError`]) at the high-water mark.
+    pub fn try_send(&self, msg: impl Into<Msg>) -> Result<(), zmtp_proto::SendError> {
+        let mut state = lock(&self.shared);
+        state.machine.send(msg.into())?;
+        state.notify_driver();
+        Ok(())
+    }
+
+    /// Receives the next message.
+    ///
+    /// Cancel safe: dropping the future takes nothing out of the socket.
+    pub async fn recv(&self) -> io::Result<Msg> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Msg>> {
+        let mut state = lock(&self.shared);
+        match state.machine.recv() {
+            Ok(Some(msg)) => {
+                // Taking a message may have made room below the receive high-water mark.
+                state.notify_driver();
+                Poll::Ready(Ok(msg))
+            }
+            Ok(None) => {
+                state.park_recv(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e.into())),
+        }
+    }
+
+    /// Receives a message if one is ready.
+    pub fn try_recv(&self) -> io::Result<Option<Msg>> {
+        let mut state = lock(&self.shared);
+        let msg = state.machine.recv()?;
+        if msg.is_some() {
+            state.notify_driver();
+        }
+        Ok(msg)
+    }
+
+    /// SUB/XSUB: subscribes to messages whose first frame starts with `topic` (`b""` for all).
+    pub async fn subscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
+        let mut state = lock(&self.shared);
+        state.machine.subscribe(topic.as_ref())?;
+        state.notify_driver();
+        Ok(())
+    }
+
+    /// SUB/XSUB: removes one subscription to `topic`.
+    pub async fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
+        let mut state = lock(&self.shared);
+        state.machine.unsubscribe(topic.as_ref())?;
+        state.notify_driver();
+        Ok(())
+    }
+
+    /// Starts recording monitor events and returns a stream of them. Events that happen before
+    /// the first call are not recorded; at most 4096 unread events are kept.
+    pub fn monitor(&self) -> Monitor {
+        let mut state = lock(&self.shared);
+        if state.monitor.is_none() {
+            state.monitor = Some(std::collections::VecDeque::new());
+        }
+        Monitor {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Closes the socket: no more sends; queued messages are flushed for up to the `linger`
+    /// option (forever if it is `None`, like libzmq's default), then every connection closes.
+    pub async fn close(self) {
+        {
+            let mut state = lock(&self.shared);
+            state.machine.close(Instant::now());
+            state.notify_driver();
+        }
+        poll_fn(|cx| {
+            let mut state = lock(&self.shared);
+            if state.finished {
+                Poll::Ready(())
+            } else {
+                state.park_close(cx.waker());
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // Like libzmq's zmq_close: the driver keeps flushing in the background for `linger`.
+        let mut state = lock(&self.shared);
+        if !state.finished {
+            state.machine.close(Instant::now());
+            state.notify_driver();
+        }
+    }
+}
+
+fn endpoint_matches(given: &str, bound: &str) -> bool {
+    // `tcp://*:5555` was reported as `tcp://0.0.0.0:5555`.
+    given
+        .strip_prefix("tcp://*:")
+        .is_some_and(|port| bound.ends_with(&format!(":{port}")))
+}
+
+fn random_seed() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish() as u32
+}
+
+/// A stream of [`MonitorEvent`]s from [`Socket::monitor`].
+pub struct Monitor {
+    shared: Arc<Mutex<State>>,
+}
+
+impl Monitor {
+    /// The next event; `None` once the socket is closed and all events were read.
+    pub async fn next(&mut self) -> Option<MonitorEvent> {
+        poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
+        let mut state = lock(&self.shared);
+        if let Some(e) = state.monitor.as_mut().and_then(|q| q.pop_front()) {
+            return Poll::Ready(Some(e));
+        }
+        if state.finished {
+            return Poll::Ready(None);
+        }
+        state.park_monitor(cx.waker());
+        Poll::Pending
+    }
+}
+
+impl futures_core::Stream for Monitor {
+    type Item = MonitorEvent;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
+        self.get_mut().poll_event(cx)
+    }
+}
+
+/// Receiving sockets are streams of messages (errors end nothing: they are yielded).
+impl futures_core::Stream for Socket {
+    type Item = io::Result<Msg>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_recv(cx).map(Some)
+    }
+}
+
+/// Sending sockets are sinks of messages.
+impl<M: Into<Msg>> futures_sink::Sink<M> for Socket {
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: M) -> io::Result<()> {
+        let this = self.get_mut();
+        debug_assert!(this.sink_item.is_none(), "start_send without poll_ready");
+        this.sink_item = Some(item.into());
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.sink_item.is_none() {
+            return Poll::Ready(Ok(()));
+        }
+        let mut slot = this.sink_item.take();
+        let result = this.poll_send(cx, &mut slot);
+        this.sink_item = slot;
+        result
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+    }
+}

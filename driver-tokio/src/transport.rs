@@ -1,0 +1,174 @@
+//! TCP and IPC streams and listeners behind one type each.
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use zmtp_proto::endpoint::{Endpoint, Host};
+
+/// A connected byte stream.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Self::Tcp(s) => s.poll_read_ready(cx),
+            Self::Unix(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Self::Tcp(s) => s.poll_write_ready(cx),
+            Self::Unix(s) => s.poll_write_ready(cx),
+        }
+    }
+
+    pub(crate) fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.try_read_buf(buf),
+            Self::Unix(s) => s.try_read_buf(buf),
+        }
+    }
+
+    pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.try_write_vectored(bufs),
+            Self::Unix(s) => s.try_write_vectored(bufs),
+        }
+    }
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, Option<PathBuf>),
+}
+
+impl Listener {
+    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
+        match self {
+            Self::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                Stream::Tcp(s)
+            }),
+            Self::Unix(l, _) => l.poll_accept(cx).map_ok(|(s, _)| Stream::Unix(s)),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Self::Unix(_, Some(path)) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Binds `endpoint`; returns the listener and the endpoint actually bound (ephemeral port and
+/// wildcard address resolved, as libzmq's `ZMQ_LAST_ENDPOINT` reports it).
+pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(Listener, String)> {
+    match endpoint {
+        Endpoint::Tcp { host, port } => {
+            let port = port.unwrap_or(0);
+            let addrs: Vec<SocketAddr> = match host {
+                Host::Any => vec![SocketAddr::from(([0, 0, 0, 0], port))],
+                Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))
+                    .await?
+                    .collect(),
+            };
+            let mut last = invalid(format!("{endpoint}: no address to bind"));
+            for addr in addrs {
+                match TcpListener::bind(addr).await {
+                    Ok(l) => {
+                        let local = l.local_addr()?;
+                        return Ok((Listener::Tcp(l), format!("tcp://{local}")));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
+        Endpoint::Ipc(path) => {
+            remove_stale_ipc(path).await;
+            let l = UnixListener::bind(path)?;
+            Ok((Listener::Unix(l, Some(path.clone())), endpoint.to_string()))
+        }
+        Endpoint::IpcAbstract(name) => {
+            let l = bind_abstract(name)?;
+            Ok((Listener::Unix(l, None), endpoint.to_string()))
+        }
+    }
+}
+
+/// libzmq replaces an ipc socket file nobody listens on any more.
+async fn remove_stale_ipc(path: &std::path::Path) {
+    if path.exists() && UnixStream::connect(path).await.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn bind_abstract(name: &str) -> io::Result<UnixListener> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let l = std::os::unix::net::UnixListener::bind_addr(&addr)?;
+    l.set_nonblocking(true)?;
+    UnixListener::from_std(l)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bind_abstract(_name: &str) -> io::Result<UnixListener> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "abstract ipc names need Linux",
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn connect_abstract(name: &str) -> io::Result<UnixStream> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let s = std::os::unix::net::UnixStream::connect_addr(&addr)?;
+    s.set_nonblocking(true)?;
+    UnixStream::from_std(s)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn connect_abstract(_name: &str) -> io::Result<UnixStream> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "abstract ipc names need Linux",
+    ))
+}
+
+/// Dials `endpoint`.
+pub(crate) async fn connect(endpoint: Endpoint) -> io::Result<Stream> {
+    match endpoint {
+        Endpoint::Tcp { host, port } => {
+            let Host::Name(host) = host else {
+                return Err(invalid("cannot connect to '*'".into()));
+            };
+            let Some(port) = port else {
+                return Err(invalid("cannot connect to port '*'".into()));
+            };
+            let s = TcpStream::connect((host.as_str(), port)).await?;
+            s.set_nodelay(true)?;
+            Ok(Stream::Tcp(s))
+        }
+        Endpoint::Ipc(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+        Endpoint::IpcAbstract(name) => Ok(Stream::Unix(connect_abstract(&name)?)),
+    }
+}
