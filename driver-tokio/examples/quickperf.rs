@@ -8,7 +8,48 @@ use driver_tokio::{Socket, SocketType};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    // Round trip.
+    // QP=lat|16|1024|65536 runs one scenario only (for profiling).
+    let only = std::env::var("QP").ok();
+    let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if wants("raw") {
+        raw_latency().await?;
+    }
+    if wants("lat") {
+        latency().await?;
+    }
+    if wants("latspawn") {
+        tokio::spawn(latency()).await.unwrap()?;
+    }
+    for size in [16usize, 1024, 65536] {
+        if wants(&size.to_string()) {
+            throughput(size).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The floor: the same 16 B round trip over plain tokio TCP streams, one task.
+async fn raw_latency() -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let mut a = tokio::net::TcpStream::connect(l.local_addr()?).await?;
+    let (mut b, _) = l.accept().await?;
+    a.set_nodelay(true)?;
+    b.set_nodelay(true)?;
+    let n = 20_000;
+    let mut buf = [0u8; 18];
+    let t = Instant::now();
+    for _ in 0..n {
+        a.write_all(&[0u8; 18]).await?;
+        b.read_exact(&mut buf).await?;
+        b.write_all(&buf).await?;
+        a.read_exact(&mut buf).await?;
+    }
+    println!("raw tcp 16 B round trip: {:?}", t.elapsed() / n);
+    Ok(())
+}
+
+async fn latency() -> std::io::Result<()> {
     let rep = Socket::new(SocketType::Rep);
     let ep = rep.bind("tcp://127.0.0.1:*").await?;
     let req = Socket::new(SocketType::Req);
@@ -34,8 +75,11 @@ async fn main() -> std::io::Result<()> {
     let (s, c) = tokio::join!(server, client);
     s?;
     println!("req/rep 16 B round trip: {:?}", c?);
+    Ok(())
+}
 
-    for size in [16usize, 1024, 65536] {
+async fn throughput(size: usize) -> std::io::Result<()> {
+    {
         let pull = Socket::new(SocketType::Pull);
         let ep = pull.bind("tcp://127.0.0.1:*").await?;
         let push = Socket::new(SocketType::Push);

@@ -46,6 +46,9 @@ pub(crate) struct State {
     recv_wakers: Vec<Waker>,
     send_wakers: Vec<Waker>,
     close_waker: Option<Waker>,
+    /// A waker that wakes both the application task and the driver task, cached for the
+    /// application task that last ran the I/O inline.
+    inline_waker: Option<(Waker, Waker)>,
     pub(crate) monitor: Option<VecDeque<MonitorEvent>>,
     monitor_waker: Option<Waker>,
     /// The driver has finished: the socket is closed and flushed.
@@ -65,9 +68,39 @@ impl State {
             recv_wakers: Vec::new(),
             send_wakers: Vec::new(),
             close_waker: None,
+            inline_waker: None,
             monitor: None,
             monitor_waker: None,
             finished: false,
+        }
+    }
+
+    /// Runs one round of I/O on the application's task, just before it would wait: pending
+    /// writes go out now rather than after a task switch, and readiness is registered with a
+    /// waker that wakes both this task and the driver task, so the next message wakes the
+    /// application directly while the driver still makes progress without it.
+    pub(crate) fn run_inline(&mut self, user: &Waker) {
+        let Some(driver) = self.driver_waker.clone() else {
+            return;
+        };
+        let cached = self
+            .inline_waker
+            .as_ref()
+            .is_some_and(|(u, _)| u.will_wake(user));
+        if !cached {
+            let both = Arc::new(WakeBoth {
+                user: user.clone(),
+                driver,
+            });
+            self.inline_waker = Some((user.clone(), Waker::from(both)));
+        }
+        let waker = self.inline_waker.as_ref().expect("set above").1.clone();
+        let mut cx = Context::from_waker(&waker);
+        let now = Instant::now();
+        for _ in 0..ROUNDS_PER_POLL {
+            if !self.round(&mut cx, now) {
+                break;
+            }
         }
     }
 
@@ -352,10 +385,36 @@ impl State {
     }
 }
 
-fn park(list: &mut Vec<Waker>, waker: &Waker) {
-    if !list.iter().any(|w| w.will_wake(waker)) {
-        list.push(waker.clone());
+/// Wakes the application task and the driver task together.
+struct WakeBoth {
+    user: Waker,
+    driver: Waker,
+}
+
+impl std::task::Wake for WakeBoth {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
     }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.user.wake_by_ref();
+        self.driver.wake_by_ref();
+    }
+}
+
+/// Most tasks remembered as waiting for one condition; past that they are all woken (they
+/// re-register if they still wait). `will_wake` can miss a task it already holds, so the list
+/// must not grow with every poll.
+const MAX_WAITERS: usize = 8;
+
+fn park(list: &mut Vec<Waker>, waker: &Waker) {
+    if list.iter().any(|w| w.will_wake(waker)) {
+        return;
+    }
+    if list.len() == MAX_WAITERS {
+        list.drain(..).for_each(Waker::wake);
+    }
+    list.push(waker.clone());
 }
 
 fn log_event(event: &SocketEvent) {

@@ -232,10 +232,20 @@ impl Socket {
                 Poll::Ready(Ok(()))
             }
             Err(e) if e.error == zmtp_proto::Error::WouldBlock => {
-                *slot = Some(e.msg);
-                state.park_send(cx.waker());
-                state.notify_driver();
-                Poll::Pending
+                // At the high-water mark: write out what we can right here, then retry once.
+                state.run_inline(cx.waker());
+                match state.machine.send(e.msg) {
+                    Ok(()) => {
+                        state.notify_driver();
+                        Poll::Ready(Ok(()))
+                    }
+                    Err(e) => {
+                        *slot = Some(e.msg);
+                        state.park_send(cx.waker());
+                        state.notify_driver();
+                        Poll::Pending
+                    }
+                }
             }
             Err(e) => Poll::Ready(Err(e.error.into())),
         }
@@ -266,6 +276,11 @@ impl Socket {
                 Poll::Ready(Ok(msg))
             }
             Ok(None) => {
+                state.run_inline(cx.waker());
+                if let Ok(Some(msg)) = state.machine.recv() {
+                    state.notify_driver();
+                    return Poll::Ready(Ok(msg));
+                }
                 state.park_recv(cx.waker());
                 Poll::Pending
             }

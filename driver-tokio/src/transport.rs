@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use zmtp_proto::endpoint::{Endpoint, Host};
 
@@ -31,10 +32,28 @@ impl Stream {
         }
     }
 
+    /// Reads into the spare capacity of `buf`. A short read means the socket is drained: the
+    /// readiness is cleared at once (tokio only clears it if no new event arrived meanwhile),
+    /// which saves the extra `recv` that would otherwise only return `EAGAIN`.
     pub(crate) fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.try_read_buf(buf),
-            Self::Unix(s) => s.try_read_buf(buf),
+        let spare = buf.capacity() - buf.len();
+        let mut got = None;
+        let mut read = |r: io::Result<usize>| {
+            let n = r?;
+            got = Some(n);
+            if n > 0 && n < spare {
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(n)
+            }
+        };
+        let result = match self {
+            Self::Tcp(s) => s.try_io(Interest::READABLE, || read(s.try_read_buf(buf))),
+            Self::Unix(s) => s.try_io(Interest::READABLE, || read(s.try_read_buf(buf))),
+        };
+        match got {
+            Some(n) => Ok(n),
+            None => result,
         }
     }
 
