@@ -68,7 +68,14 @@ impl Pub {
         let xpub = core.socket_type == SocketType::XPub;
         let (verbose, verboser) = (core.options.xpub_verbose, core.options.xpub_verboser);
         if subscribe {
-            let first = self.subs.add(&topic, peer);
+            // A peer's subscriptions are a set, as in libzmq's mtrie: a subscriber forwards
+            // every subscribe but only its last cancel (S1), so counting duplicates here would
+            // keep a topic alive after the subscriber dropped it.
+            let first = if self.subs.contains(&topic, peer) {
+                false
+            } else {
+                self.subs.add(&topic, peer)
+            };
             if xpub && (first || verbose || verboser) {
                 self.notices.push_back(notice(true, &topic));
             }
@@ -80,12 +87,14 @@ impl Pub {
     }
 
     /// A subscriber went away: its subscriptions go, and XPUB reports the topics nobody
-    /// subscribes to any more (S4).
+    /// subscribes to any more (S4) — with `xpub_verboser`, every topic the peer held, as
+    /// libzmq does (`xpub.cpp` `xpipe_terminated`).
     pub(crate) fn on_inactive(&mut self, core: &mut Core, peer: PeerId) {
         let xpub = core.socket_type == SocketType::XPub;
+        let verboser = core.options.xpub_verboser;
         let notices = &mut self.notices;
-        self.subs.remove_key(peer, |topic| {
-            if xpub {
+        self.subs.remove_key_with(peer, |topic, last| {
+            if xpub && (last || verboser) {
                 notices.push_back(notice(false, topic));
             }
         });
@@ -120,11 +129,13 @@ pub(crate) struct Sub {
 
 impl Sub {
     pub(crate) fn subscribe(&mut self, core: &mut Core, topic: &[u8], subscribe: bool) {
+        // Every subscribe travels, but only the last cancel of a topic (libzmq `xsub.cpp`):
+        // publishers keep one subscription per topic and peer.
         let forward = if subscribe {
             self.subs.add(topic, ());
             true
         } else {
-            self.subs.remove(topic, ()).is_some()
+            self.subs.remove(topic, ()) == Some(true)
         };
         if !forward {
             return;
@@ -152,9 +163,11 @@ impl Sub {
     }
 
     pub(crate) fn recv(&mut self, core: &mut Core) -> Option<Msg> {
+        let filter = core.socket_type == SocketType::Sub;
         while let Some((_, msg)) = core.next_inbound() {
-            // S2: filter locally as well.
-            if self.subs.is_match(msg.first().map_or(&[][..], |f| &f[..])) {
+            // S2: SUB filters locally as well; XSUB passes everything on, like libzmq
+            // (only `sub.cpp` sets `options.filter`).
+            if !filter || self.subs.is_match(msg.first().map_or(&[][..], |f| &f[..])) {
                 return Some(msg);
             }
         }

@@ -141,31 +141,53 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
         Some(last)
     }
 
+    /// True if `key` holds a subscription to exactly `topic`.
+    pub fn contains(&self, topic: &[u8], key: K) -> bool {
+        self.find(topic)
+            .is_some_and(|n| self.nodes[n as usize].subs.iter().any(|(k, _)| *k == key))
+    }
+
     /// Removes every subscription of `key`; calls `gone` with each topic that has no
     /// subscriber left (XPUB reports these as unsubscriptions when a peer goes away, S4).
     pub fn remove_key(&mut self, key: K, mut gone: impl FnMut(&[u8])) {
-        let mut emptied = Vec::new();
+        self.remove_key_with(key, |topic, last| {
+            if last {
+                gone(topic);
+            }
+        });
+    }
+
+    /// Removes every subscription of `key`; calls `f` with each of its topics and whether
+    /// that topic has no subscriber left (XPUB with `xpub_verboser` reports them all).
+    pub fn remove_key_with(&mut self, key: K, mut f: impl FnMut(&[u8], bool)) {
+        let mut removed = Vec::new();
         let mut path = Vec::new();
-        self.collect_key(ROOT, key, &mut path, &mut emptied);
-        for topic in emptied {
-            self.prune(&topic);
-            gone(&topic);
+        self.collect_key(ROOT, key, &mut path, &mut removed);
+        for (topic, last) in removed {
+            if last {
+                self.prune(&topic);
+            }
+            f(&topic, last);
         }
     }
 
-    fn collect_key(&mut self, node: u32, key: K, path: &mut Vec<u8>, emptied: &mut Vec<Vec<u8>>) {
+    fn collect_key(
+        &mut self,
+        node: u32,
+        key: K,
+        path: &mut Vec<u8>,
+        removed: &mut Vec<(Vec<u8>, bool)>,
+    ) {
         let subs = &mut self.nodes[node as usize].subs;
         if let Some(i) = subs.iter().position(|(k, _)| *k == key) {
             self.len -= subs[i].1 as usize;
             subs.swap_remove(i);
-            if subs.is_empty() {
-                emptied.push(path.clone());
-            }
+            removed.push((path.clone(), subs.is_empty()));
         }
         let children = self.nodes[node as usize].children.clone();
         for (b, child) in children {
             path.push(b);
-            self.collect_key(child, key, path, emptied);
+            self.collect_key(child, key, path, removed);
             path.pop();
         }
     }
