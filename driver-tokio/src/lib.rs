@@ -34,6 +34,11 @@
 mod driver;
 mod transport;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 /// Number of frames a [`Msg`] stores inline before it spills to the heap.
-pub const INLINE_FRAMES: usize = 4;
+pub const INLINE_FRAMES: usize = 3;
 
 /// A multipart message: an ordered list of frames.
 ///
