@@ -527,6 +527,12 @@ impl Connection {
         if self.state != State::Active {
             return Err(Error::MessageBeforeHandshake);
         }
+        if self.partial_is_subscription {
+            // Trailing frames of a subscription message carry nothing for us. Checked first:
+            // a trailing frame that starts with 0x00/0x01 is not a new subscription.
+            self.partial_is_subscription = more;
+            return Ok(());
+        }
         if self.partial.is_empty()
             && self.config.socket_type.is_publisher()
             && matches!(body.first(), Some(0 | 1))
@@ -538,11 +544,6 @@ impl Connection {
             } else {
                 Event::Cancel(topic)
             });
-            self.partial_is_subscription = more;
-            return Ok(());
-        }
-        if self.partial_is_subscription {
-            // Trailing frames of a subscription message carry nothing for us.
             self.partial_is_subscription = more;
             return Ok(());
         }

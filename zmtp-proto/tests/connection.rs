@@ -524,6 +524,21 @@ fn v7_subscription_messages_from_3_0_peer() {
     );
 }
 
+/// V7: trailing frames of a subscription message are dropped even when they start with
+/// 0x00/0x01 themselves (found by the `connection_pair_ops` fuzz target: such a frame was
+/// taken for a second subscription).
+#[test]
+fn v7_trailing_frames_starting_with_0_or_1_are_not_subscriptions() {
+    let (mut conn, now) = handshaken(cfg(SocketType::Pub), "SUB", 0);
+    let input = concat(&[
+        &message(&[b"\x00", b"", b"\x01x", b"\x00"]),
+        &message(&[b"after"]),
+    ]);
+    conn.handle_input(&input, now).unwrap();
+    assert_eq!(drain_events(&mut conn), [Event::Cancel(Bytes::new())]);
+    assert_eq!(drain_messages(&mut conn), [msg(&[b"after"])]);
+}
+
 /// V7: the receiver MUST accept the message form from any 3.x peer, 3.1 included (libzmq
 /// 4.2.x-4.3.2 announce 3.1 but send `0x01` messages).
 #[test]
