@@ -84,7 +84,10 @@ async fn throughput(size: usize) -> std::io::Result<()> {
         let ep = pull.bind("tcp://127.0.0.1:*").await?;
         let push = Socket::new(SocketType::Push);
         push.connect(&ep).await?;
-        let count = if size == 65536 { 20_000 } else { 1_000_000 };
+        let count: usize = std::env::var("QN")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(if size == 65536 { 20_000 } else { 1_000_000 });
         let payload = vec![7u8; size];
         let sender = async {
             for _ in 0..count {

@@ -449,15 +449,24 @@ impl Core {
         &mut self,
         mut read: impl FnMut(&Peer) -> T,
     ) -> Option<(PeerId, T, Msg)> {
-        while let Some(id) = self.ring.pop_front() {
-            let Some(p) = self.peer_mut(id) else { continue };
-            p.in_ring = false;
+        let alone = self.ring.len() == 1;
+        while let Some(&id) = self.ring.front() {
+            let Some(p) = self.peer_mut(id) else {
+                self.ring.pop_front();
+                continue;
+            };
             let extra = read(p);
             let msg = match p.stranded_in.pop_front() {
                 Some(m) => Some(m),
                 None => p.conn.as_mut().and_then(Connection::poll_message),
             };
+            if alone && msg.is_some() && p.has_inbound() {
+                // The only readable peer stays at the front: no rotation to do.
+                return msg.map(|m| (id, extra, m));
+            }
+            p.in_ring = false;
             let zombie_done = p.zombie && !p.has_inbound();
+            self.ring.pop_front();
             if zombie_done {
                 self.remove(id);
             } else {
