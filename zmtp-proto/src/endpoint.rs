@@ -106,6 +106,66 @@ impl std::str::FromStr for Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Parses an endpoint to dial: like [`str::parse`], and refuses the wildcard host and port
+    /// that only `bind` understands.
+    ///
+    /// ```
+    /// use zmtp_proto::endpoint::Endpoint;
+    ///
+    /// assert!(Endpoint::parse_dial("tcp://127.0.0.1:5555").is_ok());
+    /// assert!(Endpoint::parse_dial("tcp://*:5555").is_err());
+    /// assert!(Endpoint::parse_dial("tcp://127.0.0.1:*").is_err());
+    /// assert!(Endpoint::parse_dial("ipc://@bus").is_ok());
+    /// ```
+    pub fn parse_dial(s: &str) -> Result<Self, EndpointError> {
+        let e: Self = s.parse()?;
+        if matches!(
+            e,
+            Self::Tcp {
+                host: Host::Any,
+                ..
+            } | Self::Tcp { port: None, .. }
+        ) {
+            return Err(EndpointError {
+                endpoint: s.to_owned(),
+                reason: "cannot connect to a wildcard address or port",
+            });
+        }
+        Ok(e)
+    }
+
+    /// The host and port to dial, for a TCP endpoint without wildcards.
+    pub fn dial_target(&self) -> Option<(&str, u16)> {
+        match self {
+            Self::Tcp {
+                host: Host::Name(host),
+                port: Some(port),
+            } => Some((host, *port)),
+            _ => None,
+        }
+    }
+}
+
+/// True if `given` (what the application passes to `unbind`) names the listener that was
+/// reported as `bound` by `bind`: the same string, or `tcp://*:PORT` for `tcp://0.0.0.0:PORT`.
+///
+/// ```
+/// use zmtp_proto::endpoint::names_bound;
+///
+/// assert!(names_bound("tcp://*:5555", "tcp://0.0.0.0:5555"));
+/// assert!(names_bound("ipc://@bus", "ipc://@bus"));
+/// assert!(!names_bound("tcp://*:5555", "tcp://0.0.0.0:15555"));
+/// ```
+pub fn names_bound(given: &str, bound: &str) -> bool {
+    given == bound
+        || given.strip_prefix("tcp://*:").is_some_and(|port| {
+            bound
+                .rsplit_once(':')
+                .is_some_and(|(_, bound_port)| bound_port == port)
+        })
+}
+
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -155,5 +215,19 @@ mod tests {
         assert!("tcp://[::1:5".parse::<Endpoint>().is_err());
         assert!("inproc://x".parse::<Endpoint>().is_err());
         assert!("ipc://".parse::<Endpoint>().is_err());
+    }
+
+    #[test]
+    fn dial_targets() {
+        let e = Endpoint::parse_dial("tcp://[::1]:80").unwrap();
+        assert_eq!(e.dial_target(), Some(("::1", 80)));
+        assert_eq!(
+            Endpoint::parse_dial("ipc:///x").unwrap().dial_target(),
+            None
+        );
+        let e = Endpoint::parse_dial("tcp://*:1").unwrap_err();
+        assert_eq!(e.reason, "cannot connect to a wildcard address or port");
+        assert!(names_bound("tcp://127.0.0.1:7", "tcp://127.0.0.1:7"));
+        assert!(!names_bound("tcp://127.0.0.1:7", "tcp://127.0.0.1:8"));
     }
 }
