@@ -1,0 +1,448 @@
+//! # driver-compio: ZeroMQ sockets over compio (io_uring)
+//!
+//! Real sockets for all eleven standard ZeroMQ types over `tcp://` and `ipc://` (abstract
+//! `ipc://@name` too), driven by the sans-IO machines of [`zmtp_proto`] on compio's
+//! thread-per-core runtime: io_uring where the kernel offers it, epoll otherwise. The API is
+//! the one of the tokio driver; switching is a matter of changing the dependency and the
+//! runtime.
+//!
+//! Each socket has one driver task on the thread that created it. The task owns every I/O
+//! operation (accepts, dials, one read and at most one write per peer) and shares the machine
+//! with the socket handle through an `Rc<RefCell<_>>`: no lock, no channel, no task per
+//! connection. `send` encodes into the machine and returns; `recv` takes a decoded message out
+//! of it. Reads land straight in the machine's buffer and small messages are handed out as
+//! slices of it; messages sent in a burst leave in one vectored write, with no flush call,
+//! while a lone message on an idle socket leaves at once.
+//!
+//! ```
+//! use driver_compio::{Socket, SocketType};
+//!
+//! compio::runtime::Runtime::new().unwrap().block_on(async {
+//!     let rep = Socket::new(SocketType::Rep);
+//!     let endpoint = rep.bind("tcp://127.0.0.1:*").await?;
+//!     let req = Socket::new(SocketType::Req);
+//!     req.connect(&endpoint).await?;
+//!     req.send("hello").await?;
+//!     let request = rep.recv().await?;
+//!     rep.send(request).await?;
+//!     assert_eq!(&req.recv().await?[0][..], b"hello");
+//!     std::io::Result::Ok(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! # Cancel safety
+//!
+//! `send` and `recv` futures own no I/O operation (those live in the driver task), so dropping
+//! them loses nothing: a dropped `send` did not queue its message, a dropped `recv` took
+//! nothing out of the socket. This matters on io_uring, where dropping an operation in flight
+//! cancels it and loses the bytes the kernel already delivered.
+//!
+//! # Threads
+//!
+//! A [`Socket`] is neither `Send` nor `Sync`: it lives on the runtime thread that created it,
+//! like everything else on compio. Run one runtime per core and give each its own sockets.
+
+mod driver;
+mod transport;
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+pub use zmtp_proto::handle::MonitorEvent;
+pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
+pub use zmtp_proto::{Msg, SendError, SocketType};
+
+use driver::{Driver, Shared, State};
+use zmtp_proto::endpoint::{names_bound, Endpoint};
+use zmtp_proto::handle::Handle;
+use zmtp_proto::socket::Socket as Machine;
+
+/// A ZeroMQ socket on the compio runtime.
+///
+/// Create it inside a compio runtime: it spawns its driver task at once, on the current
+/// thread.
+pub struct Socket {
+    shared: Shared,
+    sink_item: Option<Msg>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.shared.borrow();
+        f.debug_struct("Socket")
+            .field("type", &st.handle.machine.socket_type())
+            .field("peers", &st.handle.machine.peer_count())
+            .finish()
+    }
+}
+
+fn invalid_input(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
+}
+
+impl Socket {
+    /// A socket of the given type with libzmq's default options.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let dealer = Socket::new(SocketType::Dealer);
+    /// assert_eq!(dealer.socket_type(), SocketType::Dealer);
+    /// # });
+    /// ```
+    pub fn new(socket_type: SocketType) -> Self {
+        Self::with_options(socket_type, SocketOptions::default())
+    }
+
+    /// A socket with the given options.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketOptions, SocketType};
+    /// let mut options = SocketOptions::default();
+    /// options.sndhwm = 10_000;
+    /// options.heartbeat_ivl = Some(std::time::Duration::from_secs(1));
+    /// let push = Socket::with_options(SocketType::Push, options);
+    /// # });
+    /// ```
+    pub fn with_options(socket_type: SocketType, mut options: SocketOptions) -> Self {
+        if options.seed == SocketOptions::default().seed {
+            use std::hash::BuildHasher;
+            // RandomState is seeded randomly per process.
+            options.seed = std::collections::hash_map::RandomState::new().hash_one(0u8) as u32;
+        }
+        let machine = Machine::new(socket_type, options, Instant::now());
+        let shared = Rc::new(RefCell::new(State::new(Handle::new(machine))));
+        compio::runtime::spawn(Driver::new(shared.clone())).detach();
+        Self {
+            shared,
+            sink_item: None,
+        }
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.shared.borrow().handle.machine.socket_type()
+    }
+
+    /// Binds to `endpoint` and returns the endpoint actually bound: `tcp://127.0.0.1:*` picks
+    /// an ephemeral port and reports it, `tcp://*:5555` reports `tcp://0.0.0.0:5555`.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let tcp = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// assert!(tcp.starts_with("tcp://127.0.0.1:"));
+    /// let name = format!("ipc://@driver-compio-doc-{}", std::process::id());
+    /// assert_eq!(pull.bind(&name).await.unwrap(), name);
+    /// # });
+    /// ```
+    pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
+        let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
+        let (listener, resolved, ipc_path) = transport::bind(&parsed).await?;
+        self.shared
+            .borrow_mut()
+            .add_listener(listener, resolved.clone(), ipc_path);
+        Ok(resolved)
+    }
+
+    /// Stops listening on an endpoint returned by [`Socket::bind`] (or given to it).
+    /// Connections already accepted stay up.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// pull.unbind(&ep).await.unwrap();
+    /// assert!(pull.unbind(&ep).await.is_err());
+    /// # });
+    /// ```
+    pub async fn unbind(&self, endpoint: &str) -> io::Result<()> {
+        let mut st = self.shared.borrow_mut();
+        let before = st.listeners.len();
+        st.listeners.retain(|b| !names_bound(endpoint, &b.endpoint));
+        if st.listeners.len() == before {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("not bound to {endpoint}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Connects to `endpoint`. Like libzmq, this returns at once: the connection is made (and
+    /// remade after failures) in the background, and messages sent meanwhile are queued.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect("tcp://127.0.0.1:5555").await.unwrap(); // nobody there yet: fine
+    /// push.send("queued until a peer shows up").await.unwrap();
+    /// assert!(push.connect("tcp://*:5555").await.is_err());
+    /// # });
+    /// ```
+    pub async fn connect(&self, endpoint: &str) -> io::Result<()> {
+        let mut st = self.shared.borrow_mut();
+        st.handle
+            .connect(endpoint, Instant::now())
+            .map_err(invalid_input)?;
+        Ok(())
+    }
+
+    /// Disconnects from an endpoint given to [`Socket::connect`]; its queued messages are
+    /// dropped.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect("ipc://@nobody-here").await.unwrap();
+    /// push.disconnect("ipc://@nobody-here").await.unwrap();
+    /// assert!(push.disconnect("ipc://@nobody-here").await.is_err());
+    /// # });
+    /// ```
+    pub async fn disconnect(&self, endpoint: &str) -> io::Result<()> {
+        let mut st = self.shared.borrow_mut();
+        if st.handle.disconnect(endpoint, Instant::now()) {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("not connected to {endpoint}"),
+            ))
+        }
+    }
+
+    /// Sends a message. Waits only at the high-water mark (or, for types that block, while no
+    /// peer is available); otherwise it queues and returns at once.
+    ///
+    /// Cancel safe: if the future is dropped before it completes, the message was not queued.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Msg, Socket, SocketType};
+    /// let dealer = Socket::new(SocketType::Dealer);
+    /// dealer.connect("tcp://127.0.0.1:5555").await.unwrap();
+    /// dealer.send("one frame").await.unwrap();
+    /// dealer.send(Msg::from(["two", "frames"])).await.unwrap();
+    /// # });
+    /// ```
+    pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
+        let mut slot = Some(msg.into());
+        poll_fn(|cx| poll_send(&self.shared, cx, &mut slot)).await
+    }
+
+    /// Sends without waiting; fails with [`zmtp_proto::Error::WouldBlock`] at the high-water
+    /// mark, handing the message back in the [`SendError`].
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// // No peer yet: PUSH blocks, so the message comes back.
+    /// let err = push.try_send("hi").unwrap_err();
+    /// assert_eq!(&err.msg[0][..], b"hi");
+    /// # });
+    /// ```
+    pub fn try_send(&self, msg: impl Into<Msg>) -> Result<(), SendError> {
+        self.shared.borrow_mut().handle.try_send(msg.into())
+    }
+
+    /// Receives the next message.
+    ///
+    /// Cancel safe: dropping the future takes nothing out of the socket.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect(&ep).await.unwrap();
+    /// push.send("work").await.unwrap();
+    /// assert_eq!(&pull.recv().await.unwrap()[0][..], b"work");
+    /// # });
+    /// ```
+    pub async fn recv(&self) -> io::Result<Msg> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Msg>> {
+        let mut st = self.shared.borrow_mut();
+        st.handle.poll_recv(cx).map_err(io::Error::from)
+    }
+
+    /// Receives a message if one is ready.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// assert!(pull.try_recv().unwrap().is_none());
+    /// # });
+    /// ```
+    pub fn try_recv(&self) -> io::Result<Option<Msg>> {
+        Ok(self.shared.borrow_mut().handle.try_recv()?)
+    }
+
+    /// SUB/XSUB: subscribes to messages whose first frame starts with `topic` (`b""` for all).
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let sub = Socket::new(SocketType::Sub);
+    /// sub.subscribe("weather.").await.unwrap();
+    /// assert!(Socket::new(SocketType::Pub).subscribe("x").await.is_err());
+    /// # });
+    /// ```
+    pub async fn subscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
+        let mut st = self.shared.borrow_mut();
+        Ok(st.handle.subscribe(topic.as_ref(), true)?)
+    }
+
+    /// SUB/XSUB: removes one subscription to `topic`.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let sub = Socket::new(SocketType::Sub);
+    /// sub.subscribe("a").await.unwrap();
+    /// sub.unsubscribe("a").await.unwrap();
+    /// # });
+    /// ```
+    pub async fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
+        let mut st = self.shared.borrow_mut();
+        Ok(st.handle.subscribe(topic.as_ref(), false)?)
+    }
+
+    /// Starts recording monitor events and returns a stream of them. Events that happen before
+    /// the first call are not recorded; at most
+    /// [`MONITOR_CAPACITY`](zmtp_proto::handle::MONITOR_CAPACITY) unread events are kept.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{MonitorEvent, Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let mut events = pull.monitor();
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// assert_eq!(events.next().await, Some(MonitorEvent::Listening { endpoint: ep }));
+    /// # });
+    /// ```
+    pub fn monitor(&self) -> Monitor {
+        self.shared.borrow_mut().handle.start_monitor();
+        Monitor {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Closes the socket: no more sends; queued messages are flushed for up to the `linger`
+    /// option (forever if it is `None`, like libzmq's default), then every connection closes.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketOptions, SocketType};
+    /// let mut options = SocketOptions::default();
+    /// options.linger = Some(std::time::Duration::from_millis(10));
+    /// let push = Socket::with_options(SocketType::Push, options);
+    /// push.connect("tcp://127.0.0.1:5555").await.unwrap();
+    /// push.send("never delivered").await.unwrap();
+    /// push.close().await; // gives up after 10 ms
+    /// # });
+    /// ```
+    pub async fn close(self) {
+        self.shared.borrow_mut().handle.close(Instant::now());
+        poll_fn(|cx| self.shared.borrow_mut().handle.poll_finished(cx)).await;
+    }
+}
+
+fn poll_send(
+    shared: &Shared,
+    cx: &mut Context<'_>,
+    slot: &mut Option<Msg>,
+) -> Poll<io::Result<()>> {
+    let mut st = shared.borrow_mut();
+    st.handle.poll_send(cx, slot).map_err(io::Error::from)
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // Like libzmq's zmq_close: the driver keeps flushing in the background for `linger`.
+        if let Ok(mut st) = self.shared.try_borrow_mut() {
+            st.handle.close(Instant::now());
+        }
+    }
+}
+
+/// A stream of [`MonitorEvent`]s from [`Socket::monitor`].
+pub struct Monitor {
+    shared: Shared,
+}
+
+impl Monitor {
+    /// The next event; `None` once the socket is closed and all events were read.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{MonitorEvent, Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let mut events = pull.monitor();
+    /// pull.close().await;
+    /// assert_eq!(events.next().await, None);
+    /// # });
+    /// ```
+    pub async fn next(&mut self) -> Option<MonitorEvent> {
+        poll_fn(|cx| self.shared.borrow_mut().handle.poll_monitor(cx)).await
+    }
+}
+
+impl futures_core::Stream for Monitor {
+    type Item = MonitorEvent;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
+        self.shared.borrow_mut().handle.poll_monitor(cx)
+    }
+}
+
+/// Receiving sockets are streams of messages (errors end nothing: they are yielded).
+impl futures_core::Stream for Socket {
+    type Item = io::Result<Msg>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_recv(cx).map(Some)
+    }
+}
+
+/// Sending sockets are sinks of messages.
+impl<M: Into<Msg>> futures_sink::Sink<M> for Socket {
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: M) -> io::Result<()> {
+        let this = self.get_mut();
+        debug_assert!(this.sink_item.is_none(), "start_send without poll_ready");
+        this.sink_item = Some(item.into());
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.sink_item.is_none() {
+            return Poll::Ready(Ok(()));
+        }
+        poll_send(&this.shared, cx, &mut this.sink_item)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+    }
+}

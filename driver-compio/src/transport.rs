@@ -1,0 +1,139 @@
+//! TCP and IPC streams and listeners behind one type each, with owned-buffer operations.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bytes::{Bytes, BytesMut};
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncWrite};
+use compio::net::{TcpListener, TcpStream, ToSocketAddrsAsync, UnixListener, UnixStream};
+use socket2::SockAddr;
+use zmtp_proto::endpoint::{Endpoint, Host};
+
+/// A connected byte stream. Clones share the file descriptor (one for the read in flight, one
+/// for the write in flight); it closes when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Reads into the spare capacity of `buf` (which must be empty: compio reads from the
+    /// start of the buffer) and hands the buffer back with the count.
+    pub(crate) async fn read(&self, buf: BytesMut) -> BufResult<usize, BytesMut> {
+        debug_assert!(buf.is_empty());
+        match self {
+            Self::Tcp(s) => { s }.read(buf).await,
+            Self::Unix(s) => { s }.read(buf).await,
+        }
+    }
+
+    /// One vectored write of `bufs`; hands them back with the count written.
+    pub(crate) async fn write(&self, bufs: Vec<Bytes>) -> BufResult<usize, Vec<Bytes>> {
+        match self {
+            Self::Tcp(s) => { s }.write_vectored(bufs).await,
+            Self::Unix(s) => { s }.write_vectored(bufs).await,
+        }
+    }
+}
+
+/// A listening socket.
+#[derive(Debug, Clone)]
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    pub(crate) async fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Self::Tcp(l) => {
+                let (s, _) = l.accept().await?;
+                s.set_nodelay(true)?;
+                Ok(Stream::Tcp(s))
+            }
+            Self::Unix(l) => Ok(Stream::Unix(l.accept().await?.0)),
+        }
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// The address of an abstract Unix socket name (Linux: a leading NUL byte).
+fn abstract_addr(name: &str) -> io::Result<SockAddr> {
+    if cfg!(target_os = "linux") {
+        SockAddr::unix(format!("\0{name}"))
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "abstract ipc names need Linux",
+        ))
+    }
+}
+
+/// Binds `endpoint`; returns the listener, the endpoint actually bound (ephemeral port and
+/// wildcard address resolved, as libzmq's `ZMQ_LAST_ENDPOINT` reports it) and, for `ipc://`
+/// paths, the socket file to remove when the listener goes away.
+pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(Listener, String, Option<PathBuf>)> {
+    match endpoint {
+        Endpoint::Tcp { host, port } => {
+            let port = port.unwrap_or(0);
+            let addrs: Vec<SocketAddr> = match host {
+                Host::Any => vec![SocketAddr::from(([0, 0, 0, 0], port))],
+                Host::Name(name) => (name.as_str(), port)
+                    .to_socket_addrs_async()
+                    .await?
+                    .collect(),
+            };
+            let mut last = invalid(format!("{endpoint}: no address to bind"));
+            for addr in addrs {
+                match TcpListener::bind(addr).await {
+                    Ok(l) => {
+                        let local = l.local_addr()?;
+                        return Ok((Listener::Tcp(l), format!("tcp://{local}"), None));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
+        Endpoint::Ipc(path) => {
+            remove_stale_ipc(path).await;
+            let l = UnixListener::bind(path).await?;
+            Ok((Listener::Unix(l), endpoint.to_string(), Some(path.clone())))
+        }
+        Endpoint::IpcAbstract(name) => {
+            let l = UnixListener::bind_addr(&abstract_addr(name)?).await?;
+            Ok((Listener::Unix(l), endpoint.to_string(), None))
+        }
+    }
+}
+
+/// libzmq replaces an ipc socket file nobody listens on any more.
+async fn remove_stale_ipc(path: &std::path::Path) {
+    if path.exists() && UnixStream::connect(path).await.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Dials `endpoint`.
+pub(crate) async fn connect(endpoint: Endpoint) -> io::Result<Stream> {
+    match &endpoint {
+        Endpoint::Tcp { .. } => {
+            let target = endpoint
+                .dial_target()
+                .ok_or_else(|| invalid(format!("cannot dial the wildcard endpoint {endpoint}")))?;
+            let s = TcpStream::connect(target).await?;
+            s.set_nodelay(true)?;
+            Ok(Stream::Tcp(s))
+        }
+        Endpoint::Ipc(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+        Endpoint::IpcAbstract(name) => Ok(Stream::Unix(
+            UnixStream::connect_addr(&abstract_addr(name)?).await?,
+        )),
+    }
+}
