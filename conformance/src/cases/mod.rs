@@ -1,0 +1,26 @@
+//! The conformance cases, as generic `async fn name<D: Driver>()`. Each is one `#[test]` of
+//! [`conformance_tests!`](crate::conformance_tests); the module of each group says which
+//! checklist items it covers.
+
+pub mod cancel;
+pub mod heartbeat;
+pub mod pairs;
+pub mod progress;
+pub mod semantics;
+pub mod volume;
+
+pub use cancel::*;
+pub use heartbeat::*;
+pub use pairs::{
+    dealer_dealer_libzmq, dealer_dealer_ours, dealer_dealer_zmqrs, dealer_rep_libzmq,
+    dealer_rep_ours, dealer_rep_zmqrs, dealer_router_libzmq, dealer_router_ours,
+    dealer_router_zmqrs, pair_libzmq, pair_ours, pub_sub_libzmq, pub_sub_ours, pub_sub_zmqrs,
+    pub_xsub_libzmq, pub_xsub_ours, pub_xsub_zmqrs, push_pull_libzmq, push_pull_ours,
+    push_pull_zmqrs, req_router_libzmq, req_router_ours, req_router_zmqrs, reqrep_libzmq,
+    reqrep_ours, reqrep_zmqrs, router_router_libzmq, router_router_ours, router_router_zmqrs,
+    xpub_sub_libzmq, xpub_sub_ours, xpub_sub_zmqrs, xpub_xsub_libzmq, xpub_xsub_ours,
+    xpub_xsub_zmqrs,
+};
+pub use progress::*;
+pub use semantics::*;
+pub use volume::*;

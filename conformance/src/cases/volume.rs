@@ -1,0 +1,123 @@
+//! Sizes and volumes: a 16 MiB message (F2/F3: long frames) and 100 000 messages delivered
+//! in order with none lost (RFC 37: "all messages between two immediate peers arrive in
+//! order"; F4 atomic delivery).
+
+use std::time::Duration;
+
+use crate::peer::{Peer, PeerKind};
+use crate::util::{big_body, check_big_body, join, msg, TempDir, Transport};
+use crate::{Driver, SocketType};
+
+/// Size of the large message.
+pub const LARGE: usize = 16 << 20;
+/// Messages in the in-order cases.
+pub const MANY: u64 = 100_000;
+
+async fn large_one_way<D: Driver>(sender: &Peer<D>, receiver: &Peer<D>) {
+    let body = big_body(LARGE);
+    let mut m = msg(&["head", ""]);
+    m.push(body);
+    m.push("");
+    sender.send(m).await;
+    let got = receiver.recv().await;
+    assert_eq!(got.len(), 4, "frames of the large message");
+    assert_eq!(&got[0][..], b"head");
+    assert!(got[1].is_empty() && got[3].is_empty(), "empty frames kept");
+    if let Err(e) = check_big_body(&got[2], LARGE) {
+        panic!("{}: large message from {sender:?}: {e}", D::NAME);
+    }
+}
+
+async fn large_message<D: Driver>(kind: PeerKind) {
+    let transports: &[Transport] = if kind == PeerKind::Ours {
+        &Transport::ALL
+    } else {
+        &[Transport::Tcp]
+    };
+    for &transport in transports {
+        let dir = TempDir::new();
+        // Ours sends, the peer receives (the peer binds).
+        let pull = Peer::<D>::new(kind, SocketType::Pull);
+        let ep = pull
+            .bind(&crate::util::bind_endpoint(transport, &dir, "big1"))
+            .await;
+        let push = Peer::<D>::new(PeerKind::Ours, SocketType::Push);
+        push.connect(&ep).await;
+        large_one_way(&push, &pull).await;
+        push.close().await;
+        pull.close().await;
+        if kind == PeerKind::Ours {
+            continue;
+        }
+        // The peer sends, ours receives (ours binds).
+        let pull = Peer::<D>::new(PeerKind::Ours, SocketType::Pull);
+        let ep = pull
+            .bind(&crate::util::bind_endpoint(transport, &dir, "big2"))
+            .await;
+        let push = Peer::<D>::new(kind, SocketType::Push);
+        push.connect(&ep).await;
+        large_one_way(&push, &pull).await;
+        push.close().await;
+        pull.close().await;
+    }
+}
+
+/// A 16 MiB frame between two of our sockets, TCP and IPC.
+pub async fn large_message_ours<D: Driver>() {
+    large_message::<D>(PeerKind::Ours).await;
+}
+
+/// A 16 MiB frame to and from libzmq.
+pub async fn large_message_libzmq<D: Driver>() {
+    large_message::<D>(PeerKind::Libzmq).await;
+}
+
+/// A 16 MiB frame to and from zmq.rs.
+pub async fn large_message_zmqrs<D: Driver>() {
+    large_message::<D>(PeerKind::ZmqRs).await;
+}
+
+async fn many_one_way<D: Driver>(sender: &Peer<D>, receiver: &Peer<D>) {
+    join(
+        sender.send_seq(MANY, 16),
+        receiver.recv_seq(MANY, 16, 0, Duration::ZERO),
+    )
+    .await;
+}
+
+async fn many_in_order<D: Driver>(kind: PeerKind) {
+    // Ours → peer, the peer binding.
+    let pull = Peer::<D>::new(kind, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").await;
+    let push = Peer::<D>::new(PeerKind::Ours, SocketType::Push);
+    push.connect(&ep).await;
+    many_one_way(&push, &pull).await;
+    push.close().await;
+    pull.close().await;
+    if kind == PeerKind::Ours {
+        return;
+    }
+    // Peer → ours, ours binding.
+    let pull = Peer::<D>::new(PeerKind::Ours, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").await;
+    let push = Peer::<D>::new(kind, SocketType::Push);
+    push.connect(&ep).await;
+    many_one_way(&push, &pull).await;
+    push.close().await;
+    pull.close().await;
+}
+
+/// 100 000 messages in order between two of our sockets.
+pub async fn many_in_order_ours<D: Driver>() {
+    many_in_order::<D>(PeerKind::Ours).await;
+}
+
+/// 100 000 messages in order to and from libzmq.
+pub async fn many_in_order_libzmq<D: Driver>() {
+    many_in_order::<D>(PeerKind::Libzmq).await;
+}
+
+/// 100 000 messages in order to and from zmq.rs.
+pub async fn many_in_order_zmqrs<D: Driver>() {
+    many_in_order::<D>(PeerKind::ZmqRs).await;
+}

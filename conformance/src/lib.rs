@@ -1,0 +1,270 @@
+//! # zmtp-conformance: one ZeroMQ conformance suite for every monocoque driver
+//!
+//! The cases are written once, as generic `async fn case<D: Driver>()`, and instantiated for a
+//! driver by [`conformance_tests!`], which expands to one `#[test]` per case. Each case runs on
+//! the driver's own runtime (its `block_on`, on the test's thread) and talks to one of three
+//! kinds of peer:
+//!
+//! * **ours**: another socket of the same driver, in the same task;
+//! * **libzmq** 4.3.4 through the `zmq` crate, each peer socket owned by a std thread of its
+//!   own ([`peer::Libzmq`]): libzmq's API blocks, so the test thread never calls it;
+//! * **zmq.rs** (`zeromq` 0.7), each peer socket on a current-thread tokio runtime in a std
+//!   thread of its own ([`peer::ZmqRs`]), so it works whatever runtime the driver uses.
+//!
+//! Both remote kinds are actors: the test sends them commands through a channel and awaits the
+//! answer on a runtime-agnostic one-shot, so the driver under test keeps running while a peer
+//! works. Every wait has a timeout, every peer operation too, every case has an overall limit
+//! ([`CASE_LIMIT`]) and a watchdog aborts the process if a case cannot even be interrupted.
+//!
+//! # Instantiating the suite for a driver
+//!
+//! The driver's crate adds the suite as a dev-dependency:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! zmtp-conformance = { workspace = true }
+//! ```
+//!
+//! and writes `tests/conformance.rs`: a newtype around its socket and its monitor (the orphan
+//! rule forbids implementing the suite's traits on the driver's types directly), the
+//! [`Driver`] impl, and one macro call. For a compio driver (sockets are `!Send`, which the
+//! traits allow):
+//!
+//! ```ignore
+//! use std::future::Future;
+//! use std::io;
+//! use std::time::Duration;
+//!
+//! use zmtp_conformance::{conformance_tests, Driver, MonitorEvent, TestMonitor, TestSocket};
+//! use zmtp_proto::{Msg, SendError, SocketOptions, SocketType};
+//!
+//! struct Compio;
+//! struct Sock(driver_compio::Socket);
+//! struct Mon(driver_compio::Monitor);
+//!
+//! impl Driver for Compio {
+//!     type Socket = Sock;
+//!     const NAME: &'static str = "compio";
+//!     fn run<F: Future>(f: F) -> F::Output {
+//!         compio::runtime::Runtime::new().unwrap().block_on(f)
+//!     }
+//!     fn socket(ty: SocketType, options: SocketOptions) -> Sock {
+//!         Sock(driver_compio::Socket::with_options(ty, options))
+//!     }
+//!     fn sleep(d: Duration) -> impl Future<Output = ()> {
+//!         compio::time::sleep(d)
+//!     }
+//!     // `race` has a runtime-agnostic default; override it to use the runtime's own select.
+//! }
+//!
+//! impl TestSocket for Sock {
+//!     type Monitor = Mon;
+//!     async fn bind(&self, ep: &str) -> io::Result<String> { self.0.bind(ep).await }
+//!     async fn connect(&self, ep: &str) -> io::Result<()> { self.0.connect(ep).await }
+//!     async fn unbind(&self, ep: &str) -> io::Result<()> { self.0.unbind(ep).await }
+//!     async fn disconnect(&self, ep: &str) -> io::Result<()> { self.0.disconnect(ep).await }
+//!     async fn send(&self, msg: Msg) -> io::Result<()> { self.0.send(msg).await }
+//!     async fn recv(&self) -> io::Result<Msg> { self.0.recv().await }
+//!     fn try_send(&self, msg: Msg) -> Result<(), SendError> { self.0.try_send(msg) }
+//!     fn try_recv(&self) -> io::Result<Option<Msg>> { self.0.try_recv() }
+//!     async fn subscribe(&self, t: &[u8]) -> io::Result<()> { self.0.subscribe(t).await }
+//!     async fn unsubscribe(&self, t: &[u8]) -> io::Result<()> { self.0.unsubscribe(t).await }
+//!     fn monitor(&self) -> Mon { Mon(self.0.monitor()) }
+//!     async fn close(self) { self.0.close().await }
+//! }
+//!
+//! impl TestMonitor for Mon {
+//!     async fn next(&mut self) -> Option<MonitorEvent> {
+//!         Some(match self.0.next().await? {
+//!             driver_compio::MonitorEvent::Socket(e) => MonitorEvent::Socket(e),
+//!             driver_compio::MonitorEvent::Listening { endpoint } => MonitorEvent::Listening(endpoint),
+//!             driver_compio::MonitorEvent::Accepted { endpoint, .. } => MonitorEvent::Accepted(endpoint),
+//!             _ => MonitorEvent::Other,
+//!         })
+//!     }
+//! }
+//!
+//! conformance_tests!(Compio);
+//! ```
+//!
+//! `driver-tokio/tests/conformance.rs` is the worked example for tokio (current-thread
+//! runtime, `tokio::select!` for [`Driver::race`]). Run one driver's suite with
+//! `cargo test -p driver-tokio --test conformance`; one case with `... -- reqrep_libzmq`.
+//!
+//! # What is covered
+//!
+//! See [`cases`]: every compatible pair of the eleven standard socket types against each peer
+//! kind, both sides binding, over TCP and IPC, with multipart messages and empty frames; a
+//! 16 MiB message; 100 000 messages in order; PUB/SUB filtering; ROUTER identities; reconnect
+//! after the peer restarts; heartbeats (kept alive, and a vanished peer detected); refused
+//! incompatible peers; cancel safety of `recv` and `send`; progress without application calls.
+//! Cases cite the checklist items (`docs/zmtp-checklist.md`) they check.
+
+pub mod cases;
+pub mod peer;
+pub mod relay;
+pub mod util;
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+pub use futures_util::future::Either;
+pub use zmtp_proto::{Error, Msg, SendError, SocketEvent, SocketOptions, SocketType};
+
+/// What a driver's monitor reports, reduced to what the suite looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// A protocol event from the machine.
+    Socket(SocketEvent),
+    /// The socket listens on this endpoint.
+    Listening(String),
+    /// A connection was accepted on this endpoint.
+    Accepted(String),
+    /// Anything else the driver reports.
+    Other,
+}
+
+/// A driver's socket, as the suite uses it. Mirrors the drivers' public API; `Send` is not
+/// required (compio sockets are `!Send`).
+#[allow(async_fn_in_trait)] // reason: the futures are awaited on the same thread; no Send bound wanted
+pub trait TestSocket: Sized + 'static {
+    /// The driver's monitor stream.
+    type Monitor: TestMonitor;
+    /// Binds; returns the endpoint actually bound.
+    async fn bind(&self, endpoint: &str) -> io::Result<String>;
+    /// Connects (asynchronously: returns before the connection exists).
+    async fn connect(&self, endpoint: &str) -> io::Result<()>;
+    /// Stops listening on an endpoint.
+    async fn unbind(&self, endpoint: &str) -> io::Result<()>;
+    /// Drops a connect-side peer.
+    async fn disconnect(&self, endpoint: &str) -> io::Result<()>;
+    /// Sends, waiting at the high-water mark.
+    async fn send(&self, msg: Msg) -> io::Result<()>;
+    /// Receives the next message.
+    async fn recv(&self) -> io::Result<Msg>;
+    /// Sends without waiting.
+    #[allow(clippy::result_large_err)] // reason: mirrors the drivers' `try_send`, which hands the message back
+    fn try_send(&self, msg: Msg) -> Result<(), SendError>;
+    /// Receives without waiting.
+    fn try_recv(&self) -> io::Result<Option<Msg>>;
+    /// SUB/XSUB: subscribes to a prefix.
+    async fn subscribe(&self, topic: &[u8]) -> io::Result<()>;
+    /// SUB/XSUB: removes a subscription.
+    async fn unsubscribe(&self, topic: &[u8]) -> io::Result<()>;
+    /// Starts recording monitor events.
+    fn monitor(&self) -> Self::Monitor;
+    /// Closes, flushing for the linger time.
+    async fn close(self);
+}
+
+/// A driver's monitor stream.
+#[allow(async_fn_in_trait)] // reason: as for TestSocket
+pub trait TestMonitor: 'static {
+    /// The next event; `None` once the socket is closed.
+    async fn next(&mut self) -> Option<MonitorEvent>;
+}
+
+/// A runtime driver under test.
+pub trait Driver: Sized + 'static {
+    /// The driver's socket.
+    type Socket: TestSocket;
+    /// A short name for messages.
+    const NAME: &'static str;
+    /// Runs `f` to completion on the driver's runtime, on the current thread.
+    fn run<F: Future>(f: F) -> F::Output;
+    /// A new socket (called inside [`Driver::run`]).
+    fn socket(ty: SocketType, options: SocketOptions) -> Self::Socket;
+    /// The runtime's timer.
+    fn sleep(d: Duration) -> impl Future<Output = ()>;
+    /// Runs two futures until the first completes and drops the other (the `select!` the
+    /// cancel-safety cases use). The default is the runtime-agnostic [`util::select`].
+    fn race<A: Future, B: Future>(
+        a: A,
+        b: B,
+    ) -> impl Future<Output = Either<A::Output, B::Output>> {
+        util::select(a, b)
+    }
+}
+
+/// Upper bound for one case; a case still running after it fails.
+pub const CASE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs one case on the driver's runtime with the overall time limit and a watchdog.
+/// The [`conformance_tests!`] macro calls this; it is public for hand-written extra tests.
+pub fn run_case<D: Driver, F, Fut>(name: &str, case: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let watchdog = util::Watchdog::start(name, CASE_LIMIT + Duration::from_secs(30));
+    D::run(async {
+        if util::timeout::<D, _>(CASE_LIMIT, case()).await.is_none() {
+            panic!(
+                "{}: case {name} exceeded {:?} and was cancelled",
+                D::NAME,
+                CASE_LIMIT
+            );
+        }
+    });
+    drop(watchdog);
+}
+
+/// Expands to one `#[test]` per conformance case for the driver type given (which implements
+/// [`Driver`]). See the crate documentation for a complete instantiation.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($driver:ty) => {
+        $crate::__conformance_cases! { $driver;
+            // Every compatible pair, both sides binding, TCP and IPC, multipart + empty frames.
+            reqrep_ours, reqrep_libzmq, reqrep_zmqrs,
+            req_router_ours, req_router_libzmq, req_router_zmqrs,
+            dealer_rep_ours, dealer_rep_libzmq, dealer_rep_zmqrs,
+            dealer_router_ours, dealer_router_libzmq, dealer_router_zmqrs,
+            dealer_dealer_ours, dealer_dealer_libzmq, dealer_dealer_zmqrs,
+            router_router_ours, router_router_libzmq, router_router_zmqrs,
+            pub_sub_ours, pub_sub_libzmq, pub_sub_zmqrs,
+            pub_xsub_ours, pub_xsub_libzmq, pub_xsub_zmqrs,
+            xpub_sub_ours, xpub_sub_libzmq, xpub_sub_zmqrs,
+            xpub_xsub_ours, xpub_xsub_libzmq, xpub_xsub_zmqrs,
+            push_pull_ours, push_pull_libzmq, push_pull_zmqrs,
+            pair_ours, pair_libzmq,
+            // Sizes and volumes.
+            large_message_ours, large_message_libzmq, large_message_zmqrs,
+            many_in_order_ours, many_in_order_libzmq, many_in_order_zmqrs,
+            // Semantics.
+            pubsub_filtering_ours, pubsub_filtering_libzmq, pubsub_filtering_zmqrs,
+            router_identities_ours, router_identities_libzmq, router_identities_zmqrs,
+            reconnect_ours, reconnect_libzmq, reconnect_zmqrs,
+            heartbeat_keeps_libzmq_connected, heartbeat_keeps_ours_connected,
+            heartbeat_detects_vanished_libzmq, heartbeat_detects_vanished_ours,
+            incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
+            // Cancel safety.
+            cancel_recv_ours, cancel_recv_libzmq, cancel_recv_portable_select,
+            cancel_send_at_hwm_ours, cancel_send_at_hwm_libzmq, try_send_at_hwm_hands_back,
+            // Progress without the application.
+            burst_then_sleep_ours, burst_then_sleep_libzmq, burst_then_sleep_zmqrs,
+            slow_pub_serves_subscribers_libzmq, slow_pub_serves_subscribers_ours,
+            servers_accept_while_busy_ours, servers_accept_while_busy_libzmq,
+            servers_accept_while_busy_zmqrs,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($driver:ty; $( $(#[$attr:meta])* $name:ident ),* $(,)?) => {
+        $(
+            #[test]
+            $(#[$attr])*
+            fn $name() {
+                $crate::run_case::<$driver, _, _>(
+                    ::std::stringify!($name),
+                    $crate::cases::$name::<$driver>,
+                );
+            }
+        )*
+    };
+}

@@ -1,0 +1,118 @@
+//! A TCP relay on std threads that can be frozen: while frozen it keeps every connection open
+//! but forwards nothing (bytes read are dropped), exactly what a peer whose host vanished
+//! looks like to the other side. Used to check heartbeat timeouts (checklist H3).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// A running relay; stops (and closes its connections) when dropped.
+#[derive(Debug)]
+pub struct Relay {
+    endpoint: String,
+    frozen: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Relay {
+    /// Listens on an ephemeral loopback port and forwards each connection to `target`
+    /// (`tcp://host:port`).
+    pub fn start(target: &str) -> io::Result<Self> {
+        let target: SocketAddr = target
+            .strip_prefix("tcp://")
+            .unwrap_or(target)
+            .parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let endpoint = format!("tcp://{}", listener.local_addr()?);
+        let frozen = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (f, s) = (frozen.clone(), stop.clone());
+        thread::Builder::new()
+            .name("relay-accept".into())
+            .spawn(move || accept_loop(&listener, target, &f, &s))?;
+        Ok(Self {
+            endpoint,
+            frozen,
+            stop,
+        })
+    }
+
+    /// The endpoint to connect to instead of the target.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Stops forwarding (connections stay open; data is dropped) or resumes.
+    pub fn set_frozen(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    target: SocketAddr,
+    frozen: &Arc<AtomicBool>,
+    stop: &Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((client, _)) => {
+                let Ok(server) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (Ok(server), Ok(client)),
+                ] {
+                    let (Ok(from), Ok(to)) = (from, to) else {
+                        continue;
+                    };
+                    let (f, s) = (frozen.clone(), stop.clone());
+                    let _ = thread::Builder::new()
+                        .name("relay-pump".into())
+                        .spawn(move || pump(from, to, &f, &s));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(POLL),
+            Err(_) => thread::sleep(POLL),
+        }
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool, stop: &AtomicBool) {
+    let _ = from.set_nonblocking(false);
+    let _ = from.set_read_timeout(Some(POLL));
+    let _ = to.set_nodelay(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if !frozen.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+    let _ = from.shutdown(Shutdown::Both);
+}
