@@ -113,12 +113,6 @@ impl Pub {
     pub(crate) fn is_readable(&self, core: &Core) -> bool {
         core.socket_type == SocketType::XPub && (!self.notices.is_empty() || core.has_inbound())
     }
-
-    /// Number of subscriptions held (for tests and statistics).
-    #[cfg(test)]
-    pub(crate) fn subscription_count(&self) -> usize {
-        self.subs.len()
-    }
 }
 
 /// SUB and XSUB.
