@@ -21,6 +21,25 @@ fn push_pull_queued_before_connect() {
     assert_eq!(got[3], Msg::from("m3".to_string()));
 }
 
+/// Closing before the dial completes still delivers what was queued: like libzmq, the socket
+/// keeps dialling for the linger period (`echo hi | zmtp cat push --connect ...`).
+#[test]
+fn close_before_connect_delivers_within_linger() {
+    let mut net = Net::new(5);
+    let pull = net.add_default(SocketType::Pull);
+    let mut o = zmtp_proto::SocketOptions::default();
+    o.linger = Some(Duration::from_secs(1));
+    let push = net.add(SocketType::Push, o);
+    net.connect(push, pull);
+    net.sockets[push].send(Msg::from("early")).unwrap();
+    let now = net.now;
+    net.sockets[push].close(now);
+    assert!(!net.sockets[push].is_closed(), "a message is waiting for its peer");
+    net.drive();
+    assert_eq!(net.recv_all(pull), [Msg::from("early")]);
+    assert!(net.sockets[push].is_closed());
+}
+
 #[test]
 fn req_rep_round_trip() {
     let mut net = Net::new(2);

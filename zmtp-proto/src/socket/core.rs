@@ -593,10 +593,15 @@ impl Core {
         }
         self.closing = true;
         self.linger_deadline = self.options.linger.map(|l| self.now + l);
-        // Peers still waiting to be dialled have nothing to flush to.
+        // Peers still waiting to be dialled have nothing to flush to, unless messages are
+        // queued for them: like libzmq, those keep dialling until linger runs out.
+        let give_up = self.linger_deadline.is_some_and(|d| d <= self.now);
         let idle: Vec<PeerId> = self
             .peer_ids()
-            .filter(|&id| self.peer(id).is_some_and(|p| p.conn.is_none()))
+            .filter(|&id| {
+                self.peer(id)
+                    .is_some_and(|p| p.conn.is_none() && (give_up || p.out.is_empty()))
+            })
             .collect();
         for id in idle {
             self.remove(id);
