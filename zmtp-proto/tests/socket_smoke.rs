@@ -34,7 +34,10 @@ fn close_before_connect_delivers_within_linger() {
     net.sockets[push].send(Msg::from("early")).unwrap();
     let now = net.now;
     net.sockets[push].close(now);
-    assert!(!net.sockets[push].is_closed(), "a message is waiting for its peer");
+    assert!(
+        !net.sockets[push].is_closed(),
+        "a message is waiting for its peer"
+    );
     net.drive();
     assert_eq!(net.recv_all(pull), [Msg::from("early")]);
     assert!(net.sockets[push].is_closed());
