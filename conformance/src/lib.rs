@@ -233,13 +233,21 @@ macro_rules! conformance_tests {
             // Sizes and volumes.
             large_message_ours, large_message_libzmq, large_message_zmqrs,
             many_in_order_ours, many_in_order_libzmq, many_in_order_zmqrs,
+            many_frames_ours, many_frames_libzmq, many_frames_zmqrs,
+            // Endpoint forms.
+            endpoints_ours, endpoints_libzmq,
             // Semantics.
             pubsub_filtering_ours, pubsub_filtering_libzmq, pubsub_filtering_zmqrs,
             router_identities_ours, router_identities_libzmq, router_identities_zmqrs,
             reconnect_ours, reconnect_libzmq, reconnect_zmqrs,
             heartbeat_keeps_libzmq_connected, heartbeat_keeps_ours_connected,
             heartbeat_detects_vanished_libzmq, heartbeat_detects_vanished_ours,
+            heartbeat_ttl_libzmq, heartbeat_ttl_ours,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
+            unbind_disconnect_ours, unbind_disconnect_libzmq,
+            pub_never_blocks_ours, pub_never_blocks_libzmq,
+            fan_out_ours, fan_out_libzmq, fan_out_zmqrs,
+            reqrep_state_machine, router_unroutable,
             // Cancel safety.
             cancel_recv_ours, cancel_recv_libzmq, cancel_recv_portable_select,
             cancel_send_at_hwm_ours, cancel_send_at_hwm_libzmq, try_send_at_hwm_hands_back,
@@ -248,6 +256,7 @@ macro_rules! conformance_tests {
             slow_pub_serves_subscribers_libzmq, slow_pub_serves_subscribers_ours,
             servers_accept_while_busy_ours, servers_accept_while_busy_libzmq,
             servers_accept_while_busy_zmqrs,
+            close_flushes_ours, close_flushes_libzmq, close_flushes_zmqrs,
         }
     };
 }

@@ -49,6 +49,8 @@ pub struct Heartbeat {
     pub ivl: Duration,
     /// How long to wait for traffic after a PING.
     pub timeout: Duration,
+    /// TTL announced in our PINGs: the peer drops us if it hears nothing for this long.
+    pub ttl: Option<Duration>,
 }
 
 /// Options a peer of any kind can take (those the kind does not support are ignored where
@@ -75,6 +77,7 @@ impl PeerOptions {
         if let Some(hb) = self.heartbeat {
             o.heartbeat_ivl = Some(hb.ivl);
             o.heartbeat_timeout = Some(hb.timeout);
+            o.heartbeat_ttl = hb.ttl;
         }
         if let Some(h) = self.sndhwm {
             o.sndhwm = h;
@@ -279,6 +282,9 @@ fn lz_open(ctx: &zmq::Context, ty: SocketType, o: &PeerOptions) -> zmq::Result<L
     if let Some(hb) = o.heartbeat {
         sock.set_heartbeat_ivl(ms(hb.ivl))?;
         sock.set_heartbeat_timeout(ms(hb.timeout))?;
+        if let Some(ttl) = hb.ttl {
+            sock.set_heartbeat_ttl(ms(ttl))?;
+        }
     }
     if let Some(h) = o.sndhwm {
         sock.set_sndhwm(h as i32)?;

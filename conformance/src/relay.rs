@@ -1,6 +1,6 @@
 //! A TCP relay on std threads that can be frozen: while frozen it keeps every connection open
-//! but forwards nothing (bytes read are dropped), exactly what a peer whose host vanished
-//! looks like to the other side. Used to check heartbeat timeouts (checklist H3).
+//! but forwards nothing (bytes read are dropped, and a close is not passed on), exactly what a
+//! peer whose host vanished looks like to the other side. Used to check heartbeat timeouts (checklist H3).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -112,6 +112,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool, stop: &Atom
                 ) => {}
             Err(_) => break,
         }
+    }
+    // A vanished host sends no FIN either: while frozen, keep the other side open.
+    while frozen.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
+        thread::sleep(POLL);
     }
     let _ = to.shutdown(Shutdown::Both);
     let _ = from.shutdown(Shutdown::Both);

@@ -13,7 +13,11 @@ use crate::{Driver, Error, MonitorEvent, SocketEvent, SocketType, TestSocket};
 pub const FAST: Heartbeat = Heartbeat {
     ivl: Duration::from_millis(100),
     timeout: Duration::from_millis(300),
+    ttl: None,
 };
+
+/// TTL announced by the peer in the TTL cases.
+const TTL: Duration = Duration::from_millis(500);
 
 /// Idle time: twelve intervals.
 const IDLE: Duration = Duration::from_millis(1200);
@@ -165,4 +169,72 @@ pub async fn heartbeat_detects_vanished_libzmq<D: Driver>() {
 /// A vanished peer of our own is detected by our heartbeat.
 pub async fn heartbeat_detects_vanished_ours<D: Driver>() {
     detects_vanished::<D>(PeerKind::Ours).await;
+}
+
+/// The peer PINGs with a TTL (`ZMQ_HEARTBEAT_TTL`); our socket has no heartbeat of its own.
+/// When the peer vanishes, our socket must drop it once the TTL passes without traffic
+/// (checklist H3 (b), H4).
+async fn ttl_honoured<D: Driver>(kind: PeerKind) {
+    let opts = PeerOptions {
+        heartbeat: Some(Heartbeat {
+            ttl: Some(TTL),
+            ..FAST
+        }),
+        ..PeerOptions::default()
+    };
+    let peer = Peer::<D>::with(kind, SocketType::Dealer, &opts);
+    let target = peer.bind("tcp://127.0.0.1:*").await;
+    let relay = Relay::start(&target).expect("relay");
+    let ours = D::socket(SocketType::Dealer, hb(false).to_socket_options());
+    let mut mon = ours.monitor();
+    ours.connect(relay.endpoint()).await.expect("connect");
+    ours.send(msg(&["hello"])).await.expect("send");
+    assert_eq!(peer.recv().await, msg(&["hello"]));
+    // A few PINGs with the TTL arrive, and the connection stays up meanwhile.
+    D::sleep(Duration::from_millis(600)).await;
+    let early = drain_events::<D, _>(&mut mon).await;
+    assert_eq!(
+        count(&early, is_disconnect),
+        0,
+        "dropped while the peer lived: {early:?}"
+    );
+
+    relay.set_frozen(true);
+    let frozen_at = Instant::now();
+    let e = wait_event::<D, _>(
+        &mut mon,
+        Duration::from_secs(5),
+        "Disconnected(HeartbeatTimeout) after the TTL",
+        is_disconnect,
+    )
+    .await;
+    let took = frozen_at.elapsed();
+    assert!(
+        matches!(
+            e,
+            SocketEvent::Disconnected {
+                error: Error::HeartbeatTimeout,
+                ..
+            }
+        ),
+        "H3: the peer's TTL expired, got {e:?}"
+    );
+    // The TTL runs from the last PING received (at most one interval before the freeze).
+    assert!(
+        took >= TTL - FAST.ivl - Duration::from_millis(50),
+        "dropped after {took:?}, before the {TTL:?} TTL"
+    );
+    assert!(took < Duration::from_secs(3), "dropped only after {took:?}");
+    ours.close().await;
+    peer.close().await;
+}
+
+/// libzmq announces a TTL in its PINGs; our socket drops it when it vanishes.
+pub async fn heartbeat_ttl_libzmq<D: Driver>() {
+    ttl_honoured::<D>(PeerKind::Libzmq).await;
+}
+
+/// Our socket announces a TTL; another of ours drops it when it vanishes.
+pub async fn heartbeat_ttl_ours<D: Driver>() {
+    ttl_honoured::<D>(PeerKind::Ours).await;
 }

@@ -3,6 +3,7 @@
 //! checklist items it covers.
 
 pub mod cancel;
+pub mod endpoints;
 pub mod heartbeat;
 pub mod pairs;
 pub mod progress;
@@ -10,6 +11,7 @@ pub mod semantics;
 pub mod volume;
 
 pub use cancel::*;
+pub use endpoints::*;
 pub use heartbeat::*;
 pub use pairs::{
     dealer_dealer_libzmq, dealer_dealer_ours, dealer_dealer_zmqrs, dealer_rep_libzmq,

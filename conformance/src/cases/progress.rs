@@ -37,7 +37,7 @@ async fn burst_then_sleep<D: Driver>(kind: PeerKind) {
     let push = Peer::<D>::new(kind, SocketType::Push);
     push.connect(&ep).await;
     push.send_seq(BURST, BURST_SIZE).await;
-    D::sleep(Duration::from_millis(500)).await;
+    D::sleep(Duration::from_secs(1)).await;
     for i in 0..BURST {
         let m = pull
             .try_recv()
@@ -145,20 +145,30 @@ async fn servers_accept_while_busy<D: Driver>(kind: PeerKind) {
             c.send(msg(&["req", &k.to_string()])).await;
             clients.push(c);
         }
-        // The application is busy elsewhere; the server socket gets no call.
-        D::sleep(Duration::from_millis(500)).await;
-        let events = drain_events::<D, _>(&mut mon).await;
+        // The application is busy elsewhere; the server socket gets no call (its monitor is
+        // read, which drives nothing).
+        let mut events = Vec::new();
+        for _ in 0..50 {
+            D::sleep(Duration::from_millis(100)).await;
+            events.extend(drain_events::<D, _>(&mut mon).await);
+            let accepted = events
+                .iter()
+                .filter(|e| matches!(e, MonitorEvent::Socket(s) if is_handshake(s)))
+                .count();
+            if accepted == 3 {
+                break;
+            }
+        }
         let accepted = events
             .iter()
             .filter(|e| matches!(e, MonitorEvent::Socket(s) if is_handshake(s)))
             .count();
         assert_eq!(accepted, 3, "clients accepted while busy: {events:?}");
         for _ in 0..3 {
-            // Already queued: no waiting needed.
-            let mut m = server
-                .try_recv()
-                .expect("try_recv")
-                .unwrap_or_else(|| panic!("{}: a request did not arrive while idle", D::NAME));
+            let mut m =
+                crate::util::within::<D, _>(Duration::from_secs(10), "request", server.recv())
+                    .await
+                    .expect("recv");
             let reply = if server_type == SocketType::Router {
                 let id = m.pop_front().expect("identity");
                 let delim = m.pop_front().expect("delimiter");
@@ -194,4 +204,59 @@ pub async fn servers_accept_while_busy_libzmq<D: Driver>() {
 /// Our REP and ROUTER accept zmq.rs clients while the application sleeps.
 pub async fn servers_accept_while_busy_zmqrs<D: Driver>() {
     servers_accept_while_busy::<D>(PeerKind::ZmqRs).await;
+}
+
+/// `close()` flushes what is queued (linger, 2 s here): a burst sent just before closing is
+/// delivered in full, and so are messages queued before the peer even existed, if it turns up
+/// within the linger time.
+async fn close_flushes<D: Driver>(kind: PeerKind) {
+    // 1. Connected: send 2000 messages and close at once.
+    let pull = Peer::<D>::new(kind, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").await;
+    let push = D::socket(SocketType::Push, PeerOptions::default().to_socket_options());
+    let mut mon = push.monitor();
+    push.connect(&ep).await.expect("connect");
+    crate::util::wait_event::<D, _>(&mut mon, Duration::from_secs(10), "handshake", is_handshake)
+        .await;
+    for i in 0..2000 {
+        push.send(seq_msg(i, 1024)).await.expect("send");
+    }
+    crate::util::within::<D, _>(Duration::from_secs(5), "close", push.close()).await;
+    pull.recv_seq(2000, 1024, 0, Duration::ZERO).await;
+    pull.close().await;
+
+    // 2. Not connected yet: queue, close, and let the peer bind 300 ms later.
+    let ep = crate::util::free_tcp_endpoint();
+    let push = D::socket(SocketType::Push, PeerOptions::default().to_socket_options());
+    push.connect(&ep).await.expect("connect");
+    for i in 0..10 {
+        push.send(seq_msg(i, 64)).await.expect("send");
+    }
+    let (_, pull) = crate::util::join(
+        crate::util::within::<D, _>(Duration::from_secs(5), "close", push.close()),
+        async {
+            D::sleep(Duration::from_millis(300)).await;
+            let pull = Peer::<D>::new(kind, SocketType::Pull);
+            pull.bind(&ep).await;
+            pull
+        },
+    )
+    .await;
+    pull.recv_seq(10, 64, 0, Duration::ZERO).await;
+    pull.close().await;
+}
+
+/// Close flushes, to our PULL.
+pub async fn close_flushes_ours<D: Driver>() {
+    close_flushes::<D>(PeerKind::Ours).await;
+}
+
+/// Close flushes, to libzmq.
+pub async fn close_flushes_libzmq<D: Driver>() {
+    close_flushes::<D>(PeerKind::Libzmq).await;
+}
+
+/// Close flushes, to zmq.rs.
+pub async fn close_flushes_zmqrs<D: Driver>() {
+    close_flushes::<D>(PeerKind::ZmqRs).await;
 }

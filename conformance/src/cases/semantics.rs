@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions};
 use crate::util::{free_tcp_endpoint, is_disconnect, join, msg, wait_event, TempDir, Transport};
-use crate::{Driver, Error, Msg, SocketEvent, SocketType, TestSocket};
+use crate::{Driver, Either, Error, Msg, SocketEvent, SocketType, TestSocket};
 
 // ---- PUB/SUB filtering ---------------------------------------------------------------------
 
@@ -524,4 +524,294 @@ pub async fn incompatible_refused_libzmq<D: Driver>() {
 /// Incompatible socket types refused, with zmq.rs.
 pub async fn incompatible_refused_zmqrs<D: Driver>() {
     incompatible_refused::<D>(PeerKind::ZmqRs).await;
+}
+
+// ---- unbind and disconnect -----------------------------------------------------------------
+
+async fn unbind_disconnect<D: Driver>(kind: PeerKind) {
+    // 1. unbind: the endpoint stops taking connections and is free to bind again; the other
+    //    endpoint keeps working.
+    eprintln!("-- our PULL unbinds one of two endpoints; {kind} PUSH clients");
+    let pull = D::socket(SocketType::Pull, PeerOptions::default().to_socket_options());
+    let ep1 = pull.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let ep2 = pull.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let a = Peer::<D>::new(kind, SocketType::Push);
+    a.connect(&ep2).await;
+    a.send(msg(&["via ep2"])).await;
+    let got = crate::util::within::<D, _>(Duration::from_secs(10), "recv", pull.recv()).await;
+    assert_eq!(got.expect("recv"), msg(&["via ep2"]));
+    pull.unbind(&ep1).await.expect("unbind");
+    assert!(
+        pull.unbind(&ep1).await.is_err(),
+        "unbinding twice must fail"
+    );
+    // Nothing listens on ep1 any more: another socket may take it.
+    let other = Peer::<D>::new(PeerKind::Ours, SocketType::Pull);
+    assert_eq!(other.bind(&ep1).await, ep1, "ep1 is free after unbind");
+    let b = Peer::<D>::new(kind, SocketType::Push);
+    b.connect(&ep1).await;
+    b.send(msg(&["to the new owner"])).await;
+    assert_eq!(other.recv().await, msg(&["to the new owner"]));
+    a.send(msg(&["still via ep2"])).await;
+    let got = crate::util::within::<D, _>(Duration::from_secs(10), "recv", pull.recv()).await;
+    assert_eq!(got.expect("recv"), msg(&["still via ep2"]));
+    for p in [a, b, other] {
+        p.close().await;
+    }
+    pull.close().await;
+
+    // 2. disconnect: our PUSH stops sending to the endpoint it left; round-robin then sends
+    //    everything to the remaining peer.
+    eprintln!("-- our PUSH disconnects from one of two {kind} PULLs");
+    let p1 = Peer::<D>::new(kind, SocketType::Pull);
+    let ep1 = p1.bind("tcp://127.0.0.1:*").await;
+    let p2 = Peer::<D>::new(kind, SocketType::Pull);
+    let ep2 = p2.bind("tcp://127.0.0.1:*").await;
+    let mut opts = PeerOptions::default().to_socket_options();
+    opts.immediate = true;
+    let push = D::socket(SocketType::Push, opts);
+    let mut mon = push.monitor();
+    push.connect(&ep1).await.expect("connect");
+    push.connect(&ep2).await.expect("connect");
+    for _ in 0..2 {
+        wait_event::<D, _>(
+            &mut mon,
+            Duration::from_secs(10),
+            "handshake",
+            crate::util::is_handshake,
+        )
+        .await;
+    }
+    // Round-robin over both.
+    for i in 0..4 {
+        push.send(msg(&["rr", &i.to_string()])).await.expect("send");
+    }
+    let (n1, n2) = (
+        p1.drain(Duration::from_millis(200)).await,
+        p2.drain(Duration::from_millis(200)).await,
+    );
+    assert_eq!(n1.len() + n2.len(), 4, "all delivered: {n1:?} {n2:?}");
+    assert!(
+        !n1.is_empty() && !n2.is_empty(),
+        "round-robin used both: {n1:?} {n2:?}"
+    );
+    push.disconnect(&ep1).await.expect("disconnect");
+    assert!(
+        push.disconnect(&ep1).await.is_err(),
+        "disconnecting twice must fail"
+    );
+    for i in 0..6 {
+        push.send(msg(&["after", &i.to_string()]))
+            .await
+            .expect("send");
+    }
+    for i in 0..6 {
+        assert_eq!(p2.recv().await, msg(&["after", &i.to_string()]));
+    }
+    let stray = p1.recv_timeout(Duration::from_millis(200)).await;
+    assert!(
+        stray.is_none(),
+        "a message went to the disconnected endpoint: {stray:?}"
+    );
+    push.close().await;
+    p1.close().await;
+    p2.close().await;
+}
+
+/// `unbind` and `disconnect` with our own peers.
+pub async fn unbind_disconnect_ours<D: Driver>() {
+    unbind_disconnect::<D>(PeerKind::Ours).await;
+}
+
+/// `unbind` and `disconnect` with libzmq peers.
+pub async fn unbind_disconnect_libzmq<D: Driver>() {
+    unbind_disconnect::<D>(PeerKind::Libzmq).await;
+}
+
+// ---- publishers never block ----------------------------------------------------------------
+
+async fn pub_never_blocks<D: Driver>(kind: PeerKind) {
+    let small = PeerOptions {
+        sndhwm: Some(10),
+        rcvhwm: Some(10),
+        ..PeerOptions::default()
+    };
+    let publ = Peer::<D>::with(PeerKind::Ours, SocketType::Pub, &small);
+    let ep = publ.bind("tcp://127.0.0.1:*").await;
+    let sub = Peer::<D>::with(kind, SocketType::Sub, &small);
+    sub.subscribe(b"").await;
+    sub.connect(&ep).await;
+    sync_subscription(&publ, &sub, "sync").await;
+    let Peer::Ours(ours, _) = &publ else {
+        unreachable!()
+    };
+    // The subscriber reads nothing meanwhile: its queue, the kernel's buffers and our queue
+    // fill up, and then PUB drops (§1.12: "drop per subscriber; never blocks").
+    const N: u64 = 20_000;
+    for i in 0..N {
+        let send = ours.send(crate::util::seq_msg(i, 1024));
+        match D::race(send, crate::util::yield_now()).await {
+            Either::Left(r) => r.expect("send"),
+            Either::Right(()) => panic!("{}: PUB send {i} blocked", D::NAME),
+        }
+    }
+    // The subscriber got a prefix of the messages in order, with gaps where PUB dropped.
+    let got = sub.drain(Duration::from_millis(300)).await;
+    assert!(
+        !got.is_empty() && (got.len() as u64) < N,
+        "{} of {N} delivered",
+        got.len()
+    );
+    let mut last = None;
+    for m in &got {
+        let i = u64::from_be_bytes(m[0][..8].try_into().expect("sequence number"));
+        crate::util::check_seq(m, i, 1024).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            last.is_none_or(|l| i > l),
+            "out of order: {i} after {last:?}"
+        );
+        last = Some(i);
+    }
+    // The subscriber is still served.
+    publ.send(msg(&["end"])).await;
+    assert_eq!(sub.recv().await, msg(&["end"]));
+    sub.close().await;
+    publ.close().await;
+}
+
+/// Our PUB never blocks on a stalled subscriber of our own, and keeps serving it.
+pub async fn pub_never_blocks_ours<D: Driver>() {
+    pub_never_blocks::<D>(PeerKind::Ours).await;
+}
+
+/// Our PUB never blocks on a stalled libzmq subscriber, and keeps serving it.
+pub async fn pub_never_blocks_libzmq<D: Driver>() {
+    pub_never_blocks::<D>(PeerKind::Libzmq).await;
+}
+
+/// Our PUB fans out to four subscribers of the peer kind, each getting every message in order.
+async fn fan_out<D: Driver>(kind: PeerKind) {
+    let publ = Peer::<D>::new(PeerKind::Ours, SocketType::Pub);
+    let ep = publ.bind("tcp://127.0.0.1:*").await;
+    let mut subs = Vec::new();
+    for _ in 0..4 {
+        let sub = Peer::<D>::new(kind, SocketType::Sub);
+        sub.subscribe(b"").await;
+        sub.connect(&ep).await;
+        sync_subscription(&publ, &sub, "sync").await;
+        subs.push(sub);
+    }
+    // Late probes to the first subscribers.
+    for sub in &subs {
+        for late in sub.drain(Duration::from_millis(50)).await {
+            assert_eq!(late, msg(&["sync"]));
+        }
+    }
+    const N: u64 = 500;
+    publ.send_seq(N, 64).await;
+    for sub in &subs {
+        sub.recv_seq(N, 64, 0, Duration::ZERO).await;
+    }
+    for sub in subs {
+        sub.close().await;
+    }
+    publ.close().await;
+}
+
+/// PUB fan-out to four of our subscribers.
+pub async fn fan_out_ours<D: Driver>() {
+    fan_out::<D>(PeerKind::Ours).await;
+}
+
+/// PUB fan-out to four libzmq subscribers.
+pub async fn fan_out_libzmq<D: Driver>() {
+    fan_out::<D>(PeerKind::Libzmq).await;
+}
+
+/// PUB fan-out to four zmq.rs subscribers.
+pub async fn fan_out_zmqrs<D: Driver>() {
+    fan_out::<D>(PeerKind::ZmqRs).await;
+}
+
+// ---- request-reply state machines ----------------------------------------------------------
+
+/// R1/R2: REQ alternates send and receive (a second send, or a receive first, is refused, as
+/// libzmq's `EFSM`); REP likewise answers only what it received. Against a libzmq peer.
+pub async fn reqrep_state_machine<D: Driver>() {
+    let rep = Peer::<D>::new(PeerKind::Libzmq, SocketType::Rep);
+    let ep = rep.bind("tcp://127.0.0.1:*").await;
+    let req = D::socket(SocketType::Req, PeerOptions::default().to_socket_options());
+    req.connect(&ep).await.expect("connect");
+    let early = crate::util::timeout::<D, _>(Duration::from_millis(200), req.recv()).await;
+    assert!(
+        matches!(early, Some(Err(_))),
+        "REQ recv before send must fail at once, got {early:?}"
+    );
+    req.send(msg(&["q1"])).await.expect("send");
+    let again =
+        crate::util::timeout::<D, _>(Duration::from_millis(200), req.send(msg(&["q2"]))).await;
+    assert!(
+        matches!(again, Some(Err(_))),
+        "a second request before the reply must fail at once, got {again:?}"
+    );
+    assert_eq!(
+        rep.recv().await,
+        msg(&["q1"]),
+        "only the first request went out"
+    );
+    rep.send(msg(&["r1"])).await;
+    let r = crate::util::within::<D, _>(Duration::from_secs(10), "reply", req.recv()).await;
+    assert_eq!(r.expect("recv"), msg(&["r1"]));
+    req.send(msg(&["q3"])).await.expect("send after the reply");
+    assert_eq!(rep.recv().await, msg(&["q3"]));
+    req.close().await;
+    rep.close().await;
+
+    let ours_rep = D::socket(SocketType::Rep, PeerOptions::default().to_socket_options());
+    let ep = ours_rep.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let early =
+        crate::util::timeout::<D, _>(Duration::from_millis(200), ours_rep.send(msg(&["x"]))).await;
+    assert!(
+        matches!(early, Some(Err(_))),
+        "REP send before a request must fail at once, got {early:?}"
+    );
+    let req = Peer::<D>::new(PeerKind::Libzmq, SocketType::Req);
+    req.connect(&ep).await;
+    req.send(msg(&["q"])).await;
+    let q = crate::util::within::<D, _>(Duration::from_secs(10), "request", ours_rep.recv()).await;
+    assert_eq!(q.expect("recv"), msg(&["q"]));
+    ours_rep.send(msg(&["r"])).await.expect("reply");
+    assert_eq!(req.recv().await, msg(&["r"]));
+    req.close().await;
+    ours_rep.close().await;
+}
+
+/// R3: a ROUTER drops a message for an unknown identity, or refuses it with
+/// `router_mandatory`; known peers are served either way. Against libzmq DEALERs.
+pub async fn router_unroutable<D: Driver>() {
+    for mandatory in [false, true] {
+        let mut opts = PeerOptions::default().to_socket_options();
+        opts.router_mandatory = mandatory;
+        let router = D::socket(SocketType::Router, opts);
+        let ep = router.bind("tcp://127.0.0.1:*").await.expect("bind");
+        let dealer = Peer::<D>::with(PeerKind::Libzmq, SocketType::Dealer, &with_id(b"known"));
+        dealer.connect(&ep).await;
+        dealer.send(msg(&["hi"])).await;
+        let got = crate::util::within::<D, _>(Duration::from_secs(10), "recv", router.recv()).await;
+        assert_eq!(got.expect("recv"), msg(&["known", "hi"]));
+        let r = crate::util::timeout::<D, _>(
+            Duration::from_millis(500),
+            router.send(msg(&["nobody", "lost"])),
+        )
+        .await;
+        match (mandatory, r) {
+            (false, Some(Ok(()))) => {}
+            (true, Some(Err(_))) => {}
+            (_, other) => panic!("router_mandatory={mandatory}: unroutable send gave {other:?}"),
+        }
+        router.send(msg(&["known", "reply"])).await.expect("send");
+        assert_eq!(dealer.recv().await, msg(&["reply"]));
+        dealer.close().await;
+        router.close().await;
+    }
 }

@@ -121,3 +121,44 @@ pub async fn many_in_order_libzmq<D: Driver>() {
 pub async fn many_in_order_zmqrs<D: Driver>() {
     many_in_order::<D>(PeerKind::ZmqRs).await;
 }
+
+/// A message of 1000 frames, sizes 0–299 bytes (every seventh empty): atomic delivery of a
+/// long multipart message, both ways (F4, F7).
+fn many_frames_msg() -> crate::Msg {
+    (0..1000usize)
+        .map(|i| {
+            let len = if i % 7 == 0 { 0 } else { i % 300 };
+            bytes::Bytes::from(vec![(i % 251) as u8; len])
+        })
+        .collect()
+}
+
+async fn many_frames<D: Driver>(kind: PeerKind) {
+    let theirs = Peer::<D>::new(kind, SocketType::Dealer);
+    let ep = theirs.bind("tcp://127.0.0.1:*").await;
+    let ours = Peer::<D>::new(PeerKind::Ours, SocketType::Dealer);
+    ours.connect(&ep).await;
+    for _ in 0..3 {
+        ours.send(many_frames_msg()).await;
+        assert_eq!(theirs.recv().await, many_frames_msg(), "peer got");
+        theirs.send(many_frames_msg()).await;
+        assert_eq!(ours.recv().await, many_frames_msg(), "we got");
+    }
+    ours.close().await;
+    theirs.close().await;
+}
+
+/// 1000-frame messages between our sockets.
+pub async fn many_frames_ours<D: Driver>() {
+    many_frames::<D>(PeerKind::Ours).await;
+}
+
+/// 1000-frame messages to and from libzmq.
+pub async fn many_frames_libzmq<D: Driver>() {
+    many_frames::<D>(PeerKind::Libzmq).await;
+}
+
+/// 1000-frame messages to and from zmq.rs.
+pub async fn many_frames_zmqrs<D: Driver>() {
+    many_frames::<D>(PeerKind::ZmqRs).await;
+}
