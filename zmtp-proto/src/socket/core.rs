@@ -549,7 +549,10 @@ impl Core {
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
-        match (t, self.linger_deadline) {
+        // Once handle_timeout has seen the linger deadline it is no longer a deadline: returning
+        // it again would make a driver that sleeps until poll_timeout spin.
+        let linger = self.linger_deadline.filter(|&d| d > self.now);
+        match (t, linger) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
