@@ -344,6 +344,12 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// True if [`Connection::poll_event`] has something (decoding resumed by
+    /// [`Connection::poll_message`] may produce events without any new input).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     fn decode(&mut self) -> Result<(), Error> {
         match self.decode_inner() {
             Ok(()) => Ok(()),

@@ -105,6 +105,9 @@ pub(crate) struct Core {
     pub(crate) events: VecDeque<SocketEvent>,
     pub(crate) now: Instant,
     pub(crate) epoch: u64,
+    /// Peers whose decoding resumed while a message was taken (it had paused at the receive
+    /// high-water mark) and left events or output that the socket must still process.
+    pub(crate) resumed: Vec<PeerId>,
     linger_deadline: Option<Instant>,
     closing: bool,
 }
@@ -127,6 +130,7 @@ impl Core {
             events: VecDeque::new(),
             now,
             epoch: 0,
+            resumed: Vec::new(),
             linger_deadline: None,
             closing: false,
         }
@@ -460,12 +464,22 @@ impl Core {
                 Some(m) => Some(m),
                 None => p.conn.as_mut().and_then(Connection::poll_message),
             };
-            if alone && msg.is_some() && p.has_inbound() {
-                // The only readable peer stays at the front: no rotation to do.
+            let unsettled = p
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.has_events() || (c.has_transmit() && !p.in_tx));
+            // The only readable peer stays at the front: no rotation to do.
+            let stay = alone && msg.is_some() && p.has_inbound();
+            let zombie_done = p.zombie && !p.has_inbound();
+            if !stay {
+                p.in_ring = false;
+            }
+            if unsettled && !self.resumed.contains(&id) {
+                self.resumed.push(id);
+            }
+            if stay {
                 return msg.map(|m| (id, extra, m));
             }
-            p.in_ring = false;
-            let zombie_done = p.zombie && !p.has_inbound();
             self.ring.pop_front();
             if zombie_done {
                 self.remove(id);

@@ -56,7 +56,7 @@ pub use options::SocketOptions;
 pub use trie::SubscriptionTrie;
 
 use self::core::Core;
-use crate::connection::{Event, PeerInfo};
+use crate::connection::{Connection, Event, PeerInfo};
 use crate::error::Error;
 use crate::message::Msg;
 use crate::socket_type::SocketType;
@@ -437,7 +437,7 @@ impl Socket {
             });
         }
         let core = &mut self.core;
-        match &mut self.kind {
+        let result = match &mut self.kind {
             Kind::Req(req) => req.send(core, msg),
             Kind::Rep(rep) => rep.send(core, msg),
             Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
@@ -448,7 +448,10 @@ impl Socket {
                 error: Error::NotSupported("PULL sockets cannot send"),
                 msg,
             }),
-        }
+        };
+        // REQ drops stale replies on send, which may resume a paused decoder.
+        self.settle_resumed();
+        result
     }
 
     /// Takes the next message for the application, if one is ready.
@@ -457,16 +460,25 @@ impl Socket {
     /// that cannot receive).
     pub fn recv(&mut self) -> Result<Option<Msg>, Error> {
         let core = &mut self.core;
-        let msg = match &mut self.kind {
-            Kind::Req(req) => req.recv(core)?,
-            Kind::Rep(rep) => rep.recv(core)?,
-            Kind::Dealer | Kind::Pull | Kind::Pair => core.next_inbound().map(|(_, m)| m),
-            Kind::Router(router) => router.recv(core),
-            Kind::Pub(p) => p.recv(core)?,
-            Kind::Sub(sub) => sub.recv(core),
-            Kind::Push => return Err(Error::NotSupported("PUSH sockets cannot receive")),
+        let result = match &mut self.kind {
+            Kind::Req(req) => req.recv(core),
+            Kind::Rep(rep) => rep.recv(core),
+            Kind::Dealer | Kind::Pull | Kind::Pair => Ok(core.next_inbound().map(|(_, m)| m)),
+            Kind::Router(router) => Ok(router.recv(core)),
+            Kind::Pub(p) => p.recv(core),
+            Kind::Sub(sub) => Ok(sub.recv(core)),
+            Kind::Push => Err(Error::NotSupported("PUSH sockets cannot receive")),
         };
-        Ok(msg)
+        self.settle_resumed();
+        result
+    }
+
+    /// Processes what decoding produced when taking messages resumed it (subscriptions behind
+    /// messages held at the receive high-water mark, a failure, a PONG to write).
+    fn settle_resumed(&mut self) {
+        while let Some(id) = self.core.resumed.pop() {
+            self.settle(id);
+        }
     }
 
     /// True if [`Socket::recv`] may have a message (a cheap hint for waking receivers).
@@ -561,6 +573,16 @@ impl Socket {
         if matches!(self.kind, Kind::Pub(_)) && self.core.socket_type == SocketType::Pub {
             // PUB discards upstream messages (S4) so they never hold up subscriptions.
             while self.core.inbound_from(id).is_some() {}
+            let more = self
+                .core
+                .peer(id)
+                .and_then(|p| p.conn.as_ref())
+                .is_some_and(Connection::has_events);
+            if more {
+                // Discarding resumed a decoder paused at the high-water mark, and it found
+                // subscriptions (or a failure) behind the discarded messages.
+                return self.settle(id);
+            }
         }
         self.core.settle(id);
     }

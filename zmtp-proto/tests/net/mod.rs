@@ -63,8 +63,8 @@ impl Link {
     }
 }
 
-/// Perturbations of the network.
-#[derive(Debug, Clone)]
+/// Perturbations of the network (none by default).
+#[derive(Debug, Clone, Default)]
 pub struct Chaos {
     /// Visit links in random order and skip some in each round.
     pub shuffle: bool,
@@ -72,16 +72,6 @@ pub struct Chaos {
     pub random_io: bool,
     /// Bytes in flight per link direction (`None` = unbounded).
     pub capacity: Option<usize>,
-}
-
-impl Default for Chaos {
-    fn default() -> Self {
-        Self {
-            shuffle: false,
-            random_io: false,
-            capacity: None,
-        }
-    }
 }
 
 impl Chaos {
