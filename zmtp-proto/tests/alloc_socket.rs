@@ -1,0 +1,229 @@
+//! Steady-state DEALER → ROUTER traffic (and the replies back) through two in-memory
+//! [`Socket`]s allocates nothing per message once warmed up: sending encodes into a reused
+//! buffer, reading decodes zero-copy out of a reused arena, messages of up to four frames live
+//! inline, and the socket's queues keep their capacity.
+//!
+//! Both I/O styles are measured: vectored (`transmit_chunks` + `advance_transmit`, `read_buf`
+//! + `handle_read`) and owned buffers (`take_transmit`, `take_read_buf` + `give_read_buf`).
+#![allow(missing_docs, unreachable_pub)]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator must implement the unsafe GlobalAlloc trait"
+)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::IoSlice;
+use std::time::Instant;
+
+use bytes::Bytes;
+use zmtp_proto::socket::{Action, PeerId, SocketOptions};
+use zmtp_proto::{Msg, Socket, SocketType};
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread (the test harness's own threads do not count).
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the allocator may run while thread-locals are being torn down.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+// SAFETY: every method forwards to the system allocator with the caller's arguments unchanged;
+// counting touches only a const-initialised thread-local without a destructor.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Style {
+    /// `transmit_chunks` + `advance_transmit`, `read_buf` + `handle_read`.
+    Vectored,
+    /// `take_transmit`, `take_read_buf` + `give_read_buf`.
+    Owned,
+}
+
+/// A DEALER connected to a ROUTER, with the driver's buffers.
+struct Pair {
+    dealer: Socket,
+    router: Socket,
+    dp: PeerId,
+    rp: PeerId,
+    now: Instant,
+    wire: Vec<u8>,
+    owned: Vec<Bytes>,
+    style: Style,
+}
+
+impl Pair {
+    fn new(style: Style) -> Self {
+        let now = Instant::now();
+        let mut router = Socket::new(SocketType::Router, SocketOptions::default(), now);
+        let mut o = SocketOptions::default();
+        o.routing_id = Bytes::from_static(b"dealer");
+        let mut dealer = Socket::new(SocketType::Dealer, o, now);
+        let dp = dealer.connect("mem://router", now);
+        assert!(matches!(dealer.poll_action(), Some(Action::Dial { .. })));
+        dealer.attach(dp, now);
+        let rp = router.accept(now);
+        let mut pair = Self {
+            dealer,
+            router,
+            dp,
+            rp,
+            now,
+            wire: Vec::with_capacity(1 << 16),
+            owned: Vec::with_capacity(16),
+            style,
+        };
+        pair.pump();
+        assert!(pair.dealer.peer_info(dp).is_some(), "handshake done");
+        while pair.dealer.poll_event().is_some() {}
+        while pair.router.poll_event().is_some() {}
+        pair
+    }
+
+    /// Moves bytes both ways until nothing is left to write.
+    fn pump(&mut self) {
+        loop {
+            let a = self.flow(true);
+            let b = self.flow(false);
+            if !a && !b {
+                return;
+            }
+        }
+    }
+
+    fn flow(&mut self, dealer_to_router: bool) -> bool {
+        let (from, fp, to, tp) = if dealer_to_router {
+            (&mut self.dealer, self.dp, &mut self.router, self.rp)
+        } else {
+            (&mut self.router, self.rp, &mut self.dealer, self.dp)
+        };
+        // The driver drains poll_transmit; with one peer it names that peer or nothing.
+        let named = from.poll_transmit();
+        if named.is_none() && !from.has_transmit(fp) {
+            return false;
+        }
+        self.wire.clear();
+        match self.style {
+            Style::Vectored => {
+                let mut slices = [IoSlice::new(&[]); 8];
+                let n = from.transmit_chunks(fp, &mut slices);
+                for s in &slices[..n] {
+                    self.wire.extend_from_slice(s);
+                }
+                let len = self.wire.len();
+                from.advance_transmit(fp, len);
+                let buf = to.read_buf(tp).expect("attached");
+                buf.extend_from_slice(&self.wire);
+                to.handle_read(tp, self.now);
+            }
+            Style::Owned => {
+                from.take_transmit(fp, &mut self.owned);
+                for b in self.owned.drain(..) {
+                    self.wire.extend_from_slice(&b);
+                }
+                let mut rest = &self.wire[..];
+                while !rest.is_empty() {
+                    let mut buf = to.take_read_buf(tp).expect("attached");
+                    let n = rest.len().min(buf.capacity());
+                    buf.extend_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    to.give_read_buf(tp, buf, self.now);
+                }
+            }
+        }
+        !self.wire.is_empty()
+    }
+
+    /// `batch` requests DEALER → ROUTER, each echoed back; returns the messages moved.
+    fn round(&mut self, batch: usize) -> u64 {
+        for _ in 0..batch {
+            self.dealer
+                .send(Msg::from(Bytes::from_static(b"0123456789abcdef")))
+                .unwrap();
+        }
+        self.pump();
+        let mut moved = 0;
+        while let Some(request) = self.router.recv().unwrap() {
+            assert_eq!(&request[0][..], b"dealer");
+            // Echo it back: [identity, body].
+            self.router.send(request).unwrap();
+            moved += 1;
+        }
+        self.pump();
+        while let Some(reply) = self.dealer.recv().unwrap() {
+            assert_eq!(&reply[0][..], b"0123456789abcdef");
+            moved += 1;
+        }
+        while self.dealer.poll_action().is_some() || self.router.poll_action().is_some() {}
+        while self.dealer.poll_event().is_some() || self.router.poll_event().is_some() {}
+        assert_eq!(moved, 2 * batch as u64);
+        moved
+    }
+}
+
+fn allocations_per_message(style: Style, batch: usize) -> f64 {
+    let mut pair = Pair::new(style);
+    for _ in 0..200 {
+        pair.round(batch);
+    }
+    let before = allocations();
+    let mut messages = 0;
+    for _ in 0..2000 {
+        messages += pair.round(batch);
+    }
+    let allocs = allocations() - before;
+    allocs as f64 / messages as f64
+}
+
+#[test]
+fn steady_state_dealer_router_allocates_nothing_per_message() {
+    // The counter is live: setting up a pair allocates (sockets, arenas, the handshake).
+    let before = allocations();
+    let pair = Pair::new(Style::Vectored);
+    assert!(
+        allocations() - before > 10,
+        "the counting allocator is installed"
+    );
+    drop(pair);
+    for style in [Style::Vectored, Style::Owned] {
+        for batch in [1, 16] {
+            let per_msg = allocations_per_message(style, batch);
+            println!("{style:?}, batches of {batch}: {per_msg:.4} allocations per message");
+            assert!(
+                per_msg < 0.05,
+                "{style:?}, batches of {batch}: {per_msg:.3} allocations per message"
+            );
+        }
+    }
+}
