@@ -471,7 +471,7 @@ fn libzmq_dealers_our_router() {
             .unwrap();
     }
     assert_eq!(identities.len(), 2);
-    assert!(identities.contains(&b"py-dealer".to_vec()));
+    assert!(identities.contains(b"py-dealer".as_slice()));
     let generated = identities.iter().find(|i| *i != b"py-dealer").unwrap();
     assert_eq!(generated.len(), 5);
     assert_eq!(generated[0], 0);
