@@ -3,7 +3,7 @@
 //! ([`ZmqRs`]).
 //!
 //! The remote kinds are actors: [`Op`]s go to the thread over a channel, and the answer comes
-//! back on a runtime-agnostic [`oneshot`](crate::util::oneshot), so awaiting it lets the driver
+//! back on a runtime-agnostic [`oneshot`], so awaiting it lets the driver
 //! under test run. Every blocking call in a peer thread has a timeout, so no peer can hang a
 //! test; a peer whose thread died answers with an error.
 

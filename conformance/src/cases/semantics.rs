@@ -120,6 +120,34 @@ async fn pubsub_filtering<D: Driver>(kind: PeerKind) {
     xsub.send(Msg::from(&b"\x01BB"[..])).await;
     sync_subscription(&publ, &xsub, "A-sync").await;
     check_filtering(&publ, &xsub).await;
+    // `0x00 topic` unsubscribes. XSUB does not filter locally (like libzmq, where only SUB
+    // sets `options.filter`), so "A" stops only once the publisher has the CANCEL: publish
+    // "A" then a marker until a round brings the marker alone.
+    xsub.send(Msg::from(&b"\x00A"[..])).await;
+    let mut cancelled = false;
+    for round in 0..50 {
+        let marker = format!("BB-{round}");
+        publ.send(msg(&["A3"])).await;
+        publ.send(msg(&[&marker])).await;
+        let mut saw_a = false;
+        loop {
+            let m = xsub.recv().await;
+            if m == msg(&[&marker]) {
+                break;
+            }
+            assert_eq!(m, msg(&["A3"]), "only A3 or the marker may arrive");
+            saw_a = true;
+        }
+        if !saw_a {
+            cancelled = true;
+            break;
+        }
+        D::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        cancelled,
+        "S5/S1: the publisher kept sending A after XSUB's 0x00A"
+    );
     xsub.close().await;
     publ.close().await;
 }
@@ -814,4 +842,106 @@ pub async fn router_unroutable<D: Driver>() {
         dealer.close().await;
         router.close().await;
     }
+}
+
+// ---- many peers ----------------------------------------------------------------------------
+
+/// Fifty of our DEALERs on one ROUTER of ours, each exchanging ten messages: peer tables,
+/// identities and routing at a size beyond the trivial.
+pub async fn many_peers_ours<D: Driver>() {
+    const PEERS: usize = 50;
+    let router = D::socket(
+        SocketType::Router,
+        PeerOptions::default().to_socket_options(),
+    );
+    let ep = router.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let mut dealers = Vec::new();
+    for k in 0..PEERS {
+        let id = format!("dealer-{k}");
+        let opts = PeerOptions {
+            routing_id: Some(Bytes::from(id)),
+            ..PeerOptions::default()
+        };
+        let d = D::socket(SocketType::Dealer, opts.to_socket_options());
+        d.connect(&ep).await.expect("connect");
+        dealers.push(d);
+    }
+    for round in 0..10 {
+        for d in &dealers {
+            d.send(msg(&["ping", &round.to_string()]))
+                .await
+                .expect("send");
+        }
+        for _ in 0..PEERS {
+            let mut m = crate::util::within::<D, _>(Duration::from_secs(10), "ping", router.recv())
+                .await
+                .expect("recv");
+            let id = m.pop_front().expect("identity");
+            assert_eq!(m, msg(&["ping", &round.to_string()]));
+            let mut reply = msg(&["pong", &String::from_utf8_lossy(&id)]);
+            reply.push_front(id);
+            router.send(reply).await.expect("send");
+        }
+        for (k, d) in dealers.iter().enumerate() {
+            let m = crate::util::within::<D, _>(Duration::from_secs(10), "pong", d.recv())
+                .await
+                .expect("recv");
+            assert_eq!(m, msg(&["pong", &format!("dealer-{k}")]));
+        }
+    }
+    for d in dealers {
+        d.close().await;
+    }
+    router.close().await;
+}
+
+/// Our PULL fair-queues three libzmq PUSH peers sending at once: every message arrives, and
+/// each sender's messages arrive in its order.
+pub async fn fair_queue_libzmq<D: Driver>() {
+    const N: u64 = 3_000;
+    let pull = D::socket(SocketType::Pull, PeerOptions::default().to_socket_options());
+    let ep = pull.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let mut senders = Vec::new();
+    for _ in 0..3 {
+        let p = crate::peer::Libzmq::new(SocketType::Push, &PeerOptions::default());
+        p.op(crate::peer::Op::Connect(ep.clone()))
+            .await
+            .expect("connect");
+        senders.push(p);
+    }
+    // Each sender's frames differ in size, which tells the senders apart.
+    let sizes = [16usize, 17, 18];
+    let sending = futures_util::future::join_all(senders.iter().zip(sizes).map(|(p, size)| {
+        p.op(crate::peer::Op::SendSeq {
+            n: N,
+            size,
+            pause_every: 0,
+            pause: Duration::ZERO,
+        })
+    }));
+    let receiving = async {
+        let mut next = [0u64; 3];
+        for _ in 0..3 * N {
+            let m = crate::util::within::<D, _>(Duration::from_secs(10), "message", pull.recv())
+                .await
+                .expect("recv");
+            let k = sizes
+                .iter()
+                .position(|&s| s == m[0].len())
+                .unwrap_or_else(|| panic!("unexpected frame of {} bytes", m[0].len()));
+            crate::util::check_seq(&m, next[k], sizes[k])
+                .unwrap_or_else(|e| panic!("sender {k}: {e}"));
+            next[k] += 1;
+        }
+        next
+    };
+    let (sent, next) = join(sending, receiving).await;
+    for r in sent {
+        r.expect("send_seq");
+    }
+    assert_eq!(next, [N; 3]);
+    for p in senders {
+        p.op(crate::peer::Op::Close).await.expect("close");
+    }
+    pull.close().await;
 }
