@@ -1,0 +1,227 @@
+//! `zmtp`: netcat for ZeroMQ (`zmtp cat`) and libzmq-compatible perf tools (`zmtp perf`).
+//!
+//! See `docs/cli.md` for the full description and examples. Exit codes: 0 on success, 1 on an
+//! error (one `error:` line on stderr), 3 when `--timeout` fired.
+
+mod backend;
+mod cat;
+mod drivers;
+mod frames;
+mod lines;
+mod perf;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "zmtp",
+    version,
+    about = "ZeroMQ from the shell: netcat for ZeroMQ (cat) and libzmq-compatible perf tools (perf)",
+    after_help = "Exit codes: 0 success, 1 error (one 'error:' line on stderr), 3 --timeout fired."
+)]
+pub(crate) struct Cli {
+    /// The I/O driver [default: compio where io_uring is available, else tokio].
+    #[arg(long, global = true, value_enum, value_name = "DRIVER")]
+    driver: Option<drivers::DriverName>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Netcat for ZeroMQ: stdin lines become messages, received messages become stdout lines.
+    ///
+    /// One message per line, frames separated by one TAB (an empty field is an empty frame).
+    /// Types that send send each stdin line; types that receive print each message, flushed per
+    /// line. At stdin EOF, queued messages are flushed (bounded by --linger) and the tool exits
+    /// 0, unless -n is still waiting for messages.
+    Cat(CatArgs),
+    /// Latency and throughput, compatible with libzmq's local_lat, remote_lat, local_thr and
+    /// remote_thr; with no arguments, both ends in one process on loopback for each driver.
+    Perf(PerfArgs),
+}
+
+/// The socket types, by their libzmq names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TypeArg {
+    /// REQ: for each stdin line send it, wait for the reply and print it.
+    Req,
+    /// REP: print each request; reply with --echo or with the next stdin line.
+    Rep,
+    /// DEALER: send stdin lines, print what arrives.
+    Dealer,
+    /// ROUTER: the first field is the peer's routing id, on input and output.
+    Router,
+    /// PUB: send stdin lines.
+    Pub,
+    /// SUB: print messages matching --subscribe.
+    Sub,
+    /// XPUB: send stdin lines, print (un)subscriptions.
+    Xpub,
+    /// XSUB: print messages, send stdin lines (subscriptions start with byte 1).
+    Xsub,
+    /// PUSH: send stdin lines.
+    Push,
+    /// PULL: print messages.
+    Pull,
+    /// PAIR: send stdin lines, print what arrives.
+    Pair,
+}
+
+/// Arguments of `zmtp cat`.
+#[derive(Debug, Args)]
+pub(crate) struct CatArgs {
+    /// The socket type.
+    #[arg(value_enum, value_name = "TYPE")]
+    pub(crate) socket_type: TypeArg,
+    /// Bind to EP (tcp://HOST:PORT, tcp://*:*, ipc:///path); repeatable. Prints
+    /// 'bound <endpoint>' on stderr.
+    #[arg(long, value_name = "EP")]
+    pub(crate) bind: Vec<String>,
+    /// Connect to EP; repeatable.
+    #[arg(long, value_name = "EP")]
+    pub(crate) connect: Vec<String>,
+    /// SUB/XSUB: subscribe to messages starting with PREFIX; repeatable ("" for everything;
+    /// none given means no subscription, as in libzmq). Hex with --hex.
+    #[arg(long, value_name = "PREFIX", allow_hyphen_values = true)]
+    pub(crate) subscribe: Vec<OsString>,
+    /// Frames on stdin and stdout are lower-case hex, so any bytes pass through.
+    #[arg(long)]
+    pub(crate) hex: bool,
+    /// Exit 0 after printing N received messages (req: after N replies; rep and --echo: after
+    /// answering the Nth).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+    /// Exit 3 if the whole run takes longer than MS milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub(crate) timeout: Option<u64>,
+    /// rep: reply with the request's frames; router, dealer, pair: send every received message
+    /// back unchanged (router: to the peer it came from). Stdin is not read.
+    #[arg(long)]
+    pub(crate) echo: bool,
+    /// The routing id announced to peers (ZMQ_ROUTING_ID). Hex with --hex.
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    pub(crate) identity: Option<OsString>,
+    /// Send and receive high-water marks in messages (0 = unlimited) [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub(crate) hwm: Option<usize>,
+    /// How long to flush queued messages at exit, in milliseconds (-1 = forever).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        allow_negative_numbers = true
+    )]
+    pub(crate) linger: i64,
+    /// Send a PING every MS milliseconds (ZMQ_HEARTBEAT_IVL).
+    #[arg(long, value_name = "MS")]
+    pub(crate) heartbeat_ivl: Option<u64>,
+    /// Drop a peer silent for MS milliseconds after a PING (ZMQ_HEARTBEAT_TIMEOUT).
+    #[arg(long, value_name = "MS")]
+    pub(crate) heartbeat_timeout: Option<u64>,
+    /// TTL announced to peers in PINGs, in milliseconds (ZMQ_HEARTBEAT_TTL; sent in
+    /// deciseconds).
+    #[arg(long, value_name = "MS")]
+    pub(crate) heartbeat_ttl: Option<u64>,
+}
+
+/// Arguments of `zmtp perf`.
+#[derive(Debug, Args)]
+pub(crate) struct PerfArgs {
+    #[command(subcommand)]
+    pub(crate) mode: Option<PerfMode>,
+}
+
+/// The four libzmq perf tools.
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum PerfMode {
+    /// Bind REP and echo COUNT messages (like libzmq's local_lat).
+    LatServer(PerfEnd),
+    /// Connect REQ, make COUNT round trips and print the average latency (like remote_lat).
+    LatClient(PerfEnd),
+    /// Bind PULL, receive COUNT messages and print the throughput (like local_thr).
+    ThrServer(PerfEnd),
+    /// Connect PUSH and send COUNT messages (like remote_thr).
+    ThrClient(PerfEnd),
+}
+
+/// Arguments shared by the perf tools, in libzmq's order.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PerfEnd {
+    /// Endpoint to bind (servers; port * picks one) or connect (clients).
+    #[arg(value_name = "EP")]
+    pub(crate) endpoint: String,
+    /// Message size in bytes.
+    #[arg(value_name = "SIZE")]
+    pub(crate) size: usize,
+    /// Number of messages (round trips for the latency tools).
+    #[arg(value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: u64,
+}
+
+/// How a command ended, when not with success.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// An error: one `error:` line, exit 1.
+    Error(String),
+    /// `--timeout` fired: exit 3.
+    Timeout(u64),
+}
+
+impl Failure {
+    /// An error with the given message.
+    pub(crate) fn error(msg: impl std::fmt::Display) -> Self {
+        Self::Error(msg.to_string())
+    }
+}
+
+/// The result of a command.
+pub(crate) type CmdResult = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // Scripts get one line, like every other error.
+            // clap's message up to its usage section, joined into one line.
+            let text = e.render().to_string();
+            let summary: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            let summary = if summary.is_empty() {
+                "error: invalid arguments".to_owned()
+            } else {
+                summary.join(" ")
+            };
+            eprintln!("{summary} (see 'zmtp --help')");
+            return ExitCode::from(1);
+        }
+    };
+    let result = match cli.command {
+        Command::Cat(args) => cat::run(cli.driver, &args),
+        Command::Perf(args) => perf::run(cli.driver, args.mode),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Error(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Timeout(ms)) => {
+            eprintln!("zmtp: timed out after {ms} ms");
+            ExitCode::from(3)
+        }
+    }
+}
