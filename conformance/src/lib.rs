@@ -112,7 +112,8 @@
 //! * [`cases::progress`]: bursts delivered while the application sleeps, a PUB that sends once
 //!   a second serving new subscribers and their PINGs, servers accepting clients while the
 //!   application is busy, `close()` flushing for the linger time;
-//! * [`cases::endpoints`]: wildcard binds, host names, abstract IPC names.
+//! * [`cases::endpoints`]: wildcard binds, host names, abstract IPC names;
+//! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
 //!
 //! # What the peers do differently (and how the suite copes)
 //!
@@ -280,6 +281,7 @@ macro_rules! conformance_tests {
             fan_out_ours, fan_out_libzmq, fan_out_zmqrs,
             reqrep_state_machine, router_unroutable,
             many_peers_ours, fair_queue_libzmq,
+            maxmsgsize_enforced_libzmq, bad_clients_dropped,
             // Cancel safety.
             cancel_recv_ours, cancel_recv_libzmq, cancel_recv_portable_select,
             cancel_send_at_hwm_ours, cancel_send_at_hwm_libzmq, try_send_at_hwm_hands_back,

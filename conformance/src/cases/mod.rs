@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod heartbeat;
 pub mod pairs;
 pub mod progress;
+pub mod robustness;
 pub mod semantics;
 pub mod volume;
 
@@ -24,5 +25,6 @@ pub use pairs::{
     xpub_xsub_zmqrs,
 };
 pub use progress::*;
+pub use robustness::*;
 pub use semantics::*;
 pub use volume::*;
