@@ -2,7 +2,6 @@
 //! out, and sleeps until its next deadline. It shares the machine with the user's handle under
 //! an uncontended mutex that is never held across an `.await`.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -12,10 +11,10 @@ use std::time::Instant;
 
 use tokio::time::Sleep;
 use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::{Action, PeerId, Socket as Machine, SocketEvent};
+use zmtp_proto::handle::{Handle, MonitorEvent};
+use zmtp_proto::socket::{Action, PeerId};
 
 use crate::transport::{self, Listener, Stream};
-use crate::MonitorEvent;
 
 /// Most slices handed to one vectored write.
 const MAX_IOV: usize = 64;
@@ -23,8 +22,6 @@ const MAX_IOV: usize = 64;
 const READS_PER_ROUND: usize = 16;
 /// Rounds of work per poll before the driver yields to other tasks.
 const ROUNDS_PER_POLL: usize = 32;
-/// Monitor events kept when the application does not read them.
-const MONITOR_CAPACITY: usize = 4096;
 
 type Dial = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
 
@@ -33,45 +30,25 @@ pub(crate) struct Bound {
     pub(crate) listener: Listener,
 }
 
-/// Everything behind the mutex: the machine and the I/O objects that feed it.
+/// Everything behind the mutex: the machine with its wakers, and the I/O objects that feed it.
 pub(crate) struct State {
-    pub(crate) machine: Machine,
+    pub(crate) handle: Handle,
     streams: Vec<Option<Stream>>,
     pub(crate) listeners: Vec<Bound>,
     dials: Vec<(PeerId, Dial)>,
-    /// Connect endpoints and the peers dialling them, for `disconnect`.
-    pub(crate) connects: Vec<(String, PeerId)>,
-    driver_waker: Option<Waker>,
-    driver_notified: bool,
-    recv_wakers: Vec<Waker>,
-    send_wakers: Vec<Waker>,
-    close_waker: Option<Waker>,
     /// A waker that wakes both the application task and the driver task, cached for the
     /// application task that last ran the I/O inline.
     inline_waker: Option<(Waker, Waker)>,
-    pub(crate) monitor: Option<VecDeque<MonitorEvent>>,
-    monitor_waker: Option<Waker>,
-    /// The driver has finished: the socket is closed and flushed.
-    pub(crate) finished: bool,
 }
 
 impl State {
-    pub(crate) fn new(machine: Machine) -> Self {
+    pub(crate) fn new(handle: Handle) -> Self {
         Self {
-            machine,
+            handle,
             streams: Vec::new(),
             listeners: Vec::new(),
             dials: Vec::new(),
-            connects: Vec::new(),
-            driver_waker: None,
-            driver_notified: false,
-            recv_wakers: Vec::new(),
-            send_wakers: Vec::new(),
-            close_waker: None,
             inline_waker: None,
-            monitor: None,
-            monitor_waker: None,
-            finished: false,
         }
     }
 
@@ -80,7 +57,7 @@ impl State {
     /// waker that wakes both this task and the driver task, so the next message wakes the
     /// application directly while the driver still makes progress without it.
     pub(crate) fn run_inline(&mut self, user: &Waker) {
-        let Some(driver) = self.driver_waker.clone() else {
+        let Some(driver) = self.handle.driver_waker().cloned() else {
             return;
         };
         let cached = self
@@ -104,44 +81,6 @@ impl State {
         }
     }
 
-    /// Wakes the driver task (once until it runs).
-    pub(crate) fn notify_driver(&mut self) {
-        if !self.driver_notified {
-            self.driver_notified = true;
-            if let Some(w) = &self.driver_waker {
-                w.wake_by_ref();
-            }
-        }
-    }
-
-    pub(crate) fn park_recv(&mut self, waker: &Waker) {
-        park(&mut self.recv_wakers, waker);
-    }
-
-    pub(crate) fn park_send(&mut self, waker: &Waker) {
-        park(&mut self.send_wakers, waker);
-    }
-
-    pub(crate) fn park_close(&mut self, waker: &Waker) {
-        self.close_waker = Some(waker.clone());
-    }
-
-    pub(crate) fn park_monitor(&mut self, waker: &Waker) {
-        self.monitor_waker = Some(waker.clone());
-    }
-
-    pub(crate) fn push_monitor(&mut self, event: MonitorEvent) {
-        if let Some(q) = &mut self.monitor {
-            if q.len() == MONITOR_CAPACITY {
-                q.pop_front();
-            }
-            q.push_back(event);
-            if let Some(w) = self.monitor_waker.take() {
-                w.wake();
-            }
-        }
-    }
-
     fn set_stream(&mut self, peer: PeerId, stream: Stream) {
         let i = peer.index();
         if self.streams.len() <= i {
@@ -154,7 +93,7 @@ impl State {
         if let Some(slot) = self.streams.get_mut(peer.index()) {
             *slot = None;
         }
-        self.machine.detach(peer, now);
+        self.handle.machine.detach(peer, now);
     }
 
     /// One round of work. Returns true if anything happened.
@@ -165,14 +104,11 @@ impl State {
         progress |= self.run_actions(now);
         progress |= self.read(cx, now);
         progress |= self.write(cx, now);
-        if self.machine.poll_timeout().is_some_and(|t| t <= now) {
-            self.machine.handle_timeout(now);
+        if self.handle.machine.poll_timeout().is_some_and(|t| t <= now) {
+            self.handle.machine.handle_timeout(now);
             progress = true;
         }
-        while let Some(event) = self.machine.poll_event() {
-            log_event(&event);
-            self.push_monitor(MonitorEvent::Socket(event));
-        }
+        self.handle.drain_events();
         progress
     }
 
@@ -182,16 +118,17 @@ impl State {
             while let Poll::Ready(result) = self.listeners[i].listener.poll_accept(cx) {
                 match result {
                     Ok(stream) => {
-                        let peer = self.machine.accept(now);
+                        let peer = self.handle.machine.accept(now);
                         self.set_stream(peer, stream);
                         let endpoint = self.listeners[i].endpoint.clone();
-                        self.push_monitor(MonitorEvent::Accepted { endpoint, peer });
+                        self.handle
+                            .push_monitor(MonitorEvent::Accepted { endpoint, peer });
                         progress = true;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
                         let endpoint = self.listeners[i].endpoint.clone();
-                        self.push_monitor(MonitorEvent::AcceptFailed {
+                        self.handle.push_monitor(MonitorEvent::AcceptFailed {
                             endpoint,
                             error: error.to_string(),
                         });
@@ -215,11 +152,11 @@ impl State {
                     match result {
                         Ok(stream) => {
                             self.set_stream(peer, stream);
-                            self.machine.attach(peer, now);
+                            self.handle.machine.attach(peer, now);
                         }
                         Err(error) => {
                             tracing::debug!(%error, "dial failed");
-                            self.machine.dial_failed(peer, now);
+                            self.handle.machine.dial_failed(peer, now);
                         }
                     }
                 }
@@ -230,21 +167,21 @@ impl State {
 
     fn run_actions(&mut self, now: Instant) -> bool {
         let mut progress = false;
-        while let Some(action) = self.machine.poll_action() {
+        while let Some(action) = self.handle.machine.poll_action() {
             progress = true;
             match action {
                 Action::Dial { peer, endpoint } => match endpoint.parse::<Endpoint>() {
                     Ok(ep) => self.dials.push((peer, Box::pin(transport::connect(ep)))),
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        self.machine.dial_failed(peer, now);
+                        self.handle.machine.dial_failed(peer, now);
                     }
                 },
                 Action::Close { peer } => {
                     // Best effort: flush what is queued (an ERROR command, say), then close.
                     if let Some(Some(stream)) = self.streams.get(peer.index()) {
                         let mut iov = [IoSlice::new(&[]); MAX_IOV];
-                        let n = self.machine.transmit_chunks(peer, &mut iov);
+                        let n = self.handle.machine.transmit_chunks(peer, &mut iov);
                         if n > 0 {
                             let _ = stream.try_write_vectored(&iov[..n]);
                         }
@@ -259,7 +196,7 @@ impl State {
     fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progress = false;
         for i in 0..self.streams.len() {
-            let Some(peer) = self.machine.peer_at(i) else {
+            let Some(peer) = self.handle.machine.peer_at(i) else {
                 continue;
             };
             let Some(stream) = self.streams[i].take() else {
@@ -270,7 +207,7 @@ impl State {
             if alive {
                 self.streams[i] = Some(stream);
             } else {
-                self.machine.detach(peer, now);
+                self.handle.machine.detach(peer, now);
             }
         }
         progress
@@ -286,7 +223,7 @@ impl State {
     ) -> (bool, bool) {
         let mut progress = false;
         for _ in 0..READS_PER_ROUND {
-            if !self.machine.wants_read(peer) {
+            if !self.handle.machine.wants_read(peer) {
                 break;
             }
             match stream.poll_read_ready(cx) {
@@ -297,13 +234,13 @@ impl State {
                 }
                 Poll::Ready(Ok(())) => {}
             }
-            let Some(buf) = self.machine.read_buf(peer) else {
+            let Some(buf) = self.handle.machine.read_buf(peer) else {
                 break;
             };
             match stream.try_read_buf(buf) {
                 Ok(0) => return (true, false),
                 Ok(_) => {
-                    self.machine.handle_read(peer, now);
+                    self.handle.machine.handle_read(peer, now);
                     progress = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -318,12 +255,12 @@ impl State {
 
     fn write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progress = false;
-        while self.machine.poll_transmit().is_some() {}
+        while self.handle.machine.poll_transmit().is_some() {}
         for i in 0..self.streams.len() {
-            let Some(peer) = self.machine.peer_at(i) else {
+            let Some(peer) = self.handle.machine.peer_at(i) else {
                 continue;
             };
-            if !self.machine.has_transmit(peer) {
+            if !self.handle.machine.has_transmit(peer) {
                 continue;
             }
             let Some(stream) = self.streams[i].take() else {
@@ -334,7 +271,7 @@ impl State {
             if alive {
                 self.streams[i] = Some(stream);
             } else {
-                self.machine.detach(peer, now);
+                self.handle.machine.detach(peer, now);
             }
         }
         progress
@@ -343,7 +280,7 @@ impl State {
     /// Writes to one peer until it would block; returns (progress, stream still usable).
     fn write_peer(&mut self, cx: &mut Context<'_>, peer: PeerId, stream: &Stream) -> (bool, bool) {
         let mut progress = false;
-        while self.machine.has_transmit(peer) {
+        while self.handle.machine.has_transmit(peer) {
             match stream.poll_write_ready(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Err(error)) => {
@@ -353,10 +290,10 @@ impl State {
                 Poll::Ready(Ok(())) => {}
             }
             let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let n = self.machine.transmit_chunks(peer, &mut iov);
+            let n = self.handle.machine.transmit_chunks(peer, &mut iov);
             match stream.try_write_vectored(&iov[..n]) {
                 Ok(written) => {
-                    self.machine.advance_transmit(peer, written);
+                    self.handle.machine.advance_transmit(peer, written);
                     progress = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -367,21 +304,6 @@ impl State {
             }
         }
         (progress, true)
-    }
-
-    /// Wakes the application's tasks whose condition now holds.
-    fn wake_application(&mut self) {
-        if !self.recv_wakers.is_empty() && self.machine.is_readable() {
-            self.recv_wakers.drain(..).for_each(Waker::wake);
-        }
-        if !self.send_wakers.is_empty() && self.machine.is_writable() {
-            self.send_wakers.drain(..).for_each(Waker::wake);
-        }
-        if self.machine.is_closed() {
-            if let Some(w) = self.close_waker.take() {
-                w.wake();
-            }
-        }
     }
 }
 
@@ -399,33 +321,6 @@ impl std::task::Wake for WakeBoth {
     fn wake_by_ref(self: &Arc<Self>) {
         self.user.wake_by_ref();
         self.driver.wake_by_ref();
-    }
-}
-
-/// Most tasks remembered as waiting for one condition; past that they are all woken (they
-/// re-register if they still wait). `will_wake` can miss a task it already holds, so the list
-/// must not grow with every poll.
-const MAX_WAITERS: usize = 8;
-
-fn park(list: &mut Vec<Waker>, waker: &Waker) {
-    if list.iter().any(|w| w.will_wake(waker)) {
-        return;
-    }
-    if list.len() == MAX_WAITERS {
-        list.drain(..).for_each(Waker::wake);
-    }
-    list.push(waker.clone());
-}
-
-fn log_event(event: &SocketEvent) {
-    match event {
-        SocketEvent::HandshakeFailed { error, .. } => {
-            tracing::info!(%error, "ZMTP handshake failed; peer dropped");
-        }
-        SocketEvent::Disconnected { error, .. } => {
-            tracing::debug!(%error, "ZMTP peer disconnected");
-        }
-        _ => tracing::trace!(?event, "socket event"),
     }
 }
 
@@ -460,26 +355,16 @@ impl Future for Driver {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let mut state = lock(&this.shared);
-        state.driver_notified = false;
-        if !state
-            .driver_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            state.driver_waker = Some(cx.waker().clone());
-        }
+        state.handle.register_driver(cx.waker());
         for round in 0.. {
             let now = Instant::now();
             let progress = state.round(cx, now);
-            state.wake_application();
-            if state.machine.is_closed() {
-                state.finished = true;
+            state.handle.wake_ready();
+            if state.handle.machine.is_closed() {
                 state.streams.clear();
                 state.listeners.clear();
                 state.dials.clear();
-                if let Some(w) = state.close_waker.take() {
-                    w.wake();
-                }
+                state.handle.finish();
                 return Poll::Ready(());
             }
             if !progress {
@@ -491,7 +376,7 @@ impl Future for Driver {
                 return Poll::Pending;
             }
         }
-        let deadline = state.machine.poll_timeout();
+        let deadline = state.handle.machine.poll_timeout();
         drop(state);
         if let Some(deadline) = deadline {
             if this.armed != Some(deadline) {

@@ -46,39 +46,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+pub use zmtp_proto::handle::MonitorEvent;
 pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
 pub use zmtp_proto::{Msg, SocketType};
 
 use driver::{lock, Driver, State};
-use zmtp_proto::endpoint::Endpoint;
+use zmtp_proto::endpoint::{names_bound, Endpoint};
+use zmtp_proto::handle::Handle;
 use zmtp_proto::socket::Socket as Machine;
-
-/// Monitor events: the machine's [`SocketEvent`]s plus what only the driver sees.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MonitorEvent {
-    /// A protocol-level event (connected, handshake succeeded or failed, disconnected...).
-    Socket(SocketEvent),
-    /// The socket listens on `endpoint`.
-    Listening {
-        /// The endpoint actually bound.
-        endpoint: String,
-    },
-    /// A connection was accepted on `endpoint`.
-    Accepted {
-        /// The listening endpoint.
-        endpoint: String,
-        /// The new peer.
-        peer: PeerId,
-    },
-    /// Accepting on `endpoint` failed (e.g. out of file descriptors).
-    AcceptFailed {
-        /// The listening endpoint.
-        endpoint: String,
-        /// The error.
-        error: String,
-    },
-}
 
 /// A ZeroMQ socket on the tokio runtime.
 ///
@@ -93,8 +68,8 @@ impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = lock(&self.shared);
         f.debug_struct("Socket")
-            .field("type", &state.machine.socket_type())
-            .field("peers", &state.machine.peer_count())
+            .field("type", &state.handle.machine.socket_type())
+            .field("peers", &state.handle.machine.peer_count())
             .finish()
     }
 }
@@ -125,7 +100,7 @@ impl Socket {
             options.seed = random_seed();
         }
         let machine = Machine::new(socket_type, options, Instant::now());
-        let shared = Arc::new(Mutex::new(State::new(machine)));
+        let shared = Arc::new(Mutex::new(State::new(Handle::new(machine))));
         tokio::spawn(Driver::new(shared.clone()));
         Self {
             shared,
@@ -135,7 +110,7 @@ impl Socket {
 
     /// The socket's type.
     pub fn socket_type(&self) -> SocketType {
-        lock(&self.shared).machine.socket_type()
+        lock(&self.shared).handle.machine.socket_type()
     }
 
     /// Binds to `endpoint` and returns the endpoint actually bound: `tcp://127.0.0.1:*` picks
@@ -148,10 +123,10 @@ impl Socket {
             endpoint: resolved.clone(),
             listener,
         });
-        state.push_monitor(MonitorEvent::Listening {
+        state.handle.push_monitor(MonitorEvent::Listening {
             endpoint: resolved.clone(),
         });
-        state.notify_driver();
+        state.handle.notify_driver();
         Ok(resolved)
     }
 
@@ -161,7 +136,7 @@ impl Socket {
         let before = state.listeners.len();
         state
             .listeners
-            .retain(|b| b.endpoint != endpoint && !endpoint_matches(endpoint, &b.endpoint));
+            .retain(|b| !names_bound(endpoint, &b.endpoint));
         if state.listeners.len() == before {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -174,23 +149,11 @@ impl Socket {
     /// Connects to `endpoint`. Like libzmq, this returns at once: the connection is made (and
     /// remade after failures) in the background, and messages sent meanwhile are queued.
     pub async fn connect(&self, endpoint: &str) -> io::Result<()> {
-        let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
-        if matches!(
-            parsed,
-            Endpoint::Tcp {
-                host: zmtp_proto::endpoint::Host::Any,
-                ..
-            } | Endpoint::Tcp { port: None, .. }
-        ) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("cannot connect to a wildcard endpoint {endpoint}"),
-            ));
-        }
         let mut state = lock(&self.shared);
-        let peer = state.machine.connect(endpoint, Instant::now());
-        state.connects.push((endpoint.to_owned(), peer));
-        state.notify_driver();
+        state
+            .handle
+            .connect(endpoint, Instant::now())
+            .map_err(invalid_input)?;
         Ok(())
     }
 
@@ -198,25 +161,14 @@ impl Socket {
     /// dropped.
     pub async fn disconnect(&self, endpoint: &str) -> io::Result<()> {
         let mut state = lock(&self.shared);
-        let peers: Vec<PeerId> = state
-            .connects
-            .iter()
-            .filter(|(e, _)| e == endpoint)
-            .map(|&(_, p)| p)
-            .collect();
-        if peers.is_empty() {
-            return Err(io::Error::new(
+        if state.handle.disconnect(endpoint, Instant::now()) {
+            Ok(())
+        } else {
+            Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("not connected to {endpoint}"),
-            ));
+            ))
         }
-        state.connects.retain(|(e, _)| e != endpoint);
-        let now = Instant::now();
-        for p in peers {
-            state.machine.disconnect(p, now);
-        }
-        state.notify_driver();
-        Ok(())
     }
 
     /// Sends a message. Waits only at the high-water mark (or, for types that block, while no
@@ -231,23 +183,16 @@ impl Socket {
     fn poll_send(&self, cx: &mut Context<'_>, slot: &mut Option<Msg>) -> Poll<io::Result<()>> {
         let mut state = lock(&self.shared);
         let msg = slot.take().expect("polled after completion");
-        match state.machine.send(msg) {
-            Ok(()) => {
-                state.notify_driver();
-                Poll::Ready(Ok(()))
-            }
+        match state.handle.try_send(msg) {
+            Ok(()) => Poll::Ready(Ok(())),
             Err(e) if e.error == zmtp_proto::Error::WouldBlock => {
                 // At the high-water mark: write out what we can right here, then retry once.
                 state.run_inline(cx.waker());
-                match state.machine.send(e.msg) {
-                    Ok(()) => {
-                        state.notify_driver();
-                        Poll::Ready(Ok(()))
-                    }
+                match state.handle.try_send(e.msg) {
+                    Ok(()) => Poll::Ready(Ok(())),
                     Err(e) => {
                         *slot = Some(e.msg);
-                        state.park_send(cx.waker());
-                        state.notify_driver();
+                        state.handle.park_send(cx.waker());
                         Poll::Pending
                     }
                 }
@@ -259,10 +204,7 @@ impl Socket {
     /// Sends without waiting; fails with `WouldBlock` (the message is handed back inside the
     /// error's [`zmtp_proto::SendError`]) at the high-water mark.
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<(), zmtp_proto::SendError> {
-        let mut state = lock(&self.shared);
-        state.machine.send(msg.into())?;
-        state.notify_driver();
-        Ok(())
+        lock(&self.shared).handle.try_send(msg.into())
     }
 
     /// Receives the next message.
@@ -274,19 +216,14 @@ impl Socket {
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Msg>> {
         let mut state = lock(&self.shared);
-        match state.machine.recv() {
-            Ok(Some(msg)) => {
-                // Taking a message may have made room below the receive high-water mark.
-                state.notify_driver();
-                Poll::Ready(Ok(msg))
-            }
+        match state.handle.try_recv() {
+            Ok(Some(msg)) => Poll::Ready(Ok(msg)),
             Ok(None) => {
                 state.run_inline(cx.waker());
-                if let Ok(Some(msg)) = state.machine.recv() {
-                    state.notify_driver();
+                if let Ok(Some(msg)) = state.handle.try_recv() {
                     return Poll::Ready(Ok(msg));
                 }
-                state.park_recv(cx.waker());
+                state.handle.park_recv(cx.waker());
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e.into())),
@@ -295,37 +232,23 @@ impl Socket {
 
     /// Receives a message if one is ready.
     pub fn try_recv(&self) -> io::Result<Option<Msg>> {
-        let mut state = lock(&self.shared);
-        let msg = state.machine.recv()?;
-        if msg.is_some() {
-            state.notify_driver();
-        }
-        Ok(msg)
+        Ok(lock(&self.shared).handle.try_recv()?)
     }
 
     /// SUB/XSUB: subscribes to messages whose first frame starts with `topic` (`b""` for all).
     pub async fn subscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
-        let mut state = lock(&self.shared);
-        state.machine.subscribe(topic.as_ref())?;
-        state.notify_driver();
-        Ok(())
+        Ok(lock(&self.shared).handle.subscribe(topic.as_ref(), true)?)
     }
 
     /// SUB/XSUB: removes one subscription to `topic`.
     pub async fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
-        let mut state = lock(&self.shared);
-        state.machine.unsubscribe(topic.as_ref())?;
-        state.notify_driver();
-        Ok(())
+        Ok(lock(&self.shared).handle.subscribe(topic.as_ref(), false)?)
     }
 
     /// Starts recording monitor events and returns a stream of them. Events that happen before
     /// the first call are not recorded; at most 4096 unread events are kept.
     pub fn monitor(&self) -> Monitor {
-        let mut state = lock(&self.shared);
-        if state.monitor.is_none() {
-            state.monitor = Some(std::collections::VecDeque::new());
-        }
+        lock(&self.shared).handle.start_monitor();
         Monitor {
             shared: self.shared.clone(),
         }
@@ -334,40 +257,16 @@ impl Socket {
     /// Closes the socket: no more sends; queued messages are flushed for up to the `linger`
     /// option (forever if it is `None`, like libzmq's default), then every connection closes.
     pub async fn close(self) {
-        {
-            let mut state = lock(&self.shared);
-            state.machine.close(Instant::now());
-            state.notify_driver();
-        }
-        poll_fn(|cx| {
-            let mut state = lock(&self.shared);
-            if state.finished {
-                Poll::Ready(())
-            } else {
-                state.park_close(cx.waker());
-                Poll::Pending
-            }
-        })
-        .await;
+        lock(&self.shared).handle.close(Instant::now());
+        poll_fn(|cx| lock(&self.shared).handle.poll_finished(cx)).await;
     }
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
         // Like libzmq's zmq_close: the driver keeps flushing in the background for `linger`.
-        let mut state = lock(&self.shared);
-        if !state.finished {
-            state.machine.close(Instant::now());
-            state.notify_driver();
-        }
+        lock(&self.shared).handle.close(Instant::now());
     }
-}
-
-fn endpoint_matches(given: &str, bound: &str) -> bool {
-    // `tcp://*:5555` was reported as `tcp://0.0.0.0:5555`.
-    given
-        .strip_prefix("tcp://*:")
-        .is_some_and(|port| bound.ends_with(&format!(":{port}")))
 }
 
 fn random_seed() -> u32 {
@@ -394,15 +293,7 @@ impl Monitor {
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
-        let mut state = lock(&self.shared);
-        if let Some(e) = state.monitor.as_mut().and_then(|q| q.pop_front()) {
-            return Poll::Ready(Some(e));
-        }
-        if state.finished {
-            return Poll::Ready(None);
-        }
-        state.park_monitor(cx.waker());
-        Poll::Pending
+        lock(&self.shared).handle.poll_monitor(cx)
     }
 }
 

@@ -307,6 +307,12 @@ impl Handle {
         }
     }
 
+    /// The driver task's waker, once it has run (for drivers that also do I/O on the
+    /// application's task and want the driver woken by the same events).
+    pub fn driver_waker(&self) -> Option<&Waker> {
+        self.driver.as_ref()
+    }
+
     /// Adds a monitor event (dropping the oldest beyond [`MONITOR_CAPACITY`]) if monitoring.
     pub fn push_monitor(&mut self, event: MonitorEvent) {
         if let Some(q) = &mut self.monitor {
