@@ -98,7 +98,8 @@
 //! * [`cases::pairs`]: every compatible pair of the eleven standard socket types against each
 //!   peer kind, our socket on either side, either side binding, over TCP and IPC, exchanging
 //!   multipart messages with empty frames;
-//! * [`cases::volume`]: a 16 MiB message, 100 000 messages in order, 1000-frame messages;
+//! * [`cases::volume`]: a 16 MiB message, 100 000 messages in order, 1000-frame messages,
+//!   full-duplex streams on one socket;
 //! * [`cases::semantics`]: PUB/SUB filtering and XPUB/XSUB subscription messages, ROUTER
 //!   identities (set and generated), reconnection after the peer restarts (with messages
 //!   queued meanwhile), incompatible socket types refused while a compatible peer is served,
@@ -266,6 +267,7 @@ macro_rules! conformance_tests {
             large_message_ours, large_message_libzmq, large_message_zmqrs,
             many_in_order_ours, many_in_order_libzmq, many_in_order_zmqrs,
             many_frames_ours, many_frames_libzmq, many_frames_zmqrs,
+            full_duplex_ours, full_duplex_libzmq, full_duplex_zmqrs,
             // Endpoint forms.
             endpoints_ours, endpoints_libzmq,
             // Semantics.

@@ -162,3 +162,42 @@ pub async fn many_frames_libzmq<D: Driver>() {
 pub async fn many_frames_zmqrs<D: Driver>() {
     many_frames::<D>(PeerKind::ZmqRs).await;
 }
+
+/// Messages each way in the full-duplex cases.
+const DUPLEX: u64 = 20_000;
+
+/// One of our DEALERs sends and receives at the same time (two futures on one socket) while
+/// the peer DEALER does the same: both streams arrive complete and in order.
+async fn full_duplex<D: Driver>(kind: PeerKind) {
+    let theirs = Peer::<D>::new(kind, SocketType::Dealer);
+    let ep = theirs.bind("tcp://127.0.0.1:*").await;
+    let ours = Peer::<D>::new(PeerKind::Ours, SocketType::Dealer);
+    ours.connect(&ep).await;
+    let ours_side = join(
+        ours.send_seq(DUPLEX, 32),
+        ours.recv_seq(DUPLEX, 40, 0, Duration::ZERO),
+    );
+    let their_side = async {
+        // A remote peer runs one operation at a time: it sends, then receives.
+        theirs.send_seq(DUPLEX, 40).await;
+        theirs.recv_seq(DUPLEX, 32, 0, Duration::ZERO).await;
+    };
+    join(ours_side, their_side).await;
+    ours.close().await;
+    theirs.close().await;
+}
+
+/// Full duplex between our sockets.
+pub async fn full_duplex_ours<D: Driver>() {
+    full_duplex::<D>(PeerKind::Ours).await;
+}
+
+/// Full duplex with libzmq.
+pub async fn full_duplex_libzmq<D: Driver>() {
+    full_duplex::<D>(PeerKind::Libzmq).await;
+}
+
+/// Full duplex with zmq.rs.
+pub async fn full_duplex_zmqrs<D: Driver>() {
+    full_duplex::<D>(PeerKind::ZmqRs).await;
+}
