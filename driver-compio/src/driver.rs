@@ -598,6 +598,26 @@ impl Driver {
                 || self.peers.iter().flatten().all(PeerIo::is_flushed))
     }
 
+    /// Keeps one timer armed for `deadline`, replacing it only when the deadline changes.
+    fn arm_timer(&mut self, deadline: Option<Instant>, cx: &mut Context<'_>) {
+        let Some(deadline) = deadline else {
+            self.timer = None;
+            return;
+        };
+        let timer = match &mut self.timer {
+            Some((at, timer)) if *at == deadline => timer,
+            slot => {
+                &mut slot
+                    .insert((deadline, Box::pin(compio::time::sleep_until(deadline))))
+                    .1
+            }
+        };
+        if timer.as_mut().poll(cx).is_ready() {
+            self.timer = None;
+            cx.waker().wake_by_ref();
+        }
+    }
+
     fn finish(&mut self, st: &mut State) {
         // Dropping the operations cancels them; dropping the streams closes them.
         self.ops = FuturesUnordered::new();
@@ -619,7 +639,7 @@ impl Future for Driver {
         let shared = this.shared.clone();
         let mut st = shared.borrow_mut();
         st.handle.register_driver(cx.waker());
-        for round in 0.. {
+        for _ in 0..ROUNDS_PER_POLL {
             let now = Instant::now();
             let progress = this.round(&mut st, cx, now);
             if this.is_done(&st, now) {
@@ -627,29 +647,16 @@ impl Future for Driver {
                 return Poll::Ready(());
             }
             if !progress {
-                break;
-            }
-            if round == ROUNDS_PER_POLL {
-                // Plenty of work: let other tasks run, then come back.
-                cx.waker().wake_by_ref();
+                // Idle: sleep until the machine's next deadline (or an I/O completion, or a
+                // call on the handle).
+                let deadline = st.handle.machine.poll_timeout();
+                drop(st);
+                this.arm_timer(deadline, cx);
                 return Poll::Pending;
             }
         }
-        let deadline = st.handle.machine.poll_timeout();
-        drop(st);
-        let Some(deadline) = deadline else {
-            this.timer = None;
-            return Poll::Pending;
-        };
-        if this.timer.as_ref().is_none_or(|(at, _)| *at != deadline) {
-            this.timer = Some((deadline, Box::pin(compio::time::sleep_until(deadline))));
-        }
-        if let Some((_, sleep)) = &mut this.timer {
-            if sleep.as_mut().poll(cx).is_ready() {
-                this.timer = None;
-                cx.waker().wake_by_ref();
-            }
-        }
+        // Plenty of work: let other tasks run, then come back.
+        cx.waker().wake_by_ref();
         Poll::Pending
     }
 }

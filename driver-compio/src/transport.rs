@@ -1,13 +1,12 @@
 //! TCP and IPC streams and listeners behind one type each, with owned-buffer operations.
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
-use compio::net::{TcpListener, TcpStream, ToSocketAddrsAsync, UnixListener, UnixStream};
+use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use socket2::SockAddr;
 use zmtp_proto::endpoint::{Endpoint, Host};
 
@@ -81,25 +80,14 @@ fn abstract_addr(name: &str) -> io::Result<SockAddr> {
 pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(Listener, String, Option<PathBuf>)> {
     match endpoint {
         Endpoint::Tcp { host, port } => {
-            let port = port.unwrap_or(0);
-            let addrs: Vec<SocketAddr> = match host {
-                Host::Any => vec![SocketAddr::from(([0, 0, 0, 0], port))],
-                Host::Name(name) => (name.as_str(), port)
-                    .to_socket_addrs_async()
-                    .await?
-                    .collect(),
+            let host = match host {
+                Host::Any => "0.0.0.0",
+                Host::Name(name) => name.as_str(),
             };
-            let mut last = invalid(format!("{endpoint}: no address to bind"));
-            for addr in addrs {
-                match TcpListener::bind(addr).await {
-                    Ok(l) => {
-                        let local = l.local_addr()?;
-                        return Ok((Listener::Tcp(l), format!("tcp://{local}"), None));
-                    }
-                    Err(e) => last = e,
-                }
-            }
-            Err(last)
+            // compio resolves the name and tries each address in turn.
+            let l = TcpListener::bind((host, port.unwrap_or(0))).await?;
+            let local = l.local_addr()?;
+            Ok((Listener::Tcp(l), format!("tcp://{local}"), None))
         }
         Endpoint::Ipc(path) => {
             remove_stale_ipc(path).await;
