@@ -355,81 +355,44 @@ fn measure<B: Backend>(scenario: Scenario) -> Result<Measured, Failure> {
     })
 }
 
-/// Both ends of `scenario` on loopback, each on a thread and runtime of its own (as two
-/// processes would be); returns the time the measuring end took.
+/// Both ends of `scenario` on loopback on one thread and runtime (on a small machine this
+/// measures the driver rather than cross-core wake-ups); returns the time the measuring end
+/// took.
 fn run_pair<B: Backend>(scenario: Scenario, count: u64) -> Result<Duration, Failure> {
     let (size, server_type) = match scenario {
         Scenario::Latency => (16, SocketType::Rep),
         Scenario::Throughput(size) => (size, SocketType::Pull),
     };
-    let (endpoint_tx, endpoint_rx) = std::sync::mpsc::sync_channel::<Result<String, String>>(1);
-    std::thread::scope(|scope| {
-        let server = scope.spawn(move || {
-            block_on::<B, Duration>(async {
-                let socket = B::socket(server_type, perf_options());
-                match socket.bind("tcp://127.0.0.1:*").await {
-                    Ok(endpoint) => {
-                        let _ = endpoint_tx.send(Ok(endpoint));
-                    }
-                    Err(e) => {
-                        let _ = endpoint_tx.send(Err(e.to_string()));
-                        return Err(Failure::error(format!("cannot bind on loopback: {e}")));
-                    }
-                }
-                let end = PerfEnd {
-                    endpoint: String::new(),
-                    size,
-                    count,
-                };
-                let elapsed = match scenario {
-                    Scenario::Latency => {
-                        echo(&socket, &end).await?;
-                        Duration::ZERO
-                    }
-                    Scenario::Throughput(_) => receive(&socket, &end).await?,
-                };
-                socket.close().await;
-                Ok(elapsed)
-            })
-        });
-        let Ok(Ok(endpoint)) = endpoint_rx.recv() else {
-            return match server.join() {
-                Ok(Err(failure)) => Err(failure),
-                _ => Err(Failure::error("the perf server did not start")),
-            };
-        };
+    block_on::<B, Duration>(async {
+        let server = B::socket(server_type, perf_options());
+        let endpoint = server
+            .bind("tcp://127.0.0.1:*")
+            .await
+            .map_err(io_failure("bind"))?;
         let end = PerfEnd {
             endpoint,
             size,
             count,
         };
-        let client = block_on::<B, Duration>(async {
-            match scenario {
-                Scenario::Latency => {
-                    let req = connected::<B>(SocketType::Req, &end.endpoint).await?;
-                    let elapsed = round_trips(&req, &end).await?;
-                    req.close().await;
-                    Ok(elapsed)
-                }
-                Scenario::Throughput(_) => {
-                    let push = B::socket(SocketType::Push, perf_options());
-                    push.connect(&end.endpoint)
-                        .await
-                        .map_err(io_failure("connect"))?;
-                    send(&push, &end).await?;
-                    push.close().await;
-                    Ok(Duration::ZERO)
-                }
+        match scenario {
+            Scenario::Latency => {
+                let req = connected::<B>(SocketType::Req, &end.endpoint).await?;
+                let ((), elapsed) =
+                    futures_util::future::try_join(echo(&server, &end), round_trips(&req, &end))
+                        .await?;
+                Ok(elapsed)
             }
-        });
-        let server = server
-            .join()
-            .unwrap_or_else(|_| Err(Failure::error("the perf server panicked")));
-        let (client, server) = (client?, server?);
-        Ok(match scenario {
-            Scenario::Latency => client,
-            Scenario::Throughput(_) => server,
-        })
+            Scenario::Throughput(_) => {
+                let push = B::socket(SocketType::Push, perf_options());
+                push.connect(&end.endpoint)
+                    .await
+                    .map_err(io_failure("connect"))?;
+                let ((), elapsed) =
+                    futures_util::future::try_join(send(&push, &end), receive(&server, &end))
+                        .await?;
+                Ok(elapsed)
+            }
+        }
     })
 }
 
