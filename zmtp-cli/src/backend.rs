@@ -157,7 +157,10 @@ impl Compio {
     /// True if compio's runtime gets io_uring on this machine (it falls back to epoll
     /// otherwise).
     pub(crate) fn has_io_uring() -> bool {
-        compio::runtime::Runtime::new().is_ok_and(|rt| rt.driver_type().is_iouring())
+        static PROBE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *PROBE.get_or_init(|| {
+            compio::runtime::Runtime::new().is_ok_and(|rt| rt.driver_type().is_iouring())
+        })
     }
 }
 

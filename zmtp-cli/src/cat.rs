@@ -5,7 +5,7 @@
 //! that had to wait, and monitor events. Each of these futures is cancel safe, so they are
 //! simply re-created on every turn of the loop.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::poll_fn;
 use std::future::Future;
 use std::io::{self, Write};
@@ -258,6 +258,8 @@ struct Loop<'a> {
     accepted: HashMap<PeerId, String>,
     line_number: u64,
     out: Vec<u8>,
+    /// Notes already written to stderr (a redialled peer fails the same way every time).
+    noted: HashSet<String>,
 }
 
 impl<'a> Loop<'a> {
@@ -278,6 +280,7 @@ impl<'a> Loop<'a> {
             accepted: HashMap::new(),
             line_number: 0,
             out: Vec::new(),
+            noted: HashSet::new(),
         }
     }
 
@@ -424,7 +427,7 @@ impl<'a> Loop<'a> {
                 self.accepted.insert(peer, endpoint);
             }
             Event::AcceptFailed { endpoint, error } => {
-                eprintln!("zmtp: accepting on {endpoint} failed: {error}");
+                self.note(format!("zmtp: accepting on {endpoint} failed: {error}"));
             }
             Event::Socket(SocketEvent::Connected { peer, endpoint }) => {
                 self.dialled.insert(peer, endpoint);
@@ -436,17 +439,28 @@ impl<'a> Loop<'a> {
                         return Err(Failure::error(format!("{endpoint}: {error}")));
                     }
                 }
-                eprintln!("zmtp: handshake with {} failed: {error}", self.who(peer));
+                self.note(format!(
+                    "zmtp: handshake with {} failed: {error}",
+                    self.who(peer)
+                ));
             }
             Event::Socket(SocketEvent::Disconnected { peer, error }) => {
                 if error != zmtp_proto::Error::Closed {
-                    eprintln!("zmtp: {} disconnected: {error}", self.who(peer));
+                    self.note(format!("zmtp: {} disconnected: {error}", self.who(peer)));
                 }
                 self.accepted.remove(&peer);
             }
             Event::Socket(_) | Event::Other => {}
         }
         Ok(())
+    }
+
+    /// Writes a note to stderr, once: repeats of the same line are not shown.
+    fn note(&mut self, line: String) {
+        if !self.noted.contains(&line) {
+            eprintln!("{line}");
+            self.noted.insert(line);
+        }
     }
 
     /// Names a peer for a log line.

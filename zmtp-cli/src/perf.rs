@@ -96,6 +96,7 @@ async fn connected<B: Backend>(
         .connect(endpoint)
         .await
         .map_err(|e| Failure::error(format!("cannot connect to {endpoint}: {e}")))?;
+    let mut warned = false;
     loop {
         match monitor.next().await {
             Some(Event::Socket(SocketEvent::HandshakeSucceeded { .. })) => return Ok(socket),
@@ -105,7 +106,11 @@ async fn connected<B: Backend>(
                 return Err(Failure::error(format!("{endpoint}: {error}")));
             }
             Some(Event::Socket(SocketEvent::HandshakeFailed { error, .. })) => {
-                eprintln!("zmtp: handshake with {endpoint} failed: {error}");
+                // The socket redials; say it once.
+                if !warned {
+                    eprintln!("zmtp: handshake with {endpoint} failed: {error}");
+                    warned = true;
+                }
             }
             Some(_) => {}
             None => return Err(Failure::error("the socket closed before connecting")),

@@ -457,6 +457,29 @@ fn incompatible_peer_is_logged_and_the_server_keeps_serving(d: &str) {
     assert_eq!(rep.code, Some(0), "{rep:?}");
 }
 
+fn incompatible_server_is_logged_once_while_redialling(d: &str) {
+    let pull = Proc::zmtp_on(d, &["cat", "pull", "--bind", "tcp://127.0.0.1:*"]);
+    let ep = pull.bound();
+    // REQ may not talk to PULL: the client redials every 100 ms and fails the same way.
+    let req = run_zmtp_on(
+        d,
+        &["cat", "req", "--connect", &ep, "--timeout", "700"],
+        b"x\n",
+    );
+    assert_eq!(req.code, Some(3), "{req:?}");
+    let notes: Vec<&String> = req
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("zmtp: handshake with"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{req:?}");
+    assert!(
+        notes[0].contains(&ep) && notes[0].contains("may not connect"),
+        "{notes:?}"
+    );
+    pull.kill();
+}
+
 fn perf_tools_against_each_other(d: &str) {
     let server = Proc::zmtp_on(d, &["perf", "lat-server", "tcp://127.0.0.1:*", "32", "200"]);
     let ep = server.bound();
@@ -558,5 +581,6 @@ for_each_driver!(
     address_in_use_is_an_error,
     bad_hex_input_is_an_error,
     incompatible_peer_is_logged_and_the_server_keeps_serving,
+    incompatible_server_is_logged_once_while_redialling,
     perf_tools_against_each_other,
 );
