@@ -22,7 +22,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub mod libzmq;
+#[cfg(feature = "peers")]
 pub mod monocoque;
+#[cfg(feature = "peers")]
 pub mod omq;
 pub mod ours;
 pub mod raw;
@@ -252,3 +254,8 @@ pub const WARMUP_LIMIT: Duration = Duration::from_secs(10);
 
 /// The interval between the fan-out publisher's warm-up messages.
 pub const WARMUP_INTERVAL: Duration = Duration::from_millis(20);
+
+/// A compio runtime for this thread.
+pub fn compio_runtime() -> std::io::Result<compio::runtime::Runtime> {
+    compio::runtime::Runtime::new()
+}

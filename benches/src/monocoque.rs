@@ -21,6 +21,7 @@ use monocoque::zmq::{
     SocketOptions, SubSocket,
 };
 
+use crate::compio_runtime as runtime;
 use crate::{
     io_err, is_warmup, payload, warmup_payload, FanOut, Measurement, Params, Scenario,
     SubscriberTally, LOSS_TIMEOUT, WARMUP_INTERVAL, WARMUP_LIMIT,
@@ -47,11 +48,6 @@ pub fn run(scenario: Scenario, params: &Params, coalesce: bool) -> io::Result<Me
         Scenario::PushPull => push_pull(params, options, coalesce),
         Scenario::PubSub => pub_sub(params, options),
     }
-}
-
-/// A compio runtime for this thread.
-pub fn runtime() -> io::Result<compio::runtime::Runtime> {
-    compio::runtime::Runtime::new()
 }
 
 /// Polls `done` until it is set, keeping the compio runtime (and the I/O on it) alive.

@@ -188,7 +188,7 @@ pub mod tokio_driver {
 pub mod compio_driver {
     driver_bench! {
         driver: driver_compio,
-        runtime: compio::runtime::Runtime::new,
+        runtime: crate::compio_runtime,
         sleep: compio::time::sleep,
         timeout: compio::time::timeout,
     }

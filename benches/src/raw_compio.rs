@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use compio::buf::BufResult;
+use compio::buf::{BufResult, IntoInner, IoBuf};
 use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use futures_util::future::join;
 
-use crate::monocoque::runtime;
+use crate::compio_runtime as runtime;
 use crate::raw::{decode_header, encode_header, push_frame, BATCH, VECTORED_THRESHOLD};
 use crate::{
     io_err, is_warmup, payload, warmup_payload, FanOut, Measurement, Params, Scenario,
@@ -39,10 +39,18 @@ async fn connected_pair(listener: &TcpListener) -> io::Result<(TcpStream, TcpStr
     Ok((a, b))
 }
 
-/// Frame parser over an owned buffer that compio reads append to.
+/// Frame parser over an owned buffer that compio reads append to; large bodies are read
+/// straight into a buffer of their own.
 struct Reader {
     buf: Vec<u8>,
     start: usize,
+    large: Vec<u8>,
+}
+
+/// Where the body of the last frame lives: a range of `Reader::buf`, or `Reader::large`.
+enum Body {
+    Buffered(usize, usize),
+    Large,
 }
 
 impl Reader {
@@ -50,30 +58,48 @@ impl Reader {
         Self {
             buf: Vec::with_capacity(READ_BUF),
             start: 0,
+            large: Vec::new(),
         }
     }
 
-    /// Reads until one whole frame is buffered; returns the body range in `self.buf`.
-    async fn next_frame(&mut self, s: &mut TcpStream) -> io::Result<(usize, usize)> {
+    fn body(&self, b: &Body) -> &[u8] {
+        match *b {
+            Body::Buffered(x, y) => &self.buf[x..y],
+            Body::Large => &self.large,
+        }
+    }
+
+    /// Reads until one whole frame is available.
+    async fn next_frame(&mut self, s: &mut TcpStream) -> io::Result<Body> {
         loop {
-            if let Some((h, len)) = decode_header(&self.buf[self.start..]) {
-                if self.buf.len() - self.start >= h + len {
-                    let body = (self.start + h, self.start + h + len);
+            let avail = &self.buf[self.start..];
+            if let Some((h, len)) = decode_header(avail) {
+                if avail.len() >= h + len {
+                    let body = Body::Buffered(self.start + h, self.start + h + len);
                     self.start += h + len;
                     return Ok(body);
                 }
-                let need = self.start + h + len;
-                if need > self.buf.capacity() {
-                    self.buf.reserve(need - self.buf.len());
+                if len > READ_BUF / 4 {
+                    let mut large = std::mem::take(&mut self.large);
+                    large.clear();
+                    large.extend_from_slice(&avail[h..]);
+                    let have = large.len();
+                    large.reserve(len - have);
+                    let BufResult(r, slice) = s.read_exact(large.slice(have..len)).await;
+                    self.large = slice.into_inner();
+                    r?;
+                    self.buf.clear();
+                    self.start = 0;
+                    return Ok(Body::Large);
                 }
             }
+            // Keep the unparsed tail at the front so that the next read appends after it.
             if self.start == self.buf.len() {
                 self.buf.clear();
-                self.start = 0;
-            } else if self.buf.capacity() - self.buf.len() < READ_BUF / 4 {
+            } else if self.start > 0 {
                 self.buf.drain(..self.start);
-                self.start = 0;
             }
+            self.start = 0;
             let buf = std::mem::take(&mut self.buf);
             let BufResult(r, buf) = s.append(buf).await;
             self.buf = buf;
@@ -105,12 +131,12 @@ async fn round_trip(p: &Params) -> io::Result<Measurement> {
         out.clear();
         push_frame(&mut out, &body);
         out = write_all(&mut client, out).await?;
-        let (a, b) = server_in.next_frame(&mut server).await?;
+        let request = server_in.next_frame(&mut server).await?;
         echo.clear();
-        push_frame(&mut echo, &server_in.buf[a..b]);
+        push_frame(&mut echo, server_in.body(&request));
         echo = write_all(&mut server, echo).await?;
-        let (a, b) = client_in.next_frame(&mut client).await?;
-        std::hint::black_box(&client_in.buf[a..b]);
+        let reply = client_in.next_frame(&mut client).await?;
+        std::hint::black_box(client_in.body(&reply));
     }
     Ok(Measurement {
         elapsed: start.elapsed(),
@@ -184,15 +210,15 @@ fn push_pull(p: &Params) -> io::Result<Measurement> {
         s.set_nodelay(true)?;
         let mut reader = Reader::new();
         loop {
-            let (a, b) = reader.next_frame(&mut s).await?;
-            if is_warmup(&reader.buf[a..b]) {
+            let body = reader.next_frame(&mut s).await?;
+            if is_warmup(reader.body(&body)) {
                 break;
             }
         }
         let start = Instant::now();
         for _ in 0..count {
-            let (a, b) = reader.next_frame(&mut s).await?;
-            std::hint::black_box(&reader.buf[a..b]);
+            let body = reader.next_frame(&mut s).await?;
+            std::hint::black_box(reader.body(&body));
         }
         io::Result::Ok(start.elapsed())
     });
@@ -217,8 +243,8 @@ fn pub_sub(p: &Params) -> io::Result<Measurement> {
                 let mut reader = Reader::new();
                 let mut tally = SubscriberTally::default();
                 loop {
-                    let (a, b) = reader.next_frame(&mut s).await?;
-                    if tally.on_message(&reader.buf[a..b], &fan, count) {
+                    let body = reader.next_frame(&mut s).await?;
+                    if tally.on_message(reader.body(&body), &fan, count) {
                         break;
                     }
                 }

@@ -88,6 +88,7 @@ where
 
 fn push_pull(p: &Params) -> io::Result<Measurement> {
     let rt = runtime()?;
+    let _in_runtime = rt.enter();
     let mut pull = zeromq::PullSocket::new();
     let endpoint = rt
         .block_on(pull.bind("tcp://127.0.0.1:0"))
@@ -129,6 +130,7 @@ fn push_pull(p: &Params) -> io::Result<Measurement> {
 
 fn pub_sub(p: &Params) -> io::Result<Measurement> {
     let rt = runtime()?;
+    let _in_runtime = rt.enter();
     let mut publisher = zeromq::PubSocket::new();
     let endpoint = rt
         .block_on(publisher.bind("tcp://127.0.0.1:0"))

@@ -46,9 +46,17 @@ fn run(imp: &str, scenario: Scenario, params: &Params) -> std::io::Result<Measur
         "compio" => b::ours::compio_driver::run(scenario, params),
         "libzmq" => b::libzmq::run(scenario, params),
         "zmqrs" => b::zmqrs::run(scenario, params),
+        #[cfg(feature = "peers")]
         "omq" => b::omq::run(scenario, params),
+        #[cfg(feature = "peers")]
         "monocoque" => b::monocoque::run(scenario, params, false),
+        #[cfg(feature = "peers")]
         "monocoque-coalesce" => b::monocoque::run(scenario, params, true),
+        #[cfg(not(feature = "peers"))]
+        "omq" | "monocoque" | "monocoque-coalesce" => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "built without the `peers` feature (cargo build --release -p zmtp-benches --features peers)",
+        )),
         "raw" => b::raw::run(scenario, params),
         "raw-compio" => b::raw_compio::run(scenario, params),
         other => Err(std::io::Error::new(
