@@ -553,11 +553,28 @@ impl Core {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(d) = deadline {
-            if p.scheduled.is_none_or(|s| d < s) {
+        match deadline {
+            Some(d) if p.scheduled.is_none_or(|s| d < s) => {
                 p.scheduled = Some(d);
                 self.timers.push(Reverse((d, id.index, id.generation)));
             }
+            // Nothing to wait for any more (a handshake completed, say): the entry in the
+            // heap is stale and must not keep `poll_timeout` (and the driver's timer) armed.
+            None => p.scheduled = None,
+            Some(_) => {}
+        }
+        self.prune_timers();
+    }
+
+    /// Drops stale entries (of removed peers, or superseded) from the top of the timer heap,
+    /// so that `poll_timeout` reports a deadline only when something is due then.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((t, index, generation))) = self.timers.peek() {
+            let id = PeerId { index, generation };
+            if self.peer(id).is_some_and(|p| p.scheduled == Some(t)) {
+                break;
+            }
+            self.timers.pop();
         }
     }
 
@@ -658,4 +675,40 @@ fn next_backoff(current: &mut Duration, ivl: Duration, max: Duration) -> Duratio
     };
     *current = delay;
     delay
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use crate::socket::{PeerId, Socket, SocketOptions};
+    use crate::SocketType;
+
+    fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
+        let mut out = Vec::new();
+        from.take_transmit(pf, &mut out);
+        for chunk in &out {
+            to.handle_input(pt, chunk, now);
+        }
+        !out.is_empty()
+    }
+
+    #[test]
+    fn no_deadline_once_the_handshake_is_done() {
+        let now = Instant::now();
+        let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
+        let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), now);
+        let a = push.connect("x", now);
+        push.attach(a, now);
+        let b = pull.accept(now);
+        // The handshake deadline is armed while the greetings travel.
+        assert!(push.poll_timeout().is_some() && pull.poll_timeout().is_some());
+        while transfer(&mut push, a, &mut pull, b, now) | transfer(&mut pull, b, &mut push, a, now)
+        {
+        }
+        assert!(pull.peer_info(b).is_some(), "handshake completed");
+        // Nothing is due any more (no heartbeats): a driver need not keep a timer.
+        assert_eq!(push.poll_timeout(), None);
+        assert_eq!(pull.poll_timeout(), None);
+    }
 }
