@@ -598,24 +598,22 @@ impl Driver {
                 || self.peers.iter().flatten().all(PeerIo::is_flushed))
     }
 
-    /// Keeps one timer armed for `deadline`, replacing it only when the deadline changes.
+    /// Keeps one timer armed for `deadline`, replacing it only when the deadline changes. A
+    /// timer is polled once, to register the driver's waker; when it fires, the next round
+    /// sees the deadline passed, runs the machine's timers and so gets a new deadline.
     fn arm_timer(&mut self, deadline: Option<Instant>, cx: &mut Context<'_>) {
         let Some(deadline) = deadline else {
             self.timer = None;
             return;
         };
-        let timer = match &mut self.timer {
-            Some((at, timer)) if *at == deadline => timer,
-            slot => {
-                &mut slot
-                    .insert((deadline, Box::pin(compio::time::sleep_until(deadline))))
-                    .1
-            }
-        };
-        if timer.as_mut().poll(cx).is_ready() {
-            self.timer = None;
+        if self.timer.as_ref().is_some_and(|(at, _)| *at == deadline) {
+            return;
+        }
+        let mut sleep = Box::pin(compio::time::sleep_until(deadline));
+        if sleep.as_mut().poll(cx).is_ready() {
             cx.waker().wake_by_ref();
         }
+        self.timer = Some((deadline, sleep));
     }
 
     fn finish(&mut self, st: &mut State) {
@@ -639,8 +637,9 @@ impl Future for Driver {
         let shared = this.shared.clone();
         let mut st = shared.borrow_mut();
         st.handle.register_driver(cx.waker());
+        // One clock read per poll: the rounds of one poll take microseconds.
+        let now = Instant::now();
         for _ in 0..ROUNDS_PER_POLL {
-            let now = Instant::now();
             let progress = this.round(&mut st, cx, now);
             if this.is_done(&st, now) {
                 this.finish(&mut st);
