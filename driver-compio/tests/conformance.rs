@@ -1,5 +1,6 @@
-//! The shared conformance suite (`zmtp-conformance`) for the compio driver: every case runs
-//! on a fresh compio runtime (io_uring, or epoll where io_uring is unavailable).
+//! The shared conformance suite (`zmtp-conformance`) for the compio driver, twice: on compio's
+//! io_uring driver (`io_uring::*`; it falls back to epoll where io_uring is unavailable) and on
+//! its polling driver forced (`epoll::*`), the fallback users get on older kernels.
 #![allow(missing_docs)] // reason: test crate
 
 use std::future::Future;
@@ -11,20 +12,33 @@ use zmtp_conformance::{
     conformance_tests, Driver, MonitorEvent, SendError, TestMonitor, TestSocket,
 };
 
-struct Compio;
+/// The compio driver on a fresh runtime per case; `EPOLL` forces compio's polling driver.
+struct Compio<const EPOLL: bool>;
 
 struct Sock(driver_compio::Socket);
 
 struct Mon(driver_compio::Monitor);
 
-impl Driver for Compio {
+impl<const EPOLL: bool> Driver for Compio<EPOLL> {
     type Socket = Sock;
-    const NAME: &'static str = "compio";
+    const NAME: &'static str = if EPOLL { "compio-epoll" } else { "compio" };
 
     fn run<F: Future>(f: F) -> F::Output {
-        compio::runtime::Runtime::new()
-            .expect("compio runtime")
-            .block_on(f)
+        let mut proactor = compio::driver::ProactorBuilder::new();
+        if EPOLL {
+            proactor.driver_type(compio::driver::DriverType::Poll);
+        }
+        let runtime = compio::runtime::RuntimeBuilder::new()
+            .with_proactor(proactor)
+            .build()
+            .expect("compio runtime");
+        if EPOLL {
+            assert!(
+                runtime.driver_type().is_polling(),
+                "epoll driver not in use"
+            );
+        }
+        runtime.block_on(f)
     }
 
     fn socket(ty: SocketType, options: SocketOptions) -> Sock {
@@ -92,4 +106,10 @@ impl TestMonitor for Mon {
     }
 }
 
-conformance_tests!(Compio);
+mod io_uring {
+    zmtp_conformance::conformance_tests!(super::Compio<false>);
+}
+
+mod epoll {
+    zmtp_conformance::conformance_tests!(super::Compio<true>);
+}
