@@ -8,9 +8,7 @@ use std::io;
 use std::time::Duration;
 
 use driver_compio::{Msg, SocketOptions, SocketType};
-use zmtp_conformance::{
-    conformance_tests, Driver, MonitorEvent, SendError, TestMonitor, TestSocket,
-};
+use zmtp_conformance::{Driver, MonitorEvent, SendError, TestMonitor, TestSocket};
 
 /// The compio driver on a fresh runtime per case; `EPOLL` forces compio's polling driver.
 struct Compio<const EPOLL: bool>;
