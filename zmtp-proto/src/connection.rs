@@ -71,6 +71,11 @@ pub const MAX_HANDSHAKE_COMMAND: u64 = 64 * 1024;
 /// declared by the peer is never allocated up front.
 const LARGE_FRAME_STEP: usize = 8 * 1024 * 1024;
 
+/// A new arena slab holds this many frames of the largest size seen arriving in pieces...
+const SLAB_FRAMES: usize = 8;
+/// ...up to this size.
+const MAX_SLAB: usize = 4 * 1024 * 1024;
+
 /// What we know about the peer once the handshake succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
@@ -164,6 +169,8 @@ pub struct Connection {
     rx_seen: usize,
     /// Total length (header + body) of the frame at the front of `rx`, once its header is known.
     rx_frame_len: usize,
+    /// Size of the next arena slab: `read_chunk`, grown while large frames arrive.
+    slab: usize,
     partial: Msg,
     partial_bytes: u64,
     partial_is_subscription: bool,
@@ -192,6 +199,7 @@ impl Connection {
             timers.set(Timer::Handshake, now + ivl);
         }
         let rx = BytesMut::with_capacity(config.read_chunk);
+        let slab = config.read_chunk.max(64);
         Self {
             config,
             state: State::Greeting,
@@ -205,6 +213,7 @@ impl Connection {
             rx,
             rx_seen: 0,
             rx_frame_len: 0,
+            slab,
             partial: Msg::new(),
             partial_bytes: 0,
             partial_is_subscription: false,
@@ -319,7 +328,18 @@ impl Connection {
             chunk / 4
         };
         if spare < want {
-            self.rx.reserve(want.max(chunk));
+            // A new slab. The bytes of a frame that straddles the old slab's end are moved into
+            // it, so slabs hold several frames of the size seen lately: large messages are then
+            // moved once per slab, not once per message.
+            self.rx.reserve(want.max(self.slab));
+        }
+    }
+
+    /// Notes the size of a frame that did not fit in the current read, to size later slabs.
+    fn note_large_frame(&mut self, total: usize) {
+        let wanted = total.saturating_mul(SLAB_FRAMES).min(MAX_SLAB);
+        if wanted > self.slab {
+            self.slab = wanted;
         }
     }
 
@@ -387,6 +407,9 @@ impl Connection {
             let total = header.header_len + header.size as usize;
             if self.rx.len() < total {
                 self.rx_frame_len = total;
+                if total > self.slab / SLAB_FRAMES {
+                    self.note_large_frame(total);
+                }
                 return Ok(());
             }
             self.rx_frame_len = 0;
