@@ -66,7 +66,24 @@ use zmtp_proto::socket::Socket as Machine;
 /// A ZeroMQ socket on the compio runtime.
 ///
 /// Create it inside a compio runtime: it spawns its driver task at once, on the current
-/// thread.
+/// thread. Receiving sockets are also [`Stream`](futures_core::Stream)s of messages and sending
+/// sockets [`Sink`](futures_sink::Sink)s.
+///
+/// ```
+/// use driver_compio::{Socket, SocketType};
+/// use futures_util::{SinkExt, StreamExt};
+///
+/// compio::runtime::Runtime::new().unwrap().block_on(async {
+///     let mut pull = Socket::new(SocketType::Pull);
+///     let endpoint = pull.bind("ipc://@driver-compio-socket-doc").await.unwrap();
+///     let mut push = Socket::new(SocketType::Push);
+///     push.connect(&endpoint).await.unwrap();
+///     push.send("one").await.unwrap(); // the inherent method
+///     SinkExt::send(&mut push, "two").await.unwrap(); // the Sink
+///     assert_eq!(&pull.recv().await.unwrap()[0][..], b"one");
+///     assert_eq!(&pull.next().await.unwrap().unwrap()[0][..], b"two");
+/// });
+/// ```
 pub struct Socket {
     shared: Shared,
     sink_item: Option<Msg>,
@@ -383,6 +400,20 @@ impl Drop for Socket {
 }
 
 /// A stream of [`MonitorEvent`]s from [`Socket::monitor`].
+///
+/// ```
+/// use driver_compio::{MonitorEvent, Socket, SocketEvent, SocketType};
+///
+/// compio::runtime::Runtime::new().unwrap().block_on(async {
+///     let push = Socket::new(SocketType::Push);
+///     let mut events = push.monitor();
+///     push.connect("tcp://127.0.0.1:9").await.unwrap(); // nobody listens there
+///     match events.next().await {
+///         Some(MonitorEvent::Socket(SocketEvent::ConnectRetried { .. })) => {}
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// });
+/// ```
 pub struct Monitor {
     shared: Shared,
 }

@@ -136,6 +136,15 @@ impl Endpoint {
     }
 
     /// The host and port to dial, for a TCP endpoint without wildcards.
+    ///
+    /// ```
+    /// use zmtp_proto::endpoint::Endpoint;
+    ///
+    /// let e: Endpoint = "tcp://localhost:5555".parse().unwrap();
+    /// assert_eq!(e.dial_target(), Some(("localhost", 5555)));
+    /// let e: Endpoint = "tcp://*:5555".parse().unwrap();
+    /// assert_eq!(e.dial_target(), None);
+    /// ```
     pub fn dial_target(&self) -> Option<(&str, u16)> {
         match self {
             Self::Tcp {
