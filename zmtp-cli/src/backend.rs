@@ -9,31 +9,11 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
+use zmtp_proto::socket::SocketOptions;
 use zmtp_proto::{Msg, SocketType};
 
-/// A monitor event, in the terms the CLI cares about (each driver has its own event type).
-#[derive(Debug, Clone)]
-pub(crate) enum Event {
-    /// A protocol-level event from the socket machine.
-    Socket(SocketEvent),
-    /// A connection was accepted on the listening `endpoint`.
-    Accepted {
-        /// The listening endpoint.
-        endpoint: String,
-        /// The new peer.
-        peer: PeerId,
-    },
-    /// Accepting on `endpoint` failed.
-    AcceptFailed {
-        /// The listening endpoint.
-        endpoint: String,
-        /// Why.
-        error: String,
-    },
-    /// An event the CLI does not act on.
-    Other,
-}
+/// Monitor events: both drivers report the same type, from zmtp-proto.
+pub(crate) use zmtp_proto::handle::MonitorEvent as Event;
 
 /// A runtime and its sockets.
 pub(crate) trait Backend {
@@ -136,16 +116,7 @@ impl Sock for driver_tokio::Socket {
 
 impl Monitor for driver_tokio::Monitor {
     async fn next(&mut self) -> Option<Event> {
-        Some(match Self::next(self).await? {
-            driver_tokio::MonitorEvent::Socket(e) => Event::Socket(e),
-            driver_tokio::MonitorEvent::Accepted { endpoint, peer } => {
-                Event::Accepted { endpoint, peer }
-            }
-            driver_tokio::MonitorEvent::AcceptFailed { endpoint, error } => {
-                Event::AcceptFailed { endpoint, error }
-            }
-            _ => Event::Other,
-        })
+        Self::next(self).await
     }
 }
 
@@ -215,16 +186,7 @@ impl Sock for driver_compio::Socket {
 
 impl Monitor for driver_compio::Monitor {
     async fn next(&mut self) -> Option<Event> {
-        Some(match Self::next(self).await? {
-            driver_compio::MonitorEvent::Socket(e) => Event::Socket(e),
-            driver_compio::MonitorEvent::Accepted { endpoint, peer } => {
-                Event::Accepted { endpoint, peer }
-            }
-            driver_compio::MonitorEvent::AcceptFailed { endpoint, error } => {
-                Event::AcceptFailed { endpoint, error }
-            }
-            _ => Event::Other,
-        })
+        Self::next(self).await
     }
 }
 

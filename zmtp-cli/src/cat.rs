@@ -450,7 +450,7 @@ impl<'a> Loop<'a> {
                 }
                 self.accepted.remove(&peer);
             }
-            Event::Socket(_) | Event::Other => {}
+            _ => {}
         }
         Ok(())
     }
