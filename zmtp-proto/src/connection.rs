@@ -601,15 +601,17 @@ impl Connection {
     /// bodies of [`ConnectionConfig::zero_copy_threshold`] bytes or more are queued as their own
     /// [`Bytes`] for a vectored write. Fails unless the handshake is complete.
     pub fn send(&mut self, msg: &Msg) -> Result<(), Error> {
-        self.check_can_send()?;
-        if msg.is_empty() {
+        if self.state != State::Active {
+            // Only an active connection has no error (`fail` leaves the Active state).
+            self.check_can_send()?;
+        }
+        let Some((last, front)) = msg.frames().split_last() else {
             return Err(Error::InvalidState("a message needs at least one frame"));
+        };
+        for frame in front {
+            self.encode_frame(FLAG_MORE, frame);
         }
-        let last = msg.len() - 1;
-        for (i, frame) in msg.iter().enumerate() {
-            let flags = if i == last { 0 } else { FLAG_MORE };
-            self.encode_frame(flags, frame);
-        }
+        self.encode_frame(0, last);
         Ok(())
     }
 
@@ -640,10 +642,18 @@ impl Connection {
     }
 
     fn encode_frame(&mut self, flags: u8, body: &Bytes) {
-        encode_header(flags, body.len(), &mut self.tx);
-        if body.len() >= self.config.zero_copy_threshold {
+        let len = body.len();
+        if len <= 255 && len < self.config.zero_copy_threshold {
+            // The common small frame: one reservation, a two-byte header and the body.
+            self.tx.reserve(2 + len);
+            self.tx.put_u16(u16::from_be_bytes([flags, len as u8]));
+            self.tx.extend_from_slice(body);
+            return;
+        }
+        encode_header(flags, len, &mut self.tx);
+        if len >= self.config.zero_copy_threshold {
             self.flush_tx_to_segments();
-            self.segments_len += body.len();
+            self.segments_len += len;
             self.segments.push_back(body.clone());
         } else {
             self.tx.put_slice(body);

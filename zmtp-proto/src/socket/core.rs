@@ -147,11 +147,7 @@ impl Core {
     }
 
     pub(crate) fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.peer.as_mut()
+        peer_in(&mut self.slots, id)
     }
 
     pub(crate) fn peer_at(&self, index: usize) -> Option<PeerId> {
@@ -363,15 +359,33 @@ impl Core {
     /// The next peer in round-robin order that can take a message, advancing the cursor.
     pub(crate) fn lb_next(&mut self) -> Option<PeerId> {
         let n = self.lb.len();
-        for k in 0..n {
-            let i = (self.lb_cursor + k) % n;
+        let mut i = self.lb_cursor;
+        for _ in 0..n {
             let id = self.lb[i];
+            i += 1;
+            if i == n {
+                i = 0;
+            }
             if !self.is_full(id) {
-                self.lb_cursor = (i + 1) % n;
+                self.lb_cursor = i;
                 return Some(id);
             }
         }
         None
+    }
+
+    /// Sends to the next peer in round-robin order that has room. Hands the message back when
+    /// every peer is at its high-water mark (or there is none).
+    pub(crate) fn send_round_robin(&mut self, msg: Msg) -> Result<(), Msg> {
+        if self.lb.len() == 1 {
+            // One peer: no rotation, and its high-water mark is checked once, by `enqueue`.
+            let id = self.lb[0];
+            return self.enqueue(id, msg);
+        }
+        match self.lb_next() {
+            Some(id) => self.enqueue(id, msg),
+            None => Err(msg),
+        }
     }
 
     /// True if round-robin would find a peer with room.
@@ -381,31 +395,38 @@ impl Core {
 
     /// Queues a message to a peer (or encodes it at once when nothing waits before it).
     /// Returns the message if the peer is gone or at its high-water mark.
-    pub(crate) fn enqueue(&mut self, id: PeerId, msg: Msg) -> Result<(), Msg> {
-        if self.is_full(id) {
-            return Err(msg);
-        }
+    pub(crate) fn enqueue<M: Outgoing>(&mut self, id: PeerId, msg: M) -> Result<(), M> {
+        let hwm = self.options.sndhwm;
         let conflate = self.options.conflate;
-        let Some(p) = self.peer_mut(id) else {
+        // One slab lookup for the whole operation; `tx_ready` is a separate field.
+        let Some(p) = peer_in(&mut self.slots, id) else {
             return Err(msg);
         };
-        let direct = p.out.is_empty()
-            && p.info.is_some()
-            && p.conn
-                .as_ref()
-                .is_some_and(|c| c.is_active() && c.transmit_len() < OUTPUT_BATCH);
-        if direct {
-            let conn = p.conn.as_mut().expect("checked");
-            if conn.send(&msg).is_err() {
-                return Err(msg);
-            }
-        } else {
-            if conflate {
-                p.out.clear();
-            }
-            p.out.push_back(msg);
+        if hwm != 0 && p.out.len() >= hwm && !conflate {
+            return Err(msg);
         }
-        self.after_output(id);
+        match p.conn.as_mut() {
+            Some(conn)
+                if p.out.is_empty()
+                    && p.info.is_some()
+                    && conn.is_active()
+                    && conn.transmit_len() < OUTPUT_BATCH =>
+            {
+                if conn.send(msg.as_msg()).is_err() {
+                    return Err(msg);
+                }
+            }
+            _ => {
+                if conflate {
+                    p.out.clear();
+                }
+                p.out.push_back(msg.into_msg());
+            }
+        }
+        if !p.in_tx && p.conn.as_ref().is_some_and(Connection::has_transmit) {
+            p.in_tx = true;
+            self.tx_ready.push_back(id);
+        }
         Ok(())
     }
 
@@ -662,6 +683,41 @@ impl Core {
                         .is_none_or(|c| !c.has_transmit() || c.error().is_some() || !c.is_active())
             })
         })
+    }
+}
+
+/// The live peer `id` in `slots` (a free function, so that callers keep the other fields of
+/// [`Core`] borrowable).
+fn peer_in(slots: &mut [Slot], id: PeerId) -> Option<&mut Peer> {
+    let slot = slots.get_mut(id.index as usize)?;
+    if slot.generation != id.generation {
+        return None;
+    }
+    slot.peer.as_mut()
+}
+
+/// A message to enqueue: owned, or borrowed by a sender that fans it out (cloned only if it
+/// must wait in a queue; encoding reads it in place).
+pub(crate) trait Outgoing {
+    fn as_msg(&self) -> &Msg;
+    fn into_msg(self) -> Msg;
+}
+
+impl Outgoing for Msg {
+    fn as_msg(&self) -> &Msg {
+        self
+    }
+    fn into_msg(self) -> Msg {
+        self
+    }
+}
+
+impl Outgoing for &Msg {
+    fn as_msg(&self) -> &Msg {
+        self
+    }
+    fn into_msg(self) -> Msg {
+        self.clone()
     }
 }
 

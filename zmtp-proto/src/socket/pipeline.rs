@@ -13,13 +13,7 @@ use crate::message::Msg;
 /// Sends to the next peer in round-robin order that has room (checklist §1.12: DEALER, PUSH,
 /// PAIR block rather than drop).
 pub(crate) fn send_round_robin(core: &mut Core, msg: Msg) -> Result<(), SendError> {
-    let Some(peer) = core.lb_next() else {
-        return Err(SendError {
-            error: Error::WouldBlock,
-            msg,
-        });
-    };
-    core.enqueue(peer, msg).map_err(|msg| SendError {
+    core.send_round_robin(msg).map_err(|msg| SendError {
         error: Error::WouldBlock,
         msg,
     })

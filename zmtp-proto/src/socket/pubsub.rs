@@ -51,7 +51,7 @@ impl Pub {
                 continue;
             }
             p.epoch = epoch;
-            if core.enqueue(peer, msg.clone()).is_err() {
+            if core.enqueue(peer, &msg).is_err() {
                 tracing::trace!("PUB dropped a message for a subscriber at its high-water mark");
             }
         }
@@ -185,7 +185,7 @@ impl Sub {
         // Other messages go upstream to every publisher; full queues drop.
         let peers: Vec<PeerId> = core.lb.clone();
         for id in peers {
-            let _ = core.enqueue(id, msg.clone());
+            let _ = core.enqueue(id, &msg);
         }
         Ok(())
     }
