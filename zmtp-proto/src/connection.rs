@@ -177,6 +177,8 @@ pub struct Connection {
     inbound: VecDeque<Msg>,
     /// Decoding stopped at the receive high-water mark with bytes left in `rx`.
     paused: bool,
+    /// The socket type takes subscriptions in messages (PUB, XPUB).
+    publisher: bool,
     events: VecDeque<Event>,
 
     // Output: `segments` go out before `tx`; small frames are coalesced in `tx`.
@@ -200,6 +202,7 @@ impl Connection {
         }
         let rx = BytesMut::with_capacity(config.read_chunk);
         let slab = config.read_chunk.max(64);
+        let publisher = config.socket_type.is_publisher();
         Self {
             config,
             state: State::Greeting,
@@ -219,6 +222,7 @@ impl Connection {
             partial_is_subscription: false,
             inbound: VecDeque::new(),
             paused: false,
+            publisher,
             events: VecDeque::new(),
             tx,
             segments: VecDeque::new(),
@@ -309,7 +313,7 @@ impl Connection {
     /// False while decoded messages fill the receive high-water mark: the driver should stop
     /// reading from this peer (TCP back-pressure does the rest) until messages are taken.
     pub fn wants_read(&self) -> bool {
-        self.error.is_none() && !self.inbound_full()
+        self.error.is_none() && !self.paused && !self.inbound_full()
     }
 
     fn inbound_full(&self) -> bool {
@@ -351,12 +355,21 @@ impl Connection {
     /// Takes the next complete message from the peer. Messages are only ever delivered whole.
     pub fn poll_message(&mut self) -> Option<Msg> {
         let msg = self.inbound.pop_front()?;
-        if self.paused && self.error.is_none() {
-            // Decoding paused at the high-water mark; resume now that there is room.
+        if self.paused && self.inbound.len() <= self.config.rcvhwm / 2 {
+            self.resume();
+        }
+        Some(msg)
+    }
+
+    /// Resumes decoding paused at the receive high-water mark, once half of the messages held
+    /// were taken (a low-water mark, as libzmq's pipes have): decoding then fills the queue again
+    /// in one go rather than one message per message taken.
+    #[cold]
+    fn resume(&mut self) {
+        if self.error.is_none() {
             let _ = self.decode();
             self.rx_seen = self.rx.len();
         }
-        Some(msg)
     }
 
     /// Takes the next event.
@@ -558,16 +571,21 @@ impl Connection {
         if self.state != State::Active {
             return Err(Error::MessageBeforeHandshake);
         }
+        if !more && self.partial.is_empty() && !self.partial_is_subscription && !self.publisher {
+            // The common single-frame message goes straight into the queue.
+            if self.config.conflate {
+                self.inbound.clear();
+            }
+            self.inbound.push_back(Msg::from(body));
+            return Ok(());
+        }
         if self.partial_is_subscription {
             // Trailing frames of a subscription message carry nothing for us. Checked first:
             // a trailing frame that starts with 0x00/0x01 is not a new subscription.
             self.partial_is_subscription = more;
             return Ok(());
         }
-        if self.partial.is_empty()
-            && self.config.socket_type.is_publisher()
-            && matches!(body.first(), Some(0 | 1))
-        {
+        if self.partial.is_empty() && self.publisher && matches!(body.first(), Some(0 | 1)) {
             // A ZMTP 3.0 subscription message (checklist V7): 0x01 topic / 0x00 topic.
             let topic = body.slice(1..);
             self.events.push_back(if body[0] == 1 {

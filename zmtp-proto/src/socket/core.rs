@@ -476,31 +476,35 @@ impl Core {
     ) -> Option<(PeerId, T, Msg)> {
         let alone = self.ring.len() == 1;
         while let Some(&id) = self.ring.front() {
-            let Some(p) = self.peer_mut(id) else {
+            // `peer_in` leaves `ring` and `resumed` borrowable while the peer is.
+            let Some(p) = peer_in(&mut self.slots, id) else {
                 self.ring.pop_front();
                 continue;
             };
             let extra = read(p);
-            let msg = match p.stranded_in.pop_front() {
-                Some(m) => Some(m),
-                None => p.conn.as_mut().and_then(Connection::poll_message),
+            let msg = if p.stranded_in.is_empty() {
+                p.conn.as_mut().and_then(Connection::poll_message)
+            } else {
+                p.stranded_in.pop_front()
             };
+            let more = p.has_inbound();
+            // Taking a message may have resumed a decoder paused at the receive high-water
+            // mark, which may have produced events or output the socket must still process.
             let unsettled = p
                 .conn
                 .as_ref()
                 .is_some_and(|c| c.has_events() || (c.has_transmit() && !p.in_tx));
-            // The only readable peer stays at the front: no rotation to do.
-            let stay = alone && msg.is_some() && p.has_inbound();
-            let zombie_done = p.zombie && !p.has_inbound();
-            if !stay {
-                p.in_ring = false;
-            }
             if unsettled && !self.resumed.contains(&id) {
                 self.resumed.push(id);
             }
-            if stay {
-                return msg.map(|m| (id, extra, m));
+            if alone && more {
+                if let Some(m) = msg {
+                    // The only readable peer stays at the front: no rotation to do.
+                    return Some((id, extra, m));
+                }
             }
+            p.in_ring = false;
+            let zombie_done = p.zombie && !more;
             self.ring.pop_front();
             if zombie_done {
                 self.remove(id);
