@@ -64,6 +64,7 @@ fn scenario(c: &mut Criterion, name: &str, which: Scenario, size: usize, min_cou
                     size,
                     count,
                     subscribers: 4,
+                    hwm: 0,
                 };
                 let m = run(which, &params).expect("benchmark run failed");
                 m.elapsed.mul_f64(iters as f64 / count as f64)

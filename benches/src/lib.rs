@@ -89,6 +89,20 @@ pub struct Params {
     pub count: u64,
     /// Subscribers of the fan-out scenario.
     pub subscribers: usize,
+    /// The fan-out's send and receive high-water marks; 0 means `count + 1000` (room for
+    /// every message, so that a lossless run is possible).
+    pub hwm: u64,
+}
+
+impl Params {
+    /// The high-water mark the fan-out scenario sets on the PUB and the SUBs.
+    pub fn fanout_hwm(&self) -> u64 {
+        if self.hwm == 0 {
+            self.count + 1000
+        } else {
+            self.hwm
+        }
+    }
 }
 
 /// The result of one run.
@@ -191,6 +205,10 @@ impl FanOut {
     /// The measurement once every subscriber reported.
     pub fn measurement(&self) -> Measurement {
         let results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        if std::env::var_os("BENCH_DEBUG").is_some() {
+            let counts: Vec<u64> = results.iter().map(|r| r.0).collect();
+            eprintln!("per-subscriber timed messages received: {counts:?}");
+        }
         let start = self
             .start
             .get()

@@ -114,7 +114,7 @@ fn push_pull(p: &Params) -> io::Result<Measurement> {
 }
 
 fn pub_sub(p: &Params) -> io::Result<Measurement> {
-    let hwm = i32::try_from(p.count + 1000).unwrap_or(i32::MAX);
+    let hwm = i32::try_from(p.fanout_hwm()).unwrap_or(i32::MAX);
     let ctx = zmq::Context::new();
     let publisher = ctx.socket(zmq::PUB).map_err(io_err)?;
     publisher.set_sndhwm(hwm).map_err(io_err)?;

@@ -190,7 +190,7 @@ fn push_pull(p: &Params, options: SocketOptions, coalesce: bool) -> io::Result<M
 }
 
 fn pub_sub(p: &Params, mut options: SocketOptions) -> io::Result<Measurement> {
-    let hwm = p.count as usize + 1000;
+    let hwm = p.fanout_hwm() as usize;
     options.send_hwm = hwm;
     options.recv_hwm = hwm;
     let rt = runtime()?;

@@ -117,7 +117,7 @@ fn push_pull(p: &Params) -> io::Result<Measurement> {
 }
 
 fn pub_sub(p: &Params) -> io::Result<Measurement> {
-    let hwm = u32::try_from(p.count + 1000).unwrap_or(u32::MAX);
+    let hwm = u32::try_from(p.fanout_hwm()).unwrap_or(u32::MAX);
     let rt = runtime()?;
     let (publisher, endpoint) = rt.block_on(async {
         let s = Socket::new(SocketType::Pub, Options::default().send_hwm(hwm));

@@ -120,7 +120,7 @@ macro_rules! driver_bench {
         }
 
         fn pub_sub(p: &Params) -> io::Result<Measurement> {
-            let hwm = p.count as usize + 1000;
+            let hwm = p.fanout_hwm() as usize;
             let rt = $runtime()?;
             let fan = FanOut::new();
             let (publisher, endpoint) = rt.block_on(async {

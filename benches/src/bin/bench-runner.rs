@@ -2,11 +2,12 @@
 //! the result and the process's peak RSS (`VmHWM`).
 //!
 //! ```text
-//! bench-runner IMPL SCENARIO SIZE COUNT [--subs N] [--tag TEXT] [--timeout SECONDS]
+//! bench-runner IMPL SCENARIO SIZE COUNT [--subs N] [--hwm N] [--tag TEXT] [--timeout SECONDS]
 //! bench-runner --list
 //! ```
 //!
-//! IMPL: see `--list`. SCENARIO: reqrep, dealer, pushpull, pubsub.
+//! IMPL: see `--list`. SCENARIO: reqrep, dealer, pushpull, pubsub. `--hwm` sets the fan-out's
+//! high-water marks (default: the message count + 1000, so that no message need be dropped).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -92,6 +93,7 @@ struct Args {
 fn parse() -> Result<Args, String> {
     let mut positional = Vec::new();
     let mut subs = 4;
+    let mut hwm = 0;
     let mut tag = String::new();
     let mut timeout = Duration::from_secs(60);
     let mut it = std::env::args().skip(1);
@@ -109,6 +111,12 @@ fn parse() -> Result<Args, String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--subs needs a number")?;
             }
+            "--hwm" => {
+                hwm = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--hwm needs a number")?;
+            }
             "--tag" => tag = it.next().ok_or("--tag needs a value")?,
             "--timeout" => {
                 timeout = Duration::from_secs(
@@ -121,7 +129,7 @@ fn parse() -> Result<Args, String> {
         }
     }
     let [imp, scenario, size, count] = <[String; 4]>::try_from(positional).map_err(|_| {
-        "usage: bench-runner IMPL SCENARIO SIZE COUNT [--subs N] [--tag T] [--timeout S]"
+        "usage: bench-runner IMPL SCENARIO SIZE COUNT [--subs N] [--hwm N] [--tag T] [--timeout S]"
     })?;
     Ok(Args {
         imp,
@@ -130,6 +138,7 @@ fn parse() -> Result<Args, String> {
             size: size.parse().map_err(|_| "SIZE must be a number")?,
             count: count.parse().map_err(|_| "COUNT must be a number")?,
             subscribers: subs,
+            hwm,
         },
         tag,
         timeout,
