@@ -1,13 +1,24 @@
-//! The per-socket driver task.
+//! The per-socket driver task and the I/O it shares with the socket handle.
 //!
-//! It shares the machine with the user's handle through an `Rc<RefCell<State>>` (compio runs
-//! every task of a runtime on one thread: no lock, no channel) and owns every I/O operation:
-//! one persistent accept per listener, one dial per connecting peer, and per connected peer one
-//! read and at most one write in flight. The operations live in a [`FuturesUnordered`]; each
-//! owns its buffer and a clone of its stream and hands both back when it completes. Nothing is
-//! ever dropped in flight except on purpose (a peer being closed, an unbound listener, the end
-//! of the socket), because dropping a compio operation cancels it and loses what the kernel
-//! already delivered.
+//! The handle and the driver task share the machine and every I/O operation through an
+//! `Rc<RefCell<State>>` (compio runs every task of a runtime on one thread: no lock, no
+//! channel): one persistent accept per listener, one dial per connecting peer, and per
+//! connected peer one read and at most one write in flight. Nothing is ever dropped in flight
+//! except on purpose (a peer being closed, an unbound listener, the end of the socket), because
+//! dropping a compio operation cancels it and loses what the kernel already delivered.
+//!
+//! Each connected peer has two long-lived operation slots, one for reading and one for
+//! writing: a slot keeps its operation's future in place from one operation to the next (no
+//! allocation per operation) and a waker of its own, which records the peer in a ready list
+//! when the operation completes. A round of work polls only the peers on that list, so a round
+//! costs the same with one peer or a thousand. Accepts and dials are rare and live in a
+//! [`FuturesUnordered`].
+//!
+//! Rounds run on the driver task, and also on the application's task just before `recv` (or
+//! `send` at the high-water mark) would wait ([`State::run_inline`]): the request it just
+//! queued is submitted without a task switch, and a completion that arrives while the
+//! application waits wakes the application, which handles it itself, as well as the driver
+//! task, which keeps everything moving when the application is elsewhere.
 //!
 //! Reads go straight into the machine's arena ([`Socket::take_read_buf`] lends its free space
 //! as an owned `BytesMut`, [`Socket::give_read_buf`] takes it back without a copy). Writes take
@@ -24,12 +35,15 @@ use std::future::{poll_fn, Future};
 use std::path::PathBuf;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::task::AtomicWaker;
 use zmtp_proto::endpoint::Endpoint;
 use zmtp_proto::handle::{Handle, MonitorEvent};
 use zmtp_proto::socket::{Action, PeerId};
@@ -46,12 +60,14 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// The state shared by a socket handle and its driver task.
 pub(crate) type Shared = Rc<RefCell<State>>;
 
-/// What the handle and the driver share: the machine with its wakers, and the listeners.
+/// What the handle and the driver share: the machine with its wakers, the listeners and the
+/// I/O of the connected peers.
 pub(crate) struct State {
     pub(crate) handle: Handle,
     pub(crate) listeners: Vec<Bound>,
     /// Listeners bound since the driver last ran; it starts accepting on them.
     fresh: Vec<(Listener, Stop, Rc<str>)>,
+    io: Io,
 }
 
 impl State {
@@ -60,6 +76,7 @@ impl State {
             handle,
             listeners: Vec::new(),
             fresh: Vec::new(),
+            io: Io::new(),
         }
     }
 
@@ -81,6 +98,21 @@ impl State {
         self.handle
             .push_monitor(MonitorEvent::Listening { endpoint });
         self.handle.notify_driver();
+    }
+
+    /// Runs rounds of peer I/O on the application's task, just before it would wait: what it
+    /// queued is submitted now rather than after a task switch, completions that arrived are
+    /// handled here, and `user` is woken (as well as the driver task) by the next completion.
+    /// Accepts, dials and timers stay with the driver task.
+    pub(crate) fn run_inline(&mut self, user: &Waker) {
+        if self.handle.is_finished() {
+            return;
+        }
+        if self.round(None, Instant::now()) {
+            // Plenty of work: the driver task carries on.
+            self.handle.notify_driver();
+        }
+        self.io.ready.app.register(user);
     }
 }
 
@@ -145,26 +177,167 @@ impl Stop {
     }
 }
 
-/// An operation in flight and what it hands back.
-type Op = Pin<Box<dyn Future<Output = Done>>>;
+/// Who to wake when a peer's operation completes, and which peers to look at.
+#[derive(Default)]
+struct Ready {
+    /// Indices of peers with an operation that may have completed (duplicates are harmless).
+    list: Mutex<Vec<usize>>,
+    /// The driver task, registered on each of its polls.
+    driver: AtomicWaker,
+    /// The application task that last ran a round inline and is about to wait.
+    app: AtomicWaker,
+}
+
+impl Ready {
+    fn push(&self, index: usize) {
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(index);
+    }
+
+    /// Moves the list into `out` (empty, its allocation reused); false if it was empty.
+    fn take(&self, out: &mut Vec<usize>) -> bool {
+        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *list, out);
+        !out.is_empty()
+    }
+}
+
+/// The waker of one operation slot.
+struct OpWaker {
+    index: usize,
+    woken: AtomicBool,
+    ready: Arc<Ready>,
+}
+
+impl OpWaker {
+    /// Puts the slot on the ready list; false if it was there already.
+    fn mark(&self) -> bool {
+        let first = !self.woken.swap(true, Ordering::AcqRel);
+        if first {
+            self.ready.push(self.index);
+        }
+        first
+    }
+}
+
+impl Wake for OpWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.mark();
+        self.ready.app.wake();
+        self.ready.driver.wake();
+    }
+}
+
+/// A future type kept in place from one operation to the next.
+trait Op<A, T> {
+    /// Starts an operation; the slot must be idle.
+    fn start(&mut self, arg: A);
+    /// Polls the operation in flight; after `Ready` the slot is idle again.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T>;
+    fn is_busy(&self) -> bool;
+    /// Drops the operation in flight, cancelling it.
+    fn cancel(&mut self);
+}
+
+struct OpBox<A, F> {
+    make: fn(A) -> F,
+    fut: Pin<Box<Option<F>>>,
+}
+
+impl<A, F: Future> Op<A, F::Output> for OpBox<A, F> {
+    fn start(&mut self, arg: A) {
+        debug_assert!(self.fut.is_none(), "operation already in flight");
+        self.fut.set(Some((self.make)(arg)));
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(fut) = self.fut.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let out = std::task::ready!(fut.poll(cx));
+        // Never polled again after completion.
+        self.fut.set(None);
+        Poll::Ready(out)
+    }
+
+    fn is_busy(&self) -> bool {
+        self.fut.is_some()
+    }
+
+    fn cancel(&mut self) {
+        self.fut.set(None);
+    }
+}
+
+/// One operation slot of a peer, with its waker.
+struct Slot<A: 'static, T: 'static> {
+    op: Box<dyn Op<A, T>>,
+    flag: Arc<OpWaker>,
+    waker: Waker,
+}
+
+impl<A: 'static, T: 'static> Slot<A, T> {
+    fn new<F: Future<Output = T> + 'static>(
+        make: fn(A) -> F,
+        index: usize,
+        ready: &Arc<Ready>,
+    ) -> Self {
+        let flag = Arc::new(OpWaker {
+            index,
+            woken: AtomicBool::new(false),
+            ready: ready.clone(),
+        });
+        Self {
+            op: Box::new(OpBox {
+                make,
+                fut: Box::pin(None),
+            }),
+            waker: Waker::from(flag.clone()),
+            flag,
+        }
+    }
+
+    /// Starts an operation; the next look at the ready list polls it (which submits it).
+    fn start(&mut self, arg: A) {
+        self.op.start(arg);
+        self.flag.mark();
+    }
+
+    /// Polls the operation if its waker fired since the last poll.
+    fn poll(&mut self) -> Poll<T> {
+        if !self.flag.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        self.op.poll(&mut Context::from_waker(&self.waker))
+    }
+}
+
+type ReadSlot = Slot<(Stream, BytesMut), (Stream, BufResult<usize, BytesMut>)>;
+type WriteSlot = Slot<(Stream, Vec<Bytes>), (Stream, BufResult<usize, Vec<Bytes>>)>;
+
+async fn read_op((stream, buf): (Stream, BytesMut)) -> (Stream, BufResult<usize, BytesMut>) {
+    let result = stream.read(buf).await;
+    (stream, result)
+}
+
+async fn write_op((stream, bufs): (Stream, Vec<Bytes>)) -> (Stream, BufResult<usize, Vec<Bytes>>) {
+    let result = stream.write(bufs).await;
+    (stream, result)
+}
+
+/// A rare operation in flight (accept, dial) and what it hands back.
+type Op1 = Pin<Box<dyn Future<Output = Done>>>;
 
 /// The driver's timer: its deadline and the sleep that ends there.
 type Timer = (Instant, Pin<Box<dyn Future<Output = ()>>>);
 
 enum Done {
-    Read {
-        index: usize,
-        token: u64,
-        stream: Stream,
-        /// `None` if the read was stopped.
-        result: Option<BufResult<usize, BytesMut>>,
-    },
-    Wrote {
-        index: usize,
-        token: u64,
-        stream: Stream,
-        result: BufResult<usize, Vec<Bytes>>,
-    },
     Accepted {
         listener: Listener,
         stop: Stop,
@@ -178,31 +351,7 @@ enum Done {
     },
 }
 
-fn read_op(index: usize, token: u64, stream: Stream, buf: BytesMut, stop: Stop) -> Op {
-    Box::pin(async move {
-        let result = stop.run(stream.read(buf)).await;
-        Done::Read {
-            index,
-            token,
-            stream,
-            result,
-        }
-    })
-}
-
-fn write_op(index: usize, token: u64, stream: Stream, bufs: Vec<Bytes>) -> Op {
-    Box::pin(async move {
-        let result = stream.write(bufs).await;
-        Done::Wrote {
-            index,
-            token,
-            stream,
-            result,
-        }
-    })
-}
-
-fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> Op {
+fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> Op1 {
     Box::pin(async move {
         let result = stop
             .run(async {
@@ -221,7 +370,7 @@ fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> 
     })
 }
 
-fn dial_op(peer: PeerId, endpoint: Endpoint) -> Op {
+fn dial_op(peer: PeerId, endpoint: Endpoint) -> Op1 {
     Box::pin(async move {
         Done::Dialled {
             peer,
@@ -233,20 +382,17 @@ fn dial_op(peer: PeerId, endpoint: Endpoint) -> Op {
 /// The I/O of one connected peer.
 struct PeerIo {
     peer: PeerId,
-    /// Tells this connection's operations from those of an earlier connection of the same
-    /// peer (a redial) or of a peer that used the same index.
-    token: u64,
     /// The stream for reading; `None` while a read is in flight.
     reader: Option<Stream>,
     /// The stream for writing; `None` while a write is in flight.
     writer: Option<Stream>,
+    read: ReadSlot,
+    write: WriteSlot,
     /// Output taken from the machine but not written yet (beyond `MAX_IOV`, or left by a
     /// short write); it goes before anything the machine still holds.
     backlog: Vec<Bytes>,
     /// An empty list whose allocation the next write reuses.
     spare: Vec<Bytes>,
-    /// Cancels the read when the peer is closed.
-    stop: Stop,
     /// Reading waits for the application to take messages (receive high-water mark).
     paused: bool,
 }
@@ -277,144 +423,178 @@ impl PeerIo {
     fn is_flushed(&self) -> bool {
         self.writer.is_some() && self.backlog.is_empty()
     }
+
+    /// Starts writing the backlog (a closing peer); false if there is nothing to write.
+    fn write_backlog(&mut self) -> bool {
+        match self.writer.take() {
+            Some(stream) if !self.backlog.is_empty() => {
+                let bufs = std::mem::take(&mut self.backlog);
+                self.write.start((stream, bufs));
+                true
+            }
+            other => {
+                self.writer = other;
+                false
+            }
+        }
+    }
 }
 
-/// The driver task's future.
-pub(crate) struct Driver {
-    shared: Shared,
-    ops: FuturesUnordered<Op>,
+/// Every I/O operation of a socket apart from its timer.
+struct Io {
+    /// Accepts and dials.
+    ops: FuturesUnordered<Op1>,
     /// Connected peers by [`PeerId::index`].
     peers: Vec<Option<PeerIo>>,
     /// Detached peers finishing a write (best effort) before their stream closes.
     closing: Vec<PeerIo>,
     /// Indices of peers whose reading is paused.
     paused: Vec<usize>,
-    next_token: u64,
-    timer: Option<Timer>,
+    ready: Arc<Ready>,
+    /// The ready list being worked through.
+    batch: Vec<usize>,
 }
 
-impl Driver {
-    pub(crate) fn new(shared: Shared) -> Self {
+impl Io {
+    fn new() -> Self {
         Self {
-            shared,
             ops: FuturesUnordered::new(),
             peers: Vec::new(),
             closing: Vec::new(),
             paused: Vec::new(),
-            next_token: 0,
-            timer: None,
+            ready: Arc::default(),
+            batch: Vec::new(),
         }
     }
 
-    /// One round of work: everything that does not wait. Returns true if anything happened.
-    fn round(&mut self, st: &mut State, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = !st.fresh.is_empty();
-        for (listener, stop, endpoint) in st.fresh.drain(..) {
-            self.ops.push(accept_op(listener, stop, endpoint, false));
-        }
-        if st.handle.machine.poll_timeout().is_some_and(|t| t <= now) {
-            st.handle.machine.handle_timeout(now);
-            progress = true;
-        }
-        progress |= self.run_actions(st, now);
-        self.resume_reads(st);
-        while let Some(peer) = st.handle.machine.poll_transmit() {
-            self.write(st, peer.index());
-        }
-        // New operations are submitted here, on their first poll.
+    /// Polls accepts and dials (driver task only).
+    fn poll_ops(&mut self, h: &mut Handle, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
         while let Poll::Ready(Some(done)) = self.ops.poll_next_unpin(cx) {
-            self.complete(st, done, now);
+            self.complete(h, done, now);
             progress = true;
         }
-        st.handle.drain_events();
-        st.handle.wake_ready();
         progress
     }
 
-    fn run_actions(&mut self, st: &mut State, now: Instant) -> bool {
+    /// Polls the peer operations whose wakers fired. Returns true if any completed.
+    fn poll_peers(&mut self, h: &mut Handle, now: Instant) -> bool {
         let mut progress = false;
-        while let Some(action) = st.handle.machine.poll_action() {
-            progress = true;
-            match action {
-                Action::Dial { peer, endpoint } => match Endpoint::parse_dial(&endpoint) {
-                    Ok(ep) => self.ops.push(dial_op(peer, ep)),
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot dial");
-                        st.handle.machine.dial_failed(peer, now);
-                    }
-                },
-                Action::Close { peer } => self.close_peer(st, peer, now, true),
+        let mut batch = std::mem::take(&mut self.batch);
+        while self.ready.take(&mut batch) {
+            for index in batch.drain(..) {
+                progress |= self.poll_peer(h, index, now);
+            }
+            if !self.closing.is_empty() {
+                progress |= self.poll_closing();
             }
         }
+        self.batch = batch;
         progress
     }
 
-    fn complete(&mut self, st: &mut State, done: Done, now: Instant) {
-        match done {
-            Done::Read {
-                index,
-                token,
-                stream,
-                result,
-            } => {
-                let Some(io) = self.live(index, token) else {
-                    return;
-                };
-                let peer = io.peer;
-                match result {
-                    Some(BufResult(Ok(n), buf)) if n > 0 => {
-                        io.reader = Some(stream);
-                        st.handle.machine.give_read_buf(peer, buf, now);
-                        self.read(st, index);
-                    }
-                    Some(BufResult(Ok(_), _)) => self.close_peer(st, peer, now, false),
-                    Some(BufResult(Err(error), _)) => {
-                        tracing::debug!(%error, "read failed");
-                        self.close_peer(st, peer, now, false);
-                    }
-                    None => {}
+    fn poll_peer(&mut self, h: &mut Handle, index: usize, now: Instant) -> bool {
+        let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
+            return false;
+        };
+        let mut progress = false;
+        if let Poll::Ready((stream, result)) = io.read.poll() {
+            progress = true;
+            let peer = io.peer;
+            match result {
+                BufResult(Ok(n), buf) if n > 0 => {
+                    io.reader = Some(stream);
+                    h.machine.give_read_buf(peer, buf, now);
+                    self.read(h, index);
+                }
+                BufResult(Ok(_), _) => {
+                    self.close_peer(h, peer, now, false);
+                    return true;
+                }
+                BufResult(Err(error), _) => {
+                    tracing::debug!(%error, "read failed");
+                    self.close_peer(h, peer, now, false);
+                    return true;
                 }
             }
-            Done::Wrote {
-                index,
-                token,
-                stream,
-                result: BufResult(result, bufs),
-            } => {
-                if let Some(io) = self.live(index, token) {
+        }
+        let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
+            return progress;
+        };
+        if let Poll::Ready((stream, BufResult(result, bufs))) = io.write.poll() {
+            progress = true;
+            io.writer = Some(stream);
+            match result {
+                Ok(n) if n > 0 || bufs.is_empty() => {
+                    io.wrote(bufs, n);
+                    self.write(h, index);
+                }
+                Ok(_) => {
+                    tracing::debug!("write made no progress");
+                    let peer = io.peer;
+                    self.close_peer(h, peer, now, false);
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "write failed");
+                    let peer = io.peer;
+                    self.close_peer(h, peer, now, false);
+                }
+            }
+        }
+        progress
+    }
+
+    /// Polls the writes of closing peers; a peer goes (and its stream closes) once its
+    /// backlog is written or a write fails.
+    fn poll_closing(&mut self) -> bool {
+        let mut progress = false;
+        let mut i = 0;
+        while i < self.closing.len() {
+            let io = &mut self.closing[i];
+            let keep = match io.write.poll() {
+                Poll::Pending => true,
+                Poll::Ready((stream, BufResult(result, bufs))) => {
+                    progress = true;
                     io.writer = Some(stream);
-                    match result {
-                        Ok(n) if n > 0 || bufs.is_empty() => {
-                            io.wrote(bufs, n);
-                            self.write(st, index);
-                        }
-                        Ok(_) => {
-                            tracing::debug!("write made no progress");
-                            let peer = io.peer;
-                            self.close_peer(st, peer, now, false);
-                        }
-                        Err(error) => {
-                            tracing::debug!(%error, "write failed");
-                            let peer = io.peer;
-                            self.close_peer(st, peer, now, false);
-                        }
-                    }
-                } else if let Some(i) = self.closing.iter().position(|io| io.token == token) {
-                    let mut io = self.closing.swap_remove(i);
                     match result {
                         Ok(n) if n > 0 => {
                             io.wrote(bufs, n);
-                            if !io.backlog.is_empty() {
-                                let bufs = std::mem::take(&mut io.backlog);
-                                self.ops.push(write_op(index, token, stream, bufs));
-                                self.closing.push(io);
-                            }
+                            io.write_backlog()
                         }
-                        _ => {}
+                        _ => false,
                     }
-                    // Otherwise `io` and `stream` drop here: the connection closes.
                 }
+            };
+            if keep {
+                i += 1;
+            } else {
+                self.closing.swap_remove(i);
             }
+        }
+        progress
+    }
+
+    fn run_actions(&mut self, h: &mut Handle, now: Instant) {
+        while let Some(action) = h.machine.poll_action() {
+            match action {
+                Action::Dial { peer, endpoint } => match Endpoint::parse_dial(&endpoint) {
+                    Ok(ep) => {
+                        self.ops.push(dial_op(peer, ep));
+                        // The driver task polls it (this may be a round run inline).
+                        h.notify_driver();
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot dial");
+                        h.machine.dial_failed(peer, now);
+                    }
+                },
+                Action::Close { peer } => self.close_peer(h, peer, now, true),
+            }
+        }
+    }
+
+    fn complete(&mut self, h: &mut Handle, done: Done, now: Instant) {
+        match done {
             Done::Accepted {
                 listener,
                 stop,
@@ -423,9 +603,9 @@ impl Driver {
             } => match result {
                 None => {}
                 Some(Ok(stream)) => {
-                    let peer = st.handle.machine.accept(now);
-                    self.add_peer(st, peer, stream, now);
-                    st.handle.push_monitor(MonitorEvent::Accepted {
+                    let peer = h.machine.accept(now);
+                    self.add_peer(h, peer, stream, now);
+                    h.push_monitor(MonitorEvent::Accepted {
                         endpoint: endpoint.to_string(),
                         peer,
                     });
@@ -433,7 +613,7 @@ impl Driver {
                 }
                 Some(Err(error)) => {
                     tracing::warn!(%error, "accept failed");
-                    st.handle.push_monitor(MonitorEvent::AcceptFailed {
+                    h.push_monitor(MonitorEvent::AcceptFailed {
                         endpoint: endpoint.to_string(),
                         error: error.to_string(),
                     });
@@ -442,70 +622,58 @@ impl Driver {
             },
             Done::Dialled { peer, result } => match result {
                 Ok(stream) => {
-                    st.handle.machine.attach(peer, now);
+                    h.machine.attach(peer, now);
                     let taken = self.peers.get(peer.index()).is_some_and(Option::is_some);
-                    if st.handle.machine.is_attached(peer) && !taken {
-                        self.add_peer(st, peer, stream, now);
+                    if h.machine.is_attached(peer) && !taken {
+                        self.add_peer(h, peer, stream, now);
                     }
                 }
                 Err(error) => {
                     tracing::debug!(%error, "dial failed");
-                    st.handle.machine.dial_failed(peer, now);
+                    h.machine.dial_failed(peer, now);
                 }
             },
         }
     }
 
-    /// The I/O of the peer at `index` if it is still the connection `token` belongs to.
-    fn live(&mut self, index: usize, token: u64) -> Option<&mut PeerIo> {
-        self.peers
-            .get_mut(index)?
-            .as_mut()
-            .filter(|io| io.token == token)
-    }
-
-    fn add_peer(&mut self, st: &mut State, peer: PeerId, stream: Stream, now: Instant) {
+    fn add_peer(&mut self, h: &mut Handle, peer: PeerId, stream: Stream, now: Instant) {
         let index = peer.index();
         if self.peers.len() <= index {
             self.peers.resize_with(index + 1, || None);
         }
         if let Some(old) = self.peers[index].as_ref().map(|io| io.peer) {
             // Cannot happen while every detach goes through `close_peer`; stay safe anyway.
-            self.close_peer(st, old, now, false);
+            self.close_peer(h, old, now, false);
         }
-        self.next_token += 1;
         self.peers[index] = Some(PeerIo {
             peer,
-            token: self.next_token,
             reader: Some(stream.clone()),
             writer: Some(stream),
+            read: Slot::new(read_op, index, &self.ready),
+            write: Slot::new(write_op, index, &self.ready),
             backlog: Vec::new(),
             spare: Vec::new(),
-            stop: Stop::default(),
             paused: false,
         });
-        self.read(st, index);
+        self.read(h, index);
     }
 
     /// Starts a read for the peer at `index` unless one is in flight or the machine wants
     /// none (receive high-water mark: the peer is then remembered as paused).
-    fn read(&mut self, st: &mut State, index: usize) {
+    fn read(&mut self, h: &mut Handle, index: usize) {
         let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
         let Some(stream) = io.reader.take() else {
             return;
         };
-        let buf = if st.handle.machine.wants_read(io.peer) {
-            st.handle.machine.take_read_buf(io.peer)
+        let buf = if h.machine.wants_read(io.peer) {
+            h.machine.take_read_buf(io.peer)
         } else {
             None
         };
         match buf {
-            Some(buf) => {
-                let op = read_op(index, io.token, stream, buf, io.stop.clone());
-                self.ops.push(op);
-            }
+            Some(buf) => io.read.start((stream, buf)),
             None => {
                 io.reader = Some(stream);
                 if !io.paused {
@@ -518,23 +686,26 @@ impl Driver {
 
     /// Retries paused reads (the application may have taken messages) and writes what
     /// resumed decoding produced.
-    fn resume_reads(&mut self, st: &mut State) {
+    fn resume_reads(&mut self, h: &mut Handle) {
+        if self.paused.is_empty() {
+            return;
+        }
         for index in std::mem::take(&mut self.paused) {
             let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
                 continue;
             };
             io.paused = false;
             let peer = io.peer;
-            self.read(st, index);
-            if st.handle.machine.has_transmit(peer) {
-                self.write(st, index);
+            self.read(h, index);
+            if h.machine.has_transmit(peer) {
+                self.write(h, index);
             }
         }
     }
 
     /// Starts a write of everything pending for the peer at `index`, unless one is in flight
     /// (its completion starts the next).
-    fn write(&mut self, st: &mut State, index: usize) {
+    fn write(&mut self, h: &mut Handle, index: usize) {
         let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
@@ -547,7 +718,7 @@ impl Driver {
             std::mem::take(&mut io.backlog)
         };
         if bufs.len() < MAX_IOV {
-            st.handle.machine.take_transmit(io.peer, &mut bufs);
+            h.machine.take_transmit(io.peer, &mut bufs);
         }
         if bufs.len() > MAX_IOV {
             io.backlog = bufs.split_off(MAX_IOV);
@@ -557,45 +728,113 @@ impl Driver {
             io.spare = bufs;
             return;
         }
-        self.ops.push(write_op(index, io.token, stream, bufs));
+        io.write.start((stream, bufs));
     }
 
     /// Ends the connection of `peer`: its read is cancelled; with `flush`, what the machine
     /// still holds for it (an ERROR command, say) is written first, best effort.
-    fn close_peer(&mut self, st: &mut State, peer: PeerId, now: Instant, flush: bool) {
+    fn close_peer(&mut self, h: &mut Handle, peer: PeerId, now: Instant, flush: bool) {
         let slot = self
             .peers
             .get_mut(peer.index())
             .filter(|slot| slot.as_ref().is_some_and(|io| io.peer == peer));
         let Some(mut io) = slot.and_then(Option::take) else {
-            st.handle.machine.detach(peer, now);
+            h.machine.detach(peer, now);
             return;
         };
-        io.stop.stop();
+        // Dropped on purpose: cancelled in the kernel.
+        io.read.op.cancel();
         if flush {
-            st.handle.machine.take_transmit(peer, &mut io.backlog);
+            h.machine.take_transmit(peer, &mut io.backlog);
         } else {
             io.backlog.clear();
         }
-        st.handle.machine.detach(peer, now);
-        match io.writer.take() {
-            // The write in flight finishes first; its completion writes the rest.
-            None => self.closing.push(io),
-            Some(stream) if !io.backlog.is_empty() => {
-                let bufs = std::mem::take(&mut io.backlog);
-                self.ops
-                    .push(write_op(peer.index(), io.token, stream, bufs));
-                self.closing.push(io);
-            }
-            Some(_) => {}
+        h.machine.detach(peer, now);
+        // A write in flight finishes first; its completion writes the rest.
+        if io.write.op.is_busy() || io.write_backlog() {
+            self.closing.push(io);
         }
     }
 
+    fn finish(&mut self) {
+        // Dropping the operations cancels them; dropping the streams closes them.
+        self.ops = FuturesUnordered::new();
+        self.peers.clear();
+        self.closing.clear();
+        self.paused.clear();
+    }
+}
+
+impl State {
+    /// One round of work: everything that does not wait, until nothing is left or the
+    /// budget of [`ROUNDS_PER_POLL`] passes is spent. With `cx` (the driver task's) it also
+    /// starts accepting on new listeners and polls accepts and dials. Returns true if work
+    /// remains (the budget ran out).
+    fn round(&mut self, mut cx: Option<&mut Context<'_>>, now: Instant) -> bool {
+        let Self {
+            handle: h,
+            fresh,
+            io,
+            ..
+        } = self;
+        if cx.is_some() {
+            for (listener, stop, endpoint) in fresh.drain(..) {
+                io.ops.push(accept_op(listener, stop, endpoint, false));
+            }
+        }
+        if h.machine.poll_timeout().is_some_and(|t| t <= now) {
+            h.machine.handle_timeout(now);
+        }
+        let mut more = true;
+        for _ in 0..ROUNDS_PER_POLL {
+            io.run_actions(h, now);
+            io.resume_reads(h);
+            while let Some(peer) = h.machine.poll_transmit() {
+                io.write(h, peer.index());
+            }
+            // New operations are submitted here, on their first poll; what completes may
+            // produce output, actions or new operations for the next pass.
+            let mut completed = io.poll_peers(h, now);
+            if let Some(cx) = cx.as_deref_mut() {
+                completed |= io.poll_ops(h, cx, now);
+            }
+            if !completed {
+                more = false;
+                break;
+            }
+        }
+        h.drain_events();
+        h.wake_ready();
+        more
+    }
+
     /// True once the socket is closed and what it wrote has left (or linger is over).
-    fn is_done(&self, st: &State, now: Instant) -> bool {
-        st.handle.machine.is_closed()
-            && (st.handle.linger_expired(now)
-                || self.peers.iter().flatten().all(PeerIo::is_flushed))
+    fn is_done(&self, now: Instant) -> bool {
+        self.handle.machine.is_closed()
+            && (self.handle.linger_expired(now)
+                || self.io.peers.iter().flatten().all(PeerIo::is_flushed))
+    }
+
+    fn finish(&mut self) {
+        self.io.finish();
+        self.listeners.clear();
+        self.fresh.clear();
+        self.handle.finish();
+    }
+}
+
+/// The driver task's future.
+pub(crate) struct Driver {
+    shared: Shared,
+    timer: Option<Timer>,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self {
+            shared,
+            timer: None,
+        }
     }
 
     /// Keeps one timer armed for `deadline`, replacing it only when the deadline changes. A
@@ -615,18 +854,6 @@ impl Driver {
         }
         self.timer = Some((deadline, sleep));
     }
-
-    fn finish(&mut self, st: &mut State) {
-        // Dropping the operations cancels them; dropping the streams closes them.
-        self.ops = FuturesUnordered::new();
-        self.peers.clear();
-        self.closing.clear();
-        self.paused.clear();
-        self.timer = None;
-        st.listeners.clear();
-        st.fresh.clear();
-        st.handle.finish();
-    }
 }
 
 impl Future for Driver {
@@ -637,25 +864,26 @@ impl Future for Driver {
         let shared = this.shared.clone();
         let mut st = shared.borrow_mut();
         st.handle.register_driver(cx.waker());
-        // One clock read per poll: the rounds of one poll take microseconds.
+        st.io.ready.driver.register(cx.waker());
+        // One clock read per poll: a round takes microseconds.
         let now = Instant::now();
-        for _ in 0..ROUNDS_PER_POLL {
-            let progress = this.round(&mut st, cx, now);
-            if this.is_done(&st, now) {
-                this.finish(&mut st);
-                return Poll::Ready(());
-            }
-            if !progress {
-                // Idle: sleep until the machine's next deadline (or an I/O completion, or a
-                // call on the handle).
-                let deadline = st.handle.machine.poll_timeout();
-                drop(st);
-                this.arm_timer(deadline, cx);
-                return Poll::Pending;
-            }
+        let more = st.round(Some(cx), now);
+        if st.is_done(now) {
+            st.finish();
+            drop(st);
+            this.timer = None;
+            return Poll::Ready(());
         }
-        // Plenty of work: let other tasks run, then come back.
-        cx.waker().wake_by_ref();
+        if more {
+            // Plenty of work: let other tasks run, then come back.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        // Idle: sleep until the machine's next deadline (or an I/O completion, or a call on
+        // the handle).
+        let deadline = st.handle.machine.poll_timeout();
+        drop(st);
+        this.arm_timer(deadline, cx);
         Poll::Pending
     }
 }

@@ -295,7 +295,15 @@ impl Socket {
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Msg>> {
         let mut st = self.shared.borrow_mut();
-        st.handle.poll_recv(cx).map_err(io::Error::from)
+        match st.handle.try_recv() {
+            Ok(Some(msg)) => Poll::Ready(Ok(msg)),
+            Ok(None) => {
+                // About to wait: run the I/O here first, without a task switch.
+                st.run_inline(cx.waker());
+                st.handle.poll_recv(cx).map_err(io::Error::from)
+            }
+            Err(e) => Poll::Ready(Err(e.into())),
+        }
     }
 
     /// Receives a message if one is ready.
@@ -387,7 +395,14 @@ fn poll_send(
     slot: &mut Option<Msg>,
 ) -> Poll<io::Result<()>> {
     let mut st = shared.borrow_mut();
-    st.handle.poll_send(cx, slot).map_err(io::Error::from)
+    match st.handle.poll_send(cx, slot) {
+        Poll::Pending => {
+            // At the high-water mark: write out what we can right here, then retry once.
+            st.run_inline(cx.waker());
+            st.handle.poll_send(cx, slot).map_err(io::Error::from)
+        }
+        ready => ready.map_err(io::Error::from),
+    }
 }
 
 impl Drop for Socket {
