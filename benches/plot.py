@@ -93,10 +93,14 @@ class Cell:
         self.rss = []
         self.errors = []
         self.lossy = []
+        self.unsupported = None
         self.count = None
 
     def add(self, r, key):
         self.count = r.get("count")
+        if r.get("unsupported"):
+            self.unsupported = r.get("error", "not applicable")
+            return
         if not r.get("ok"):
             self.errors.append(r.get("error", "failed"))
             if r.get("vmhwm_kib"):
@@ -196,6 +200,9 @@ def markdown(meta, cells):
             if impl not in row:
                 continue
             c = row[impl]
+            if c.unsupported and not c.values and not c.errors:
+                out.append(f"| {LABEL.get(impl, impl)} | n/a: {c.unsupported} | | | | | |")
+                continue
             rss = f"{statistics.median(c.rss):.1f}" if c.rss else "—"
             runs = f"{len(c.values)}/{len(c.values) + len(c.errors) + len(c.lossy)}"
             name = LABEL.get(impl, impl)
@@ -359,7 +366,7 @@ def plot(cells, path):
         ax.set_title(case_title(key), fontsize=9)
         for j, v in enumerate(vals):
             ax.text(v, j, f" {v:.2f}" if v < 100 else f" {v:.0f}", va="center", fontsize=7)
-        missing = [i for i in ORDER if i in row and not row[i].values]
+        missing = [i for i in ORDER if i in row and not row[i].values and not row[i].unsupported]
         if missing:
             ax.text(0.99, 0.02, "no lossless/successful run: " + ", ".join(missing), transform=ax.transAxes,
                     ha="right", va="bottom", fontsize=6, color="#a00")
