@@ -182,22 +182,27 @@ impl Socket {
 
     fn poll_send(&self, cx: &mut Context<'_>, slot: &mut Option<Msg>) -> Poll<io::Result<()>> {
         let mut state = lock(&self.shared);
-        let msg = slot.take().expect("polled after completion");
-        match state.handle.try_send(msg) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) if e.error == zmtp_proto::Error::WouldBlock => {
+        // The message is sent in place: it stays in the slot until the machine takes it.
+        let msg = slot.as_mut().expect("polled after completion");
+        match state.handle.try_send_from(msg) {
+            Ok(()) => {
+                *slot = None;
+                Poll::Ready(Ok(()))
+            }
+            Err(zmtp_proto::Error::WouldBlock) => {
                 // At the high-water mark: write out what we can right here, then retry once.
                 state.run_inline(cx.waker());
-                match state.handle.try_send(e.msg) {
-                    Ok(()) => Poll::Ready(Ok(())),
-                    Err(e) => {
-                        *slot = Some(e.msg);
-                        state.handle.park_send(cx.waker());
-                        Poll::Pending
-                    }
+                if state.handle.try_send_from(msg).is_ok() {
+                    *slot = None;
+                    return Poll::Ready(Ok(()));
                 }
+                state.handle.park_send(cx.waker());
+                Poll::Pending
             }
-            Err(e) => Poll::Ready(Err(e.error.into())),
+            Err(e) => {
+                *slot = None;
+                Poll::Ready(Err(e.into()))
+            }
         }
     }
 

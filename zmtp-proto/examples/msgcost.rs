@@ -7,7 +7,7 @@
 //! Meant for instruction counting: run it under `valgrind --tool=callgrind` with two message
 //! counts and divide the difference by the difference of counts.
 //!
-//! `MC=push|dealer|router MN=count MB=batch cargo run --release -p zmtp-proto --example msgcost`
+//! `MC=push|dealer|router MN=count MB=batch [MS=from] cargo run --release -p zmtp-proto --example msgcost`
 //!
 //! * `push`: PUSH → PULL, one frame;
 //! * `dealer`: DEALER → ROUTER, one frame sent, two received (identity + body);
@@ -89,6 +89,8 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(4096);
+    // MS=from sends with `Socket::send_from`, as the drivers do.
+    let in_place = std::env::var("MS").is_ok_and(|v| v == "from");
     let (a, b, two_frames) = match case.as_str() {
         "push" => (SocketType::Push, SocketType::Pull, false),
         "dealer" => (SocketType::Dealer, SocketType::Router, false),
@@ -110,12 +112,15 @@ fn main() {
     while left > 0 {
         let n = left.min(batch);
         for _ in 0..n {
-            if two_frames {
-                link.b
-                    .send(Msg::from([identity.clone(), body.clone()]))
-                    .unwrap();
+            let (tx, mut msg) = if two_frames {
+                (&mut link.b, Msg::from([identity.clone(), body.clone()]))
             } else {
-                link.a.send(Msg::from(body.clone())).unwrap();
+                (&mut link.a, Msg::from(body.clone()))
+            };
+            if in_place {
+                tx.send_from(&mut msg).unwrap();
+            } else {
+                tx.send(msg).unwrap();
             }
         }
         link.flow(!two_frames);

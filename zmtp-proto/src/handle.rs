@@ -190,19 +190,31 @@ impl Handle {
         cx: &mut Context<'_>,
         slot: &mut Option<Msg>,
     ) -> Poll<Result<(), Error>> {
-        let msg = slot.take().expect("poll_send with no message");
-        match self.machine.send(msg) {
+        let msg = slot.as_mut().expect("poll_send with no message");
+        // In place: the message is not moved in and (at the high-water mark) back out.
+        match self.try_send_from(msg) {
             Ok(()) => {
-                self.notify_driver();
+                *slot = None;
                 Poll::Ready(Ok(()))
             }
-            Err(e) if e.error == Error::WouldBlock => {
-                *slot = Some(e.msg);
+            Err(Error::WouldBlock) => {
                 self.park_send(cx.waker());
                 Poll::Pending
             }
-            Err(e) => Poll::Ready(Err(e.error)),
+            Err(e) => {
+                *slot = None;
+                Poll::Ready(Err(e))
+            }
         }
+    }
+
+    /// Sends without waiting, taking the message in place (see [`Socket::send_from`]): `msg`
+    /// is left empty once queued and untouched on an error ([`Error::WouldBlock`] at the
+    /// high-water mark).
+    pub fn try_send_from(&mut self, msg: &mut Msg) -> Result<(), Error> {
+        self.machine.send_from(msg)?;
+        self.notify_driver();
+        Ok(())
     }
 
     /// Sends without waiting; the message comes back in the error at the high-water mark.

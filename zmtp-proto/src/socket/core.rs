@@ -376,7 +376,7 @@ impl Core {
 
     /// Sends to the next peer in round-robin order that has room. Hands the message back when
     /// every peer is at its high-water mark (or there is none).
-    pub(crate) fn send_round_robin(&mut self, msg: Msg) -> Result<(), Msg> {
+    pub(crate) fn send_round_robin<M: Outgoing>(&mut self, msg: M) -> Result<(), M> {
         if self.lb.len() == 1 {
             // One peer: no rotation, and its high-water mark is checked once, by `enqueue`.
             let id = self.lb[0];
@@ -415,6 +415,7 @@ impl Core {
                 if conn.send(msg.as_msg()).is_err() {
                     return Err(msg);
                 }
+                msg.encoded();
             }
             _ => {
                 if conflate {
@@ -702,9 +703,12 @@ fn peer_in(slots: &mut [Slot], id: PeerId) -> Option<&mut Peer> {
 
 /// A message to enqueue: owned, or borrowed by a sender that fans it out (cloned only if it
 /// must wait in a queue; encoding reads it in place).
+/// A `&mut Msg` is taken in place: left empty once sent, untouched when refused.
 pub(crate) trait Outgoing {
     fn as_msg(&self) -> &Msg;
     fn into_msg(self) -> Msg;
+    /// The message was encoded: release what the sender no longer needs.
+    fn encoded(self);
 }
 
 impl Outgoing for Msg {
@@ -714,6 +718,7 @@ impl Outgoing for Msg {
     fn into_msg(self) -> Msg {
         self
     }
+    fn encoded(self) {}
 }
 
 impl Outgoing for &Msg {
@@ -722,6 +727,19 @@ impl Outgoing for &Msg {
     }
     fn into_msg(self) -> Msg {
         self.clone()
+    }
+    fn encoded(self) {}
+}
+
+impl Outgoing for &mut Msg {
+    fn as_msg(&self) -> &Msg {
+        self
+    }
+    fn into_msg(self) -> Msg {
+        std::mem::take(self)
+    }
+    fn encoded(self) {
+        self.clear();
     }
 }
 

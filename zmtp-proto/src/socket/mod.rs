@@ -424,30 +424,57 @@ impl Socket {
     /// message is handed back untouched in the [`SendError`]: nothing was queued, so a caller
     /// that gives up loses nothing and duplicates nothing.
     pub fn send(&mut self, msg: Msg) -> Result<(), SendError> {
+        let mut msg = msg;
+        match self.send_from(&mut msg) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(SendError { error, msg }),
+        }
+    }
+
+    /// Like [`Socket::send`], taking the message in place: once it is sent `msg` is left empty
+    /// (ready for reuse); on an error `msg` is untouched. This saves moving the message for a
+    /// caller that keeps it in a slot (a driver's cancel-safe `send` future).
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Error, Msg, SocketType};
+    /// let now = Instant::now();
+    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
+    /// let mut msg = Msg::from("no peer yet");
+    /// assert_eq!(push.send_from(&mut msg), Err(Error::WouldBlock));
+    /// assert_eq!(msg, Msg::from("no peer yet"));
+    /// push.connect("tcp://127.0.0.1:5555", now);
+    /// push.send_from(&mut msg).unwrap();
+    /// assert!(msg.is_empty());
+    /// ```
+    pub fn send_from(&mut self, msg: &mut Msg) -> Result<(), Error> {
         if msg.is_empty() {
-            return Err(SendError {
-                error: Error::InvalidState("a message needs at least one frame"),
-                msg,
-            });
+            return Err(Error::InvalidState("a message needs at least one frame"));
         }
         if self.core.is_closing() {
-            return Err(SendError {
-                error: Error::Closed,
-                msg,
-            });
+            return Err(Error::Closed);
         }
         let core = &mut self.core;
         let result = match &mut self.kind {
-            Kind::Req(req) => req.send(core, msg),
-            Kind::Rep(rep) => rep.send(core, msg),
             Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
             Kind::Router(router) => router.send(core, msg),
-            Kind::Pub(p) => p.send(core, msg),
-            Kind::Sub(sub) => sub.send(core, msg),
-            Kind::Pull => Err(SendError {
-                error: Error::NotSupported("PULL sockets cannot send"),
-                msg,
-            }),
+            Kind::Pull => Err(Error::NotSupported("PULL sockets cannot send")),
+            kind => {
+                // The other types take the message by value.
+                let owned = std::mem::take(msg);
+                let sent = match kind {
+                    Kind::Req(req) => req.send(core, owned),
+                    Kind::Rep(rep) => rep.send(core, owned),
+                    Kind::Pub(p) => p.send(core, owned),
+                    Kind::Sub(sub) => sub.send(core, owned),
+                    _ => unreachable!("handled above"),
+                };
+                sent.map_err(|e| {
+                    *msg = e.msg;
+                    e.error
+                })
+            }
         };
         // REQ drops stale replies on send, which may resume a paused decoder.
         self.settle_resumed();

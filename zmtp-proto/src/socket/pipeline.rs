@@ -6,17 +6,15 @@
 //! most one peer.
 
 use super::core::Core;
-use super::{PeerId, SendError};
+use super::PeerId;
 use crate::error::Error;
 use crate::message::Msg;
 
 /// Sends to the next peer in round-robin order that has room (checklist §1.12: DEALER, PUSH,
-/// PAIR block rather than drop).
-pub(crate) fn send_round_robin(core: &mut Core, msg: Msg) -> Result<(), SendError> {
-    core.send_round_robin(msg).map_err(|msg| SendError {
-        error: Error::WouldBlock,
-        msg,
-    })
+/// PAIR block rather than drop). The message is taken in place: left empty once queued,
+/// untouched on [`Error::WouldBlock`].
+pub(crate) fn send_round_robin(core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
+    core.send_round_robin(msg).map_err(|_| Error::WouldBlock)
 }
 
 /// PAIR takes at most one peer: a second one is refused (RFC 31).

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::core::Core;
-use super::{PeerId, SendError, SocketEvent};
+use super::{PeerId, SocketEvent};
 use crate::connection::PeerInfo;
 use crate::error::Error;
 use crate::message::Msg;
@@ -93,34 +93,34 @@ impl Router {
         Some(msg)
     }
 
-    pub(crate) fn send(&mut self, core: &mut Core, mut msg: Msg) -> Result<(), SendError> {
-        let identity = msg.pop_front().expect("send checked for frames");
+    /// Routes by the first frame. The message is taken in place: left empty once queued (or
+    /// dropped), untouched when refused.
+    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
         let mandatory = core.options.router_mandatory;
-        let Some(&peer) = self.by_id.get(&identity) else {
-            msg.push_front(identity);
+        let Some(&peer) = self
+            .by_id
+            .get(msg.first().expect("send checked for frames"))
+        else {
             if mandatory {
-                return Err(SendError {
-                    error: Error::Unroutable,
-                    msg,
-                });
+                return Err(Error::Unroutable);
             }
             tracing::trace!("ROUTER dropped an unroutable message");
+            msg.clear();
             return Ok(());
         };
+        let identity = msg.pop_front().expect("send checked for frames");
         if msg.is_empty() {
             return Ok(());
         }
-        match core.enqueue(peer, msg) {
+        match core.enqueue(peer, &mut *msg) {
             Ok(()) => Ok(()),
-            Err(mut msg) if mandatory => {
+            Err(msg) if mandatory => {
                 msg.push_front(identity);
-                Err(SendError {
-                    error: Error::WouldBlock,
-                    msg,
-                })
+                Err(Error::WouldBlock)
             }
-            Err(_) => {
+            Err(msg) => {
                 tracing::trace!("ROUTER dropped a message for a peer at its high-water mark");
+                msg.clear();
                 Ok(())
             }
         }
