@@ -221,11 +221,14 @@ impl Socket {
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Msg>> {
         let mut state = lock(&self.shared);
-        match state.handle.try_recv() {
-            Ok(Some(msg)) => Poll::Ready(Ok(msg)),
-            Ok(None) => {
+        // Received in place: the message is written once, here, rather than moved out through
+        // every layer's return value.
+        let mut msg = Msg::new();
+        match state.handle.try_recv_into(&mut msg) {
+            Ok(true) => Poll::Ready(Ok(msg)),
+            Ok(false) => {
                 state.run_inline(cx.waker());
-                if let Ok(Some(msg)) = state.handle.try_recv() {
+                if let Ok(true) = state.handle.try_recv_into(&mut msg) {
                     return Poll::Ready(Ok(msg));
                 }
                 state.handle.park_recv(cx.waker());

@@ -89,7 +89,7 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(4096);
-    // MS=from sends with `Socket::send_from`, as the drivers do.
+    // MS=from sends with `Socket::send_from` and receives with `Socket::recv_into`.
     let in_place = std::env::var("MS").is_ok_and(|v| v == "from");
     let (a, b, two_frames) = match case.as_str() {
         "push" => (SocketType::Push, SocketType::Pull, false),
@@ -125,8 +125,15 @@ fn main() {
         }
         link.flow(!two_frames);
         let rx = if two_frames { &mut link.a } else { &mut link.b };
-        while let Some(m) = rx.recv().unwrap() {
-            received += m.len();
+        if in_place {
+            let mut m = Msg::new();
+            while rx.recv_into(&mut m).unwrap() {
+                received += m.len();
+            }
+        } else {
+            while let Some(m) = rx.recv().unwrap() {
+                received += m.len();
+            }
         }
         left -= n;
     }

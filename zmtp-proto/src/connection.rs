@@ -353,12 +353,27 @@ impl Connection {
     }
 
     /// Takes the next complete message from the peer. Messages are only ever delivered whole.
+    #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
         let msg = self.inbound.pop_front()?;
         if self.paused && self.inbound.len() <= self.config.rcvhwm / 2 {
             self.resume();
         }
         Some(msg)
+    }
+
+    /// Like [`Connection::poll_message`], writing the message into `out` (replacing what it
+    /// held); returns false, leaving `out` untouched, when there is none.
+    #[inline]
+    pub fn poll_message_into(&mut self, out: &mut Msg) -> bool {
+        let Some(msg) = self.inbound.pop_front() else {
+            return false;
+        };
+        *out = msg;
+        if self.paused && self.inbound.len() <= self.config.rcvhwm / 2 {
+            self.resume();
+        }
+        true
     }
 
     /// Resumes decoding paused at the receive high-water mark, once half of the messages held

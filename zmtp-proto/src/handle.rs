@@ -252,13 +252,20 @@ impl Handle {
 
     /// Takes the next message if one is ready.
     pub fn try_recv(&mut self) -> Result<Option<Msg>, Error> {
-        let msg = self.machine.recv()?;
-        if msg.is_some() {
+        let mut msg = Msg::new();
+        Ok(self.try_recv_into(&mut msg)?.then_some(msg))
+    }
+
+    /// Like [`Handle::try_recv`], writing the message into `msg` (see
+    /// [`Socket::recv_into`]); returns whether there was one.
+    pub fn try_recv_into(&mut self, msg: &mut Msg) -> Result<bool, Error> {
+        let got = self.machine.recv_into(msg)?;
+        if got {
             // Taking a message may have made room below the receive high-water mark (and
             // resumed decoding, which may have queued output such as a PONG).
             self.notify_driver();
         }
-        Ok(msg)
+        Ok(got)
     }
 
     /// SUB/XSUB: subscribes (`subscribe = true`) or unsubscribes `topic`.

@@ -469,12 +469,34 @@ impl Core {
         self.next_inbound_with(|_| ()).map(|(id, (), m)| (id, m))
     }
 
+    /// Like [`Core::next_inbound_with`], writing the message into `out` (left as it was when
+    /// there is none) rather than moving it through the return value.
+    pub(crate) fn next_inbound_into<T>(
+        &mut self,
+        out: &mut Msg,
+        read: impl FnMut(&Peer) -> T,
+    ) -> Option<(PeerId, T)> {
+        let mut target = out;
+        let (id, extra) = self.next_inbound_inner(&mut target, read)?;
+        Some((id, extra))
+    }
+
     /// Like [`Core::next_inbound`], also reading something of the peer (before a zombie peer's
     /// slot is freed with its last message).
     pub(crate) fn next_inbound_with<T>(
         &mut self,
-        mut read: impl FnMut(&Peer) -> T,
+        read: impl FnMut(&Peer) -> T,
     ) -> Option<(PeerId, T, Msg)> {
+        let mut target = None;
+        let (id, extra) = self.next_inbound_inner(&mut target, read)?;
+        Some((id, extra, target?))
+    }
+
+    fn next_inbound_inner<T>(
+        &mut self,
+        target: &mut impl Target,
+        mut read: impl FnMut(&Peer) -> T,
+    ) -> Option<(PeerId, T)> {
         let alone = self.ring.len() == 1;
         while let Some(&id) = self.ring.front() {
             // `peer_in` leaves `ring` and `resumed` borrowable while the peer is.
@@ -483,10 +505,10 @@ impl Core {
                 continue;
             };
             let extra = read(p);
-            let msg = if p.stranded_in.is_empty() {
-                p.conn.as_mut().and_then(Connection::poll_message)
+            let got = if p.stranded_in.is_empty() {
+                p.conn.as_mut().is_some_and(|c| target.take_from(c))
             } else {
-                p.stranded_in.pop_front()
+                p.stranded_in.pop_front().is_some_and(|m| target.put(m))
             };
             let more = p.has_inbound();
             // Taking a message may have resumed a decoder paused at the receive high-water
@@ -498,11 +520,9 @@ impl Core {
             if unsettled && !self.resumed.contains(&id) {
                 self.resumed.push(id);
             }
-            if alone && more {
-                if let Some(m) = msg {
-                    // The only readable peer stays at the front: no rotation to do.
-                    return Some((id, extra, m));
-                }
+            if alone && more && got {
+                // The only readable peer stays at the front: no rotation to do.
+                return Some((id, extra));
             }
             p.in_ring = false;
             let zombie_done = p.zombie && !more;
@@ -512,8 +532,8 @@ impl Core {
             } else {
                 self.mark_readable(id);
             }
-            if let Some(m) = msg {
-                return Some((id, extra, m));
+            if got {
+                return Some((id, extra));
             }
         }
         None
@@ -703,6 +723,38 @@ fn peer_in(slots: &mut [Slot], id: PeerId) -> Option<&mut Peer> {
 
 /// A message to enqueue: owned, or borrowed by a sender that fans it out (cloned only if it
 /// must wait in a queue; encoding reads it in place).
+/// Where a received message goes: an `Option` returned by value, or the caller's `Msg`
+/// (monomorphised, so that each path moves the message as little as it can).
+trait Target {
+    fn put(&mut self, msg: Msg) -> bool;
+    fn take_from(&mut self, conn: &mut Connection) -> bool;
+}
+
+impl Target for Option<Msg> {
+    #[inline]
+    fn put(&mut self, msg: Msg) -> bool {
+        *self = Some(msg);
+        true
+    }
+    #[inline]
+    fn take_from(&mut self, conn: &mut Connection) -> bool {
+        *self = conn.poll_message();
+        self.is_some()
+    }
+}
+
+impl Target for &mut Msg {
+    #[inline]
+    fn put(&mut self, msg: Msg) -> bool {
+        **self = msg;
+        true
+    }
+    #[inline]
+    fn take_from(&mut self, conn: &mut Connection) -> bool {
+        conn.poll_message_into(self)
+    }
+}
+
 /// A `&mut Msg` is taken in place: left empty once sent, untouched when refused.
 pub(crate) trait Outgoing {
     fn as_msg(&self) -> &Msg;

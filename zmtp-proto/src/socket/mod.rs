@@ -500,6 +500,47 @@ impl Socket {
         result
     }
 
+    /// Like [`Socket::recv`], writing the message into `msg` (replacing what it held) and
+    /// returning whether there was one; `msg` is untouched when there is none. This saves
+    /// moving the message through the return values of the layers it passes.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Msg, SocketType};
+    /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), Instant::now());
+    /// let mut msg = Msg::new();
+    /// assert_eq!(pull.recv_into(&mut msg), Ok(false));
+    /// ```
+    pub fn recv_into(&mut self, msg: &mut Msg) -> Result<bool, Error> {
+        let core = &mut self.core;
+        let result = match &mut self.kind {
+            Kind::Dealer | Kind::Pull | Kind::Pair => {
+                Ok(core.next_inbound_into(msg, |_| ()).is_some())
+            }
+            Kind::Router(router) => Ok(router.recv_into(core, msg)),
+            Kind::Push => Err(Error::NotSupported("PUSH sockets cannot receive")),
+            kind => {
+                let got = match kind {
+                    Kind::Req(req) => req.recv(core),
+                    Kind::Rep(rep) => rep.recv(core),
+                    Kind::Pub(p) => p.recv(core),
+                    Kind::Sub(sub) => Ok(sub.recv(core)),
+                    _ => unreachable!("handled above"),
+                };
+                got.map(|m| match m {
+                    Some(m) => {
+                        *msg = m;
+                        true
+                    }
+                    None => false,
+                })
+            }
+        };
+        self.settle_resumed();
+        result
+    }
+
     /// Processes what decoding produced when taking messages resumed it (subscriptions behind
     /// messages held at the receive high-water mark, a failure, a PONG to write).
     fn settle_resumed(&mut self) {

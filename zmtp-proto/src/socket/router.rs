@@ -93,6 +93,15 @@ impl Router {
         Some(msg)
     }
 
+    /// Writes the next message, prefixed with its peer's identity, into `out`.
+    pub(crate) fn recv_into(&mut self, core: &mut Core, out: &mut Msg) -> bool {
+        let Some((_, identity)) = core.next_inbound_into(out, |p| p.routing_id.clone()) else {
+            return false;
+        };
+        out.push_front(identity);
+        true
+    }
+
     /// Routes by the first frame. The message is taken in place: left empty once queued (or
     /// dropped), untouched when refused.
     pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
