@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -38,7 +39,7 @@ pub(crate) struct State {
     dials: Vec<(PeerId, Dial)>,
     /// A waker that wakes both the application task and the driver task, cached for the
     /// application task that last ran the I/O inline.
-    inline_waker: Option<(Waker, Waker)>,
+    inline_waker: Option<(Waker, Arc<WakeBoth>)>,
 }
 
 impl State {
@@ -64,18 +65,33 @@ impl State {
             .inline_waker
             .as_ref()
             .is_some_and(|(u, _)| u.will_wake(user));
-        if !cached {
+        // Reading only helps if readiness fired since this task last registered for it (or it
+        // never did); otherwise every read would just find `Pending` again.
+        let read = if cached {
+            let both = &self.inline_waker.as_ref().expect("cached").1;
+            both.fired.swap(false, Ordering::AcqRel)
+        } else {
             let both = Arc::new(WakeBoth {
                 user: user.clone(),
                 driver,
+                fired: AtomicBool::new(false),
             });
-            self.inline_waker = Some((user.clone(), Waker::from(both)));
-        }
-        let waker = self.inline_waker.as_ref().expect("set above").1.clone();
+            self.inline_waker = Some((user.clone(), both));
+            true
+        };
+        let waker = Waker::from(self.inline_waker.as_ref().expect("set above").1.clone());
         let mut cx = Context::from_waker(&waker);
         let now = Instant::now();
-        for _ in 0..ROUNDS_PER_POLL {
-            if !self.round(&mut cx, now) {
+        // Accepts, dials and timers stay with the driver task; inline rounds only move the
+        // bytes of connected peers.
+        for round in 0..ROUNDS_PER_POLL {
+            let mut progress = self.run_actions(now);
+            if read || round > 0 {
+                progress |= self.read(&mut cx, now);
+            }
+            progress |= self.write(&mut cx, now);
+            self.handle.drain_events();
+            if !progress {
                 break;
             }
         }
@@ -308,9 +324,11 @@ impl State {
 }
 
 /// Wakes the application task and the driver task together.
-struct WakeBoth {
+pub(crate) struct WakeBoth {
     user: Waker,
     driver: Waker,
+    /// Set when readiness fired, so the next inline round knows reading may find something.
+    fired: AtomicBool,
 }
 
 impl std::task::Wake for WakeBoth {
@@ -319,6 +337,7 @@ impl std::task::Wake for WakeBoth {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
         self.user.wake_by_ref();
         self.driver.wake_by_ref();
     }
