@@ -68,6 +68,8 @@ pub(crate) struct State {
     /// Listeners bound since the driver last ran; it starts accepting on them.
     fresh: Vec<(Listener, Stop, Rc<str>)>,
     io: Io,
+    /// Sends since the application's task last yielded in `send` (see `SEND_BUDGET`).
+    pub(crate) sends_without_yield: u32,
 }
 
 impl State {
@@ -77,6 +79,7 @@ impl State {
             listeners: Vec::new(),
             fresh: Vec::new(),
             io: Io::new(),
+            sends_without_yield: 0,
         }
     }
 

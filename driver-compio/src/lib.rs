@@ -389,12 +389,26 @@ impl Socket {
     }
 }
 
+/// Sends in a row without waiting before `send` yields once (tokio's cooperative budget is 128).
+const SEND_BUDGET: u32 = 128;
+
 fn poll_send(
     shared: &Shared,
     cx: &mut Context<'_>,
     slot: &mut Option<Msg>,
 ) -> Poll<io::Result<()>> {
     let mut st = shared.borrow_mut();
+    // compio has no cooperative budget: count sends that did not have to wait and, every
+    // SEND_BUDGET of them, yield once before taking the message, so that a loop of sends lets
+    // the driver write what piled up (and, on one thread, the receivers run) long before the
+    // high-water mark, where a PUB drops.
+    if st.sends_without_yield >= SEND_BUDGET {
+        st.sends_without_yield = 0;
+        st.handle.notify_driver();
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
+    st.sends_without_yield += 1;
     match st.handle.poll_send(cx, slot) {
         Poll::Pending => {
             // At the high-water mark: write out what we can right here, then retry once.

@@ -181,11 +181,17 @@ impl Socket {
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, slot: &mut Option<Msg>) -> Poll<io::Result<()>> {
+        // Take part in tokio's cooperative budget: a loop of sends that never has to wait would
+        // otherwise keep the driver task (and, on one thread, the receivers) from running until
+        // the high-water mark, where a PUB drops. Every budget's worth of sends, the task
+        // yields and the driver writes what piled up. The message is not taken before that.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut state = lock(&self.shared);
         // The message is sent in place: it stays in the slot until the machine takes it.
         let msg = slot.as_mut().expect("polled after completion");
         match state.handle.try_send_from(msg) {
             Ok(()) => {
+                coop.made_progress();
                 *slot = None;
                 Poll::Ready(Ok(()))
             }
@@ -193,6 +199,7 @@ impl Socket {
                 // At the high-water mark: write out what we can right here, then retry once.
                 state.run_inline(cx.waker());
                 if state.handle.try_send_from(msg).is_ok() {
+                    coop.made_progress();
                     *slot = None;
                     return Poll::Ready(Ok(()));
                 }

@@ -676,9 +676,12 @@ async fn pub_never_blocks<D: Driver>(kind: PeerKind) {
     // The subscriber reads nothing meanwhile: its queue, the kernel's buffers and our queue
     // fill up, and then PUB drops (§1.12: "drop per subscriber; never blocks").
     const N: u64 = 20_000;
+    // A send may yield to the scheduler (cooperative budgets), which is not blocking: blocking
+    // would mean waiting for the subscriber, which never reads, so a generous timer tells the
+    // two apart.
     for i in 0..N {
         let send = ours.send(crate::util::seq_msg(i, 1024));
-        match D::race(send, crate::util::yield_now()).await {
+        match D::race(send, D::sleep(Duration::from_secs(1))).await {
             Either::Left(r) => r.expect("send"),
             Either::Right(()) => panic!("{}: PUB send {i} blocked", D::NAME),
         }
