@@ -98,7 +98,9 @@ impl Command {
                     context: data.slice(2..end),
                 }
             }
-            b"PONG" => Self::Pong(data),
+            // The context echoed in a PONG is at most 16 bytes (RFC 37); keep no more than our
+            // encoder would send back.
+            b"PONG" => Self::Pong(data.slice(..data.len().min(MAX_PING_CONTEXT))),
             _ => Self::Other { name, data },
         })
     }
@@ -245,6 +247,17 @@ mod tests {
                 context: Bytes::from_static(b"abcdefghijklmnop")
             }
         );
+    }
+
+    /// Checklist H2: a PONG context is at most 16 bytes; a longer one is truncated on receipt,
+    /// so that parsing and re-encoding agree (found by the `frame_decoder` fuzz target).
+    #[test]
+    fn long_pong_context_is_truncated() {
+        let cmd = Command::parse(&Bytes::from_static(b"\x04PONGabcdefghijklmnopqrstu")).unwrap();
+        assert_eq!(cmd, Command::Pong(Bytes::from_static(b"abcdefghijklmnop")));
+        let mut out = Vec::new();
+        cmd.encode(&mut out);
+        assert_eq!(Command::parse(&frame_body(&out)).unwrap(), cmd);
     }
 
     /// Checklist §1.4: ERROR reason length is checked.
