@@ -11,18 +11,17 @@
 //! If `python3` or `zmq` is missing the tests FAIL, unless `MONOCOQUE_SKIP_INTEROP=1`.
 #![allow(missing_docs)] // reason: test crate
 
+mod pypeer;
 mod support;
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use pypeer::{python_available, PyPeer};
 use support::{Tap, WireFrame};
 use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, PeerInfo, SocketType, Version};
 
@@ -37,91 +36,28 @@ const IDLE: Duration = Duration::from_millis(1200);
 // The Python peer
 // ------------------------------------------------------------------------------------------
 
-/// Returns false (after printing why) when the interop tests should be skipped; panics when
-/// the peer is unavailable and skipping was not asked for.
-fn python_available() -> bool {
-    let skip = std::env::var("MONOCOQUE_SKIP_INTEROP").is_ok_and(|v| v == "1");
-    let probe = Command::new("python3")
-        .args(["-c", "import zmq; print(zmq.zmq_version())"])
-        .stdin(Stdio::null())
-        .output();
-    match probe {
-        Ok(out) if out.status.success() => true,
-        other => {
-            let why = match other {
-                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                skip,
-                "python3 with pyzmq is required for the libzmq interop tests ({why}); \
-                 install it (pip install pyzmq) or set MONOCOQUE_SKIP_INTEROP=1"
-            );
-            eprintln!("skipping libzmq interop: {why}");
-            false
-        }
-    }
-}
-
-/// The running Python peer; killed on drop if it is still running.
-struct Peer {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-}
+/// The running `peer.py`.
+struct Peer(PyPeer);
 
 impl Peer {
     fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new("python3")
-            .arg(SCRIPT)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn python3");
-        // Lines must arrive while the child still runs (PORT), so read stdout line by line.
-        let (tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let mut err = child.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            sink.lock().unwrap().push_str(&text);
-        });
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
+        Self(PyPeer::spawn(SCRIPT, args))
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.0.stderr()
     }
 
     /// The next stdout line, within TIMEOUT.
     fn line(&self) -> String {
-        self.stdout
-            .recv_timeout(TIMEOUT)
-            .unwrap_or_else(|e| panic!("no output from peer.py ({e}); stderr: {}", self.stderr()))
+        self.0.line(TIMEOUT)
     }
 
     /// Waits for the peer to exit successfully after printing OK.
     fn finish(mut self) {
         let deadline = Instant::now() + TIMEOUT;
         let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.0.try_wait() {
                 break status;
             }
             assert!(
@@ -135,15 +71,6 @@ impl Peer {
         thread::sleep(Duration::from_millis(50));
         assert!(status.success(), "peer.py failed: {}", self.stderr());
         assert_eq!(self.line(), "OK", "stderr: {}", self.stderr());
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

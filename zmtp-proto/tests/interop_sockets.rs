@@ -12,16 +12,16 @@
 //! Every wait is bounded; nothing can hang.
 #![allow(missing_docs, unreachable_pub)]
 
+mod pypeer;
+
 use std::collections::{BTreeSet, HashMap};
-use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use pypeer::{python_available, PyPeer};
 use zmtp_proto::socket::{Action, PeerId, SocketEvent, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
 
@@ -33,72 +33,12 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 // The Python peer
 // ------------------------------------------------------------------------------------------
 
-/// False (after saying why) when the tests should be skipped; panics when pyzmq is missing
-/// and skipping was not asked for.
-fn python_available() -> bool {
-    let skip = std::env::var("MONOCOQUE_SKIP_INTEROP").is_ok_and(|v| v == "1");
-    let probe = Command::new("python3")
-        .args(["-c", "import zmq; print(zmq.zmq_version())"])
-        .stdin(Stdio::null())
-        .output();
-    match probe {
-        Ok(out) if out.status.success() => true,
-        other => {
-            let why = match other {
-                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                skip,
-                "python3 with pyzmq is required for the libzmq interop tests ({why}); \
-                 install it (pip install pyzmq) or set MONOCOQUE_SKIP_INTEROP=1"
-            );
-            eprintln!("skipping libzmq socket interop: {why}");
-            false
-        }
-    }
-}
-
-/// The running Python peer; killed on drop if still running.
-struct Peer {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-}
+/// The running `sock_peer.py`.
+struct Peer(PyPeer);
 
 impl Peer {
     fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new("python3")
-            .arg(SCRIPT)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn python3");
-        let (tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().expect("piped");
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let mut err = child.stderr.take().expect("piped");
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            sink.lock().unwrap().push_str(&text);
-        });
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
+        Self(PyPeer::spawn(SCRIPT, args))
     }
 
     /// A binding peer and its port.
@@ -117,20 +57,15 @@ impl Peer {
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.0.stderr()
     }
 
     fn line(&self) -> String {
-        self.stdout.recv_timeout(TIMEOUT).unwrap_or_else(|e| {
-            panic!(
-                "no output from sock_peer.py ({e}); stderr: {}",
-                self.stderr()
-            )
-        })
+        self.0.line(TIMEOUT)
     }
 
     fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        self.0.try_wait().is_some()
     }
 
     /// Waits for a successful exit after "OK", driving `driver` meanwhile (the peer may still
@@ -138,7 +73,7 @@ impl Peer {
     fn finish(mut self, driver: &mut Driver) {
         let deadline = Instant::now() + TIMEOUT;
         let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.0.try_wait() {
                 break status;
             }
             assert!(
@@ -153,15 +88,6 @@ impl Peer {
         thread::sleep(Duration::from_millis(50));
         assert!(status.success(), "sock_peer.py failed: {}", self.stderr());
         assert_eq!(self.line(), "OK", "stderr: {}", self.stderr());
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
