@@ -97,7 +97,9 @@ impl Socket {
     /// ```
     pub fn with_options(socket_type: SocketType, mut options: SocketOptions) -> Self {
         if options.seed == SocketOptions::default().seed {
-            options.seed = random_seed();
+            use std::hash::BuildHasher;
+            // RandomState is seeded randomly per process (libzmq starts its counter at random).
+            options.seed = std::collections::hash_map::RandomState::new().hash_one(0u8) as u32;
         }
         let machine = Machine::new(socket_type, options, Instant::now());
         let shared = Arc::new(Mutex::new(State::new(Handle::new(machine))));
@@ -282,18 +284,6 @@ impl Drop for Socket {
         // Like libzmq's zmq_close: the driver keeps flushing in the background for `linger`.
         lock(&self.shared).handle.close(Instant::now());
     }
-}
-
-fn random_seed() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish() as u32
 }
 
 /// A stream of [`MonitorEvent`]s from [`Socket::monitor`].
