@@ -195,6 +195,11 @@ impl Socket {
             Ok(()) => {
                 coop.made_progress();
                 *slot = None;
+                if state.handle.machine.take_flush_hint() {
+                    // A full batch is encoded: write it now instead of letting a run of large
+                    // messages pile up (and go cold in memory) until the task yields.
+                    state.run_inline(cx.waker());
+                }
                 Poll::Ready(Ok(()))
             }
             Err(zmtp_proto::Error::WouldBlock) => {

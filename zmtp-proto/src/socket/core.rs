@@ -110,6 +110,8 @@ pub(crate) struct Core {
     pub(crate) resumed: Vec<PeerId>,
     linger_deadline: Option<Instant>,
     closing: bool,
+    /// Set when a peer's encoded output reached a full batch: see `Socket::take_flush_hint`.
+    pub(crate) flush_hint: bool,
 }
 
 impl Core {
@@ -133,6 +135,7 @@ impl Core {
             resumed: Vec::new(),
             linger_deadline: None,
             closing: false,
+            flush_hint: false,
         }
     }
 
@@ -424,9 +427,15 @@ impl Core {
                 p.out.push_back(msg.into_msg());
             }
         }
-        if !p.in_tx && p.conn.as_ref().is_some_and(Connection::has_transmit) {
-            p.in_tx = true;
-            self.tx_ready.push_back(id);
+        if let Some(conn) = p.conn.as_ref() {
+            let pending = conn.transmit_len();
+            if pending >= OUTPUT_BATCH {
+                self.flush_hint = true;
+            }
+            if !p.in_tx && pending > 0 {
+                p.in_tx = true;
+                self.tx_ready.push_back(id);
+            }
         }
         Ok(())
     }

@@ -481,6 +481,29 @@ impl Socket {
         result
     }
 
+    /// True once since the last call if a peer's encoded output reached a full batch
+    /// (64 KiB) while messages were being sent.
+    ///
+    /// A driver that writes only when the application is about to wait (batching without a
+    /// flush) should write as soon as this is set: a run of large messages then goes out as
+    /// it is sent, in syscalls that are already big enough, instead of piling up to the
+    /// high-water mark and cycling far more memory than the caches hold. Small messages
+    /// still batch up to the full 64 KiB before it fires.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Msg, SocketType};
+    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
+    /// push.connect("tcp://127.0.0.1:5555", Instant::now());
+    /// push.send(Msg::from("queued while not connected")).unwrap();
+    /// // Nothing is encoded before the handshake, so no batch is full yet.
+    /// assert!(!push.take_flush_hint());
+    /// ```
+    pub fn take_flush_hint(&mut self) -> bool {
+        std::mem::take(&mut self.core.flush_hint)
+    }
+
     /// Takes the next message for the application, if one is ready.
     ///
     /// Errors are for misuse only (REQ receiving before sending, REP receiving twice, a type
