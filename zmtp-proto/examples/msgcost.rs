@@ -1,5 +1,5 @@
-//! Per-message CPU cost of the steady-state send and receive paths, with no I/O: two
-//! in-memory [`Socket`]s exchange 16 B messages through the vectored driver calls
+//! Per-message CPU cost of the steady-state send and receive paths, with no I/O: in-memory
+//! [`Socket`]s exchange 16 B messages through the vectored driver calls
 //! (`transmit_chunks` + `advance_transmit`, `read_buf` + `handle_read`), `MB` per batch
 //! (default 4096: more than one 64 KiB output batch, so some messages wait in the peer's queue
 //! as they do behind a busy driver).
@@ -7,11 +7,14 @@
 //! Meant for instruction counting: run it under `valgrind --tool=callgrind` with two message
 //! counts and divide the difference by the difference of counts.
 //!
-//! `MC=push|dealer|router MN=count MB=batch [MS=from] cargo run --release -p zmtp-proto --example msgcost`
+//! `MC=case MN=count MB=batch [MS=from] cargo run --release -p zmtp-proto --example msgcost`
 //!
 //! * `push`: PUSH → PULL, one frame;
 //! * `dealer`: DEALER → ROUTER, one frame sent, two received (identity + body);
-//! * `router`: ROUTER → DEALER, two frames sent (identity + body), one received.
+//! * `router`: ROUTER → DEALER, two frames sent (identity + body), one received;
+//! * `rt`: DEALER → ROUTER → DEALER, the ROUTER echoing each message back (batched);
+//! * `pub`: PUB → 4 SUB (each subscribed to everything); the count is of messages published;
+//! * `req`: REQ → REP → REQ round trips, one at a time (no batching possible).
 
 use std::io::IoSlice;
 use std::time::Instant;
@@ -22,60 +25,107 @@ use zmtp_proto::{Msg, Socket, SocketType};
 
 const BODY: &[u8; 16] = b"0123456789abcdef";
 
-struct Link {
+/// Moves what `from` has to write to its peer `fp` into `to`'s arena for its peer `tp`.
+fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant) -> bool {
+    while from.poll_transmit().is_some() {}
+    let mut moved = false;
+    while from.has_transmit(fp) {
+        let mut iov = [IoSlice::new(&[]); 8];
+        let n = from.transmit_chunks(fp, &mut iov);
+        let buf = to.read_buf(tp).expect("attached");
+        let room = buf.capacity() - buf.len();
+        let mut copied = 0;
+        for s in &iov[..n] {
+            let k = s.len().min(room - copied);
+            buf.extend_from_slice(&s[..k]);
+            copied += k;
+            if copied == room {
+                break;
+            }
+        }
+        from.advance_transmit(fp, copied);
+        to.handle_read(tp, now);
+        moved = true;
+    }
+    moved
+}
+
+/// One connecting socket `a` and several accepting sockets `b[i]`: `a`'s peer `ap[i]` is wired
+/// to `b[i]`'s peer `bp[i]`.
+struct Net {
     a: Socket,
-    b: Socket,
-    ap: PeerId,
-    bp: PeerId,
+    b: Vec<Socket>,
+    ap: Vec<PeerId>,
+    bp: Vec<PeerId>,
     now: Instant,
 }
 
-impl Link {
-    fn new(a: SocketType, b: SocketType) -> Self {
+impl Net {
+    fn new(a: SocketType, b: SocketType, fan: usize) -> Self {
         let now = Instant::now();
         let mut o = SocketOptions::default();
         o.routing_id = Bytes::from_static(b"peer-a");
         let mut a = Socket::new(a, o, now);
-        let mut b = Socket::new(b, SocketOptions::default(), now);
-        let ap = a.connect("mem://b", now);
-        while a.poll_action().is_some() {}
-        a.attach(ap, now);
-        let bp = b.accept(now);
-        let mut link = Self { a, b, ap, bp, now };
-        while link.flow(true) | link.flow(false) {}
-        while link.a.poll_event().is_some() {}
-        while link.b.poll_event().is_some() {}
-        link
+        let mut bs = Vec::new();
+        let mut ap = Vec::new();
+        let mut bp = Vec::new();
+        for i in 0..fan {
+            let p = a.connect(format!("mem://b{i}"), now);
+            while a.poll_action().is_some() {}
+            a.attach(p, now);
+            let mut s = Socket::new(b, SocketOptions::default(), now);
+            bp.push(s.accept(now));
+            ap.push(p);
+            bs.push(s);
+        }
+        let mut net = Self {
+            a,
+            b: bs,
+            ap,
+            bp,
+            now,
+        };
+        net.settle();
+        net
     }
 
-    /// Moves what one side has to write into the other side's arena.
-    fn flow(&mut self, a_to_b: bool) -> bool {
-        let (from, fp, to, tp) = if a_to_b {
-            (&mut self.a, self.ap, &mut self.b, self.bp)
-        } else {
-            (&mut self.b, self.bp, &mut self.a, self.ap)
-        };
-        while from.poll_transmit().is_some() {}
-        let mut moved = false;
-        while from.has_transmit(fp) {
-            let mut iov = [IoSlice::new(&[]); 8];
-            let n = from.transmit_chunks(fp, &mut iov);
-            let buf = to.read_buf(tp).expect("attached");
-            let room = buf.capacity() - buf.len();
-            let mut copied = 0;
-            for s in &iov[..n] {
-                let k = s.len().min(room - copied);
-                buf.extend_from_slice(&s[..k]);
-                copied += k;
-                if copied == room {
-                    break;
-                }
-            }
-            from.advance_transmit(fp, copied);
-            to.handle_read(tp, self.now);
-            moved = true;
+    fn settle(&mut self) {
+        while (0..self.b.len()).any(|i| self.flow(i, true) | self.flow(i, false)) {}
+        while self.a.poll_event().is_some() {}
+        for b in &mut self.b {
+            while b.poll_event().is_some() {}
         }
-        moved
+    }
+
+    /// Moves bytes between `a` and `b[i]`, one way.
+    fn flow(&mut self, i: usize, a_to_b: bool) -> bool {
+        if a_to_b {
+            flow(&mut self.a, self.ap[i], &mut self.b[i], self.bp[i], self.now)
+        } else {
+            flow(&mut self.b[i], self.bp[i], &mut self.a, self.ap[i], self.now)
+        }
+    }
+}
+
+fn recv(s: &mut Socket, in_place: bool, m: &mut Msg) -> bool {
+    if in_place {
+        s.recv_into(m).unwrap()
+    } else {
+        match s.recv().unwrap() {
+            Some(got) => {
+                *m = got;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn send(s: &mut Socket, in_place: bool, mut m: Msg) {
+    if in_place {
+        s.send_from(&mut m).unwrap();
+    } else {
+        s.send(m).unwrap();
     }
 }
 
@@ -91,48 +141,72 @@ fn main() {
         .unwrap_or(4096);
     // MS=from sends with `Socket::send_from` and receives with `Socket::recv_into`.
     let in_place = std::env::var("MS").is_ok_and(|v| v == "from");
-    let (a, b, two_frames) = match case.as_str() {
-        "push" => (SocketType::Push, SocketType::Pull, false),
-        "dealer" => (SocketType::Dealer, SocketType::Router, false),
-        "router" => (SocketType::Dealer, SocketType::Router, true),
+    let (a, b, fan) = match case.as_str() {
+        "push" => (SocketType::Push, SocketType::Pull, 1),
+        "dealer" | "router" | "rt" => (SocketType::Dealer, SocketType::Router, 1),
+        "pub" => (SocketType::Pub, SocketType::Sub, 4),
+        "req" => (SocketType::Req, SocketType::Rep, 1),
         other => panic!("unknown case {other}"),
     };
-    let mut link = Link::new(a, b);
+    let mut net = Net::new(a, b, fan);
+    if case == "pub" {
+        for s in &mut net.b {
+            s.subscribe(b"").unwrap();
+        }
+        net.settle();
+    }
     let body = Bytes::from_static(BODY);
     let mut identity = Bytes::new();
-    if two_frames {
+    if case == "router" {
         // Learn the DEALER's identity at the ROUTER.
-        link.a.send(Msg::from(body.clone())).unwrap();
-        link.flow(true);
-        identity = link.b.recv().unwrap().expect("hello")[0].clone();
+        net.a.send(Msg::from(body.clone())).unwrap();
+        net.flow(0, true);
+        identity = net.b[0].recv().unwrap().expect("hello")[0].clone();
     }
     let start = Instant::now();
     let mut left = count;
     let mut received = 0usize;
+    let mut m = Msg::new();
     while left > 0 {
-        let n = left.min(batch);
-        for _ in 0..n {
-            let (tx, mut msg) = if two_frames {
-                (&mut link.b, Msg::from([identity.clone(), body.clone()]))
-            } else {
-                (&mut link.a, Msg::from(body.clone()))
-            };
-            if in_place {
-                tx.send_from(&mut msg).unwrap();
-            } else {
-                tx.send(msg).unwrap();
+        let n = if case == "req" { 1 } else { left.min(batch) };
+        match case.as_str() {
+            "router" => {
+                for _ in 0..n {
+                    let msg = Msg::from([identity.clone(), body.clone()]);
+                    send(&mut net.b[0], in_place, msg);
+                }
+                net.flow(0, false);
+                while recv(&mut net.a, in_place, &mut m) {
+                    received += m.len();
+                }
             }
-        }
-        link.flow(!two_frames);
-        let rx = if two_frames { &mut link.a } else { &mut link.b };
-        if in_place {
-            let mut m = Msg::new();
-            while rx.recv_into(&mut m).unwrap() {
-                received += m.len();
+            "rt" | "req" => {
+                for _ in 0..n {
+                    send(&mut net.a, in_place, Msg::from(body.clone()));
+                }
+                net.flow(0, true);
+                while recv(&mut net.b[0], in_place, &mut m) {
+                    send(&mut net.b[0], in_place, std::mem::take(&mut m));
+                }
+                net.flow(0, false);
+                // A REQ takes one reply per request (another recv would be an error).
+                while recv(&mut net.a, in_place, &mut m) {
+                    received += m.len();
+                    if case == "req" {
+                        break;
+                    }
+                }
             }
-        } else {
-            while let Some(m) = rx.recv().unwrap() {
-                received += m.len();
+            _ => {
+                for _ in 0..n {
+                    send(&mut net.a, in_place, Msg::from(body.clone()));
+                }
+                for i in 0..fan {
+                    net.flow(i, true);
+                    while recv(&mut net.b[i], in_place, &mut m) {
+                        received += m.len();
+                    }
+                }
             }
         }
         left -= n;
