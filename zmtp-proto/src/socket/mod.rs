@@ -39,6 +39,7 @@
 //! ```
 
 mod core;
+mod idhash;
 mod options;
 mod pipeline;
 mod pubsub;

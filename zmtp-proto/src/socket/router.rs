@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::core::Core;
+use super::idhash::IdentityHash;
 use super::{PeerId, SocketEvent};
 use crate::connection::PeerInfo;
 use crate::error::Error;
@@ -18,14 +19,15 @@ use crate::message::Msg;
 
 #[derive(Debug)]
 pub(crate) struct Router {
-    by_id: HashMap<Bytes, PeerId>,
+    /// Keyed per socket: peers choose their identities (see [`IdentityHash`]).
+    by_id: HashMap<Bytes, PeerId, IdentityHash>,
     next_id: u32,
 }
 
 impl Router {
     pub(crate) fn new(seed: u32) -> Self {
         Self {
-            by_id: HashMap::new(),
+            by_id: HashMap::with_hasher(IdentityHash::new()),
             next_id: seed,
         }
     }
