@@ -100,9 +100,21 @@ impl Net {
     /// Moves bytes between `a` and `b[i]`, one way.
     fn flow(&mut self, i: usize, a_to_b: bool) -> bool {
         if a_to_b {
-            flow(&mut self.a, self.ap[i], &mut self.b[i], self.bp[i], self.now)
+            flow(
+                &mut self.a,
+                self.ap[i],
+                &mut self.b[i],
+                self.bp[i],
+                self.now,
+            )
         } else {
-            flow(&mut self.b[i], self.bp[i], &mut self.a, self.ap[i], self.now)
+            flow(
+                &mut self.b[i],
+                self.bp[i],
+                &mut self.a,
+                self.ap[i],
+                self.now,
+            )
         }
     }
 }
