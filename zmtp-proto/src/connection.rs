@@ -56,7 +56,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use crate::command::Command;
 use crate::config::ConnectionConfig;
 use crate::error::Error;
-use crate::frame::{encode_header, FrameHeader, FLAG_MORE};
+use crate::frame::{encode_header, FrameHeader, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
 use crate::greeting::{self, GreetingReader, Version};
 use crate::mechanism::Mechanism;
 use crate::message::Msg;
@@ -185,6 +185,47 @@ pub struct Connection {
     tx: BytesMut,
     segments: VecDeque<Bytes>,
     segments_len: usize,
+}
+
+/// Length of the run of whole frames at the front of `buf`, stopping after the frame that ends
+/// the `room`-th message (so decoding them cannot overfill the receive queue; commands and
+/// subscriptions count as nothing or as messages, which only ends the run early). Frames with
+/// invalid flags end the run: the careful path reports them.
+fn complete_frames(buf: &[u8], mut room: usize) -> usize {
+    let mut pos = 0;
+    while let Some(&flags) = buf.get(pos) {
+        let left = buf.len() - pos;
+        let (header_len, size) = if flags & FLAG_LONG == 0 {
+            let Some(&size) = buf.get(pos + 1) else {
+                break;
+            };
+            (2, usize::from(size))
+        } else {
+            let Some(size) = buf.get(pos + 1..pos + 9) else {
+                break;
+            };
+            let size = u64::from_be_bytes(size.try_into().expect("8 bytes"));
+            if size >= left as u64 {
+                break;
+            }
+            (9, size as usize)
+        };
+        if flags & FLAG_COMMAND != 0 && flags & FLAG_MORE != 0 {
+            break;
+        }
+        let total = header_len + size;
+        if left < total {
+            break;
+        }
+        pos += total;
+        if flags & (FLAG_MORE | FLAG_COMMAND) == 0 {
+            room -= 1;
+            if room == 0 {
+                break;
+            }
+        }
+    }
+    pos
 }
 
 impl Connection {
@@ -376,6 +417,12 @@ impl Connection {
         true
     }
 
+    /// The next complete message, left in place.
+    #[inline]
+    pub(crate) fn peek_message(&self) -> Option<&Msg> {
+        self.inbound.front()
+    }
+
     /// Resumes decoding paused at the receive high-water mark, once half of the messages held
     /// were taken (a low-water mark, as libzmq's pipes have): decoding then fills the queue again
     /// in one go rather than one message per message taken.
@@ -428,6 +475,21 @@ impl Connection {
                 self.paused = true;
                 return Ok(());
             }
+            // Frames held whole in the arena are frozen in one split, then cut out of the frozen
+            // chunk: one arena split per read rather than one per frame.
+            let room = if self.config.rcvhwm == 0 {
+                usize::MAX
+            } else {
+                self.config.rcvhwm.saturating_sub(self.inbound.len()).max(1)
+            };
+            let end = complete_frames(&self.rx, room);
+            if end > 0 {
+                self.rx_frame_len = 0;
+                let chunk = self.rx.split_to(end).freeze();
+                self.decode_chunk(chunk)?;
+                continue;
+            }
+            // The frame at the front is incomplete, or its header is invalid.
             let Some(header) = FrameHeader::parse(&self.rx)? else {
                 return Ok(());
             };
@@ -440,18 +502,36 @@ impl Connection {
                 }
                 return Ok(());
             }
+            // A whole frame `complete_frames` did not take (it leaves edge cases to this path).
             self.rx_frame_len = 0;
-            // One split for header and body; skipping the header on the frozen view is cheaper
-            // than advancing the arena.
             let mut body = self.rx.split_to(total).freeze();
             body.advance(header.header_len);
-            if header.is_command() {
-                self.handle_command(body)?;
-            } else {
-                self.handle_message_frame(header.more(), body)?;
-            }
+            self.handle_frame(&header, body)?;
         }
         Ok(())
+    }
+
+    /// Decodes whole frames, all of them in `chunk` (found by [`complete_frames`]). Each body is
+    /// a slice of the chunk: one reference count increment per frame.
+    fn decode_chunk(&mut self, chunk: Bytes) -> Result<(), Error> {
+        let mut pos = 0;
+        while pos < chunk.len() {
+            let header = FrameHeader::parse(&chunk[pos..])?.expect("a whole frame");
+            self.check_limits(&header)?;
+            let start = pos + header.header_len;
+            pos = start + header.size as usize;
+            self.handle_frame(&header, chunk.slice(start..pos))?;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn handle_frame(&mut self, header: &FrameHeader, body: Bytes) -> Result<(), Error> {
+        if header.is_command() {
+            self.handle_command(body)
+        } else {
+            self.handle_message_frame(header.more(), body)
+        }
     }
 
     fn check_limits(&self, header: &FrameHeader) -> Result<(), Error> {
@@ -820,5 +900,31 @@ impl Connection {
     /// Fails the connection locally (e.g. the driver saw the socket close). Idempotent.
     pub fn close(&mut self, error: Error) {
         self.fail(error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_frames;
+
+    #[test]
+    fn complete_frames_takes_whole_frames_only() {
+        // Two one-frame messages and the start of a third.
+        let buf = [0, 1, b'a', 0, 0, 0, 5, b'x'];
+        assert_eq!(complete_frames(&buf, usize::MAX), 5);
+        // Stops after the frame that ends the `room`-th message.
+        assert_eq!(complete_frames(&buf, 1), 3);
+        // MORE frames and commands do not count as messages.
+        let buf = [1, 1, b'a', 4, 0, 0, 1, b'b'];
+        assert_eq!(complete_frames(&buf, 1), 8);
+        // A long header, whole and cut short; a size beyond what is held.
+        let mut long = vec![2, 0, 0, 0, 0, 0, 0, 0, 1, b'z'];
+        assert_eq!(complete_frames(&long, usize::MAX), 10);
+        assert_eq!(complete_frames(&long[..9], usize::MAX), 0);
+        assert_eq!(complete_frames(&long[..5], usize::MAX), 0);
+        long[1] = 0x80;
+        assert_eq!(complete_frames(&long, usize::MAX), 0);
+        // A command with MORE is left to the careful path, which reports it.
+        assert_eq!(complete_frames(&[0, 0, 5, 0], usize::MAX), 2);
     }
 }

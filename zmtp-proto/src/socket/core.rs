@@ -490,6 +490,31 @@ impl Core {
         Some((id, extra))
     }
 
+    /// Like [`Core::next_inbound_into`], taking only messages that `accept` likes: the others
+    /// are dropped as they come up in fair-queue order (SUB's local filter), without moving
+    /// them anywhere. `out` is left as it was when no accepted message is ready.
+    pub(crate) fn next_inbound_filtered_into(
+        &mut self,
+        out: &mut Msg,
+        accept: impl FnMut(&Msg) -> bool,
+    ) -> bool {
+        let mut target = Filtered { inner: out, accept };
+        self.next_inbound_inner(&mut target, |_| ()).is_some()
+    }
+
+    /// Like [`Core::next_inbound_filtered_into`], returning the message.
+    pub(crate) fn next_inbound_filtered(
+        &mut self,
+        accept: impl FnMut(&Msg) -> bool,
+    ) -> Option<Msg> {
+        let mut target = Filtered {
+            inner: None,
+            accept,
+        };
+        self.next_inbound_inner(&mut target, |_| ())?;
+        target.inner
+    }
+
     /// Like [`Core::next_inbound`], also reading something of the peer (before a zombie peer's
     /// slot is freed with its last message).
     pub(crate) fn next_inbound_with<T>(
@@ -761,6 +786,31 @@ impl Target for &mut Msg {
     #[inline]
     fn take_from(&mut self, conn: &mut Connection) -> bool {
         conn.poll_message_into(self)
+    }
+}
+
+/// Takes a message into `inner` only if `accept` likes it; a refused message is dropped where
+/// it waits (and the fair-queue loop moves on as if nothing was taken from that peer).
+struct Filtered<T, F> {
+    inner: T,
+    accept: F,
+}
+
+impl<T: Target, F: FnMut(&Msg) -> bool> Target for Filtered<T, F> {
+    #[inline]
+    fn put(&mut self, msg: Msg) -> bool {
+        (self.accept)(&msg) && self.inner.put(msg)
+    }
+    #[inline]
+    fn take_from(&mut self, conn: &mut Connection) -> bool {
+        match conn.peek_message() {
+            Some(m) if (self.accept)(m) => self.inner.take_from(conn),
+            Some(_) => {
+                drop(conn.poll_message());
+                false
+            }
+            None => false,
+        }
     }
 }
 

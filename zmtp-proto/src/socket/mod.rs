@@ -543,13 +543,13 @@ impl Socket {
                 Ok(core.next_inbound_into(msg, |_| ()).is_some())
             }
             Kind::Router(router) => Ok(router.recv_into(core, msg)),
+            Kind::Sub(sub) => Ok(sub.recv_into(core, msg)),
             Kind::Push => Err(Error::NotSupported("PUSH sockets cannot receive")),
             kind => {
                 let got = match kind {
                     Kind::Req(req) => req.recv(core),
                     Kind::Rep(rep) => rep.recv(core),
                     Kind::Pub(p) => p.recv(core),
-                    Kind::Sub(sub) => Ok(sub.recv(core)),
                     _ => unreachable!("handled above"),
                 };
                 got.map(|m| match m {

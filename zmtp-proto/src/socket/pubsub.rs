@@ -157,15 +157,27 @@ impl Sub {
     }
 
     pub(crate) fn recv(&mut self, core: &mut Core) -> Option<Msg> {
-        let filter = core.socket_type == SocketType::Sub;
-        while let Some((_, msg)) = core.next_inbound() {
-            // S2: SUB filters locally as well; XSUB passes everything on, like libzmq
-            // (only `sub.cpp` sets `options.filter`).
-            if !filter || self.subs.is_match(msg.first().map_or(&[][..], |f| &f[..])) {
-                return Some(msg);
-            }
+        if core.socket_type != SocketType::Sub {
+            return core.next_inbound().map(|(_, m)| m);
         }
-        None
+        let subs = &self.subs;
+        core.next_inbound_filtered(|m| Self::wanted(subs, m))
+    }
+
+    /// Like [`Sub::recv`], into `out` (untouched when there is no message).
+    pub(crate) fn recv_into(&mut self, core: &mut Core, out: &mut Msg) -> bool {
+        if core.socket_type != SocketType::Sub {
+            return core.next_inbound_into(out, |_| ()).is_some();
+        }
+        let subs = &self.subs;
+        core.next_inbound_filtered_into(out, |m| Self::wanted(subs, m))
+    }
+
+    /// S2: SUB filters locally as well; XSUB passes everything on, like libzmq (only
+    /// `sub.cpp` sets `options.filter`).
+    #[inline]
+    fn wanted(subs: &SubscriptionTrie<()>, msg: &Msg) -> bool {
+        subs.is_match(msg.first().map_or(&[][..], |f| &f[..]))
     }
 
     pub(crate) fn send(&mut self, core: &mut Core, msg: Msg) -> Result<(), SendError> {
