@@ -487,6 +487,9 @@ impl Connection {
                 self.rx_frame_len = 0;
                 let chunk = self.rx.split_to(end).freeze();
                 self.decode_chunk(chunk)?;
+                if self.rx.is_empty() {
+                    return Ok(());
+                }
                 continue;
             }
             // The frame at the front is incomplete, or its header is invalid.
@@ -502,7 +505,6 @@ impl Connection {
                 }
                 return Ok(());
             }
-            // A whole frame `complete_frames` did not take (it leaves edge cases to this path).
             self.rx_frame_len = 0;
             let mut body = self.rx.split_to(total).freeze();
             body.advance(header.header_len);
@@ -512,20 +514,24 @@ impl Connection {
     }
 
     /// Decodes whole frames, all of them in `chunk` (found by [`complete_frames`]). Each body is
-    /// a slice of the chunk: one reference count increment per frame.
-    fn decode_chunk(&mut self, chunk: Bytes) -> Result<(), Error> {
+    /// a slice of the chunk (one reference count increment per frame); the last one is the
+    /// chunk itself.
+    fn decode_chunk(&mut self, mut chunk: Bytes) -> Result<(), Error> {
         let mut pos = 0;
-        while pos < chunk.len() {
+        loop {
             let header = FrameHeader::parse(&chunk[pos..])?.expect("a whole frame");
             self.check_limits(&header)?;
             let start = pos + header.header_len;
             pos = start + header.size as usize;
+            if pos == chunk.len() {
+                chunk.advance(start);
+                return self.handle_frame(&header, chunk);
+            }
             self.handle_frame(&header, chunk.slice(start..pos))?;
         }
-        Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn handle_frame(&mut self, header: &FrameHeader, body: Bytes) -> Result<(), Error> {
         if header.is_command() {
             self.handle_command(body)
@@ -576,6 +582,7 @@ impl Connection {
         Ok(())
     }
 
+    #[inline(never)]
     fn handle_command(&mut self, body: Bytes) -> Result<(), Error> {
         match self.state {
             State::Handshake => {
@@ -662,6 +669,7 @@ impl Connection {
         Ok(())
     }
 
+    #[inline(always)]
     fn handle_message_frame(&mut self, more: bool, body: Bytes) -> Result<(), Error> {
         if self.state != State::Active {
             return Err(Error::MessageBeforeHandshake);
