@@ -122,6 +122,20 @@ impl Msg {
         self.frames.extend(other.frames);
     }
 
+    /// Moves all frames of `other` to the end of `self`, leaving `other` empty (its spilled
+    /// allocation, if any, is kept).
+    ///
+    /// ```
+    /// # use zmtp_proto::Msg;
+    /// let mut a = Msg::from("a");
+    /// let mut b = Msg::from(["b", "c"]);
+    /// a.append(&mut b);
+    /// assert_eq!((a.len(), b.len()), (3, 0));
+    /// ```
+    pub fn append(&mut self, other: &mut Self) {
+        self.frames.extend(other.frames.drain(..));
+    }
+
     /// Inserts all frames of `front` before the frames of `self`.
     pub fn prepend(&mut self, front: &Self) {
         self.frames.insert_many(0, front.frames.iter().cloned());

@@ -460,13 +460,13 @@ impl Socket {
         let result = match &mut self.kind {
             Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
             Kind::Router(router) => router.send(core, msg),
+            Kind::Req(req) => req.send(core, msg),
+            Kind::Rep(rep) => rep.send(core, msg),
             Kind::Pull => Err(Error::NotSupported("PULL sockets cannot send")),
             kind => {
                 // The other types take the message by value.
                 let owned = std::mem::take(msg);
                 let sent = match kind {
-                    Kind::Req(req) => req.send(core, owned),
-                    Kind::Rep(rep) => rep.send(core, owned),
                     Kind::Pub(p) => p.send(core, owned),
                     Kind::Sub(sub) => sub.send(core, owned),
                     _ => unreachable!("handled above"),

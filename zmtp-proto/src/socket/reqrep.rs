@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use super::core::Core;
-use super::{PeerId, SendError};
+use super::PeerId;
 use crate::error::Error;
 use crate::message::Msg;
 
@@ -20,18 +20,16 @@ pub(crate) struct Req {
 }
 
 impl Req {
-    pub(crate) fn send(&mut self, core: &mut Core, mut msg: Msg) -> Result<(), SendError> {
+    /// Sends a request. The message is taken in place: left empty once queued, untouched on
+    /// an error.
+    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
         if self.waiting.is_some() && !core.options.req_relaxed {
-            return Err(SendError {
-                error: Error::InvalidState("REQ must receive the reply before sending again"),
-                msg,
-            });
+            return Err(Error::InvalidState(
+                "REQ must receive the reply before sending again",
+            ));
         }
         let Some(peer) = core.lb_next() else {
-            return Err(SendError {
-                error: Error::WouldBlock,
-                msg,
-            });
+            return Err(Error::WouldBlock);
         };
         // Replies to earlier requests (relaxed mode) are stale now: drop them.
         while core.next_inbound().is_some() {}
@@ -40,19 +38,16 @@ impl Req {
             self.request_id = self.request_id.wrapping_add(1);
             msg.push_front(Bytes::copy_from_slice(&self.request_id.to_be_bytes()));
         }
-        match core.enqueue(peer, msg) {
+        match core.enqueue(peer, &mut *msg) {
             Ok(()) => {
                 self.waiting = Some(peer);
                 Ok(())
             }
-            Err(mut msg) => {
+            Err(msg) => {
                 // Undo the envelope so the caller gets its message back unchanged.
                 let envelope = if core.options.req_correlate { 2 } else { 1 };
                 let _ = msg.split_front(envelope);
-                Err(SendError {
-                    error: Error::WouldBlock,
-                    msg,
-                })
+                Err(Error::WouldBlock)
             }
         }
     }
@@ -121,16 +116,17 @@ impl Rep {
         Ok(None)
     }
 
-    pub(crate) fn send(&mut self, core: &mut Core, msg: Msg) -> Result<(), SendError> {
+    /// Sends the reply. The message is taken in place: left empty once sent (or dropped),
+    /// untouched on an error.
+    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
         let Some((peer, mut reply)) = self.replying_to.take() else {
-            return Err(SendError {
-                error: Error::InvalidState("REP must receive a request before replying"),
-                msg,
-            });
+            return Err(Error::InvalidState(
+                "REP must receive a request before replying",
+            ));
         };
-        reply.extend_from(msg);
+        reply.append(msg);
         // REP never blocks: if the requester is gone or full, the reply is dropped (§1.12).
-        if core.enqueue(peer, reply).is_err() {
+        if core.enqueue(peer, &mut reply).is_err() {
             tracing::debug!("REP dropped a reply: requester gone or at its high-water mark");
         }
         Ok(())
