@@ -462,12 +462,15 @@ impl Socket {
             Kind::Router(router) => router.send(core, msg),
             Kind::Req(req) => req.send(core, msg),
             Kind::Rep(rep) => rep.send(core, msg),
+            Kind::Pub(p) => {
+                p.send(core, msg);
+                Ok(())
+            }
             Kind::Pull => Err(Error::NotSupported("PULL sockets cannot send")),
             kind => {
                 // The other types take the message by value.
                 let owned = std::mem::take(msg);
                 let sent = match kind {
-                    Kind::Pub(p) => p.send(core, owned),
                     Kind::Sub(sub) => sub.send(core, owned),
                     _ => unreachable!("handled above"),
                 };

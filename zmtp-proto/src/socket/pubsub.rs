@@ -35,7 +35,9 @@ fn notice(subscribe: bool, topic: &[u8]) -> Msg {
 }
 
 impl Pub {
-    pub(crate) fn send(&mut self, core: &mut Core, msg: Msg) -> Result<(), SendError> {
+    /// Publishes in place: `msg` is read by every subscriber's encoder (cloned only for one
+    /// whose queue holds messages already) and left empty.
+    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) {
         core.epoch += 1;
         let epoch = core.epoch;
         let topic = msg.first().expect("send checked for frames");
@@ -51,11 +53,11 @@ impl Pub {
                 continue;
             }
             p.epoch = epoch;
-            if core.enqueue(peer, &msg).is_err() {
+            if core.enqueue(peer, &*msg).is_err() {
                 tracing::trace!("PUB dropped a message for a subscriber at its high-water mark");
             }
         }
-        Ok(())
+        msg.clear();
     }
 
     pub(crate) fn on_subscription(
