@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use tokio::time::Sleep;
 use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::handle::{Handle, MonitorEvent};
+use zmtp_proto::handle::{Handle, MonitorEvent, WakerKey};
 use zmtp_proto::socket::{Action, PeerId};
 
 use crate::transport::{self, Listener, Stream};
@@ -37,9 +37,23 @@ pub(crate) struct State {
     streams: Vec<Option<Stream>>,
     pub(crate) listeners: Vec<Bound>,
     dials: Vec<(PeerId, Dial)>,
-    /// A waker that wakes both the application task and the driver task, cached for the
-    /// application task that last ran the I/O inline.
-    inline_waker: Option<(Waker, Arc<WakeBoth>)>,
+    /// Set by every readiness event on a stream, whichever [`WakeBoth`] it went to: the next
+    /// round, inline or in the driver task, must read. Cleared by the round that reads, so the
+    /// other one does not read again only to find `Pending`.
+    fired: Arc<AtomicBool>,
+    /// The waker every stream's readiness is registered with, by inline rounds and driver
+    /// rounds alike, so a round never steals the other's registration.
+    stream_waker: Option<StreamWaker>,
+    /// A peer stopped reading at the receive high-water mark with its readiness unused: the
+    /// next rounds read again (once messages are taken) without waiting for an event.
+    read_paused: bool,
+}
+
+/// The current [`WakeBoth`], and whom it wakes.
+struct StreamWaker {
+    user: Option<(WakerKey, Waker)>,
+    driver: WakerKey,
+    waker: Waker,
 }
 
 impl State {
@@ -49,52 +63,83 @@ impl State {
             streams: Vec::new(),
             listeners: Vec::new(),
             dials: Vec::new(),
-            inline_waker: None,
+            fired: Arc::new(AtomicBool::new(false)),
+            stream_waker: None,
+            read_paused: false,
         }
     }
 
+    /// The waker to register stream readiness with: it wakes the driver task and the
+    /// application task that last ran an inline round (`user`, if given, becomes that task).
+    fn stream_waker(&mut self, user: Option<&Waker>, driver: &Waker) -> Waker {
+        let driver_key = WakerKey::of(driver);
+        let user_key = user.map(WakerKey::of);
+        if let Some(current) = &self.stream_waker {
+            let same_user = match user_key {
+                None => true,
+                Some(k) => current.user.as_ref().is_some_and(|(u, _)| *u == k),
+            };
+            if same_user && current.driver == driver_key {
+                return current.waker.clone();
+            }
+        }
+        let user = match (user, self.stream_waker.take()) {
+            (Some(u), _) => Some((WakerKey::of(u), u.clone())),
+            (None, previous) => previous.and_then(|p| p.user),
+        };
+        let waker = Waker::from(Arc::new(WakeBoth {
+            user: user.as_ref().map(|(_, w)| w.clone()),
+            driver: driver.clone(),
+            fired: self.fired.clone(),
+        }));
+        self.stream_waker = Some(StreamWaker {
+            user,
+            driver: driver_key,
+            waker: waker.clone(),
+        });
+        // Registrations made with the previous waker must be renewed: read everything once.
+        self.fired.store(true, Ordering::Release);
+        waker
+    }
+
     /// Runs one round of I/O on the application's task, just before it would wait: pending
-    /// writes go out now rather than after a task switch, and readiness is registered with a
-    /// waker that wakes both this task and the driver task, so the next message wakes the
-    /// application directly while the driver still makes progress without it.
+    /// writes go out now rather than after a task switch, and what arrived since the last
+    /// round is read, so the next message reaches the application without a hop through the
+    /// driver task. Readiness stays registered with a waker that wakes both tasks, so the
+    /// driver still makes progress if the application goes elsewhere.
     pub(crate) fn run_inline(&mut self, user: &Waker) {
         let Some(driver) = self.handle.driver_waker().cloned() else {
             return;
         };
-        let cached = self
-            .inline_waker
-            .as_ref()
-            .is_some_and(|(u, _)| u.will_wake(user));
-        // Reading only helps if readiness fired since this task last registered for it (or it
-        // never did); otherwise every read would just find `Pending` again.
-        let read = if cached {
-            let both = &self.inline_waker.as_ref().expect("cached").1;
-            both.fired.swap(false, Ordering::AcqRel)
-        } else {
-            let both = Arc::new(WakeBoth {
-                user: user.clone(),
-                driver,
-                fired: AtomicBool::new(false),
-            });
-            self.inline_waker = Some((user.clone(), both));
-            true
-        };
-        let waker = Waker::from(self.inline_waker.as_ref().expect("set above").1.clone());
+        let waker = self.stream_waker(Some(user), &driver);
         let mut cx = Context::from_waker(&waker);
         let now = Instant::now();
         // Accepts, dials and timers stay with the driver task; inline rounds only move the
         // bytes of connected peers.
-        for round in 0..ROUNDS_PER_POLL {
-            let mut progress = self.run_actions(now);
-            if read || round > 0 {
-                progress |= self.read(&mut cx, now);
+        self.run_actions(now);
+        self.stream_rounds(&mut cx, now);
+    }
+
+    /// Reads (if readiness fired since the last read) and writes until nothing is left that
+    /// would not block; another round only if a read stopped at its cap (more data is
+    /// waiting) or an action left a dial to poll. Returns true if work remains after
+    /// `ROUNDS_PER_POLL` rounds.
+    fn stream_rounds(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut read = self.fired.swap(false, Ordering::AcqRel) || self.read_paused;
+        for _ in 0..ROUNDS_PER_POLL {
+            let mut again = false;
+            if read {
+                again |= self.read(cx, now);
             }
-            progress |= self.write(&mut cx, now);
+            self.write(cx, now);
+            again |= self.run_actions(now);
             self.handle.drain_events();
-            if !progress {
-                break;
+            if !again {
+                return false;
             }
+            read = true;
         }
+        true
     }
 
     fn set_stream(&mut self, peer: PeerId, stream: Stream) {
@@ -103,6 +148,8 @@ impl State {
             self.streams.resize_with(i + 1, || None);
         }
         self.streams[i] = Some(stream);
+        // The next round reads it, which registers its readiness.
+        self.fired.store(true, Ordering::Release);
     }
 
     fn drop_stream(&mut self, peer: PeerId, now: Instant) {
@@ -112,20 +159,20 @@ impl State {
         self.handle.machine.detach(peer, now);
     }
 
-    /// One round of work. Returns true if anything happened.
+    /// The driver task's work: accepts, dials, actions and timers, then the stream rounds.
+    /// Returns true if work remains (the task should yield and come back); every source that
+    /// would block has registered for its wake-up by then.
     fn round(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
-        progress |= self.accept(cx, now);
-        progress |= self.poll_dials(cx, now);
-        progress |= self.run_actions(now);
-        progress |= self.read(cx, now);
-        progress |= self.write(cx, now);
+        self.accept(cx, now);
+        self.run_actions(now);
+        self.poll_dials(cx, now);
         if self.handle.machine.poll_timeout().is_some_and(|t| t <= now) {
             self.handle.machine.handle_timeout(now);
-            progress = true;
         }
+        let waker = self.stream_waker(None, cx.waker());
+        let again = self.stream_rounds(&mut Context::from_waker(&waker), now);
         self.handle.drain_events();
-        progress
+        again
     }
 
     fn accept(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
@@ -181,13 +228,18 @@ impl State {
         progress
     }
 
+    /// Carries out the machine's actions; true if a new dial waits to be polled.
     fn run_actions(&mut self, now: Instant) -> bool {
-        let mut progress = false;
+        let mut dialled = false;
         while let Some(action) = self.handle.machine.poll_action() {
-            progress = true;
             match action {
                 Action::Dial { peer, endpoint } => match endpoint.parse::<Endpoint>() {
-                    Ok(ep) => self.dials.push((peer, Box::pin(transport::connect(ep)))),
+                    Ok(ep) => {
+                        self.dials.push((peer, Box::pin(transport::connect(ep))));
+                        // Dials are polled by the driver task (this may be an inline round).
+                        self.handle.notify_driver();
+                        dialled = true;
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
                         self.handle.machine.dial_failed(peer, now);
@@ -206,11 +258,14 @@ impl State {
                 }
             }
         }
-        progress
+        dialled
     }
 
+    /// Reads from every peer until it would block; true if a peer stopped at the per-round cap
+    /// with more data likely waiting.
     fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
+        let mut capped = false;
+        self.read_paused = false;
         for i in 0..self.streams.len() {
             let Some(peer) = self.handle.machine.peer_at(i) else {
                 continue;
@@ -218,59 +273,54 @@ impl State {
             let Some(stream) = self.streams[i].take() else {
                 continue;
             };
-            let (moved, alive) = self.read_peer(cx, peer, &stream, now);
-            progress |= moved;
-            if alive {
-                self.streams[i] = Some(stream);
-            } else {
-                self.handle.machine.detach(peer, now);
+            match self.read_peer(cx, peer, &stream, now) {
+                Some(stop) => {
+                    capped |= stop == ReadStop::Capped;
+                    self.read_paused |= stop == ReadStop::Paused;
+                    self.streams[i] = Some(stream);
+                }
+                None => self.handle.machine.detach(peer, now),
             }
         }
-        progress
+        capped
     }
 
-    /// Reads from one peer; returns (progress, stream still usable).
+    /// Reads from one peer until something stops it; `None` if the stream is finished.
     fn read_peer(
         &mut self,
         cx: &mut Context<'_>,
         peer: PeerId,
         stream: &Stream,
         now: Instant,
-    ) -> (bool, bool) {
-        let mut progress = false;
+    ) -> Option<ReadStop> {
         for _ in 0..READS_PER_ROUND {
             if !self.handle.machine.wants_read(peer) {
-                break;
+                return Some(ReadStop::Paused);
             }
             match stream.poll_read_ready(cx) {
-                Poll::Pending => break,
+                Poll::Pending => return Some(ReadStop::Pending),
                 Poll::Ready(Err(error)) => {
                     tracing::debug!(%error, "read readiness failed");
-                    return (true, false);
+                    return None;
                 }
                 Poll::Ready(Ok(())) => {}
             }
-            let Some(buf) = self.handle.machine.read_buf(peer) else {
-                break;
-            };
+            let buf = self.handle.machine.read_buf(peer)?;
             match stream.try_read_buf(buf) {
-                Ok(0) => return (true, false),
-                Ok(_) => {
-                    self.handle.machine.handle_read(peer, now);
-                    progress = true;
-                }
+                Ok(0) => return None,
+                Ok(_) => self.handle.machine.handle_read(peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => {
                     tracing::debug!(%error, "read failed");
-                    return (true, false);
+                    return None;
                 }
             }
         }
-        (progress, true)
+        Some(ReadStop::Capped)
     }
 
-    fn write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
+    /// Writes every peer's pending output until it would block.
+    fn write(&mut self, cx: &mut Context<'_>, now: Instant) {
         while self.handle.machine.poll_transmit().is_some() {}
         for i in 0..self.streams.len() {
             let Some(peer) = self.handle.machine.peer_at(i) else {
@@ -282,53 +332,57 @@ impl State {
             let Some(stream) = self.streams[i].take() else {
                 continue;
             };
-            let (moved, alive) = self.write_peer(cx, peer, &stream);
-            progress |= moved;
-            if alive {
+            if self.write_peer(cx, peer, &stream) {
                 self.streams[i] = Some(stream);
             } else {
                 self.handle.machine.detach(peer, now);
             }
         }
-        progress
     }
 
-    /// Writes to one peer until it would block; returns (progress, stream still usable).
-    fn write_peer(&mut self, cx: &mut Context<'_>, peer: PeerId, stream: &Stream) -> (bool, bool) {
-        let mut progress = false;
+    /// Writes to one peer until it would block; false if the stream is finished.
+    fn write_peer(&mut self, cx: &mut Context<'_>, peer: PeerId, stream: &Stream) -> bool {
         while self.handle.machine.has_transmit(peer) {
             match stream.poll_write_ready(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Err(error)) => {
                     tracing::debug!(%error, "write readiness failed");
-                    return (true, false);
+                    return false;
                 }
                 Poll::Ready(Ok(())) => {}
             }
             let mut iov = [IoSlice::new(&[]); MAX_IOV];
             let n = self.handle.machine.transmit_chunks(peer, &mut iov);
             match stream.try_write_vectored(&iov[..n]) {
-                Ok(written) => {
-                    self.handle.machine.advance_transmit(peer, written);
-                    progress = true;
-                }
+                Ok(written) => self.handle.machine.advance_transmit(peer, written),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => {
                     tracing::debug!(%error, "write failed");
-                    return (true, false);
+                    return false;
                 }
             }
         }
-        (progress, true)
+        true
     }
+}
+
+/// Why a peer's reads stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadStop {
+    /// Nothing more to read; readiness is registered.
+    Pending,
+    /// The per-round cap: more is likely waiting.
+    Capped,
+    /// The receive high-water mark: the machine wants no more for now.
+    Paused,
 }
 
 /// Wakes the application task and the driver task together.
 pub(crate) struct WakeBoth {
-    user: Waker,
+    user: Option<Waker>,
     driver: Waker,
-    /// Set when readiness fired, so the next inline round knows reading may find something.
-    fired: AtomicBool,
+    /// Set when readiness fired, so the next round knows reading may find something.
+    fired: Arc<AtomicBool>,
 }
 
 impl std::task::Wake for WakeBoth {
@@ -338,7 +392,9 @@ impl std::task::Wake for WakeBoth {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.fired.store(true, Ordering::Release);
-        self.user.wake_by_ref();
+        if let Some(user) = &self.user {
+            user.wake_by_ref();
+        }
         self.driver.wake_by_ref();
     }
 }
@@ -375,25 +431,20 @@ impl Future for Driver {
         let this = &mut *self;
         let mut state = lock(&this.shared);
         state.handle.register_driver(cx.waker());
-        for round in 0.. {
-            let now = Instant::now();
-            let progress = state.round(cx, now);
-            state.handle.wake_ready();
-            if state.handle.machine.is_closed() {
-                state.streams.clear();
-                state.listeners.clear();
-                state.dials.clear();
-                state.handle.finish();
-                return Poll::Ready(());
-            }
-            if !progress {
-                break;
-            }
-            if round == ROUNDS_PER_POLL {
-                // Plenty of work: let other tasks run, then come back.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
+        let now = Instant::now();
+        let again = state.round(cx, now);
+        state.handle.wake_ready();
+        if state.handle.machine.is_closed() {
+            state.streams.clear();
+            state.listeners.clear();
+            state.dials.clear();
+            state.handle.finish();
+            return Poll::Ready(());
+        }
+        if again {
+            // Plenty of work: let other tasks run, then come back.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         let deadline = state.handle.machine.poll_timeout();
         drop(state);

@@ -57,7 +57,15 @@ impl Stream {
         }
     }
 
+    /// Writes `bufs` in one syscall: `send` for a single slice (cheaper in the kernel than
+    /// `writev`), `writev` otherwise.
     pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let [one] = bufs {
+            return match self {
+                Self::Tcp(s) => s.try_write(one),
+                Self::Unix(s) => s.try_write(one),
+            };
+        }
         match self {
             Self::Tcp(s) => s.try_write_vectored(bufs),
             Self::Unix(s) => s.try_write_vectored(bufs),

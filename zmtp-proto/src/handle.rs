@@ -81,8 +81,8 @@ pub struct Handle {
     connects: Vec<(String, PeerId)>,
     driver: Option<Waker>,
     driver_notified: bool,
-    recv: Vec<Waker>,
-    send: Vec<Waker>,
+    recv: Vec<(WakerKey, Waker)>,
+    send: Vec<(WakerKey, Waker)>,
     close: Option<Waker>,
     monitor: Option<VecDeque<MonitorEvent>>,
     monitor_waker: Option<Waker>,
@@ -91,22 +91,49 @@ pub struct Handle {
 }
 
 /// Most tasks remembered as waiting for one condition; past that they are all woken (those
-/// still waiting register again). `will_wake` can miss a task already held, so the list must
-/// not grow with every poll.
+/// still waiting register again), so the list stays bounded whatever the application does.
 const MAX_WAITERS: usize = 8;
 
-fn park(list: &mut Vec<Waker>, waker: &Waker) {
-    if list.iter().any(|w| w.will_wake(waker)) {
+/// The identity of a waker as a task handed it to us, to recognise the same task on its next
+/// poll.
+///
+/// `Waker::will_wake` does not do this reliably: a clone may carry a different vtable pointer
+/// than the waker it was cloned from (tokio's `block_on` waker does), so comparing a kept
+/// clone with the next waker fails on every poll. The (data, vtable) pair of the waker *as
+/// given* is stable across polls of the same task, and while the clone taken from it is held,
+/// the task it points to stays alive, so no other task can show up with the same pair.
+///
+/// ```
+/// # use zmtp_proto::handle::WakerKey;
+/// let waker = std::task::Waker::noop();
+/// assert_eq!(WakerKey::of(waker), WakerKey::of(waker));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WakerKey(usize, usize);
+
+impl WakerKey {
+    /// The key of `waker`; compare keys of wakers as given, not of clones.
+    pub fn of(waker: &Waker) -> Self {
+        Self(
+            waker.data() as usize,
+            std::ptr::from_ref(waker.vtable()) as usize,
+        )
+    }
+}
+
+fn park(list: &mut Vec<(WakerKey, Waker)>, waker: &Waker) {
+    let key = WakerKey::of(waker);
+    if list.iter().any(|(k, _)| *k == key) {
         return;
     }
     if list.len() == MAX_WAITERS {
         wake_all(list);
     }
-    list.push(waker.clone());
+    list.push((key, waker.clone()));
 }
 
-fn wake_all(list: &mut Vec<Waker>) {
-    list.drain(..).for_each(Waker::wake);
+fn wake_all(list: &mut Vec<(WakerKey, Waker)>) {
+    list.drain(..).for_each(|(_, w)| w.wake());
 }
 
 impl Handle {
