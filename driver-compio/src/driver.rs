@@ -70,6 +70,8 @@ pub(crate) struct State {
     io: Io,
     /// Sends since the application's task last yielded in `send` (see `SEND_BUDGET`).
     pub(crate) sends_without_yield: u32,
+    /// The deadline of the driver task's timer, as it last armed it.
+    armed: Option<Instant>,
 }
 
 impl State {
@@ -80,6 +82,7 @@ impl State {
             fresh: Vec::new(),
             io: Io::new(),
             sends_without_yield: 0,
+            armed: None,
         }
     }
 
@@ -107,7 +110,11 @@ impl State {
     /// queued is submitted now rather than after a task switch, completions that arrived are
     /// handled here, and `user` is woken (as well as the driver task) by the next completion.
     /// Accepts, dials and timers stay with the driver task.
-    pub(crate) fn run_inline(&mut self, user: &Waker) {
+    ///
+    /// With `live`, the caller is a `recv`/`send` future that runs a round itself whenever it
+    /// is woken and calls [`State::end_wait`] when it completes or is dropped: until then, a
+    /// completion wakes only that task, not the driver task as well.
+    pub(crate) fn run_inline(&mut self, user: &Waker, live: bool) {
         if self.handle.is_finished() {
             return;
         }
@@ -116,6 +123,50 @@ impl State {
             self.handle.notify_driver();
         }
         self.io.ready.app.register(user);
+        self.io.ready.app_live.store(live, Ordering::Release);
+        self.check_timer();
+    }
+
+    /// Wakes the driver task if the machine's next deadline is earlier than its timer (a
+    /// round run inline changed it: a PING's TTL, a handshake deadline).
+    fn check_timer(&mut self) {
+        let armed = self.armed;
+        if let Some(t) = self.handle.machine.poll_timeout() {
+            if armed.is_none_or(|a| t < a) {
+                self.handle.notify_driver();
+            }
+        }
+    }
+
+    /// A `recv`/`send` future that waited with `live` is done (or dropped): completions wake
+    /// the driver task again, and it is woken now if one arrived that no round handled yet.
+    pub(crate) fn end_wait(shared: &Shared) {
+        if let Ok(st) = shared.try_borrow() {
+            st.io.ready.end_wait();
+        }
+    }
+
+    /// After the application changed the machine (sent, or took a message): writes what the
+    /// machine now has to send, submitting it at once where the peer has no write in flight
+    /// (one in flight takes it along when it completes), and wakes the driver only if
+    /// reading must resume. A `send` followed by a `recv` thus costs no driver-task wake.
+    pub(crate) fn submit_output(&mut self) {
+        let Self { handle: h, io, .. } = self;
+        if !io.paused.is_empty() {
+            h.notify_driver();
+        }
+        let mut started = false;
+        while let Some(peer) = h.machine.poll_transmit() {
+            started |= io.write(h, peer.index());
+        }
+        // Polling the new write submits it; anything else that completed meanwhile is
+        // handled too, and then the driver task finishes the job (wakes, events, output).
+        if started && io.poll_peers(h, Instant::now()) {
+            h.drain_events();
+            h.wake_ready();
+            h.notify_driver();
+        }
+        self.check_timer();
     }
 }
 
@@ -189,6 +240,9 @@ struct Ready {
     driver: AtomicWaker,
     /// The application task that last ran a round inline and is about to wait.
     app: AtomicWaker,
+    /// `app` is a `recv`/`send` future that runs a round whenever it is woken (see
+    /// [`State::run_inline`]): completions need not wake the driver task too.
+    app_live: AtomicBool,
 }
 
 impl Ready {
@@ -197,6 +251,19 @@ impl Ready {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(index);
+    }
+
+    /// See [`State::end_wait`].
+    fn end_wait(&self) {
+        if self.app_live.swap(false, Ordering::AcqRel)
+            && !self
+                .list
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+        {
+            self.driver.wake();
+        }
     }
 
     /// Moves the list into `out` (empty, its allocation reused); false if it was empty.
@@ -233,7 +300,9 @@ impl Wake for OpWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         self.mark();
         self.ready.app.wake();
-        self.ready.driver.wake();
+        if !self.ready.app_live.load(Ordering::Acquire) {
+            self.ready.driver.wake();
+        }
     }
 }
 
@@ -707,13 +776,13 @@ impl Io {
     }
 
     /// Starts a write of everything pending for the peer at `index`, unless one is in flight
-    /// (its completion starts the next).
-    fn write(&mut self, h: &mut Handle, index: usize) {
+    /// (its completion starts the next). True if a write was started.
+    fn write(&mut self, h: &mut Handle, index: usize) -> bool {
         let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
-            return;
+            return false;
         };
         let Some(stream) = io.writer.take() else {
-            return;
+            return false;
         };
         let mut bufs = if io.backlog.is_empty() {
             std::mem::take(&mut io.spare)
@@ -729,9 +798,10 @@ impl Io {
         if bufs.is_empty() {
             io.writer = Some(stream);
             io.spare = bufs;
-            return;
+            return false;
         }
         io.write.start((stream, bufs));
+        true
     }
 
     /// Ends the connection of `peer`: its read is cancelled; with `flush`, what the machine
@@ -885,6 +955,7 @@ impl Future for Driver {
         // Idle: sleep until the machine's next deadline (or an I/O completion, or a call on
         // the handle).
         let deadline = st.handle.machine.poll_timeout();
+        st.armed = deadline;
         drop(st);
         this.arm_timer(deadline, cx);
         Poll::Pending

@@ -255,7 +255,8 @@ impl Socket {
     /// ```
     pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
         let mut slot = Some(msg.into());
-        poll_fn(|cx| poll_send(&self.shared, cx, &mut slot)).await
+        let _wait = Wait(&self.shared);
+        poll_fn(|cx| poll_send(&self.shared, cx, &mut slot, true)).await
     }
 
     /// Sends without waiting; fails with [`zmtp_proto::Error::WouldBlock`] at the high-water
@@ -290,20 +291,34 @@ impl Socket {
     /// # });
     /// ```
     pub async fn recv(&self) -> io::Result<Msg> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        let _wait = Wait(&self.shared);
+        poll_fn(|cx| self.poll_recv(cx, true)).await
     }
 
-    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Msg>> {
+    /// `live`: called from a future that ends with a [`Wait`] guard (see
+    /// `State::run_inline`).
+    fn poll_recv(&self, cx: &mut Context<'_>, live: bool) -> Poll<io::Result<Msg>> {
         let mut st = self.shared.borrow_mut();
-        match st.handle.try_recv() {
-            Ok(Some(msg)) => Poll::Ready(Ok(msg)),
-            Ok(None) => {
+        let mut msg = Msg::new();
+        match st.handle.machine.recv_into(&mut msg) {
+            Ok(true) => {}
+            Ok(false) => {
                 // About to wait: run the I/O here first, without a task switch.
-                st.run_inline(cx.waker());
-                st.handle.poll_recv(cx).map_err(io::Error::from)
+                st.run_inline(cx.waker(), live);
+                match st.handle.machine.recv_into(&mut msg) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        st.handle.park_recv(cx.waker());
+                        return Poll::Pending;
+                    }
+                    Err(e) => return Poll::Ready(Err(e.into())),
+                }
             }
-            Err(e) => Poll::Ready(Err(e.into())),
+            Err(e) => return Poll::Ready(Err(e.into())),
         }
+        // Taking a message may have resumed decoding (output such as a PONG, or reading).
+        st.submit_output();
+        Poll::Ready(Ok(msg))
     }
 
     /// Receives a message if one is ready.
@@ -392,10 +407,22 @@ impl Socket {
 /// Sends in a row without waiting before `send` yields once (tokio's cooperative budget is 128).
 const SEND_BUDGET: u32 = 128;
 
+/// Held by a `recv`/`send` future that waits with `live` (see `State::run_inline`): when it
+/// completes or is dropped, completions wake the driver task again.
+struct Wait<'a>(&'a Shared);
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        State::end_wait(self.0);
+    }
+}
+
+/// Offers the message in `slot` to the machine; `live` as for [`Socket::poll_recv`].
 fn poll_send(
     shared: &Shared,
     cx: &mut Context<'_>,
     slot: &mut Option<Msg>,
+    live: bool,
 ) -> Poll<io::Result<()>> {
     let mut st = shared.borrow_mut();
     // compio has no cooperative budget: count sends that did not have to wait and, every
@@ -409,14 +436,33 @@ fn poll_send(
         return Poll::Pending;
     }
     st.sends_without_yield += 1;
-    match st.handle.poll_send(cx, slot) {
-        Poll::Pending => {
+    // The message is sent in place: it stays in the slot until the machine takes it.
+    let msg = slot.as_mut().expect("polled after completion");
+    match st.handle.machine.send_from(msg) {
+        Ok(()) => {}
+        Err(zmtp_proto::Error::WouldBlock) => {
             // At the high-water mark: write out what we can right here, then retry once.
-            st.run_inline(cx.waker());
-            st.handle.poll_send(cx, slot).map_err(io::Error::from)
+            st.run_inline(cx.waker(), live);
+            if st.handle.machine.send_from(msg).is_err() {
+                // Still full (or failing: the driver's round reports it on the next poll).
+                return st.handle.poll_send(cx, slot).map_err(io::Error::from);
+            }
         }
-        ready => ready.map_err(io::Error::from),
+        Err(e) => {
+            *slot = None;
+            return Poll::Ready(Err(e.into()));
+        }
     }
+    *slot = None;
+    // Written at once if the peer's writer is idle; no driver-task wake.
+    st.submit_output();
+    if st.handle.machine.take_flush_hint() {
+        // A full batch is encoded: have the next send yield, so that the runtime submits
+        // what is written and the driver writes the rest, instead of letting a run of large
+        // messages pile up (cold in memory) until the budget runs out.
+        st.sends_without_yield = SEND_BUDGET;
+    }
+    Poll::Ready(Ok(()))
 }
 
 impl Drop for Socket {
@@ -475,7 +521,7 @@ impl futures_core::Stream for Monitor {
 impl futures_core::Stream for Socket {
     type Item = io::Result<Msg>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_recv(cx).map(Some)
+        self.poll_recv(cx, false).map(Some)
     }
 }
 
@@ -499,7 +545,7 @@ impl<M: Into<Msg>> futures_sink::Sink<M> for Socket {
         if this.sink_item.is_none() {
             return Poll::Ready(Ok(()));
         }
-        poll_send(&this.shared, cx, &mut this.sink_item)
+        poll_send(&this.shared, cx, &mut this.sink_item, false)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
