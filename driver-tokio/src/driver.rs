@@ -402,7 +402,9 @@ impl std::task::Wake for WakeBoth {
 /// The driver task's future.
 pub(crate) struct Driver {
     shared: Arc<Mutex<State>>,
-    sleep: Pin<Box<Sleep>>,
+    /// Armed only while the machine has a deadline: a timer left in tokio's wheel would make
+    /// every park of the runtime scan it.
+    sleep: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
 }
 
@@ -410,7 +412,7 @@ impl Driver {
     pub(crate) fn new(shared: Arc<Mutex<State>>) -> Self {
         Self {
             shared,
-            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            sleep: None,
             armed: None,
         }
     }
@@ -448,17 +450,22 @@ impl Future for Driver {
         }
         let deadline = state.handle.machine.poll_timeout();
         drop(state);
-        if let Some(deadline) = deadline {
-            if this.armed != Some(deadline) {
-                this.armed = Some(deadline);
-                this.sleep
-                    .as_mut()
-                    .reset(tokio::time::Instant::from_std(deadline));
-            }
-            if this.sleep.as_mut().poll(cx).is_ready() {
-                this.armed = None;
-                cx.waker().wake_by_ref();
-            }
+        let Some(deadline) = deadline else {
+            this.sleep = None;
+            this.armed = None;
+            return Poll::Pending;
+        };
+        let at = tokio::time::Instant::from_std(deadline);
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if this.armed != Some(deadline) {
+            this.armed = Some(deadline);
+            sleep.as_mut().reset(at);
+        }
+        if sleep.as_mut().poll(cx).is_ready() {
+            this.armed = None;
+            cx.waker().wake_by_ref();
         }
         Poll::Pending
     }
