@@ -141,6 +141,25 @@ impl Msg {
         self.frames.insert_many(0, front.frames.iter().cloned());
     }
 
+    /// Drops the first `n` frames (all of them if there are fewer).
+    pub(crate) fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.frames.len());
+        self.frames.drain(..n);
+    }
+
+    /// Moves the first `n` frames to `dst`, replacing what it held (its spilled allocation,
+    /// if any, is reused).
+    pub(crate) fn move_front_to(&mut self, n: usize, dst: &mut Self) {
+        let n = n.min(self.frames.len());
+        dst.frames.clear();
+        dst.frames.extend(self.frames.drain(..n));
+    }
+
+    /// Moves all frames of `front` before the frames of `self`, leaving `front` empty.
+    pub(crate) fn prepend_from(&mut self, front: &mut Self) {
+        self.frames.insert_many(0, front.frames.drain(..));
+    }
+
     /// Removes all frames, keeping any spilled allocation for reuse.
     pub fn clear(&mut self) {
         self.frames.clear();

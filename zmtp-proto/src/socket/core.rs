@@ -496,20 +496,36 @@ impl Core {
     pub(crate) fn next_inbound_filtered_into(
         &mut self,
         out: &mut Msg,
-        accept: impl FnMut(&Msg) -> bool,
+        mut accept: impl FnMut(&Msg) -> bool,
     ) -> bool {
-        let mut target = Filtered { inner: out, accept };
+        let mut target = Filtered {
+            inner: out,
+            accept: |_, m: &Msg| accept(m),
+        };
         self.next_inbound_inner(&mut target, |_| ()).is_some()
+    }
+
+    /// Like [`Core::next_inbound_filtered_into`], `accept` also seeing the peer each message
+    /// comes from (REQ takes replies from one peer only); returns the peer of the message
+    /// taken.
+    pub(crate) fn next_inbound_checked_into(
+        &mut self,
+        out: &mut Msg,
+        accept: impl FnMut(PeerId, &Msg) -> bool,
+    ) -> Option<PeerId> {
+        let mut target = Filtered { inner: out, accept };
+        self.next_inbound_inner(&mut target, |_| ())
+            .map(|(id, ())| id)
     }
 
     /// Like [`Core::next_inbound_filtered_into`], returning the message.
     pub(crate) fn next_inbound_filtered(
         &mut self,
-        accept: impl FnMut(&Msg) -> bool,
+        mut accept: impl FnMut(&Msg) -> bool,
     ) -> Option<Msg> {
         let mut target = Filtered {
             inner: None,
-            accept,
+            accept: |_, m: &Msg| accept(m),
         };
         self.next_inbound_inner(&mut target, |_| ())?;
         target.inner
@@ -540,9 +556,9 @@ impl Core {
             };
             let extra = read(p);
             let got = if p.stranded_in.is_empty() {
-                p.conn.as_mut().is_some_and(|c| target.take_from(c))
+                p.conn.as_mut().is_some_and(|c| target.take_from(id, c))
             } else {
-                p.stranded_in.pop_front().is_some_and(|m| target.put(m))
+                p.stranded_in.pop_front().is_some_and(|m| target.put(id, m))
             };
             let more = p.has_inbound();
             // Taking a message may have resumed a decoder paused at the receive high-water
@@ -760,18 +776,18 @@ fn peer_in(slots: &mut [Slot], id: PeerId) -> Option<&mut Peer> {
 /// Where a received message goes: an `Option` returned by value, or the caller's `Msg`
 /// (monomorphised, so that each path moves the message as little as it can).
 trait Target {
-    fn put(&mut self, msg: Msg) -> bool;
-    fn take_from(&mut self, conn: &mut Connection) -> bool;
+    fn put(&mut self, id: PeerId, msg: Msg) -> bool;
+    fn take_from(&mut self, id: PeerId, conn: &mut Connection) -> bool;
 }
 
 impl Target for Option<Msg> {
     #[inline]
-    fn put(&mut self, msg: Msg) -> bool {
+    fn put(&mut self, _: PeerId, msg: Msg) -> bool {
         *self = Some(msg);
         true
     }
     #[inline]
-    fn take_from(&mut self, conn: &mut Connection) -> bool {
+    fn take_from(&mut self, _: PeerId, conn: &mut Connection) -> bool {
         *self = conn.poll_message();
         self.is_some()
     }
@@ -779,12 +795,12 @@ impl Target for Option<Msg> {
 
 impl Target for &mut Msg {
     #[inline]
-    fn put(&mut self, msg: Msg) -> bool {
+    fn put(&mut self, _: PeerId, msg: Msg) -> bool {
         **self = msg;
         true
     }
     #[inline]
-    fn take_from(&mut self, conn: &mut Connection) -> bool {
+    fn take_from(&mut self, _: PeerId, conn: &mut Connection) -> bool {
         conn.poll_message_into(self)
     }
 }
@@ -796,15 +812,15 @@ struct Filtered<T, F> {
     accept: F,
 }
 
-impl<T: Target, F: FnMut(&Msg) -> bool> Target for Filtered<T, F> {
+impl<T: Target, F: FnMut(PeerId, &Msg) -> bool> Target for Filtered<T, F> {
     #[inline]
-    fn put(&mut self, msg: Msg) -> bool {
-        (self.accept)(&msg) && self.inner.put(msg)
+    fn put(&mut self, id: PeerId, msg: Msg) -> bool {
+        (self.accept)(id, &msg) && self.inner.put(id, msg)
     }
     #[inline]
-    fn take_from(&mut self, conn: &mut Connection) -> bool {
+    fn take_from(&mut self, id: PeerId, conn: &mut Connection) -> bool {
         match conn.peek_message() {
-            Some(m) if (self.accept)(m) => self.inner.take_from(conn),
+            Some(m) if (self.accept)(id, m) => self.inner.take_from(id, conn),
             Some(_) => {
                 drop(conn.poll_message());
                 false

@@ -547,22 +547,16 @@ impl Socket {
             }
             Kind::Router(router) => Ok(router.recv_into(core, msg)),
             Kind::Sub(sub) => Ok(sub.recv_into(core, msg)),
+            Kind::Req(req) => req.recv_into(core, msg),
+            Kind::Rep(rep) => rep.recv_into(core, msg),
             Kind::Push => Err(Error::NotSupported("PUSH sockets cannot receive")),
-            kind => {
-                let got = match kind {
-                    Kind::Req(req) => req.recv(core),
-                    Kind::Rep(rep) => rep.recv(core),
-                    Kind::Pub(p) => p.recv(core),
-                    _ => unreachable!("handled above"),
-                };
-                got.map(|m| match m {
-                    Some(m) => {
-                        *msg = m;
-                        true
-                    }
-                    None => false,
-                })
-            }
+            Kind::Pub(p) => p.recv(core).map(|m| match m {
+                Some(m) => {
+                    *msg = m;
+                    true
+                }
+                None => false,
+            }),
         };
         self.settle_resumed();
         result

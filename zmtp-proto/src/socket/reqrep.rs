@@ -53,30 +53,39 @@ impl Req {
     }
 
     pub(crate) fn recv(&mut self, core: &mut Core) -> Result<Option<Msg>, Error> {
+        let mut msg = Msg::new();
+        Ok(self.recv_into(core, &mut msg)?.then_some(msg))
+    }
+
+    /// Takes the reply into `out` (untouched when there is none), checking and stripping its
+    /// envelope where it waits: replies from other peers, with another request id or without
+    /// the delimiter are dropped unmoved (R1).
+    pub(crate) fn recv_into(&mut self, core: &mut Core, out: &mut Msg) -> Result<bool, Error> {
         let Some(waiting) = self.waiting else {
             return Err(Error::InvalidState(
                 "REQ must send a request before receiving",
             ));
         };
-        while let Some((peer, mut msg)) = core.next_inbound() {
+        let correlate = core.options.req_correlate;
+        let id = self.request_id.to_be_bytes();
+        let envelope = if correlate { 2 } else { 1 };
+        let accept = |peer: PeerId, msg: &Msg| {
             if peer != waiting {
                 tracing::trace!("REQ dropped a reply from a peer it did not ask");
-                continue;
+                return false;
             }
-            if core.options.req_correlate {
-                let id = msg.pop_front();
-                if id.as_deref() != Some(&self.request_id.to_be_bytes()[..]) {
-                    continue;
-                }
+            let frames = msg.frames();
+            if correlate && frames.first().map(|f| &f[..]) != Some(&id[..]) {
+                return false;
             }
-            if msg.pop_front().is_none_or(|d| !d.is_empty()) || msg.is_empty() {
-                // Not a well-formed reply (R1: skip messages without the delimiter).
-                continue;
-            }
-            self.waiting = None;
-            return Ok(Some(msg));
+            frames.len() > envelope && frames[envelope - 1].is_empty()
+        };
+        if core.next_inbound_checked_into(out, accept).is_none() {
+            return Ok(false);
         }
-        Ok(None)
+        out.drop_front(envelope);
+        self.waiting = None;
+        Ok(true)
     }
 
     pub(crate) fn is_readable(&self, core: &Core) -> bool {
@@ -88,46 +97,67 @@ impl Req {
     }
 }
 
-/// REP state: where the reply to the current request goes.
+/// REP state: where the reply to the current request goes, and its envelope (empty for the
+/// usual bare delimiter, which is not stored).
 #[derive(Debug, Default)]
 pub(crate) struct Rep {
-    replying_to: Option<(PeerId, Msg)>,
+    replying_to: Option<PeerId>,
+    envelope: Msg,
 }
 
 impl Rep {
+    fn delimiter(msg: &Msg) -> Option<usize> {
+        msg.iter().position(|f| f.is_empty())
+    }
+
     pub(crate) fn recv(&mut self, core: &mut Core) -> Result<Option<Msg>, Error> {
+        let mut msg = Msg::new();
+        Ok(self.recv_into(core, &mut msg)?.then_some(msg))
+    }
+
+    /// Takes the next request into `out` (untouched when there is none), its envelope checked
+    /// where it waits and kept for the reply.
+    pub(crate) fn recv_into(&mut self, core: &mut Core, out: &mut Msg) -> Result<bool, Error> {
         if self.replying_to.is_some() {
             return Err(Error::InvalidState(
                 "REP must send the reply before receiving again",
             ));
         }
-        while let Some((peer, mut msg)) = core.next_inbound() {
-            let Some(delimiter) = msg.iter().position(|f| f.is_empty()) else {
+        let accept = |_: PeerId, msg: &Msg| match Self::delimiter(msg) {
+            Some(d) => d + 1 < msg.len(),
+            None => {
                 tracing::trace!("REP dropped a request without an envelope delimiter");
-                continue;
-            };
-            let envelope = msg.split_front(delimiter + 1);
-            if msg.is_empty() {
-                continue;
+                false
             }
-            self.replying_to = Some((peer, envelope));
-            return Ok(Some(msg));
+        };
+        let Some(peer) = core.next_inbound_checked_into(out, accept) else {
+            return Ok(false);
+        };
+        match Self::delimiter(out) {
+            Some(0) => out.drop_front(1),
+            d => out.move_front_to(d.expect("accepted") + 1, &mut self.envelope),
         }
-        Ok(None)
+        self.replying_to = Some(peer);
+        Ok(true)
     }
 
     /// Sends the reply. The message is taken in place: left empty once sent (or dropped),
     /// untouched on an error.
     pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
-        let Some((peer, mut reply)) = self.replying_to.take() else {
+        let Some(peer) = self.replying_to.take() else {
             return Err(Error::InvalidState(
                 "REP must receive a request before replying",
             ));
         };
-        reply.append(msg);
+        if self.envelope.is_empty() {
+            msg.push_front(Bytes::new());
+        } else {
+            msg.prepend_from(&mut self.envelope);
+        }
         // REP never blocks: if the requester is gone or full, the reply is dropped (§1.12).
-        if core.enqueue(peer, &mut reply).is_err() {
+        if core.enqueue(peer, &mut *msg).is_err() {
             tracing::debug!("REP dropped a reply: requester gone or at its high-water mark");
+            msg.clear();
         }
         Ok(())
     }
