@@ -440,22 +440,6 @@ impl Core {
         Ok(())
     }
 
-    /// Moves queued messages into the connection while its output is below the batch size.
-    fn pump(&mut self, id: PeerId) {
-        let Some(p) = self.peer_mut(id) else { return };
-        if p.info.is_none() {
-            return;
-        }
-        let Some(conn) = p.conn.as_mut() else { return };
-        while conn.is_active() && conn.transmit_len() < OUTPUT_BATCH {
-            let Some(m) = p.out.pop_front() else { break };
-            if conn.send(&m).is_err() {
-                p.out.push_front(m);
-                break;
-            }
-        }
-    }
-
     /// Marks a peer as having output if it has.
     pub(crate) fn after_output(&mut self, id: PeerId) {
         let Some(p) = self.peer_mut(id) else { return };
@@ -613,10 +597,42 @@ impl Core {
 
     /// Bookkeeping after the connection of `id` changed: refill its output from the queue,
     /// note readable/writable state and re-arm its timer.
+    ///
+    /// This runs after every read and write, so it looks the peer up once: it moves queued
+    /// messages into the connection while its output is below the batch size, and does the
+    /// work of [`Core::mark_readable`] and [`Core::after_output`] inline ([`Core::schedule`]
+    /// only when there is a deadline to keep).
     pub(crate) fn settle(&mut self, id: PeerId) {
-        self.pump(id);
-        self.mark_readable(id);
-        self.after_output(id);
+        let Some(p) = peer_in(&mut self.slots, id) else {
+            return;
+        };
+        if let Some(conn) = p.conn.as_mut() {
+            if p.info.is_some() && !p.out.is_empty() {
+                while conn.is_active() && conn.transmit_len() < OUTPUT_BATCH {
+                    let Some(m) = p.out.pop_front() else { break };
+                    if conn.send(&m).is_err() {
+                        p.out.push_front(m);
+                        break;
+                    }
+                }
+            }
+            if !p.in_tx && conn.has_transmit() {
+                p.in_tx = true;
+                self.tx_ready.push_back(id);
+            }
+        }
+        if !p.in_ring && p.has_inbound() {
+            p.in_ring = true;
+            self.ring.push_back(id);
+        }
+        let conn_deadline = p.conn.as_ref().and_then(Connection::poll_timeout);
+        if conn_deadline.is_none() && p.redial_at.is_none() && p.scheduled.is_none() {
+            // Nothing to wait for (the usual case once a connection is up).
+            if !self.timers.is_empty() {
+                self.prune_timers();
+            }
+            return;
+        }
         self.schedule(id);
     }
 
