@@ -558,13 +558,15 @@ impl Core {
                 // The only readable peer stays at the front: no rotation to do.
                 return Some((id, extra));
             }
-            p.in_ring = false;
-            let zombie_done = p.zombie && !more;
+            // Rotate: a peer with more messages goes to the back (it stays `in_ring`).
             self.ring.pop_front();
-            if zombie_done {
-                self.remove(id);
+            if more {
+                self.ring.push_back(id);
             } else {
-                self.mark_readable(id);
+                p.in_ring = false;
+                if p.zombie {
+                    self.remove(id);
+                }
             }
             if got {
                 return Some((id, extra));
