@@ -155,9 +155,9 @@ impl Msg {
         dst.frames.extend(self.frames.drain(..n));
     }
 
-    /// Moves all frames of `front` before the frames of `self`, leaving `front` empty.
-    pub(crate) fn prepend_from(&mut self, front: &mut Self) {
-        self.frames.insert_many(0, front.frames.drain(..));
+    /// Inserts clones of `front` before the frames of `self`.
+    pub(crate) fn prepend_frames(&mut self, front: &[Bytes]) {
+        self.frames.insert_many(0, front.iter().cloned());
     }
 
     /// Removes all frames, keeping any spilled allocation for reuse.

@@ -415,7 +415,7 @@ impl Core {
                     && conn.is_active()
                     && conn.transmit_len() < OUTPUT_BATCH =>
             {
-                if conn.send(msg.as_msg()).is_err() {
+                if msg.send_on(conn).is_err() {
                     return Err(msg);
                 }
                 msg.encoded();
@@ -851,6 +851,11 @@ impl<T: Target, F: FnMut(PeerId, &Msg) -> bool> Target for Filtered<T, F> {
 /// A `&mut Msg` is taken in place: left empty once sent, untouched when refused.
 pub(crate) trait Outgoing {
     fn as_msg(&self) -> &Msg;
+    /// Encodes the message on `conn`.
+    #[inline]
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
+        conn.send(self.as_msg())
+    }
     fn into_msg(self) -> Msg;
     /// The message was encoded: release what the sender no longer needs.
     fn encoded(self);
@@ -885,6 +890,32 @@ impl Outgoing for &mut Msg {
     }
     fn encoded(self) {
         self.clear();
+    }
+}
+
+/// A message sent behind an envelope (REQ and REP), taken in place like `&mut Msg`: the
+/// envelope is encoded in front of the message without being inserted into it, unless the
+/// message must wait in the peer's queue.
+pub(crate) struct Enveloped<'a> {
+    pub(crate) envelope: &'a [Bytes],
+    pub(crate) msg: &'a mut Msg,
+}
+
+impl Outgoing for Enveloped<'_> {
+    fn as_msg(&self) -> &Msg {
+        self.msg
+    }
+    #[inline]
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
+        conn.send_enveloped(self.envelope, self.msg)
+    }
+    fn into_msg(self) -> Msg {
+        let mut msg = std::mem::take(self.msg);
+        msg.prepend_frames(self.envelope);
+        msg
+    }
+    fn encoded(self) {
+        self.msg.clear();
     }
 }
 

@@ -7,10 +7,13 @@
 
 use bytes::Bytes;
 
-use super::core::Core;
+use super::core::{Core, Enveloped};
 use super::PeerId;
 use crate::error::Error;
 use crate::message::Msg;
+
+/// The envelope of a request or reply sent straight to its peer: the empty delimiter alone.
+static DELIMITER: [Bytes; 1] = [Bytes::new()];
 
 /// REQ state: the peer whose reply we wait for, and the current request id.
 #[derive(Debug, Default)]
@@ -33,23 +36,34 @@ impl Req {
         };
         // Replies to earlier requests (relaxed mode) are stale now: drop them.
         while core.next_inbound().is_some() {}
-        msg.push_front(Bytes::new());
-        if core.options.req_correlate {
+        let sent = if core.options.req_correlate {
             self.request_id = self.request_id.wrapping_add(1);
-            msg.push_front(Bytes::copy_from_slice(&self.request_id.to_be_bytes()));
+            let id = Bytes::copy_from_slice(&self.request_id.to_be_bytes());
+            let envelope = [id, Bytes::new()];
+            core.enqueue(
+                peer,
+                Enveloped {
+                    envelope: &envelope,
+                    msg,
+                },
+            )
+            .is_ok()
+        } else {
+            core.enqueue(
+                peer,
+                Enveloped {
+                    envelope: &DELIMITER,
+                    msg,
+                },
+            )
+            .is_ok()
+        };
+        if !sent {
+            // The message is untouched: the envelope was never inserted into it.
+            return Err(Error::WouldBlock);
         }
-        match core.enqueue(peer, &mut *msg) {
-            Ok(()) => {
-                self.waiting = Some(peer);
-                Ok(())
-            }
-            Err(msg) => {
-                // Undo the envelope so the caller gets its message back unchanged.
-                let envelope = if core.options.req_correlate { 2 } else { 1 };
-                let _ = msg.split_front(envelope);
-                Err(Error::WouldBlock)
-            }
-        }
+        self.waiting = Some(peer);
+        Ok(())
     }
 
     pub(crate) fn recv(&mut self, core: &mut Core) -> Result<Option<Msg>, Error> {
@@ -149,16 +163,17 @@ impl Rep {
                 "REP must receive a request before replying",
             ));
         };
-        if self.envelope.is_empty() {
-            msg.push_front(Bytes::new());
+        let envelope: &[Bytes] = if self.envelope.is_empty() {
+            &DELIMITER
         } else {
-            msg.prepend_from(&mut self.envelope);
-        }
+            self.envelope.frames()
+        };
         // REP never blocks: if the requester is gone or full, the reply is dropped (§1.12).
-        if core.enqueue(peer, &mut *msg).is_err() {
+        if core.enqueue(peer, Enveloped { envelope, msg }).is_err() {
             tracing::debug!("REP dropped a reply: requester gone or at its high-water mark");
             msg.clear();
         }
+        self.envelope.clear();
         Ok(())
     }
 }
