@@ -177,6 +177,9 @@ pub struct Connection {
     inbound: VecDeque<Msg>,
     /// Decoding stopped at the receive high-water mark with bytes left in `rx`.
     paused: bool,
+    /// While paused, decoding resumes once fewer messages than this wait (half the receive
+    /// high-water mark, plus one); 0 while not paused.
+    resume_below: usize,
     /// The socket type takes subscriptions in messages (PUB, XPUB).
     publisher: bool,
     events: VecDeque<Event>,
@@ -263,6 +266,7 @@ impl Connection {
             partial_is_subscription: false,
             inbound: VecDeque::new(),
             paused: false,
+            resume_below: 0,
             publisher,
             events: VecDeque::new(),
             tx,
@@ -397,7 +401,7 @@ impl Connection {
     #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
         let msg = self.inbound.pop_front()?;
-        if self.paused && self.inbound.len() <= self.config.rcvhwm / 2 {
+        if self.paused && self.inbound.len() < self.resume_below {
             self.resume();
         }
         Some(msg)
@@ -411,7 +415,7 @@ impl Connection {
             return false;
         };
         *out = msg;
-        if self.paused && self.inbound.len() <= self.config.rcvhwm / 2 {
+        if self.paused && self.inbound.len() < self.resume_below {
             self.resume();
         }
         true
@@ -457,6 +461,7 @@ impl Connection {
 
     fn decode_inner(&mut self) -> Result<(), Error> {
         self.paused = false;
+        self.resume_below = 0;
         if self.state == State::Greeting {
             let used = self.greeting.feed(&self.rx)?;
             self.rx.advance(used);
@@ -473,6 +478,7 @@ impl Connection {
         while self.state != State::Failed {
             if self.partial.is_empty() && self.inbound_full() {
                 self.paused = true;
+                self.resume_below = self.config.rcvhwm / 2 + 1;
                 return Ok(());
             }
             // Frames held whole in the arena are frozen in one split, then cut out of the frozen
