@@ -377,6 +377,15 @@ impl Core {
         None
     }
 
+    /// Like [`Core::lb_next`], but a lone peer is picked without checking its high-water mark
+    /// (for a caller whose `enqueue` checks it anyway).
+    pub(crate) fn lb_pick(&mut self) -> Option<PeerId> {
+        if self.lb.len() == 1 {
+            return Some(self.lb[0]);
+        }
+        self.lb_next()
+    }
+
     /// Sends to the next peer in round-robin order that has room. Hands the message back when
     /// every peer is at its high-water mark (or there is none).
     pub(crate) fn send_round_robin<M: Outgoing>(&mut self, msg: M) -> Result<(), M> {

@@ -31,11 +31,9 @@ impl Req {
                 "REQ must receive the reply before sending again",
             ));
         }
-        let Some(peer) = core.lb_next() else {
+        let Some(peer) = core.lb_pick() else {
             return Err(Error::WouldBlock);
         };
-        // Replies to earlier requests (relaxed mode) are stale now: drop them.
-        while core.next_inbound().is_some() {}
         let sent = if core.options.req_correlate {
             self.request_id = self.request_id.wrapping_add(1);
             let id = Bytes::copy_from_slice(&self.request_id.to_be_bytes());
@@ -62,6 +60,9 @@ impl Req {
             // The message is untouched: the envelope was never inserted into it.
             return Err(Error::WouldBlock);
         }
+        // Replies to earlier requests (relaxed mode) are stale now: drop them. (No reply to
+        // this request can be among them: it has not even been written yet.)
+        while core.next_inbound().is_some() {}
         self.waiting = Some(peer);
         Ok(())
     }
