@@ -312,7 +312,8 @@ impl Socket {
         self.core.now = now;
         if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
             let _ = conn.handle_read(now);
-            self.settle(peer);
+            let events = conn.has_events();
+            self.settle_input(peer, events);
         }
     }
 
@@ -321,7 +322,8 @@ impl Socket {
         self.core.now = now;
         if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
             let _ = conn.handle_input(data, now);
-            self.settle(peer);
+            let events = conn.has_events();
+            self.settle_input(peer, events);
         }
     }
 
@@ -339,7 +341,8 @@ impl Socket {
         self.core.now = now;
         if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
             let _ = conn.give_read_buf(buf, now);
-            self.settle(peer);
+            let events = conn.has_events();
+            self.settle_input(peer, events);
         }
     }
 
@@ -626,6 +629,18 @@ impl Socket {
     }
 
     // ---- internals ------------------------------------------------------------------------
+
+    /// [`Socket::settle`] after input was decoded: without connection events (the usual case
+    /// for messages) only the core's bookkeeping is left, except for PUB, which discards what
+    /// its peers send.
+    #[inline]
+    fn settle_input(&mut self, id: PeerId, events: bool) {
+        if events || matches!(self.kind, Kind::Pub(_)) {
+            self.settle(id);
+        } else {
+            self.core.settle(id);
+        }
+    }
 
     /// Processes the connection events of `id`, then refreshes its bookkeeping.
     fn settle(&mut self, id: PeerId) {
