@@ -146,10 +146,11 @@ impl State {
         }
     }
 
-    /// After the application changed the machine (sent, or took a message): writes what the
-    /// machine now has to send, submitting it at once where the peer has no write in flight
-    /// (one in flight takes it along when it completes), and wakes the driver only if
-    /// reading must resume. A `send` followed by a `recv` thus costs no driver-task wake.
+    /// After the application took a message: writes what the machine now has to send
+    /// (resumed decoding may queue a PONG), submitting it at once where the peer has no write
+    /// in flight (one in flight takes it along when it completes), and wakes the driver only
+    /// if reading must resume. (`send` still wakes the driver: submitting each burst's first
+    /// message alone cost 16 B PUSH/PULL ~7% in throughput.)
     pub(crate) fn submit_output(&mut self) {
         let Self { handle: h, io, .. } = self;
         if !io.paused.is_empty() {

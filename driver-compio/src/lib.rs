@@ -454,8 +454,7 @@ fn poll_send(
         }
     }
     *slot = None;
-    // Written at once if the peer's writer is idle; no driver-task wake.
-    st.submit_output();
+    st.handle.notify_driver();
     if st.handle.machine.take_flush_hint() {
         // A full batch is encoded: have the next send yield, so that the runtime submits
         // what is written and the driver writes the rest, instead of letting a run of large
