@@ -127,21 +127,33 @@ enum Timer {
 
 const TIMER_COUNT: usize = 4;
 
+/// The deadlines, and a bit per armed timer so that "no deadline" (the usual case once the
+/// handshake is done, without heartbeats) is one test: the socket asks after every read and
+/// write.
 #[derive(Debug, Default, Clone, Copy)]
-struct TimerTable([Option<Instant>; TIMER_COUNT]);
+struct TimerTable {
+    at: [Option<Instant>; TIMER_COUNT],
+    armed: u8,
+}
 
 impl TimerTable {
     fn set(&mut self, t: Timer, at: Instant) {
-        self.0[t as usize] = Some(at);
+        self.at[t as usize] = Some(at);
+        self.armed |= 1 << t as u8;
     }
     fn get(&self, t: Timer) -> Option<Instant> {
-        self.0[t as usize]
+        self.at[t as usize]
     }
     fn stop(&mut self, t: Timer) {
-        self.0[t as usize] = None;
+        self.at[t as usize] = None;
+        self.armed &= !(1 << t as u8);
     }
+    #[inline]
     fn next(&self) -> Option<Instant> {
-        self.0.iter().flatten().min().copied()
+        if self.armed == 0 {
+            return None;
+        }
+        self.at.iter().flatten().min().copied()
     }
     fn expired(&self, t: Timer, now: Instant) -> bool {
         self.get(t).is_some_and(|at| at <= now)
