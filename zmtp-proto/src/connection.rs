@@ -770,6 +770,21 @@ impl Connection {
         Ok(())
     }
 
+    /// Like [`Connection::send`], for the frames of a message (not empty).
+    pub(crate) fn send_frames(&mut self, frames: &[Bytes]) -> Result<(), Error> {
+        if self.state != State::Active {
+            self.check_can_send()?;
+        }
+        let Some((last, front)) = frames.split_last() else {
+            return Err(Error::InvalidState("a message needs at least one frame"));
+        };
+        for frame in front {
+            self.encode_frame(FLAG_MORE, frame);
+        }
+        self.encode_frame(0, last);
+        Ok(())
+    }
+
     /// Sends a subscription (`subscribe == true`) or a cancellation to the peer, as a command to
     /// a 3.1 peer and as a `0x01`/`0x00` message to a 3.0 peer (checklist V7).
     pub fn send_subscription(&mut self, topic: &[u8], subscribe: bool) -> Result<(), Error> {

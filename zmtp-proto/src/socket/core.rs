@@ -928,6 +928,32 @@ impl Outgoing for Enveloped<'_> {
     }
 }
 
+/// A message sent without its first `skip` frames (a ROUTER's identity), taken in place like
+/// `&mut Msg`: the frames are skipped when encoding rather than removed from the message,
+/// unless the message must wait in the peer's queue.
+pub(crate) struct Skipping<'a> {
+    pub(crate) skip: usize,
+    pub(crate) msg: &'a mut Msg,
+}
+
+impl Outgoing for Skipping<'_> {
+    fn as_msg(&self) -> &Msg {
+        self.msg
+    }
+    #[inline]
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
+        conn.send_frames(&self.msg.frames()[self.skip..])
+    }
+    fn into_msg(self) -> Msg {
+        let mut msg = std::mem::take(self.msg);
+        msg.drop_front(self.skip);
+        msg
+    }
+    fn encoded(self) {
+        self.msg.clear();
+    }
+}
+
 fn next_backoff(current: &mut Duration, ivl: Duration, max: Duration) -> Duration {
     let delay = if current.is_zero() {
         ivl

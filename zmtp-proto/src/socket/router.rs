@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::core::Core;
+use super::core::{Core, Skipping};
 use super::idhash::IdentityHash;
 use super::{PeerId, SocketEvent};
 use crate::connection::PeerInfo;
@@ -119,19 +119,18 @@ impl Router {
             msg.clear();
             return Ok(());
         };
-        let identity = msg.pop_front().expect("send checked for frames");
-        if msg.is_empty() {
+        if msg.len() == 1 {
+            // The identity alone: nothing to send.
+            msg.clear();
             return Ok(());
         }
-        match core.enqueue(peer, &mut *msg) {
+        // The identity frame is skipped when encoding, not removed from the message.
+        match core.enqueue(peer, Skipping { skip: 1, msg }) {
             Ok(()) => Ok(()),
-            Err(msg) if mandatory => {
-                msg.push_front(identity);
-                Err(Error::WouldBlock)
-            }
-            Err(msg) => {
+            Err(_) if mandatory => Err(Error::WouldBlock),
+            Err(refused) => {
                 tracing::trace!("ROUTER dropped a message for a peer at its high-water mark");
-                msg.clear();
+                refused.msg.clear();
                 Ok(())
             }
         }
