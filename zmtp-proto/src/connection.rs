@@ -192,6 +192,8 @@ pub struct Connection {
     /// While paused, decoding resumes once fewer messages than this wait (half the receive
     /// high-water mark, plus one); 0 while not paused.
     resume_below: usize,
+    /// Set when taking a message resumed decoding (see [`Connection::take_resumed`]).
+    resumed: bool,
     /// The socket type takes subscriptions in messages (PUB, XPUB).
     publisher: bool,
     events: VecDeque<Event>,
@@ -279,6 +281,7 @@ impl Connection {
             inbound: VecDeque::new(),
             paused: false,
             resume_below: 0,
+            resumed: false,
             publisher,
             events: VecDeque::new(),
             tx,
@@ -433,6 +436,17 @@ impl Connection {
         true
     }
 
+    /// True once after taking a message resumed decoding (which may have produced events or
+    /// output).
+    #[inline]
+    pub(crate) fn take_resumed(&mut self) -> bool {
+        if self.resumed {
+            self.resumed = false;
+            return true;
+        }
+        false
+    }
+
     /// The next complete message, left in place.
     #[inline]
     pub(crate) fn peek_message(&self) -> Option<&Msg> {
@@ -444,6 +458,7 @@ impl Connection {
     /// in one go rather than one message per message taken.
     #[cold]
     fn resume(&mut self) {
+        self.resumed = true;
         if self.error.is_none() {
             let _ = self.decode();
             self.rx_seen = self.rx.len();

@@ -556,10 +556,10 @@ impl Core {
             let more = p.has_inbound();
             // Taking a message may have resumed a decoder paused at the receive high-water
             // mark, which may have produced events or output the socket must still process.
-            let unsettled = p
-                .conn
-                .as_ref()
-                .is_some_and(|c| c.has_events() || (c.has_transmit() && !p.in_tx));
+            let unsettled = p.conn.as_mut().is_some_and(Connection::take_resumed)
+                && p.conn
+                    .as_ref()
+                    .is_some_and(|c| c.has_events() || (c.has_transmit() && !p.in_tx));
             if unsettled && !self.resumed.contains(&id) {
                 self.resumed.push(id);
             }
