@@ -238,6 +238,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
     }
 
     /// True if any subscription is a prefix of `data`.
+    #[inline]
     pub fn is_match(&self, data: &[u8]) -> bool {
         let mut node = ROOT;
         for &b in data {
