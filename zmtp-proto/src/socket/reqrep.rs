@@ -143,8 +143,13 @@ impl Rep {
                 "REP must send the reply before receiving again",
             ));
         }
+        // Where the accepted request's delimiter is (found once, where the request waits).
+        let mut delimiter = 0;
         let accept = |_: PeerId, msg: &Msg| match Self::delimiter(msg) {
-            Some(d) => d + 1 < msg.len(),
+            Some(d) => {
+                delimiter = d;
+                d + 1 < msg.len()
+            }
             None => {
                 tracing::trace!("REP dropped a request without an envelope delimiter");
                 false
@@ -153,11 +158,10 @@ impl Rep {
         let Some(peer) = core.next_inbound_checked_into(out, accept) else {
             return Ok(false);
         };
-        match Self::delimiter(out) {
-            Some(0) => {
-                out.pop_front();
-            }
-            d => out.move_front_to(d.expect("accepted") + 1, &mut self.envelope),
+        if delimiter == 0 {
+            out.pop_front();
+        } else {
+            out.move_front_to(delimiter + 1, &mut self.envelope);
         }
         self.replying_to = Some(peer);
         Ok(true)
