@@ -466,6 +466,15 @@ impl Core {
         }
     }
 
+    /// Drops every message waiting (REQ's stale replies); cheap when there is none.
+    #[inline]
+    pub(crate) fn drop_inbound(&mut self) {
+        if self.ring.is_empty() {
+            return;
+        }
+        while self.next_inbound().is_some() {}
+    }
+
     /// Takes the next message in fair-queue order: one message per peer per turn.
     pub(crate) fn next_inbound(&mut self) -> Option<(PeerId, Msg)> {
         self.next_inbound_with(|_| ()).map(|(id, (), m)| (id, m))

@@ -62,7 +62,7 @@ impl Req {
         }
         // Replies to earlier requests (relaxed mode) are stale now: drop them. (No reply to
         // this request can be among them: it has not even been written yet.)
-        while core.next_inbound().is_some() {}
+        core.drop_inbound();
         self.waiting = Some(peer);
         Ok(())
     }
