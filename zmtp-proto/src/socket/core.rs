@@ -466,10 +466,16 @@ impl Core {
         }
     }
 
+    /// True if no peer has messages waiting (the test a receive starts with, inlined).
+    #[inline]
+    pub(crate) fn nothing_inbound(&self) -> bool {
+        self.ring.is_empty()
+    }
+
     /// Drops every message waiting (REQ's stale replies); cheap when there is none.
     #[inline]
     pub(crate) fn drop_inbound(&mut self) {
-        if self.ring.is_empty() {
+        if self.nothing_inbound() {
             return;
         }
         while self.next_inbound().is_some() {}

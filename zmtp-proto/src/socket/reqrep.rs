@@ -143,6 +143,9 @@ impl Rep {
                 "REP must send the reply before receiving again",
             ));
         }
+        if core.nothing_inbound() {
+            return Ok(false);
+        }
         // Where the accepted request's delimiter is (found once, where the request waits).
         let mut delimiter = 0;
         let accept = |_: PeerId, msg: &Msg| match Self::delimiter(msg) {
