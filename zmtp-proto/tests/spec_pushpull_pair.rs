@@ -64,6 +64,35 @@ fn pull_fair_queue_in() {
     }
 }
 
+/// Batching without a flush (design notes): small messages accumulate in the output buffer and
+/// raise no flush hint; a full 64 KiB batch does, once, so a driver writes it at once instead
+/// of letting large messages pile up to the high-water mark. Nothing is lost either way.
+#[test]
+fn flush_hint_marks_a_full_output_batch() {
+    let mut net = Net::new(7);
+    let pull = net.add_default(SocketType::Pull);
+    let push = net.add_default(SocketType::Push);
+    net.connect(push, pull);
+    net.drive();
+    assert!(!net.sockets[push].take_flush_hint());
+    for _ in 0..1000 {
+        net.sockets[push].send(Msg::from(vec![1u8; 16])).unwrap();
+    }
+    assert!(
+        !net.sockets[push].take_flush_hint(),
+        "18 KB of small frames is not a full batch"
+    );
+    net.sockets[push]
+        .send(Msg::from(vec![2u8; 64 * 1024]))
+        .unwrap();
+    assert!(net.sockets[push].take_flush_hint());
+    assert!(!net.sockets[push].take_flush_hint(), "reported once");
+    net.drive();
+    let got = net.recv_all(pull);
+    assert_eq!(got.len(), 1001);
+    assert_eq!(got[1000][0].len(), 64 * 1024);
+}
+
 /// §1.12 / libzmq `test_push_block_on_send_no_peers`; PULL cannot send, PUSH cannot receive.
 #[test]
 fn push_blocks_without_peers() {
