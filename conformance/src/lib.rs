@@ -275,6 +275,7 @@ macro_rules! conformance_tests {
             router_identities_ours, router_identities_libzmq, router_identities_zmqrs,
             reconnect_ours, reconnect_libzmq, reconnect_zmqrs,
             heartbeat_keeps_libzmq_connected, heartbeat_keeps_ours_connected,
+            heartbeat_after_cancelled_recv_libzmq,
             heartbeat_detects_vanished_libzmq, heartbeat_detects_vanished_ours,
             heartbeat_ttl_libzmq, heartbeat_ttl_ours,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::peer::{Heartbeat, Peer, PeerEvent, PeerKind, PeerOptions};
 use crate::relay::Relay;
 use crate::util::{drain_events, is_disconnect, is_handshake, msg, wait_event};
-use crate::{Driver, Error, MonitorEvent, SocketEvent, SocketType, TestSocket};
+use crate::{Driver, Either, Error, MonitorEvent, SocketEvent, SocketType, TestSocket};
 
 /// 100 ms PINGs, 300 ms timeout.
 pub const FAST: Heartbeat = Heartbeat {
@@ -37,8 +37,11 @@ fn count(events: &[MonitorEvent], pred: fn(&SocketEvent) -> bool) -> usize {
 }
 
 /// Our DEALER and a peer DEALER, `peer_hb` / `ours_hb` saying who PINGs; either side binds.
-/// After an idle period the connection must be the one made at the start.
-async fn stays_connected<D: Driver>(kind: PeerKind) {
+/// After an idle period the connection must be the one made at the start. With
+/// `cancelled_recv`, the application starts a `recv` and drops it (a `select!` whose timer
+/// won) just before going idle: the PINGs that arrive afterwards must still be answered
+/// without any further call on the socket.
+async fn stays_connected<D: Driver>(kind: PeerKind, cancelled_recv: bool) {
     for (ours_binds, ours_hb, peer_hb) in [
         (false, false, true),
         (true, false, true),
@@ -58,6 +61,10 @@ async fn stays_connected<D: Driver>(kind: PeerKind) {
         }
         ours.send(msg(&["ping?"])).await.expect("send");
         assert_eq!(peer.recv().await, msg(&["ping?"]));
+        if cancelled_recv {
+            let raced = D::race(ours.recv(), D::sleep(Duration::from_millis(20))).await;
+            assert!(matches!(raced, Either::Right(())), "nothing was sent to us");
+        }
         D::sleep(IDLE).await;
         peer.send(msg(&["still here"])).await;
         let got = crate::util::within::<D, _>(Duration::from_secs(5), "recv", ours.recv()).await;
@@ -86,12 +93,18 @@ async fn stays_connected<D: Driver>(kind: PeerKind) {
 
 /// libzmq with `ZMQ_HEARTBEAT_IVL` stays connected to us over twelve idle intervals.
 pub async fn heartbeat_keeps_libzmq_connected<D: Driver>() {
-    stays_connected::<D>(PeerKind::Libzmq).await;
+    stays_connected::<D>(PeerKind::Libzmq, false).await;
 }
 
 /// Our sockets PINGing each other stay connected over twelve idle intervals.
 pub async fn heartbeat_keeps_ours_connected<D: Driver>() {
-    stays_connected::<D>(PeerKind::Ours).await;
+    stays_connected::<D>(PeerKind::Ours, false).await;
+}
+
+/// As [`heartbeat_keeps_libzmq_connected`], after a `recv` cancelled just before the idle
+/// period (progress without the user must not depend on a future that was dropped).
+pub async fn heartbeat_after_cancelled_recv_libzmq<D: Driver>() {
+    stays_connected::<D>(PeerKind::Libzmq, true).await;
 }
 
 /// Our DEALER (PINGing) reaches a peer DEALER through a relay; the relay freezes; our socket
