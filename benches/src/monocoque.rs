@@ -23,8 +23,8 @@ use monocoque::zmq::{
 
 use crate::compio_runtime as runtime;
 use crate::{
-    io_err, is_warmup, payload, warmup_payload, FanOut, Measurement, Params, Scenario,
-    SubscriberTally, LOSS_TIMEOUT, WARMUP_INTERVAL, WARMUP_LIMIT,
+    io_err, is_warmup, payload, warmup_payload, FanOut, LossTimer, Measurement, Params, Scenario,
+    SubscriberTally, WARMUP_INTERVAL, WARMUP_LIMIT,
 };
 
 /// Runs `scenario` with monocoque-rs; `coalesce` selects its explicit write-coalescing mode
@@ -207,7 +207,8 @@ fn pub_sub(p: &Params, mut options: SocketOptions) -> io::Result<Measurement> {
                 let mut sub = SubSocket::connect_with_options(addr, options).await?;
                 sub.subscribe(b"").await?;
                 let mut tally = SubscriberTally::default();
-                while let Ok(m) = compio::time::timeout(LOSS_TIMEOUT, sub.recv()).await {
+                let mut loss = LossTimer::new(compio::time::sleep);
+                while let Some(m) = loss.recv(sub.recv()).await {
                     let m = m?.ok_or_else(closed)?;
                     if tally.on_message(first_frame(&m), &fan, count) {
                         break;

@@ -1,13 +1,12 @@
 //! Our drivers. `driver-tokio` and `driver-compio` have the same API, so one body, written
-//! once as a macro, is instantiated for each with its runtime, sleep and timeout.
+//! once as a macro, is instantiated for each with its runtime and sleep.
 
 /// Defines `run` (and helpers) for one of our drivers.
 macro_rules! driver_bench {
     (
         driver: $driver:ident,
         runtime: $runtime:path,
-        sleep: $sleep:path,
-        timeout: $timeout:path $(,)?
+        sleep: $sleep:path $(,)?
     ) => {
         use std::io;
         use std::sync::Arc;
@@ -18,8 +17,8 @@ macro_rules! driver_bench {
         use $driver::{Msg, Socket, SocketOptions, SocketType};
 
         use crate::{
-            is_warmup, payload, warmup_payload, FanOut, Measurement, Params, Scenario,
-            SubscriberTally, LOSS_TIMEOUT, WARMUP_INTERVAL, WARMUP_LIMIT,
+            is_warmup, payload, warmup_payload, FanOut, LossTimer, Measurement, Params, Scenario,
+            SubscriberTally, WARMUP_INTERVAL, WARMUP_LIMIT,
         };
 
         /// Runs `scenario` with this driver.
@@ -141,7 +140,8 @@ macro_rules! driver_bench {
                         sub.subscribe(b"").await?;
                         sub.connect(&endpoint).await?;
                         let mut tally = SubscriberTally::default();
-                        while let Ok(m) = $timeout(LOSS_TIMEOUT, sub.recv()).await {
+                        let mut loss = LossTimer::new($sleep);
+                        while let Some(m) = loss.recv(sub.recv()).await {
                             if tally.on_message(&m?[0], &fan, count) {
                                 break;
                             }
@@ -180,7 +180,6 @@ pub mod tokio_driver {
         driver: driver_tokio,
         runtime: crate::ours::tokio_runtime,
         sleep: tokio::time::sleep,
-        timeout: tokio::time::timeout,
     }
 }
 
@@ -190,7 +189,6 @@ pub mod compio_driver {
         driver: driver_compio,
         runtime: crate::compio_runtime,
         sleep: compio::time::sleep,
-        timeout: compio::time::timeout,
     }
 }
 

@@ -13,8 +13,8 @@ use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::ours::tokio_runtime as runtime;
 use crate::{
-    io_err, is_warmup, payload, warmup_payload, FanOut, Measurement, Params, Scenario,
-    SubscriberTally, LOSS_TIMEOUT, WARMUP_INTERVAL, WARMUP_LIMIT,
+    io_err, is_warmup, payload, warmup_payload, FanOut, LossTimer, Measurement, Params, Scenario,
+    SubscriberTally, WARMUP_INTERVAL, WARMUP_LIMIT,
 };
 
 /// Runs `scenario` with zmq.rs.
@@ -147,7 +147,8 @@ fn pub_sub(p: &Params) -> io::Result<Measurement> {
                 sub.subscribe("").await.map_err(io_err)?;
                 sub.connect(&endpoint).await.map_err(io_err)?;
                 let mut tally = SubscriberTally::default();
-                while let Ok(m) = tokio::time::timeout(LOSS_TIMEOUT, sub.recv()).await {
+                let mut loss = LossTimer::new(tokio::time::sleep);
+                while let Some(m) = loss.recv(sub.recv()).await {
                     if tally.on_message(first_frame(&m.map_err(io_err)?), &fan, count) {
                         break;
                     }
