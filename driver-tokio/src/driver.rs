@@ -47,6 +47,9 @@ pub(crate) struct State {
     /// A peer stopped reading at the receive high-water mark with its readiness unused: the
     /// next rounds read again (once messages are taken) without waiting for an event.
     read_paused: bool,
+    /// Sends so far (wrapping), to spend tokio's cooperative budget once per
+    /// `SENDS_PER_BUDGET_UNIT` sends (see `Socket::poll_send`).
+    pub(crate) sends: u32,
 }
 
 /// The current [`WakeBoth`], and whom it wakes.
@@ -66,6 +69,7 @@ impl State {
             fired: Arc::new(AtomicBool::new(false)),
             stream_waker: None,
             read_paused: false,
+            sends: 0,
         }
     }
 
