@@ -159,6 +159,81 @@ pub enum MonitorEvent {
     Other,
 }
 
+impl From<zmtp_proto::handle::MonitorEvent> for MonitorEvent {
+    fn from(event: zmtp_proto::handle::MonitorEvent) -> Self {
+        use zmtp_proto::handle::MonitorEvent as E;
+        match event {
+            E::Socket(e) => Self::Socket(e),
+            E::Listening { endpoint } => Self::Listening(endpoint),
+            E::Accepted { endpoint, .. } => Self::Accepted(endpoint),
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Defines `Sock` and `Mon`, wrappers implementing [`TestSocket`] and [`TestMonitor`] for the
+/// socket and monitor of a driver crate with the drivers' common API (`driver_tokio`,
+/// `driver_compio`), so each driver's test file only says how to run a case.
+///
+/// ```ignore
+/// zmtp_conformance::test_socket!(driver_tokio);
+/// ```
+#[macro_export]
+macro_rules! test_socket {
+    ($driver:ident) => {
+        struct Sock($driver::Socket);
+
+        struct Mon($driver::Monitor);
+
+        impl $crate::TestSocket for Sock {
+            type Monitor = Mon;
+
+            async fn bind(&self, endpoint: &str) -> ::std::io::Result<String> {
+                self.0.bind(endpoint).await
+            }
+            async fn connect(&self, endpoint: &str) -> ::std::io::Result<()> {
+                self.0.connect(endpoint).await
+            }
+            async fn unbind(&self, endpoint: &str) -> ::std::io::Result<()> {
+                self.0.unbind(endpoint).await
+            }
+            async fn disconnect(&self, endpoint: &str) -> ::std::io::Result<()> {
+                self.0.disconnect(endpoint).await
+            }
+            async fn send(&self, msg: $crate::Msg) -> ::std::io::Result<()> {
+                self.0.send(msg).await
+            }
+            async fn recv(&self) -> ::std::io::Result<$crate::Msg> {
+                self.0.recv().await
+            }
+            fn try_send(&self, msg: $crate::Msg) -> Result<(), $crate::SendError> {
+                self.0.try_send(msg)
+            }
+            fn try_recv(&self) -> ::std::io::Result<Option<$crate::Msg>> {
+                self.0.try_recv()
+            }
+            async fn subscribe(&self, topic: &[u8]) -> ::std::io::Result<()> {
+                self.0.subscribe(topic).await
+            }
+            async fn unsubscribe(&self, topic: &[u8]) -> ::std::io::Result<()> {
+                self.0.unsubscribe(topic).await
+            }
+            fn monitor(&self) -> Mon {
+                Mon(self.0.monitor())
+            }
+            async fn close(self) {
+                self.0.close().await;
+            }
+        }
+
+        impl $crate::TestMonitor for Mon {
+            async fn next(&mut self) -> Option<$crate::MonitorEvent> {
+                self.0.next().await.map(Into::into)
+            }
+        }
+    };
+}
+
 /// A driver's socket, as the suite uses it. Mirrors the drivers' public API; `Send` is not
 /// required (compio sockets are `!Send`).
 #[allow(async_fn_in_trait)] // reason: the futures are awaited on the same thread; no Send bound wanted
