@@ -59,6 +59,50 @@ pub(crate) trait Monitor {
     async fn next(&mut self) -> Option<Event>;
 }
 
+/// Implements [`Sock`] and [`Monitor`] for a driver crate's socket and monitor (both drivers
+/// have the same API).
+macro_rules! impl_sock {
+    ($driver:ident) => {
+        impl Sock for $driver::Socket {
+            type Monitor = $driver::Monitor;
+
+            async fn bind(&self, endpoint: &str) -> io::Result<String> {
+                Self::bind(self, endpoint).await
+            }
+
+            async fn connect(&self, endpoint: &str) -> io::Result<()> {
+                Self::connect(self, endpoint).await
+            }
+
+            async fn send(&self, msg: Msg) -> io::Result<()> {
+                Self::send(self, msg).await
+            }
+
+            async fn recv(&self) -> io::Result<Msg> {
+                Self::recv(self).await
+            }
+
+            async fn subscribe(&self, topic: &[u8]) -> io::Result<()> {
+                Self::subscribe(self, topic).await
+            }
+
+            fn monitor(&self) -> Self::Monitor {
+                Self::monitor(self)
+            }
+
+            async fn close(self) {
+                Self::close(self).await;
+            }
+        }
+
+        impl Monitor for $driver::Monitor {
+            async fn next(&mut self) -> Option<Event> {
+                Self::next(self).await
+            }
+        }
+    };
+}
+
 /// The tokio driver (`driver-tokio`).
 pub(crate) struct Tokio;
 
@@ -82,43 +126,7 @@ impl Backend for Tokio {
     }
 }
 
-impl Sock for driver_tokio::Socket {
-    type Monitor = driver_tokio::Monitor;
-
-    async fn bind(&self, endpoint: &str) -> io::Result<String> {
-        Self::bind(self, endpoint).await
-    }
-
-    async fn connect(&self, endpoint: &str) -> io::Result<()> {
-        Self::connect(self, endpoint).await
-    }
-
-    async fn send(&self, msg: Msg) -> io::Result<()> {
-        Self::send(self, msg).await
-    }
-
-    async fn recv(&self) -> io::Result<Msg> {
-        Self::recv(self).await
-    }
-
-    async fn subscribe(&self, topic: &[u8]) -> io::Result<()> {
-        Self::subscribe(self, topic).await
-    }
-
-    fn monitor(&self) -> Self::Monitor {
-        Self::monitor(self)
-    }
-
-    async fn close(self) {
-        Self::close(self).await;
-    }
-}
-
-impl Monitor for driver_tokio::Monitor {
-    async fn next(&mut self) -> Option<Event> {
-        Self::next(self).await
-    }
-}
+impl_sock!(driver_tokio);
 
 /// The compio driver (`driver-compio`): io_uring, or compio's epoll backend where io_uring is
 /// unavailable.
@@ -152,43 +160,7 @@ impl Backend for Compio {
     }
 }
 
-impl Sock for driver_compio::Socket {
-    type Monitor = driver_compio::Monitor;
-
-    async fn bind(&self, endpoint: &str) -> io::Result<String> {
-        Self::bind(self, endpoint).await
-    }
-
-    async fn connect(&self, endpoint: &str) -> io::Result<()> {
-        Self::connect(self, endpoint).await
-    }
-
-    async fn send(&self, msg: Msg) -> io::Result<()> {
-        Self::send(self, msg).await
-    }
-
-    async fn recv(&self) -> io::Result<Msg> {
-        Self::recv(self).await
-    }
-
-    async fn subscribe(&self, topic: &[u8]) -> io::Result<()> {
-        Self::subscribe(self, topic).await
-    }
-
-    fn monitor(&self) -> Self::Monitor {
-        Self::monitor(self)
-    }
-
-    async fn close(self) {
-        Self::close(self).await;
-    }
-}
-
-impl Monitor for driver_compio::Monitor {
-    async fn next(&mut self) -> Option<Event> {
-        Self::next(self).await
-    }
-}
+impl_sock!(driver_compio);
 
 /// The zmtp-proto error inside an I/O error from a driver, if there is one.
 pub(crate) fn proto_error(e: &io::Error) -> Option<&zmtp_proto::Error> {
