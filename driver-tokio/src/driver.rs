@@ -179,8 +179,7 @@ impl State {
         again
     }
 
-    fn accept(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
+    fn accept(&mut self, cx: &mut Context<'_>, now: Instant) {
         for i in 0..self.listeners.len() {
             while let Poll::Ready(result) = self.listeners[i].listener.poll_accept(cx) {
                 match result {
@@ -190,7 +189,6 @@ impl State {
                         let endpoint = self.listeners[i].endpoint.clone();
                         self.handle
                             .push_monitor(MonitorEvent::Accepted { endpoint, peer });
-                        progress = true;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
@@ -204,18 +202,15 @@ impl State {
                 }
             }
         }
-        progress
     }
 
-    fn poll_dials(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut progress = false;
+    fn poll_dials(&mut self, cx: &mut Context<'_>, now: Instant) {
         let mut i = 0;
         while i < self.dials.len() {
             match self.dials[i].1.as_mut().poll(cx) {
                 Poll::Pending => i += 1,
                 Poll::Ready(result) => {
                     let (peer, _) = self.dials.swap_remove(i);
-                    progress = true;
                     match result {
                         Ok(stream) => {
                             self.set_stream(peer, stream);
@@ -229,7 +224,6 @@ impl State {
                 }
             }
         }
-        progress
     }
 
     /// Carries out the machine's actions; true if a new dial waits to be polled.
