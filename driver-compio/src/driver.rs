@@ -256,7 +256,10 @@ impl Ready {
 
     /// See [`State::end_wait`].
     fn end_wait(&self) {
-        if self.app_live.swap(false, Ordering::AcqRel)
+        // A plain load first: most `recv`/`send` calls complete without waiting, and a
+        // locked swap on each of them cost ~4% of a 16 B PUSH/PULL run on both ends.
+        if self.app_live.load(Ordering::Acquire)
+            && self.app_live.swap(false, Ordering::AcqRel)
             && !self
                 .list
                 .lock()
