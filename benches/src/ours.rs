@@ -12,7 +12,6 @@ macro_rules! driver_bench {
         use std::sync::Arc;
         use std::time::Instant;
 
-        use bytes::Bytes;
         use futures_util::future::join;
         use $driver::{Msg, Socket, SocketOptions, SocketType};
 
@@ -37,7 +36,7 @@ macro_rules! driver_bench {
 
         /// The one copy from the caller's buffer.
         fn copy(body: &[u8]) -> Msg {
-            Msg::from(Bytes::copy_from_slice(body))
+            Msg::copy_from_slice(body)
         }
 
         /// Both ends on this thread's runtime; the server echoes what it receives (for

@@ -498,7 +498,8 @@ impl ZSock {
 
     async fn send_once(&mut self, m: Msg) -> Result<(), String> {
         use zeromq::SocketSend as _;
-        let zm = zeromq::ZmqMessage::try_from(m.into_vec()).map_err(|e| e.to_string())?;
+        let zm = zeromq::ZmqMessage::try_from(m.into_iter().map(Bytes::from).collect::<Vec<_>>())
+            .map_err(|e| e.to_string())?;
         let r = match self {
             Self::Req(s) => s.send(zm).await,
             Self::Rep(s) => s.send(zm).await,

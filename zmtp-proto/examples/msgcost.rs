@@ -168,7 +168,7 @@ fn main() {
         net.settle();
     }
     let body = Bytes::from_static(BODY);
-    let mut identity = Bytes::new();
+    let mut identity = zmtp_proto::Frame::new();
     if case == "router" {
         // Learn the DEALER's identity at the ROUTER.
         net.a.send(Msg::from(body.clone())).unwrap();
@@ -184,7 +184,7 @@ fn main() {
         match case.as_str() {
             "router" => {
                 for _ in 0..n {
-                    let msg = Msg::from([identity.clone(), body.clone()]);
+                    let msg = Msg::from([identity.clone(), body.clone().into()]);
                     send(&mut net.b[0], in_place, msg);
                 }
                 net.flow(0, false);

@@ -59,7 +59,7 @@ use crate::error::Error;
 use crate::frame::{encode_header, FrameHeader, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
 use crate::greeting::{self, GreetingReader, Version};
 use crate::mechanism::Mechanism;
-use crate::message::Msg;
+use crate::message::{Frame, Msg, INLINE_FRAME_BYTES};
 use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
 use crate::socket_type::SocketType;
 
@@ -518,8 +518,7 @@ impl Connection {
             let end = complete_frames(&self.rx, room);
             if end > 0 {
                 self.rx_frame_len = 0;
-                let chunk = self.rx.split_to(end).freeze();
-                self.decode_chunk(chunk)?;
+                self.decode_whole(end)?;
                 if self.rx.is_empty() {
                     return Ok(());
                 }
@@ -546,22 +545,33 @@ impl Connection {
         Ok(())
     }
 
-    /// Decodes whole frames, all of them in `chunk` (found by [`complete_frames`]). Each body is
-    /// a slice of the chunk (one reference count increment per frame); the last one is the
-    /// chunk itself.
-    fn decode_chunk(&mut self, mut chunk: Bytes) -> Result<(), Error> {
-        let mut pos = 0;
-        loop {
-            let header = FrameHeader::parse(&chunk[pos..])?.expect("a whole frame");
+    /// Decodes the whole frames in the first `end` bytes of the arena (found by
+    /// [`complete_frames`]). A message frame of up to [`INLINE_FRAME_BYTES`] bytes is copied
+    /// into an inline [`Frame`]: no reference to the arena, so no atomic reference count to
+    /// take and drop per small message, and the arena's space is free again at once. Larger
+    /// bodies are split off the arena without a copy.
+    fn decode_whole(&mut self, end: usize) -> Result<(), Error> {
+        let mut left = end;
+        while left > 0 {
+            let header = FrameHeader::parse(&self.rx)?.expect("a whole frame");
             self.check_limits(&header)?;
-            let start = pos + header.header_len;
-            pos = start + header.size as usize;
-            if pos == chunk.len() {
-                chunk.advance(start);
-                return self.handle_frame(&header, chunk);
+            let (start, size) = (header.header_len, header.size as usize);
+            left -= start + size;
+            if header.is_command() {
+                let mut body = self.rx.split_to(start + size).freeze();
+                body.advance(start);
+                self.handle_command(body)?;
+            } else if size <= INLINE_FRAME_BYTES {
+                let body = Frame::copy_from_slice(&self.rx[start..start + size]);
+                self.rx.advance(start + size);
+                self.handle_message_frame(header.more(), body)?;
+            } else {
+                let mut body = self.rx.split_to(start + size).freeze();
+                body.advance(start);
+                self.handle_message_frame(header.more(), Frame::from(body))?;
             }
-            self.handle_frame(&header, chunk.slice(start..pos))?;
         }
+        Ok(())
     }
 
     #[inline(always)]
@@ -569,7 +579,7 @@ impl Connection {
         if header.is_command() {
             self.handle_command(body)
         } else {
-            self.handle_message_frame(header.more(), body)
+            self.handle_message_frame(header.more(), Frame::from(body))
         }
     }
 
@@ -703,7 +713,7 @@ impl Connection {
     }
 
     #[inline(always)]
-    fn handle_message_frame(&mut self, more: bool, body: Bytes) -> Result<(), Error> {
+    fn handle_message_frame(&mut self, more: bool, body: Frame) -> Result<(), Error> {
         if self.state != State::Active {
             return Err(Error::MessageBeforeHandshake);
         }
@@ -723,7 +733,10 @@ impl Connection {
         }
         if self.partial.is_empty() && self.publisher && matches!(body.first(), Some(0 | 1)) {
             // A ZMTP 3.0 subscription message (checklist V7): 0x01 topic / 0x00 topic.
-            let topic = body.slice(1..);
+            let topic = match body.as_shared() {
+                Some(b) => b.slice(1..),
+                None => Bytes::copy_from_slice(&body[1..]),
+            };
             self.events.push_back(if body[0] == 1 {
                 Event::Subscribe(topic)
             } else {
@@ -771,7 +784,7 @@ impl Connection {
 
     /// Like [`Connection::send`], with the frames of `envelope` sent first, in front of the
     /// frames of `msg` (REQ and REP envelopes, without building the whole message).
-    pub(crate) fn send_enveloped(&mut self, envelope: &[Bytes], msg: &Msg) -> Result<(), Error> {
+    pub(crate) fn send_enveloped(&mut self, envelope: &[Frame], msg: &Msg) -> Result<(), Error> {
         if self.state != State::Active {
             self.check_can_send()?;
         }
@@ -786,7 +799,7 @@ impl Connection {
     }
 
     /// Like [`Connection::send`], for the frames of a message (not empty).
-    pub(crate) fn send_frames(&mut self, frames: &[Bytes]) -> Result<(), Error> {
+    pub(crate) fn send_frames(&mut self, frames: &[Frame]) -> Result<(), Error> {
         if self.state != State::Active {
             self.check_can_send()?;
         }
@@ -826,7 +839,7 @@ impl Connection {
         Ok(())
     }
 
-    fn encode_frame(&mut self, flags: u8, body: &Bytes) {
+    fn encode_frame(&mut self, flags: u8, body: &Frame) {
         let len = body.len();
         if len <= 255 && len < self.config.zero_copy_threshold {
             // The common small frame: one reservation, a two-byte header and the body.
@@ -836,10 +849,13 @@ impl Connection {
             return;
         }
         encode_header(flags, len, &mut self.tx);
-        if len >= self.config.zero_copy_threshold {
+        if let Some(shared) = body
+            .as_shared()
+            .filter(|_| len >= self.config.zero_copy_threshold)
+        {
             self.flush_tx_to_segments();
             self.segments_len += len;
-            self.segments.push_back(body.clone());
+            self.segments.push_back(shared.clone());
         } else {
             self.tx.put_slice(body);
         }

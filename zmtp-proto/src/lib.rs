@@ -68,7 +68,7 @@ pub use connection::{Connection, Event, PeerInfo};
 pub use error::Error;
 pub use greeting::Version;
 pub use mechanism::MechanismConfig;
-pub use message::Msg;
+pub use message::{Frame, Msg};
 pub use metadata::Metadata;
 pub use socket::{Action, PeerId, SendError, Socket, SocketEvent, SocketOptions};
 pub use socket_type::SocketType;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pypeer::{python_available, PyPeer};
 use zmtp_proto::socket::{Action, PeerId, SocketEvent, SocketOptions};
-use zmtp_proto::{Msg, Socket, SocketType};
+use zmtp_proto::{Frame, Msg, Socket, SocketType};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/sock_peer.py");
 /// Upper bound for any wait in these tests.
@@ -391,7 +391,7 @@ fn libzmq_dealers_our_router() {
         d.socket
             .send(Msg::from_frames([
                 m[0].clone(),
-                Bytes::from_static(b"world"),
+                Frame::from_static(b"world"),
                 m[2].clone(),
             ]))
             .unwrap();

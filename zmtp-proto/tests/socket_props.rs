@@ -375,7 +375,7 @@ fn run_reqrep(seed: u64, ops: &[RrOp], cfg: &RrCfg) {
                 continue;
             }
             if let Some(reply) = net.sockets[clients[k]].recv().unwrap() {
-                assert_eq!(Some(&reply[0]), outstanding[k].as_ref());
+                assert_eq!(Some(&reply[0][..]), outstanding[k].as_deref());
                 outstanding[k] = None;
                 answered += 1;
                 progress = true;

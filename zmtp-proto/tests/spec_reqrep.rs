@@ -7,7 +7,7 @@ mod net;
 use bytes::Bytes;
 use net::Net;
 use zmtp_proto::socket::SocketOptions;
-use zmtp_proto::{Error, Msg, SocketType};
+use zmtp_proto::{Error, Frame, Msg, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
     let mut o = SocketOptions::default();
@@ -221,7 +221,7 @@ fn req_correlate_checks_request_ids() {
     assert_ne!(r1[1], r2[1], "each request has its own id");
     // Reply to the first (stale) request, then to the second.
     let reply = |m: &Msg, body: &'static str| {
-        Msg::from_frames([m[0].clone(), m[1].clone(), m[2].clone(), Bytes::from(body)])
+        Msg::from_frames([m[0].clone(), m[1].clone(), m[2].clone(), Frame::from(body)])
     };
     net.sockets[router].send(reply(&r1, "stale")).unwrap();
     net.sockets[router].send(reply(&r2, "fresh")).unwrap();

@@ -8,6 +8,8 @@ use bytes::Bytes;
 
 use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions};
 use crate::util::{free_tcp_endpoint, is_disconnect, join, msg, wait_event, TempDir, Transport};
+use zmtp_proto::Frame;
+
 use crate::{Driver, Either, Error, Msg, SocketEvent, SocketType, TestSocket};
 
 // ---- PUB/SUB filtering ---------------------------------------------------------------------
@@ -177,7 +179,7 @@ fn with_id(id: &'static [u8]) -> PeerOptions {
 }
 
 /// Receives `n` messages on a ROUTER and returns (identity, rest) sorted by the last frame.
-async fn recv_routed<D: Driver>(router: &Peer<D>, n: usize) -> Vec<(Bytes, Msg)> {
+async fn recv_routed<D: Driver>(router: &Peer<D>, n: usize) -> Vec<(Frame, Msg)> {
     let mut out = Vec::new();
     for _ in 0..n {
         let mut m = router.recv().await;

@@ -7,14 +7,12 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use super::options::SocketOptions;
 use super::{Action, PeerId, SocketEvent};
 use crate::config::ConnectionConfig;
 use crate::connection::{Connection, PeerInfo};
 use crate::error::Error;
-use crate::message::Msg;
+use crate::message::{Frame, Msg};
 use crate::socket_type::SocketType;
 
 /// Bytes encoded ahead into a connection's output before further messages wait in the peer's
@@ -39,7 +37,7 @@ pub(crate) struct Peer {
     /// Whether the peer takes outgoing messages (in the round-robin set).
     pub(crate) routable: bool,
     /// The identity a ROUTER knows this peer by.
-    pub(crate) routing_id: Bytes,
+    pub(crate) routing_id: Frame,
     in_ring: bool,
     in_tx: bool,
     scheduled: Option<Instant>,
@@ -62,7 +60,7 @@ impl Peer {
             stranded_in: VecDeque::new(),
             info: None,
             routable: false,
-            routing_id: Bytes::new(),
+            routing_id: Frame::new(),
             in_ring: false,
             in_tx: false,
             scheduled: None,
@@ -921,7 +919,7 @@ impl Outgoing for &mut Msg {
 /// envelope is encoded in front of the message without being inserted into it, unless the
 /// message must wait in the peer's queue.
 pub(crate) struct Enveloped<'a> {
-    pub(crate) envelope: &'a [Bytes],
+    pub(crate) envelope: &'a [Frame],
     pub(crate) msg: &'a mut Msg,
 }
 

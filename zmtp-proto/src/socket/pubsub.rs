@@ -192,8 +192,7 @@ impl Sub {
         let first = msg.first().expect("send checked for frames");
         if let Some(&flag @ (0 | 1)) = first.first() {
             // S5: `0x01 topic` subscribes, `0x00 topic` unsubscribes.
-            let topic = first.slice(1..);
-            self.subscribe(core, &topic, flag == 1);
+            self.subscribe(core, &first[1..], flag == 1);
             return Ok(());
         }
         // Other messages go upstream to every publisher; full queues drop.

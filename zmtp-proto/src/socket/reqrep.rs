@@ -5,15 +5,13 @@
 //! went to. REP strips the envelope — every frame up to and including the first empty one —
 //! remembers it, and puts it back on the reply.
 
-use bytes::Bytes;
-
 use super::core::{Core, Enveloped};
 use super::PeerId;
 use crate::error::Error;
-use crate::message::Msg;
+use crate::message::{Frame, Msg};
 
 /// The envelope of a request or reply sent straight to its peer: the empty delimiter alone.
-static DELIMITER: [Bytes; 1] = [Bytes::new()];
+static DELIMITER: [Frame; 1] = [Frame::new()];
 
 /// REQ state: the peer whose reply we wait for, and the current request id.
 #[derive(Debug, Default)]
@@ -36,8 +34,8 @@ impl Req {
         };
         let sent = if core.options.req_correlate {
             self.request_id = self.request_id.wrapping_add(1);
-            let id = Bytes::copy_from_slice(&self.request_id.to_be_bytes());
-            let envelope = [id, Bytes::new()];
+            let id = Frame::copy_from_slice(&self.request_id.to_be_bytes());
+            let envelope = [id, Frame::new()];
             core.enqueue(
                 peer,
                 Enveloped {
@@ -178,7 +176,7 @@ impl Rep {
                 "REP must receive a request before replying",
             ));
         };
-        let envelope: &[Bytes] = if self.envelope.is_empty() {
+        let envelope: &[Frame] = if self.envelope.is_empty() {
             &DELIMITER
         } else {
             self.envelope.frames()
