@@ -722,7 +722,10 @@ impl Connection {
             if self.config.conflate {
                 self.inbound.clear();
             }
-            self.inbound.push_back(Msg::from(body));
+            // Built in its slot: a message assembled on the stack with word stores and then
+            // moved in with wider loads stalled store forwarding on every small message.
+            self.inbound.push_back(Msg::new());
+            self.inbound.back_mut().expect("just pushed").push(body);
             return Ok(());
         }
         if self.partial_is_subscription {
@@ -840,6 +843,19 @@ impl Connection {
     }
 
     fn encode_frame(&mut self, flags: u8, body: &Frame) {
+        if let Some(data) = body.inline_storage() {
+            // A small frame copied at a fixed size (header, bytes and padding), then cut to
+            // its length: no variable-length copy per small message.
+            let len = usize::from(data[INLINE_FRAME_BYTES]);
+            let mut frame = [0; INLINE_FRAME_BYTES + 3];
+            frame[0] = flags;
+            frame[1] = len as u8;
+            frame[2..].copy_from_slice(data);
+            let at = self.tx.len();
+            self.tx.extend_from_slice(&frame);
+            self.tx.truncate(at + 2 + len);
+            return;
+        }
         let len = body.len();
         if len <= 255 && len < self.config.zero_copy_threshold {
             // The common small frame: one reservation, a two-byte header and the body.

@@ -166,6 +166,16 @@ impl Frame {
         }
     }
 
+    /// An inline frame's whole storage: its bytes, zero padding, and its length in the last
+    /// byte (so an encoder can copy a fixed size).
+    #[inline]
+    pub(crate) fn inline_storage(&self) -> Option<&[u8; INLINE_FRAME_BYTES + 1]> {
+        match &self.0 {
+            Repr::Inline(data) => Some(data),
+            Repr::Shared(_) => None,
+        }
+    }
+
     /// The frame's [`Bytes`] if it is not stored inline (large frames, for zero-copy writes).
     #[inline]
     pub(crate) fn as_shared(&self) -> Option<&Bytes> {

@@ -459,6 +459,10 @@ impl Socket {
         if self.core.is_closing() {
             return Err(Error::Closed);
         }
+        if let Kind::Dealer | Kind::Push | Kind::Pair = self.kind {
+            // Nothing here resumes a decoder: the result goes straight back (see recv_into).
+            return pipeline::send_round_robin(&mut self.core, msg);
+        }
         let core = &mut self.core;
         let result = match &mut self.kind {
             Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
@@ -543,6 +547,15 @@ impl Socket {
     /// assert_eq!(pull.recv_into(&mut msg), Ok(false));
     /// ```
     pub fn recv_into(&mut self, msg: &mut Msg) -> Result<bool, Error> {
+        if let Kind::Dealer | Kind::Pull | Kind::Pair = self.kind {
+            // The common case returns its flag straight away, not through a `Result` held on
+            // the stack across `settle_resumed`.
+            let got = self.core.next_inbound_into(msg, |_| ()).is_some();
+            if !self.core.resumed.is_empty() {
+                self.settle_resumed();
+            }
+            return Ok(got);
+        }
         let core = &mut self.core;
         let result = match &mut self.kind {
             Kind::Dealer | Kind::Pull | Kind::Pair => {
