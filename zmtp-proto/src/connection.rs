@@ -548,30 +548,51 @@ impl Connection {
     /// Decodes the whole frames in the first `end` bytes of the arena (found by
     /// [`complete_frames`]). A message frame of up to [`INLINE_FRAME_BYTES`] bytes is copied
     /// into an inline [`Frame`]: no reference to the arena, so no atomic reference count to
-    /// take and drop per small message, and the arena's space is free again at once. Larger
-    /// bodies are split off the arena without a copy.
+    /// take and drop per small message, and the arena's space is free again at once. From the
+    /// first larger frame (or command) on, the rest of the run is frozen in one split and
+    /// decoded by [`Connection::decode_chunk`].
     fn decode_whole(&mut self, end: usize) -> Result<(), Error> {
         let mut left = end;
         while left > 0 {
             let header = FrameHeader::parse(&self.rx)?.expect("a whole frame");
-            self.check_limits(&header)?;
             let (start, size) = (header.header_len, header.size as usize);
-            left -= start + size;
-            if header.is_command() {
-                let mut body = self.rx.split_to(start + size).freeze();
-                body.advance(start);
-                self.handle_command(body)?;
-            } else if size <= INLINE_FRAME_BYTES {
-                let body = Frame::copy_from_slice(&self.rx[start..start + size]);
-                self.rx.advance(start + size);
-                self.handle_message_frame(header.more(), body)?;
-            } else {
-                let mut body = self.rx.split_to(start + size).freeze();
-                body.advance(start);
-                self.handle_message_frame(header.more(), Frame::from(body))?;
+            if header.is_command() || size > INLINE_FRAME_BYTES {
+                let chunk = self.rx.split_to(left).freeze();
+                return self.decode_chunk(chunk);
             }
+            self.check_limits(&header)?;
+            left -= start + size;
+            let body = Frame::copy_from_slice(&self.rx[start..start + size]);
+            self.rx.advance(start + size);
+            self.handle_message_frame(header.more(), body)?;
         }
         Ok(())
+    }
+
+    /// Decodes whole frames, all of them in `chunk`. A large body is a slice of the chunk (one
+    /// reference count increment per frame; the last one is the chunk itself), a small one an
+    /// inline copy.
+    fn decode_chunk(&mut self, mut chunk: Bytes) -> Result<(), Error> {
+        let mut pos = 0;
+        loop {
+            let header = FrameHeader::parse(&chunk[pos..])?.expect("a whole frame");
+            self.check_limits(&header)?;
+            let start = pos + header.header_len;
+            pos = start + header.size as usize;
+            if !header.is_command() && pos - start <= INLINE_FRAME_BYTES {
+                let body = Frame::copy_from_slice(&chunk[start..pos]);
+                self.handle_message_frame(header.more(), body)?;
+                if pos == chunk.len() {
+                    return Ok(());
+                }
+                continue;
+            }
+            if pos == chunk.len() {
+                chunk.advance(start);
+                return self.handle_frame(&header, chunk);
+            }
+            self.handle_frame(&header, chunk.slice(start..pos))?;
+        }
     }
 
     #[inline(always)]
