@@ -406,7 +406,7 @@ impl Socket {
 
 /// Sends in a row without waiting before `send` yields once, as in driver-tokio (which spends a
 /// unit of tokio's 128-unit cooperative budget per 8 sends). A yield every 128 sends made the
-/// driver submit ~2 KB writes of 16 B messages; 1,024 (or a full 64 KiB batch, see the flush
+/// driver submit ~2 KB writes of 16 B messages; 1,024 (or a full 256 KiB batch, see the flush
 /// hint below) lets writes carry more while other tasks still get their turn.
 const SEND_BUDGET: u32 = 1024;
 

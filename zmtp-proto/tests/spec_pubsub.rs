@@ -338,7 +338,9 @@ fn pub_drops_per_subscriber_only() {
     net.freeze(1, true); // the slow subscriber's link
     for i in 0..200u32 {
         let mut m = Msg::from(format!("{i:05}"));
-        m.push(vec![0u8; 1024]);
+        // 4 KiB each: 800 KB in all, more than the frozen link's output batch (256 KiB) plus
+        // its queue of two.
+        m.push(vec![0u8; 4096]);
         net.sockets[p].send(m).unwrap();
         net.drive();
     }

@@ -65,7 +65,7 @@ fn pull_fair_queue_in() {
 }
 
 /// Batching without a flush (design notes): small messages accumulate in the output buffer and
-/// raise no flush hint; a full 64 KiB batch does, once, so a driver writes it at once instead
+/// raise no flush hint; a full 256 KiB batch does, once, so a driver writes it at once instead
 /// of letting large messages pile up to the high-water mark. Nothing is lost either way.
 #[test]
 fn flush_hint_marks_a_full_output_batch() {
@@ -83,14 +83,14 @@ fn flush_hint_marks_a_full_output_batch() {
         "18 KB of small frames is not a full batch"
     );
     net.sockets[push]
-        .send(Msg::from(vec![2u8; 64 * 1024]))
+        .send(Msg::from(vec![2u8; 256 * 1024]))
         .unwrap();
     assert!(net.sockets[push].take_flush_hint());
     assert!(!net.sockets[push].take_flush_hint(), "reported once");
     net.drive();
     let got = net.recv_all(pull);
     assert_eq!(got.len(), 1001);
-    assert_eq!(got[1000][0].len(), 64 * 1024);
+    assert_eq!(got[1000][0].len(), 256 * 1024);
 }
 
 /// §1.12 / libzmq `test_push_block_on_send_no_peers`; PULL cannot send, PUSH cannot receive.

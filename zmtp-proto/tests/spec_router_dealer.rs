@@ -103,7 +103,7 @@ fn send_big(net: &mut Net, s: usize, from: u64, n: u64) -> u64 {
     let mut accepted = 0;
     for i in from..from + n {
         let mut m = tagged(0, i);
-        m.push(vec![0u8; 10 * 1024]);
+        m.push(vec![0u8; 40 * 1024]);
         if net.sockets[s].send(m).is_ok() {
             accepted += 1;
         }
@@ -121,7 +121,7 @@ fn dealer_destroys_queue_of_accepted_peer_on_disconnect() {
     net.connect(connecting, bound);
     net.drive();
     net.freeze(0, true);
-    // More than one output batch (64 KiB): part is encoded, the rest waits in the queue.
+    // More than one output batch (256 KiB): part is encoded, the rest waits in the queue.
     assert_eq!(send_big(&mut net, bound, 0, 20), 20);
     net.cut(0);
     net.advance(Duration::from_millis(150)); // the connecting side redials

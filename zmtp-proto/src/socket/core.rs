@@ -17,8 +17,9 @@ use crate::socket_type::SocketType;
 
 /// Bytes encoded ahead into a connection's output before further messages wait in the peer's
 /// queue: enough for one large write, small enough that the high-water mark still means
-/// something.
-pub(crate) const OUTPUT_BATCH: usize = 64 * 1024;
+/// something. 64 KiB made 1 KiB PUSH/PULL yield and write every 64 messages: 256 KiB took
+/// driver-compio from ~2.65 to ~3.4 GB/s and driver-tokio from ~2.86 to ~3.25 GB/s.
+pub(crate) const OUTPUT_BATCH: usize = 256 * 1024;
 
 /// One peer: a queue that may outlive its connections (connect side) plus the current
 /// connection, if any.

@@ -493,13 +493,13 @@ impl Socket {
     }
 
     /// True once since the last call if a peer's encoded output reached a full batch
-    /// (64 KiB) while messages were being sent.
+    /// (256 KiB) while messages were being sent.
     ///
     /// A driver that writes only when the application is about to wait (batching without a
     /// flush) should write as soon as this is set: a run of large messages then goes out as
     /// it is sent, in syscalls that are already big enough, instead of piling up to the
     /// high-water mark and cycling far more memory than the caches hold. Small messages
-    /// still batch up to the full 64 KiB before it fires.
+    /// still batch up to the full 256 KiB before it fires.
     ///
     /// ```
     /// # use std::time::Instant;
