@@ -46,7 +46,7 @@
 mod driver;
 mod transport;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
@@ -255,8 +255,8 @@ impl Socket {
     /// ```
     pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
         let mut slot = Some(msg.into());
-        let _wait = Wait(&self.shared);
-        poll_fn(|cx| poll_send(&self.shared, cx, &mut slot, true)).await
+        let wait = Wait::new(&self.shared);
+        poll_fn(|cx| poll_send(&self.shared, cx, &mut slot, Some(&wait))).await
     }
 
     /// Sends without waiting; fails with [`zmtp_proto::Error::WouldBlock`] at the high-water
@@ -291,20 +291,20 @@ impl Socket {
     /// # });
     /// ```
     pub async fn recv(&self) -> io::Result<Msg> {
-        let _wait = Wait(&self.shared);
-        poll_fn(|cx| self.poll_recv(cx, true)).await
+        let wait = Wait::new(&self.shared);
+        poll_fn(|cx| self.poll_recv(cx, Some(&wait))).await
     }
 
     /// `live`: called from a future that ends with a [`Wait`] guard (see
     /// `State::run_inline`).
-    fn poll_recv(&self, cx: &mut Context<'_>, live: bool) -> Poll<io::Result<Msg>> {
+    fn poll_recv(&self, cx: &mut Context<'_>, live: Option<&Wait<'_>>) -> Poll<io::Result<Msg>> {
         let mut st = self.shared.borrow_mut();
         let mut msg = Msg::new();
         match st.handle.machine.recv_into(&mut msg) {
             Ok(true) => {}
             Ok(false) => {
                 // About to wait: run the I/O here first, without a task switch.
-                st.run_inline(cx.waker(), live);
+                st.run_inline(cx.waker(), Wait::arm(live));
                 match st.handle.machine.recv_into(&mut msg) {
                     Ok(true) => {}
                     Ok(false) => {
@@ -410,13 +410,34 @@ impl Socket {
 /// hint below) lets writes carry more while other tasks still get their turn.
 const SEND_BUDGET: u32 = 1024;
 
-/// Held by a `recv`/`send` future that waits with `live` (see `State::run_inline`): when it
-/// completes or is dropped, completions wake the driver task again.
-struct Wait<'a>(&'a Shared);
+/// Held by a `recv`/`send` future, armed once it waits with `live` (see
+/// `State::run_inline`): when it completes or is dropped, completions wake the driver task
+/// again. A call that never had to wait (the common case in a busy loop) has nothing to undo
+/// and skips the shared state on drop.
+struct Wait<'a> {
+    shared: &'a Shared,
+    armed: Cell<bool>,
+}
+
+impl<'a> Wait<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            armed: Cell::new(false),
+        }
+    }
+
+    /// Arms the guard, if there is one; returns `live` for `State::run_inline`.
+    fn arm(wait: Option<&Self>) -> bool {
+        wait.inspect(|w| w.armed.set(true)).is_some()
+    }
+}
 
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
-        State::end_wait(self.0);
+        if self.armed.get() {
+            State::end_wait(self.shared);
+        }
     }
 }
 
@@ -425,7 +446,7 @@ fn poll_send(
     shared: &Shared,
     cx: &mut Context<'_>,
     slot: &mut Option<Msg>,
-    live: bool,
+    live: Option<&Wait<'_>>,
 ) -> Poll<io::Result<()>> {
     let mut st = shared.borrow_mut();
     // compio has no cooperative budget: count sends that did not have to wait and, every
@@ -445,7 +466,7 @@ fn poll_send(
         Ok(()) => {}
         Err(zmtp_proto::Error::WouldBlock) => {
             // At the high-water mark: write out what we can right here, then retry once.
-            st.run_inline(cx.waker(), live);
+            st.run_inline(cx.waker(), Wait::arm(live));
             if st.handle.machine.send_from(msg).is_err() {
                 // Still full (or failing: the driver's round reports it on the next poll).
                 return st.handle.poll_send(cx, slot).map_err(io::Error::from);
@@ -523,7 +544,7 @@ impl futures_core::Stream for Monitor {
 impl futures_core::Stream for Socket {
     type Item = io::Result<Msg>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_recv(cx, false).map(Some)
+        self.poll_recv(cx, None).map(Some)
     }
 }
 
@@ -547,7 +568,7 @@ impl<M: Into<Msg>> futures_sink::Sink<M> for Socket {
         if this.sink_item.is_none() {
             return Poll::Ready(Ok(()));
         }
-        poll_send(&this.shared, cx, &mut this.sink_item, false)
+        poll_send(&this.shared, cx, &mut this.sink_item, None)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
