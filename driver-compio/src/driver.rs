@@ -156,6 +156,10 @@ impl State {
         if !io.paused.is_empty() {
             h.notify_driver();
         }
+        if !h.machine.take_settled() && !h.machine.has_any_transmit() {
+            // Only a message was taken: no output, events or deadlines changed.
+            return;
+        }
         let mut started = false;
         while let Some(peer) = h.machine.poll_transmit() {
             started |= io.write(h, peer.index());

@@ -868,10 +868,16 @@ impl Connection {
             // A small frame copied at a fixed size (header, bytes and padding), then cut to
             // its length: no variable-length copy per small message.
             let len = usize::from(data[INLINE_FRAME_BYTES]);
+            // Word by word, as the frame was built: a wider load of bytes stored moments ago as
+            // words (the message was just made) stalls store forwarding.
+            let word = |i: usize| u64::from_le_bytes(data[i..i + 8].try_into().expect("8 bytes"));
+            let (w0, w1, w2) = (word(0), word(8), word(16));
             let mut frame = [0; INLINE_FRAME_BYTES + 3];
             frame[0] = flags;
             frame[1] = len as u8;
-            frame[2..].copy_from_slice(data);
+            frame[2..10].copy_from_slice(&w0.to_le_bytes());
+            frame[10..18].copy_from_slice(&w1.to_le_bytes());
+            frame[18..].copy_from_slice(&w2.to_le_bytes());
             let at = self.tx.len();
             self.tx.extend_from_slice(&frame);
             self.tx.truncate(at + 2 + len);

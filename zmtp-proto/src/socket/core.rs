@@ -715,6 +715,12 @@ impl Core {
         }
     }
 
+    /// True if `poll_transmit` has a peer to hand out.
+    #[inline]
+    pub(crate) fn has_tx_ready(&self) -> bool {
+        !self.tx_ready.is_empty()
+    }
+
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
         // Once handle_timeout has seen the linger deadline it is no longer a deadline: returning

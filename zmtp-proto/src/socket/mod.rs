@@ -178,6 +178,8 @@ pub struct Socket {
     core: Core,
     kind: Kind,
     touched: Vec<PeerId>,
+    /// See [`Socket::take_settled`].
+    settled: bool,
 }
 
 impl Socket {
@@ -198,6 +200,7 @@ impl Socket {
             core: Core::new(socket_type, options, now),
             kind,
             touched: Vec::new(),
+            settled: false,
         }
     }
 
@@ -583,7 +586,28 @@ impl Socket {
     fn settle_resumed(&mut self) {
         while let Some(id) = self.core.resumed.pop() {
             self.settle(id);
+            self.settled = true;
         }
+    }
+
+    /// True once after a `send` or `recv` resumed a peer's decoding (paused at the receive
+    /// high-water mark) and what that produced was processed: output, events, a closed
+    /// connection, new deadlines. Between such calls, taking or sending a message changes
+    /// nothing but the output of [`Socket::poll_transmit`], so a driver may skip re-reading
+    /// deadlines and events after each one.
+    ///
+    /// ```
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), std::time::Instant::now());
+    /// assert!(!pull.take_settled());
+    /// ```
+    pub fn take_settled(&mut self) -> bool {
+        std::mem::take(&mut self.settled)
+    }
+
+    /// True if some peer has output for [`Socket::poll_transmit`].
+    pub fn has_any_transmit(&self) -> bool {
+        self.core.has_tx_ready()
     }
 
     /// True if [`Socket::recv`] may have a message (a cheap hint for waking receivers).
