@@ -18,9 +18,12 @@ use proptest::test_runner::FileFailurePersistence;
 use support::*;
 use zmtp_proto::{Connection, ConnectionConfig, Error, Event, Msg, SocketType};
 
-/// A frame body: half of them short (0..=255), half LONG (256..2000).
+/// A frame body: a third around the inline-frame limit (0..=30 bytes, decoded into inline
+/// frames up to 23), a third short (0..=255), a third LONG (256..2000), so runs of inline and
+/// arena-sliced frames mix.
 fn frame_body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..=30),
         proptest::collection::vec(any::<u8>(), 0..=255),
         proptest::collection::vec(any::<u8>(), 256..2000),
     ]
