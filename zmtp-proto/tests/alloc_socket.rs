@@ -1,8 +1,7 @@
 //! Steady-state DEALER → ROUTER traffic (and the replies back) through two in-memory
 //! [`Socket`]s allocates nothing per message once warmed up: sending encodes into a reused
 //! buffer, reading decodes small frames inline (larger ones zero-copy out of a reused arena),
-//! messages of up to three frames live
-//! inline, and the socket's queues keep their capacity.
+//! messages of up to three frames live inline, and the socket's queues keep their capacity.
 //!
 //! Both I/O styles are measured: vectored (`transmit_chunks` + `advance_transmit`, `read_buf`
 //! + `handle_read`) and owned buffers (`take_transmit`, `take_read_buf` + `give_read_buf`).
