@@ -76,6 +76,21 @@ const SLAB_FRAMES: usize = 8;
 /// ...up to this size.
 const MAX_SLAB: usize = 4 * 1024 * 1024;
 
+/// Decoding pauses (and the driver stops reading) once decoded messages not yet taken hold
+/// this many bytes in frames too large to be inline, even below the receive high-water mark:
+/// the kernel's socket buffer holds what comes next, and the receiver's working set stays in
+/// the caches. A full queue of 1,000 × 64 KiB messages cycled 64 MiB through memory, and the
+/// slabs' allocation churn put the receiver at a third of its time in page faults.
+pub const MAX_INBOUND_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of a message's frames that are not inline (see [`MAX_INBOUND_BYTES`]).
+fn shared_bytes(msg: &Msg) -> usize {
+    msg.iter()
+        .filter_map(Frame::as_shared)
+        .map(Bytes::len)
+        .sum()
+}
+
 /// What we know about the peer once the handshake succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
@@ -187,6 +202,8 @@ pub struct Connection {
     partial_bytes: u64,
     partial_is_subscription: bool,
     inbound: VecDeque<Msg>,
+    /// Bytes of the non-inline frames in `inbound` (see [`MAX_INBOUND_BYTES`]).
+    inbound_bytes: usize,
     /// Decoding stopped at the receive high-water mark with bytes left in `rx`.
     paused: bool,
     /// While paused, decoding resumes once fewer messages than this wait (half the receive
@@ -205,10 +222,11 @@ pub struct Connection {
 }
 
 /// Length of the run of whole frames at the front of `buf`, stopping after the frame that ends
-/// the `room`-th message (so decoding them cannot overfill the receive queue; commands and
+/// the `room`-th message or that brings the bodies of message frames too large to be inline to
+/// `byte_room` bytes (so decoding them cannot overfill the receive queue; commands and
 /// subscriptions count as nothing or as messages, which only ends the run early). Frames with
 /// invalid flags end the run: the careful path reports them.
-fn complete_frames(buf: &[u8], mut room: usize) -> usize {
+fn complete_frames(buf: &[u8], mut room: usize, mut byte_room: usize) -> usize {
     let mut pos = 0;
     while let Some(&flags) = buf.get(pos) {
         let left = buf.len() - pos;
@@ -235,6 +253,12 @@ fn complete_frames(buf: &[u8], mut room: usize) -> usize {
             break;
         }
         pos += total;
+        if flags & FLAG_COMMAND == 0 && size > INLINE_FRAME_BYTES {
+            byte_room = byte_room.saturating_sub(size);
+            if byte_room == 0 {
+                break;
+            }
+        }
         if flags & (FLAG_MORE | FLAG_COMMAND) == 0 {
             room -= 1;
             if room == 0 {
@@ -279,6 +303,7 @@ impl Connection {
             partial_bytes: 0,
             partial_is_subscription: false,
             inbound: VecDeque::new(),
+            inbound_bytes: 0,
             paused: false,
             resume_below: 0,
             resumed: false,
@@ -377,7 +402,8 @@ impl Connection {
     }
 
     fn inbound_full(&self) -> bool {
-        self.config.rcvhwm != 0 && self.inbound.len() >= self.config.rcvhwm
+        (self.config.rcvhwm != 0 && self.inbound.len() >= self.config.rcvhwm)
+            || self.inbound_bytes >= MAX_INBOUND_BYTES
     }
 
     fn reserve_input(&mut self) {
@@ -416,6 +442,9 @@ impl Connection {
     #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
         let msg = self.inbound.pop_front()?;
+        if self.inbound_bytes != 0 {
+            self.inbound_bytes -= shared_bytes(&msg);
+        }
         if self.paused && self.inbound.len() < self.resume_below {
             self.resume();
         }
@@ -429,6 +458,9 @@ impl Connection {
         let Some(msg) = self.inbound.pop_front() else {
             return false;
         };
+        if self.inbound_bytes != 0 {
+            self.inbound_bytes -= shared_bytes(&msg);
+        }
         *out = msg;
         if self.paused && self.inbound.len() < self.resume_below {
             self.resume();
@@ -505,7 +537,13 @@ impl Connection {
         while self.state != State::Failed {
             if self.partial.is_empty() && self.inbound_full() {
                 self.paused = true;
-                self.resume_below = self.config.rcvhwm / 2 + 1;
+                // Resume once half of what is held was taken (a low-water mark, as libzmq's
+                // pipes have), by count at the high-water mark, else by bytes.
+                self.resume_below = if self.inbound_bytes >= MAX_INBOUND_BYTES {
+                    self.inbound.len() / 2 + 1
+                } else {
+                    self.config.rcvhwm / 2 + 1
+                };
                 return Ok(());
             }
             // Frames held whole in the arena are frozen in one split, then cut out of the frozen
@@ -515,7 +553,11 @@ impl Connection {
             } else {
                 self.config.rcvhwm.saturating_sub(self.inbound.len()).max(1)
             };
-            let end = complete_frames(&self.rx, room);
+            let end = complete_frames(
+                &self.rx,
+                room,
+                MAX_INBOUND_BYTES.saturating_sub(self.inbound_bytes).max(1),
+            );
             if end > 0 {
                 self.rx_frame_len = 0;
                 self.decode_whole(end)?;
@@ -742,6 +784,10 @@ impl Connection {
             // The common single-frame message goes straight into the queue.
             if self.config.conflate {
                 self.inbound.clear();
+                self.inbound_bytes = 0;
+            }
+            if !body.is_inline() {
+                self.inbound_bytes += body.len();
             }
             // Built in its slot: a message assembled on the stack with word stores and then
             // moved in with wider loads stalled store forwarding on every small message.
@@ -776,7 +822,9 @@ impl Connection {
             self.partial_bytes = 0;
             if self.config.conflate {
                 self.inbound.clear();
+                self.inbound_bytes = 0;
             }
+            self.inbound_bytes += shared_bytes(&msg);
             self.inbound.push_back(msg);
         }
         Ok(())
@@ -1042,20 +1090,28 @@ mod tests {
     fn complete_frames_takes_whole_frames_only() {
         // Two one-frame messages and the start of a third.
         let buf = [0, 1, b'a', 0, 0, 0, 5, b'x'];
-        assert_eq!(complete_frames(&buf, usize::MAX), 5);
+        assert_eq!(complete_frames(&buf, usize::MAX, usize::MAX), 5);
         // Stops after the frame that ends the `room`-th message.
-        assert_eq!(complete_frames(&buf, 1), 3);
+        assert_eq!(complete_frames(&buf, 1, usize::MAX), 3);
         // MORE frames and commands do not count as messages.
         let buf = [1, 1, b'a', 4, 0, 0, 1, b'b'];
-        assert_eq!(complete_frames(&buf, 1), 8);
+        assert_eq!(complete_frames(&buf, 1, usize::MAX), 8);
         // A long header, whole and cut short; a size beyond what is held.
         let mut long = vec![2, 0, 0, 0, 0, 0, 0, 0, 1, b'z'];
-        assert_eq!(complete_frames(&long, usize::MAX), 10);
-        assert_eq!(complete_frames(&long[..9], usize::MAX), 0);
-        assert_eq!(complete_frames(&long[..5], usize::MAX), 0);
+        assert_eq!(complete_frames(&long, usize::MAX, usize::MAX), 10);
+        assert_eq!(complete_frames(&long[..9], usize::MAX, usize::MAX), 0);
+        assert_eq!(complete_frames(&long[..5], usize::MAX, usize::MAX), 0);
         long[1] = 0x80;
-        assert_eq!(complete_frames(&long, usize::MAX), 0);
+        assert_eq!(complete_frames(&long, usize::MAX, usize::MAX), 0);
         // A command with MORE is left to the careful path, which reports it.
-        assert_eq!(complete_frames(&[0, 0, 5, 0], usize::MAX), 2);
+        assert_eq!(complete_frames(&[0, 0, 5, 0], usize::MAX, usize::MAX), 2);
+        // Bodies too large to be inline count against the byte budget; inline ones do not.
+        let mut two = vec![0, 30];
+        two.extend_from_slice(&[7; 30]);
+        two.extend_from_within(..);
+        assert_eq!(complete_frames(&two, usize::MAX, 30), 32);
+        assert_eq!(complete_frames(&two, usize::MAX, 31), 64);
+        let small = [0, 3, 1, 2, 3, 0, 3, 4, 5, 6];
+        assert_eq!(complete_frames(&small, usize::MAX, 1), 10);
     }
 }

@@ -1254,6 +1254,56 @@ fn rcvhwm_pauses_decoding_and_poll_message_resumes_it() {
     assert!(drain_events(&mut p.server).is_empty());
 }
 
+/// Below the high-water mark, decoding also pauses once the messages waiting hold
+/// `MAX_INBOUND_BYTES` in large frames (the rest stays in the kernel, TCP pushes back), resumes
+/// when half of them were taken, and delivers everything in order. Small (inline) frames do
+/// not count.
+#[test]
+fn large_messages_pause_decoding_at_the_inbound_byte_budget() {
+    use zmtp_proto::connection::MAX_INBOUND_BYTES;
+    let mut p = Pair::connected(cfg(SocketType::Push), cfg(SocketType::Pull));
+    let size = 64 * 1024;
+    let budget = MAX_INBOUND_BYTES / size; // messages that fill the budget
+    let sent: Vec<Msg> = (0..3 * budget as u32)
+        .map(|i| {
+            let mut body = vec![0u8; size];
+            body[..4].copy_from_slice(&i.to_be_bytes());
+            Msg::from(body)
+        })
+        .collect();
+    for m in &sent {
+        p.client.send(m).unwrap();
+    }
+    p.drive();
+    let held = p.server.inbound_len();
+    assert!(
+        (budget..budget + 8).contains(&held),
+        "{held} messages held, budget {budget}"
+    );
+    assert!(!p.server.wants_read(), "paused below the HWM of 1000");
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        while let Some(m) = p.server.poll_message() {
+            assert!(p.server.inbound_len() < budget + 8);
+            got.push(m);
+        }
+        p.drive();
+    }
+    assert_eq!(got, sent);
+
+    // 16 B messages are inline: 3,000 of them are bounded by the HWM alone.
+    let mut s = cfg(SocketType::Pull);
+    s.rcvhwm = 5000;
+    let mut p = Pair::connected(cfg(SocketType::Push), s);
+    for i in 0..3000u32 {
+        p.client
+            .send(&msg(&[&[i.to_be_bytes(), [0; 4], [0; 4], [0; 4]].concat()]))
+            .unwrap();
+    }
+    p.drive();
+    assert_eq!(p.server.inbound_len(), 3000);
+}
+
 // ------------------------------------------------------------------------------------------
 // The three input paths agree
 // ------------------------------------------------------------------------------------------
