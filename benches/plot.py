@@ -36,7 +36,7 @@ END = "<!-- compare:end -->"
 
 
 def load(path):
-    meta, runs = {}, []
+    metas, runs = [], []
     with open(path) as f:
         for line in f:
             line = line.strip()
@@ -47,10 +47,24 @@ def load(path):
             except json.JSONDecodeError:
                 continue
             if rec.get("meta"):
-                meta = rec
+                metas.append(rec)
             else:
                 runs.append(rec)
-    return meta, runs
+    return merge_meta(metas), runs
+
+
+def merge_meta(metas):
+    """One header for one or more invocations appended to the same file (APPEND=1): their
+    repetitions are pooled."""
+    if len(metas) <= 1:
+        return metas[0] if metas else {}
+    meta = dict(metas[-1])
+    meta["date"] = " and ".join(m.get("date", "?") for m in metas) + (
+        f" ({len(metas)} invocations, pooled)"
+    )
+    meta["reps"] = sum(int(m.get("reps", 0)) for m in metas)
+    meta["loadavg"] = " / ".join(m.get("loadavg", "?") for m in metas)
+    return meta
 
 
 def case_key(r):
