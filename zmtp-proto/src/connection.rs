@@ -442,12 +442,7 @@ impl Connection {
     #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
         let msg = self.inbound.pop_front()?;
-        if self.inbound_bytes != 0 {
-            self.inbound_bytes -= shared_bytes(&msg);
-        }
-        if self.paused && self.inbound.len() < self.resume_below {
-            self.resume();
-        }
+        self.took(&msg);
         Some(msg)
     }
 
@@ -458,14 +453,21 @@ impl Connection {
         let Some(msg) = self.inbound.pop_front() else {
             return false;
         };
-        if self.inbound_bytes != 0 {
-            self.inbound_bytes -= shared_bytes(&msg);
-        }
+        self.took(&msg);
         *out = msg;
+        true
+    }
+
+    /// Accounts for `msg` leaving the receive queue, and resumes decoding paused at the
+    /// high-water mark or the byte budget once half of what was held is gone.
+    #[inline]
+    fn took(&mut self, msg: &Msg) {
+        if self.inbound_bytes != 0 {
+            self.inbound_bytes -= shared_bytes(msg);
+        }
         if self.paused && self.inbound.len() < self.resume_below {
             self.resume();
         }
-        true
     }
 
     /// True once after taking a message resumed decoding (which may have produced events or
@@ -803,10 +805,7 @@ impl Connection {
         }
         if self.partial.is_empty() && self.publisher && matches!(body.first(), Some(0 | 1)) {
             // A ZMTP 3.0 subscription message (checklist V7): 0x01 topic / 0x00 topic.
-            let topic = match body.as_shared() {
-                Some(b) => b.slice(1..),
-                None => Bytes::copy_from_slice(&body[1..]),
-            };
+            let topic = body.to_bytes().slice(1..);
             self.events.push_back(if body[0] == 1 {
                 Event::Subscribe(topic)
             } else {

@@ -468,7 +468,7 @@ impl Socket {
         }
         let core = &mut self.core;
         let result = match &mut self.kind {
-            Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
+            Kind::Dealer | Kind::Push | Kind::Pair => unreachable!("sent above"),
             Kind::Router(router) => router.send(core, msg),
             Kind::Req(req) => req.send(core, msg),
             Kind::Rep(rep) => rep.send(core, msg),
@@ -561,9 +561,7 @@ impl Socket {
         }
         let core = &mut self.core;
         let result = match &mut self.kind {
-            Kind::Dealer | Kind::Pull | Kind::Pair => {
-                Ok(core.next_inbound_into(msg, |_| ()).is_some())
-            }
+            Kind::Dealer | Kind::Pull | Kind::Pair => unreachable!("received above"),
             Kind::Router(router) => Ok(router.recv_into(core, msg)),
             Kind::Sub(sub) => Ok(sub.recv_into(core, msg)),
             Kind::Req(req) => req.recv_into(core, msg),
