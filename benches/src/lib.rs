@@ -29,6 +29,7 @@ pub mod omq;
 pub mod ours;
 pub mod raw;
 pub mod raw_compio;
+pub mod raw_tokio;
 pub mod zmqrs;
 
 /// What is measured.

@@ -14,6 +14,7 @@ use tokio::time::Sleep;
 use zmtp_proto::endpoint::Endpoint;
 use zmtp_proto::handle::{Handle, MonitorEvent, WakerKey};
 use zmtp_proto::socket::{Action, PeerId};
+use zmtp_proto::Msg;
 
 use crate::transport::{self, Listener, Stream};
 
@@ -111,32 +112,78 @@ impl State {
     /// round is read, so the next message reaches the application without a hop through the
     /// driver task. Readiness stays registered with a waker that wakes both tasks, so the
     /// driver still makes progress if the application goes elsewhere.
-    pub(crate) fn run_inline(&mut self, user: &Waker) {
+    ///
+    /// Returns false if there was nothing to do (no round ran, nothing changed).
+    pub(crate) fn run_inline(&mut self, user: &Waker) -> bool {
+        if self.is_idle_for(user) {
+            return false;
+        }
         let Some(driver) = self.handle.driver_waker().cloned() else {
-            return;
+            return false;
         };
         let waker = self.stream_waker(Some(user), &driver);
         let mut cx = Context::from_waker(&waker);
-        let now = Instant::now();
+        let mut clock = Clock::default();
         // Accepts, dials and timers stay with the driver task; inline rounds only move the
         // bytes of connected peers.
-        self.run_actions(now);
-        self.stream_rounds(&mut cx, now);
+        self.run_actions(&mut clock);
+        self.stream_rounds(&mut cx, &mut clock);
+        true
+    }
+
+    /// Takes the next message into `msg`, if there is one. The driver task is woken only if
+    /// taking it changed what the driver has to do (reading resumes below the high-water
+    /// mark, or resumed decoding queued output such as a PONG).
+    pub(crate) fn try_recv_into(&mut self, msg: &mut Msg) -> Result<bool, zmtp_proto::Error> {
+        let got = self.handle.machine.recv_into(msg)?;
+        if got
+            && (self.read_paused
+                || self.handle.machine.take_settled()
+                || self.handle.machine.has_any_transmit())
+        {
+            self.handle.notify_driver();
+        }
+        Ok(got)
+    }
+
+    /// True if an inline round for `user` would find nothing to do: no readiness fired since
+    /// the last read, no output or action is pending, and readiness already wakes `user`.
+    /// (With `join!` or `select!` an application task is polled for every wake-up of any of
+    /// its futures; a round-trip client and server on one task poll a `recv` this way
+    /// twice per round trip.)
+    fn is_idle_for(&self, user: &Waker) -> bool {
+        self.is_quiet()
+            && self.stream_waker.as_ref().is_some_and(|current| {
+                current
+                    .user
+                    .as_ref()
+                    .is_some_and(|(key, _)| *key == WakerKey::of(user))
+            })
+    }
+
+    /// True if a round of stream I/O would find nothing to do: no readiness fired since the
+    /// last read, no peer waits to read again, no output or action is pending. (A peer whose
+    /// write met a full socket waits for readiness too.)
+    fn is_quiet(&self) -> bool {
+        !self.read_paused
+            && !self.fired.load(Ordering::Acquire)
+            && !self.handle.machine.has_any_transmit()
+            && !self.handle.machine.has_action()
     }
 
     /// Reads (if readiness fired since the last read) and writes until nothing is left that
     /// would not block; another round only if a read stopped at its cap (more data is
     /// waiting) or an action left a dial to poll. Returns true if work remains after
     /// `ROUNDS_PER_POLL` rounds.
-    fn stream_rounds(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    fn stream_rounds(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> bool {
         let mut read = self.fired.swap(false, Ordering::AcqRel) || self.read_paused;
         for _ in 0..ROUNDS_PER_POLL {
             let mut again = false;
             if read {
-                again |= self.read(cx, now);
+                again |= self.read(cx, clock);
             }
-            self.write(cx, now);
-            again |= self.run_actions(now);
+            self.write(cx, clock);
+            again |= self.run_actions(clock);
             self.handle.drain_events();
             if !again {
                 return false;
@@ -166,25 +213,33 @@ impl State {
     /// The driver task's work: accepts, dials, actions and timers, then the stream rounds.
     /// Returns true if work remains (the task should yield and come back); every source that
     /// would block has registered for its wake-up by then.
-    fn round(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        self.accept(cx, now);
-        self.run_actions(now);
-        self.poll_dials(cx, now);
-        if self.handle.machine.poll_timeout().is_some_and(|t| t <= now) {
-            self.handle.machine.handle_timeout(now);
+    fn round(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> bool {
+        self.accept(cx, clock);
+        self.run_actions(clock);
+        self.poll_dials(cx, clock);
+        if let Some(deadline) = self.handle.machine.poll_timeout() {
+            let now = clock.now();
+            if deadline <= now {
+                self.handle.machine.handle_timeout(now);
+            }
         }
         let waker = self.stream_waker(None, cx.waker());
-        let again = self.stream_rounds(&mut Context::from_waker(&waker), now);
+        // Woken only because the application queued output or took a message, which an
+        // inline round has handled by now: nothing to read, write or carry out.
+        if self.is_quiet() {
+            return false;
+        }
+        let again = self.stream_rounds(&mut Context::from_waker(&waker), clock);
         self.handle.drain_events();
         again
     }
 
-    fn accept(&mut self, cx: &mut Context<'_>, now: Instant) {
+    fn accept(&mut self, cx: &mut Context<'_>, clock: &mut Clock) {
         for i in 0..self.listeners.len() {
             while let Poll::Ready(result) = self.listeners[i].listener.poll_accept(cx) {
                 match result {
                     Ok(stream) => {
-                        let peer = self.handle.machine.accept(now);
+                        let peer = self.handle.machine.accept(clock.now());
                         self.set_stream(peer, stream);
                         let endpoint = self.listeners[i].endpoint.clone();
                         self.handle
@@ -204,7 +259,7 @@ impl State {
         }
     }
 
-    fn poll_dials(&mut self, cx: &mut Context<'_>, now: Instant) {
+    fn poll_dials(&mut self, cx: &mut Context<'_>, clock: &mut Clock) {
         let mut i = 0;
         while i < self.dials.len() {
             match self.dials[i].1.as_mut().poll(cx) {
@@ -214,11 +269,11 @@ impl State {
                     match result {
                         Ok(stream) => {
                             self.set_stream(peer, stream);
-                            self.handle.machine.attach(peer, now);
+                            self.handle.machine.attach(peer, clock.now());
                         }
                         Err(error) => {
                             tracing::debug!(%error, "dial failed");
-                            self.handle.machine.dial_failed(peer, now);
+                            self.handle.machine.dial_failed(peer, clock.now());
                         }
                     }
                 }
@@ -227,7 +282,7 @@ impl State {
     }
 
     /// Carries out the machine's actions; true if a new dial waits to be polled.
-    fn run_actions(&mut self, now: Instant) -> bool {
+    fn run_actions(&mut self, clock: &mut Clock) -> bool {
         let mut dialled = false;
         while let Some(action) = self.handle.machine.poll_action() {
             match action {
@@ -240,7 +295,7 @@ impl State {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        self.handle.machine.dial_failed(peer, now);
+                        self.handle.machine.dial_failed(peer, clock.now());
                     }
                 },
                 Action::Close { peer } => {
@@ -252,7 +307,7 @@ impl State {
                             let _ = stream.try_write_vectored(&iov[..n]);
                         }
                     }
-                    self.drop_stream(peer, now);
+                    self.drop_stream(peer, clock.now());
                 }
             }
         }
@@ -261,7 +316,7 @@ impl State {
 
     /// Reads from every peer until it would block; true if a peer stopped at the per-round cap
     /// with more data likely waiting.
-    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    fn read(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> bool {
         let mut capped = false;
         self.read_paused = false;
         for i in 0..self.streams.len() {
@@ -271,13 +326,13 @@ impl State {
             let Some(stream) = self.streams[i].take() else {
                 continue;
             };
-            match self.read_peer(cx, peer, &stream, now) {
+            match self.read_peer(cx, peer, &stream, clock) {
                 Some(stop) => {
                     capped |= stop == ReadStop::Capped;
                     self.read_paused |= stop == ReadStop::Paused;
                     self.streams[i] = Some(stream);
                 }
-                None => self.handle.machine.detach(peer, now),
+                None => self.handle.machine.detach(peer, clock.now()),
             }
         }
         capped
@@ -289,11 +344,31 @@ impl State {
         cx: &mut Context<'_>,
         peer: PeerId,
         stream: &Stream,
-        now: Instant,
+        clock: &mut Clock,
     ) -> Option<ReadStop> {
         for _ in 0..READS_PER_ROUND {
             if !self.handle.machine.wants_read(peer) {
                 return Some(ReadStop::Paused);
+            }
+            // Read first, ask for readiness only once the socket is drained: tokio's own
+            // readiness check makes a read on a socket known not to be ready cost no syscall.
+            let buf = self.handle.machine.read_buf(peer)?;
+            let spare = buf.capacity() - buf.len();
+            match stream.try_read_buf(buf) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    self.handle.machine.handle_read(peer, clock.now());
+                    if n == spare {
+                        // The buffer filled up: more is likely waiting.
+                        continue;
+                    }
+                    // A short read drained the socket (and cleared its readiness).
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => {
+                    tracing::debug!(%error, "read failed");
+                    return None;
+                }
             }
             match stream.poll_read_ready(cx) {
                 Poll::Pending => return Some(ReadStop::Pending),
@@ -301,24 +376,15 @@ impl State {
                     tracing::debug!(%error, "read readiness failed");
                     return None;
                 }
+                // Readable again already: go on reading.
                 Poll::Ready(Ok(())) => {}
-            }
-            let buf = self.handle.machine.read_buf(peer)?;
-            match stream.try_read_buf(buf) {
-                Ok(0) => return None,
-                Ok(_) => self.handle.machine.handle_read(peer, now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => {
-                    tracing::debug!(%error, "read failed");
-                    return None;
-                }
             }
         }
         Some(ReadStop::Capped)
     }
 
     /// Writes every peer's pending output until it would block.
-    fn write(&mut self, cx: &mut Context<'_>, now: Instant) {
+    fn write(&mut self, cx: &mut Context<'_>, clock: &mut Clock) {
         while self.handle.machine.poll_transmit().is_some() {}
         for i in 0..self.streams.len() {
             let Some(peer) = self.handle.machine.peer_at(i) else {
@@ -333,7 +399,7 @@ impl State {
             if self.write_peer(cx, peer, &stream) {
                 self.streams[i] = Some(stream);
             } else {
-                self.handle.machine.detach(peer, now);
+                self.handle.machine.detach(peer, clock.now());
             }
         }
     }
@@ -341,26 +407,42 @@ impl State {
     /// Writes to one peer until it would block; false if the stream is finished.
     fn write_peer(&mut self, cx: &mut Context<'_>, peer: PeerId, stream: &Stream) -> bool {
         while self.handle.machine.has_transmit(peer) {
-            match stream.poll_write_ready(cx) {
-                Poll::Pending => break,
-                Poll::Ready(Err(error)) => {
-                    tracing::debug!(%error, "write readiness failed");
-                    return false;
-                }
-                Poll::Ready(Ok(())) => {}
-            }
             let mut iov = [IoSlice::new(&[]); MAX_IOV];
             let n = self.handle.machine.transmit_chunks(peer, &mut iov);
+            // Write first, ask for readiness only when the socket is full (as for reads).
             match stream.try_write_vectored(&iov[..n]) {
-                Ok(written) => self.handle.machine.advance_transmit(peer, written),
+                Ok(written) => {
+                    self.handle.machine.advance_transmit(peer, written);
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => {
                     tracing::debug!(%error, "write failed");
                     return false;
                 }
             }
+            match stream.poll_write_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(%error, "write readiness failed");
+                    return false;
+                }
+                // Writable again already: go on writing.
+                Poll::Ready(Ok(())) => {}
+            }
         }
         true
+    }
+}
+
+/// The time of a round, read from the clock when first needed (most rounds that only write
+/// need none) and then the same for the whole round.
+#[derive(Default)]
+pub(crate) struct Clock(Option<Instant>);
+
+impl Clock {
+    fn now(&mut self) -> Instant {
+        *self.0.get_or_insert_with(Instant::now)
     }
 }
 
@@ -431,8 +513,7 @@ impl Future for Driver {
         let this = &mut *self;
         let mut state = lock(&this.shared);
         state.handle.register_driver(cx.waker());
-        let now = Instant::now();
-        let again = state.round(cx, now);
+        let again = state.round(cx, &mut Clock::default());
         state.handle.wake_ready();
         if state.handle.machine.is_closed() {
             state.streams.clear();

@@ -248,12 +248,13 @@ impl Socket {
         // Received in place: the message is written once, here, rather than moved out through
         // every layer's return value.
         let mut msg = Msg::new();
-        match state.handle.try_recv_into(&mut msg) {
+        match state.try_recv_into(&mut msg) {
             Ok(true) => Poll::Ready(Ok(msg)),
             Ok(false) => {
-                state.run_inline(cx.waker());
-                if let Ok(true) = state.handle.try_recv_into(&mut msg) {
-                    return Poll::Ready(Ok(msg));
+                if state.run_inline(cx.waker()) {
+                    if let Ok(true) = state.try_recv_into(&mut msg) {
+                        return Poll::Ready(Ok(msg));
+                    }
                 }
                 state.handle.park_recv(cx.waker());
                 Poll::Pending

@@ -38,6 +38,7 @@ const IMPLS: &[(&str, &str)] = &[
     ),
     ("raw", "raw-TCP floor, blocking std sockets"),
     ("raw-compio", "raw-TCP floor over compio (io_uring)"),
+    ("raw-tokio", "raw-TCP round-trip floor over tokio (epoll)"),
 ];
 
 fn run(imp: &str, scenario: Scenario, params: &Params) -> std::io::Result<Measurement> {
@@ -60,6 +61,7 @@ fn run(imp: &str, scenario: Scenario, params: &Params) -> std::io::Result<Measur
         )),
         "raw" => b::raw::run(scenario, params),
         "raw-compio" => b::raw_compio::run(scenario, params),
+        "raw-tokio" => b::raw_tokio::run(scenario, params),
         other => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("unknown implementation {other:?} (see --list)"),

@@ -402,6 +402,21 @@ impl Socket {
         self.core.actions.pop_front()
     }
 
+    /// True if [`Socket::poll_action`] has something (a cheap check for drivers deciding
+    /// whether a round of work is needed at all).
+    ///
+    /// ```
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// # use std::time::Instant;
+    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
+    /// assert!(!push.has_action());
+    /// push.connect("tcp://127.0.0.1:5555", Instant::now());
+    /// assert!(push.has_action());
+    /// ```
+    pub fn has_action(&self) -> bool {
+        !self.core.actions.is_empty()
+    }
+
     /// The next monitor event.
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
         self.core.events.pop_front()
