@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPS="${REPS:-5}"
-IMPLS="${IMPLS:-tokio compio libzmq zmqrs omq monocoque monocoque-coalesce raw raw-compio}"
+IMPLS="${IMPLS:-tokio compio libzmq zmqrs omq monocoque monocoque-coalesce raw raw-compio raw-tokio}"
 if [ -n "${QUICK:-}" ]; then
     DEFAULT_CASES="reqrep:16:2000 reqrep:16:2000:pinned dealer:16:2000 pushpull:16:50000 pushpull:64:50000 pushpull:1024:20000 pushpull:65536:2000 pubsub:16:20000"
 else
