@@ -45,7 +45,7 @@ use compio::buf::BufResult;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::AtomicWaker;
 use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::handle::{Handle, MonitorEvent};
+use zmtp_proto::handle::{Handle, MonitorEvent, WakerKey};
 use zmtp_proto::socket::{Action, PeerId};
 
 use crate::transport::{self, Listener, Stream};
@@ -114,17 +114,46 @@ impl State {
     /// With `live`, the caller is a `recv`/`send` future that runs a round itself whenever it
     /// is woken and calls [`State::end_wait`] when it completes or is dropped: until then, a
     /// completion wakes only that task, not the driver task as well.
-    pub(crate) fn run_inline(&mut self, user: &Waker, live: bool) {
-        if self.handle.is_finished() {
-            return;
+    ///
+    /// Returns false if there was nothing to do (no round ran, nothing changed).
+    pub(crate) fn run_inline(&mut self, user: &Waker, live: bool) -> bool {
+        if self.handle.is_finished() || self.is_idle_for(user, live) {
+            return false;
         }
-        if self.round(None, Instant::now()) {
+        // Cleared before the round: a completion from now on wakes `user` again.
+        self.io.ready.app_woken.store(false, Ordering::Release);
+        if self.round(None, &mut Clock::default()) {
             // Plenty of work: the driver task carries on.
             self.handle.notify_driver();
         }
         self.io.ready.app.register(user);
         self.io.ready.app_live.store(live, Ordering::Release);
+        self.io.app = Some(WakerKey::of(user));
         self.check_timer();
+        true
+    }
+
+    /// True if an inline round for `user` would find nothing to do and change nothing: no
+    /// operation completed or was started since the last round, no output, action or paused
+    /// read is pending, and completions already wake `user` in the same `live` mode. (With
+    /// `join!` or `select!` an application task is polled for every wake-up of any of its
+    /// futures; a round-trip client and server on one task poll a `recv` this way twice per
+    /// round trip.)
+    fn is_idle_for(&self, user: &Waker, live: bool) -> bool {
+        let ready = &self.io.ready;
+        self.is_quiet()
+            && self.io.app == Some(WakerKey::of(user))
+            && !ready.app_woken.load(Ordering::Acquire)
+            && ready.app_live.load(Ordering::Acquire) == live
+    }
+
+    /// True if a round of peer I/O would find nothing to do: no operation completed or was
+    /// started since the last round, no output, action or paused read is pending.
+    fn is_quiet(&self) -> bool {
+        !self.io.ready.listed.load(Ordering::Acquire)
+            && self.io.paused.is_empty()
+            && !self.handle.machine.has_any_transmit()
+            && !self.handle.machine.has_action()
     }
 
     /// Wakes the driver task if the machine's next deadline is earlier than its timer (a
@@ -166,7 +195,7 @@ impl State {
         }
         // Polling the new write submits it; anything else that completed meanwhile is
         // handled too, and then the driver task finishes the job (wakes, events, output).
-        if started && io.poll_peers(h, Instant::now()) {
+        if started && io.poll_peers(h, &mut Clock::default()) {
             h.drain_events();
             h.wake_ready();
             h.notify_driver();
@@ -241,6 +270,10 @@ impl Stop {
 struct Ready {
     /// Indices of peers with an operation that may have completed (duplicates are harmless).
     list: Mutex<Vec<usize>>,
+    /// `list` is not empty (read without taking the lock).
+    listed: AtomicBool,
+    /// A completion woke `app` (which takes its waker out) since it was last registered.
+    app_woken: AtomicBool,
     /// The driver task, registered on each of its polls.
     driver: AtomicWaker,
     /// The application task that last ran a round inline and is about to wait.
@@ -252,10 +285,9 @@ struct Ready {
 
 impl Ready {
     fn push(&self, index: usize) {
-        self.list
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(index);
+        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
+        list.push(index);
+        self.listed.store(true, Ordering::Release);
     }
 
     /// See [`State::end_wait`].
@@ -278,6 +310,7 @@ impl Ready {
     fn take(&self, out: &mut Vec<usize>) -> bool {
         let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut *list, out);
+        self.listed.store(false, Ordering::Release);
         !out.is_empty()
     }
 }
@@ -307,6 +340,7 @@ impl Wake for OpWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.mark();
+        self.ready.app_woken.store(true, Ordering::Release);
         self.ready.app.wake();
         if !self.ready.app_live.load(Ordering::Acquire) {
             self.ready.driver.wake();
@@ -533,6 +567,8 @@ struct Io {
     ready: Arc<Ready>,
     /// The ready list being worked through.
     batch: Vec<usize>,
+    /// The application task whose waker `ready.app` holds (as given, see [`WakerKey`]).
+    app: Option<WakerKey>,
 }
 
 impl Io {
@@ -544,26 +580,27 @@ impl Io {
             paused: Vec::new(),
             ready: Arc::default(),
             batch: Vec::new(),
+            app: None,
         }
     }
 
     /// Polls accepts and dials (driver task only).
-    fn poll_ops(&mut self, h: &mut Handle, cx: &mut Context<'_>, now: Instant) -> bool {
+    fn poll_ops(&mut self, h: &mut Handle, cx: &mut Context<'_>, clock: &mut Clock) -> bool {
         let mut progress = false;
         while let Poll::Ready(Some(done)) = self.ops.poll_next_unpin(cx) {
-            self.complete(h, done, now);
+            self.complete(h, done, clock);
             progress = true;
         }
         progress
     }
 
     /// Polls the peer operations whose wakers fired. Returns true if any completed.
-    fn poll_peers(&mut self, h: &mut Handle, now: Instant) -> bool {
+    fn poll_peers(&mut self, h: &mut Handle, clock: &mut Clock) -> bool {
         let mut progress = false;
         let mut batch = std::mem::take(&mut self.batch);
         while self.ready.take(&mut batch) {
             for index in batch.drain(..) {
-                progress |= self.poll_peer(h, index, now);
+                progress |= self.poll_peer(h, index, clock);
             }
             if !self.closing.is_empty() {
                 progress |= self.poll_closing();
@@ -573,7 +610,7 @@ impl Io {
         progress
     }
 
-    fn poll_peer(&mut self, h: &mut Handle, index: usize, now: Instant) -> bool {
+    fn poll_peer(&mut self, h: &mut Handle, index: usize, clock: &mut Clock) -> bool {
         let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
             return false;
         };
@@ -584,16 +621,16 @@ impl Io {
             match result {
                 BufResult(Ok(n), buf) if n > 0 => {
                     io.reader = Some(stream);
-                    h.machine.give_read_buf(peer, buf, now);
+                    h.machine.give_read_buf(peer, buf, clock.now());
                     self.read(h, index);
                 }
                 BufResult(Ok(_), _) => {
-                    self.close_peer(h, peer, now, false);
+                    self.close_peer(h, peer, clock, false);
                     return true;
                 }
                 BufResult(Err(error), _) => {
                     tracing::debug!(%error, "read failed");
-                    self.close_peer(h, peer, now, false);
+                    self.close_peer(h, peer, clock, false);
                     return true;
                 }
             }
@@ -612,12 +649,12 @@ impl Io {
                 Ok(_) => {
                     tracing::debug!("write made no progress");
                     let peer = io.peer;
-                    self.close_peer(h, peer, now, false);
+                    self.close_peer(h, peer, clock, false);
                 }
                 Err(error) => {
                     tracing::debug!(%error, "write failed");
                     let peer = io.peer;
-                    self.close_peer(h, peer, now, false);
+                    self.close_peer(h, peer, clock, false);
                 }
             }
         }
@@ -654,7 +691,7 @@ impl Io {
         progress
     }
 
-    fn run_actions(&mut self, h: &mut Handle, now: Instant) {
+    fn run_actions(&mut self, h: &mut Handle, clock: &mut Clock) {
         while let Some(action) = h.machine.poll_action() {
             match action {
                 Action::Dial { peer, endpoint } => match Endpoint::parse_dial(&endpoint) {
@@ -665,15 +702,15 @@ impl Io {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        h.machine.dial_failed(peer, now);
+                        h.machine.dial_failed(peer, clock.now());
                     }
                 },
-                Action::Close { peer } => self.close_peer(h, peer, now, true),
+                Action::Close { peer } => self.close_peer(h, peer, clock, true),
             }
         }
     }
 
-    fn complete(&mut self, h: &mut Handle, done: Done, now: Instant) {
+    fn complete(&mut self, h: &mut Handle, done: Done, clock: &mut Clock) {
         match done {
             Done::Accepted {
                 listener,
@@ -683,8 +720,8 @@ impl Io {
             } => match result {
                 None => {}
                 Some(Ok(stream)) => {
-                    let peer = h.machine.accept(now);
-                    self.add_peer(h, peer, stream, now);
+                    let peer = h.machine.accept(clock.now());
+                    self.add_peer(h, peer, stream, clock);
                     h.push_monitor(MonitorEvent::Accepted {
                         endpoint: endpoint.to_string(),
                         peer,
@@ -702,28 +739,28 @@ impl Io {
             },
             Done::Dialled { peer, result } => match result {
                 Ok(stream) => {
-                    h.machine.attach(peer, now);
+                    h.machine.attach(peer, clock.now());
                     let taken = self.peers.get(peer.index()).is_some_and(Option::is_some);
                     if h.machine.is_attached(peer) && !taken {
-                        self.add_peer(h, peer, stream, now);
+                        self.add_peer(h, peer, stream, clock);
                     }
                 }
                 Err(error) => {
                     tracing::debug!(%error, "dial failed");
-                    h.machine.dial_failed(peer, now);
+                    h.machine.dial_failed(peer, clock.now());
                 }
             },
         }
     }
 
-    fn add_peer(&mut self, h: &mut Handle, peer: PeerId, stream: Stream, now: Instant) {
+    fn add_peer(&mut self, h: &mut Handle, peer: PeerId, stream: Stream, clock: &mut Clock) {
         let index = peer.index();
         if self.peers.len() <= index {
             self.peers.resize_with(index + 1, || None);
         }
         if let Some(old) = self.peers[index].as_ref().map(|io| io.peer) {
             // Cannot happen while every detach goes through `close_peer`; stay safe anyway.
-            self.close_peer(h, old, now, false);
+            self.close_peer(h, old, clock, false);
         }
         self.peers[index] = Some(PeerIo {
             peer,
@@ -814,13 +851,13 @@ impl Io {
 
     /// Ends the connection of `peer`: its read is cancelled; with `flush`, what the machine
     /// still holds for it (an ERROR command, say) is written first, best effort.
-    fn close_peer(&mut self, h: &mut Handle, peer: PeerId, now: Instant, flush: bool) {
+    fn close_peer(&mut self, h: &mut Handle, peer: PeerId, clock: &mut Clock, flush: bool) {
         let slot = self
             .peers
             .get_mut(peer.index())
             .filter(|slot| slot.as_ref().is_some_and(|io| io.peer == peer));
         let Some(mut io) = slot.and_then(Option::take) else {
-            h.machine.detach(peer, now);
+            h.machine.detach(peer, clock.now());
             return;
         };
         // Dropped on purpose: cancelled in the kernel.
@@ -830,7 +867,7 @@ impl Io {
         } else {
             io.backlog.clear();
         }
-        h.machine.detach(peer, now);
+        h.machine.detach(peer, clock.now());
         // A write in flight finishes first; its completion writes the rest.
         if io.write.op.is_busy() || io.write_backlog() {
             self.closing.push(io);
@@ -851,7 +888,7 @@ impl State {
     /// budget of [`ROUNDS_PER_POLL`] passes is spent. With `cx` (the driver task's) it also
     /// starts accepting on new listeners and polls accepts and dials. Returns true if work
     /// remains (the budget ran out).
-    fn round(&mut self, mut cx: Option<&mut Context<'_>>, now: Instant) -> bool {
+    fn round(&mut self, mut cx: Option<&mut Context<'_>>, clock: &mut Clock) -> bool {
         let Self {
             handle: h,
             fresh,
@@ -863,21 +900,24 @@ impl State {
                 io.ops.push(accept_op(listener, stop, endpoint, false));
             }
         }
-        if h.machine.poll_timeout().is_some_and(|t| t <= now) {
-            h.machine.handle_timeout(now);
+        if let Some(deadline) = h.machine.poll_timeout() {
+            let now = clock.now();
+            if deadline <= now {
+                h.machine.handle_timeout(now);
+            }
         }
         let mut more = true;
         for _ in 0..ROUNDS_PER_POLL {
-            io.run_actions(h, now);
+            io.run_actions(h, clock);
             io.resume_reads(h);
             while let Some(peer) = h.machine.poll_transmit() {
                 io.write(h, peer.index());
             }
             // New operations are submitted here, on their first poll; what completes may
             // produce output, actions or new operations for the next pass.
-            let mut completed = io.poll_peers(h, now);
+            let mut completed = io.poll_peers(h, clock);
             if let Some(cx) = cx.as_deref_mut() {
-                completed |= io.poll_ops(h, cx, now);
+                completed |= io.poll_ops(h, cx, clock);
             }
             if !completed {
                 more = false;
@@ -889,10 +929,18 @@ impl State {
         more
     }
 
+    /// True if the machine has a deadline that has passed.
+    fn timer_due(&self, clock: &mut Clock) -> bool {
+        self.handle
+            .machine
+            .poll_timeout()
+            .is_some_and(|t| t <= clock.now())
+    }
+
     /// True once the socket is closed and what it wrote has left (or linger is over).
-    fn is_done(&self, now: Instant) -> bool {
+    fn is_done(&self, clock: &mut Clock) -> bool {
         self.handle.machine.is_closed()
-            && (self.handle.linger_expired(now)
+            && (self.handle.linger_expired(clock.now())
                 || self.io.peers.iter().flatten().all(PeerIo::is_flushed))
     }
 
@@ -901,6 +949,17 @@ impl State {
         self.listeners.clear();
         self.fresh.clear();
         self.handle.finish();
+    }
+}
+
+/// The time of a round, read from the clock when first needed (rounds that only write need
+/// none) and then the same for the whole round.
+#[derive(Default)]
+pub(crate) struct Clock(Option<Instant>);
+
+impl Clock {
+    fn now(&mut self) -> Instant {
+        *self.0.get_or_insert_with(Instant::now)
     }
 }
 
@@ -946,10 +1005,25 @@ impl Future for Driver {
         let mut st = shared.borrow_mut();
         st.handle.register_driver(cx.waker());
         st.io.ready.driver.register(cx.waker());
-        // One clock read per poll: a round takes microseconds.
-        let now = Instant::now();
-        let more = st.round(Some(cx), now);
-        if st.is_done(now) {
+        // At most one clock read per poll (a round takes microseconds), and none if no timer
+        // is due and nothing arrived.
+        let mut clock = Clock::default();
+        let more = if st.fresh.is_empty() && st.is_quiet() && !st.timer_due(&mut clock) {
+            // Woken by `send` or `recv` for work an inline round has done by now, or by an
+            // accept or dial: only those are polled.
+            let State { handle, io, .. } = &mut *st;
+            if io.poll_ops(handle, cx, &mut clock) {
+                st.round(Some(cx), &mut clock)
+            } else {
+                // What the application's calls produced (a disconnect's events, say).
+                handle.drain_events();
+                handle.wake_ready();
+                false
+            }
+        } else {
+            st.round(Some(cx), &mut clock)
+        };
+        if st.is_done(&mut clock) {
             st.finish();
             drop(st);
             this.timer = None;

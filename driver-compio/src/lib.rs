@@ -304,8 +304,13 @@ impl Socket {
             Ok(true) => {}
             Ok(false) => {
                 // About to wait: run the I/O here first, without a task switch.
-                st.run_inline(cx.waker(), Wait::arm(live));
-                match st.handle.machine.recv_into(&mut msg) {
+                let ran = st.run_inline(cx.waker(), Wait::arm(live));
+                let got = if ran {
+                    st.handle.machine.recv_into(&mut msg)
+                } else {
+                    Ok(false)
+                };
+                match got {
                     Ok(true) => {}
                     Ok(false) => {
                         st.handle.park_recv(cx.waker());

@@ -227,6 +227,7 @@ impl State {
         // Woken only because the application queued output or took a message, which an
         // inline round has handled by now: nothing to read, write or carry out.
         if self.is_quiet() {
+            self.handle.drain_events();
             return false;
         }
         let again = self.stream_rounds(&mut Context::from_waker(&waker), clock);
