@@ -412,6 +412,10 @@ impl State {
             let n = self.handle.machine.transmit_chunks(peer, &mut iov);
             // Write first, ask for readiness only when the socket is full (as for reads).
             match stream.try_write_vectored(&iov[..n]) {
+                Ok(0) => {
+                    tracing::debug!("write made no progress");
+                    return false;
+                }
                 Ok(written) => {
                     self.handle.machine.advance_transmit(peer, written);
                     continue;
