@@ -22,9 +22,10 @@
 //!
 //! Reads go straight into the machine's arena ([`Socket::take_read_buf`] lends its free space
 //! as an owned `BytesMut`, [`Socket::give_read_buf`] takes it back without a copy). Writes take
-//! everything pending with [`Socket::take_transmit`] and submit it as one vectored write; new
-//! messages pile up in the machine behind a write in flight and go out together when it
-//! completes (a lone message leaves at once, a burst leaves in few submissions).
+//! everything pending with [`Socket::take_transmit`] and hand it to the socket with one
+//! non-blocking `sendmsg`; what the socket does not take at once goes out as one io_uring
+//! vectored write, and new messages pile up in the machine behind a write in flight and go out
+//! together when it completes (a lone message leaves at once, a burst leaves in few writes).
 //!
 //! [`Socket::take_read_buf`]: zmtp_proto::Socket::take_read_buf
 //! [`Socket::give_read_buf`]: zmtp_proto::Socket::give_read_buf
@@ -48,7 +49,7 @@ use zmtp_proto::endpoint::Endpoint;
 use zmtp_proto::handle::{Handle, MonitorEvent, WakerKey};
 use zmtp_proto::socket::{Action, PeerId};
 
-use crate::transport::{self, Listener, Stream};
+use crate::transport::{self, Listener, Stream, DIRECT_IOV};
 
 /// Most buffers handed to one vectored write (Linux's `IOV_MAX`).
 const MAX_IOV: usize = 1024;
@@ -844,6 +845,25 @@ impl Io {
             io.writer = Some(stream);
             io.spare = bufs;
             return false;
+        }
+        if bufs.len() <= DIRECT_IOV {
+            // Hand the output to the socket at once with a plain non-blocking `sendmsg`: when
+            // the socket takes it all (the usual case: a reply, a request, a batch that fits
+            // the send buffer) no io_uring operation is needed, and so no completion to wake
+            // for and handle. Only what it does not take goes through io_uring.
+            let total: usize = bufs.iter().map(Bytes::len).sum();
+            if let Ok(n) = stream.try_send(&bufs) {
+                io.wrote(bufs, n);
+                if n == total && io.backlog.is_empty() {
+                    io.writer = Some(stream);
+                    return false;
+                }
+                bufs = std::mem::take(&mut io.backlog);
+                if bufs.len() > MAX_IOV {
+                    io.backlog = bufs.split_off(MAX_IOV);
+                }
+            }
+            // `WouldBlock` or a failure: the io_uring write waits for room or reports it.
         }
         io.write.start((stream, bufs));
         true

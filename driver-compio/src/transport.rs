@@ -1,14 +1,17 @@
 //! TCP and IPC streams and listeners behind one type each, with owned-buffer operations.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use socket2::SockAddr;
+use socket2::{SockAddr, SockRef};
 use zmtp_proto::endpoint::{Endpoint, Host};
+
+/// Most buffers one [`Stream::try_send`] hands to `sendmsg`.
+pub(crate) const DIRECT_IOV: usize = 16;
 
 /// A connected byte stream. Clones share the file descriptor (one for the read in flight, one
 /// for the write in flight); it closes when the last clone is dropped.
@@ -27,6 +30,22 @@ impl Stream {
             Self::Tcp(s) => { s }.read(buf).await,
             Self::Unix(s) => { s }.read(buf).await,
         }
+    }
+
+    /// Writes what the socket takes right now of `bufs` (at most [`DIRECT_IOV`] of them)
+    /// with one non-blocking `sendmsg`, outside io_uring: `WouldBlock` if it takes nothing.
+    pub(crate) fn try_send(&self, bufs: &[Bytes]) -> io::Result<usize> {
+        let mut iov = [IoSlice::new(&[]); DIRECT_IOV];
+        let n = bufs.len().min(DIRECT_IOV);
+        for (slot, b) in iov.iter_mut().zip(&bufs[..n]) {
+            *slot = IoSlice::new(b);
+        }
+        let sock = match self {
+            Self::Tcp(s) => SockRef::from(s),
+            Self::Unix(s) => SockRef::from(s),
+        };
+        // MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE.
+        sock.send_vectored_with_flags(&iov[..n], libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
     }
 
     /// One vectored write of `bufs`; hands them back with the count written.
