@@ -13,7 +13,7 @@ macro_rules! driver_bench {
         use std::time::Instant;
 
         use futures_util::future::join;
-        use $driver::{Msg, Socket, SocketOptions, SocketType};
+        use $driver::{Socket, SocketOptions, SocketType};
 
         use crate::{
             is_warmup, payload, warmup_payload, FanOut, LossTimer, Measurement, Params, Scenario,
@@ -32,11 +32,6 @@ macro_rules! driver_bench {
                 Scenario::PushPull => push_pull(params),
                 Scenario::PubSub => pub_sub(params),
             }
-        }
-
-        /// The one copy from the caller's buffer.
-        fn copy(body: &[u8]) -> Msg {
-            Msg::copy_from_slice(body)
         }
 
         /// Both ends on this thread's runtime; the server echoes what it receives (for
@@ -65,7 +60,8 @@ macro_rules! driver_bench {
                     if i == 1 {
                         start = Instant::now();
                     }
-                    cli.send(copy(&body)).await?;
+                    // The one copy from the caller's buffer: `send_slice`.
+                    cli.send_slice(&body).await?;
                     std::hint::black_box(cli.recv().await?);
                 }
                 io::Result::Ok(start.elapsed())
@@ -93,7 +89,7 @@ macro_rules! driver_bench {
                     let body = payload(size);
                     push.send(warmup_payload(size)).await?;
                     for _ in 0..count {
-                        push.send(copy(&body)).await?;
+                        push.send_slice(&body).await?;
                     }
                     // Linger is infinite by default: close returns once all is written.
                     push.close().await;
@@ -159,7 +155,7 @@ macro_rules! driver_bench {
                 }
                 fan.mark_start();
                 for _ in 0..p.count {
-                    publisher.send(copy(&body)).await?;
+                    publisher.send_slice(&body).await?;
                 }
                 publisher.close().await;
                 io::Result::Ok(())

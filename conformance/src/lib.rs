@@ -64,6 +64,7 @@
 //!     async fn unbind(&self, ep: &str) -> io::Result<()> { self.0.unbind(ep).await }
 //!     async fn disconnect(&self, ep: &str) -> io::Result<()> { self.0.disconnect(ep).await }
 //!     async fn send(&self, msg: Msg) -> io::Result<()> { self.0.send(msg).await }
+//!     async fn send_slice(&self, b: &[u8]) -> io::Result<()> { self.0.send_slice(b).await }
 //!     async fn recv(&self) -> io::Result<Msg> { self.0.recv().await }
 //!     fn try_send(&self, msg: Msg) -> Result<(), SendError> { self.0.try_send(msg) }
 //!     fn try_recv(&self) -> io::Result<Option<Msg>> { self.0.try_recv() }
@@ -203,6 +204,9 @@ macro_rules! test_socket {
             async fn send(&self, msg: $crate::Msg) -> ::std::io::Result<()> {
                 self.0.send(msg).await
             }
+            async fn send_slice(&self, body: &[u8]) -> ::std::io::Result<()> {
+                self.0.send_slice(body).await
+            }
             async fn recv(&self) -> ::std::io::Result<$crate::Msg> {
                 self.0.recv().await
             }
@@ -250,6 +254,8 @@ pub trait TestSocket: Sized + 'static {
     async fn disconnect(&self, endpoint: &str) -> io::Result<()>;
     /// Sends, waiting at the high-water mark.
     async fn send(&self, msg: Msg) -> io::Result<()>;
+    /// Sends a one-frame message copied from `body`, waiting at the high-water mark.
+    async fn send_slice(&self, body: &[u8]) -> io::Result<()>;
     /// Receives the next message.
     async fn recv(&self) -> io::Result<Msg>;
     /// Sends without waiting.
@@ -363,6 +369,7 @@ macro_rules! conformance_tests {
             // Cancel safety.
             cancel_recv_ours, cancel_recv_libzmq, cancel_recv_portable_select,
             cancel_send_at_hwm_ours, cancel_send_at_hwm_libzmq, try_send_at_hwm_hands_back,
+            cancel_send_slice_at_hwm_ours, cancel_send_slice_at_hwm_libzmq,
             // Progress without the application.
             burst_then_sleep_ours, burst_then_sleep_libzmq, burst_then_sleep_zmqrs,
             slow_pub_serves_subscribers_libzmq, slow_pub_serves_subscribers_ours,

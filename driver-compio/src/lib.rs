@@ -60,7 +60,7 @@ pub use zmtp_proto::{Msg, SendError, SocketType};
 
 use driver::{Driver, Shared, State};
 use zmtp_proto::endpoint::{names_bound, Endpoint};
-use zmtp_proto::handle::Handle;
+use zmtp_proto::handle::{Handle, Outbound};
 use zmtp_proto::socket::Socket as Machine;
 
 /// A ZeroMQ socket on the compio runtime.
@@ -86,7 +86,7 @@ use zmtp_proto::socket::Socket as Machine;
 /// ```
 pub struct Socket {
     shared: Shared,
-    sink_item: Option<Msg>,
+    sink_item: Option<Outbound<'static>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -254,7 +254,30 @@ impl Socket {
     /// # });
     /// ```
     pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
-        let mut slot = Some(msg.into());
+        let mut slot = Some(Outbound::Msg(msg.into()));
+        let wait = Wait::new(&self.shared);
+        poll_fn(|cx| poll_send(&self.shared, cx, &mut slot, Some(&wait))).await
+    }
+
+    /// Sends `body` as a one-frame message, copied straight from the caller's buffer into the
+    /// socket's coalescing buffer when the peer has nothing queued (DEALER, PUSH, PAIR; see
+    /// [`zmtp_proto::Socket::send_slice`]): the one copy a message needs, with no [`Msg`] and
+    /// no allocation. Waits like [`Socket::send`]; cancel safe in the same way.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect(&ep).await.unwrap();
+    /// let buf = [7u8; 64];
+    /// push.send_slice(&buf).await.unwrap();
+    /// assert_eq!(&pull.recv().await.unwrap()[0][..], &buf[..]);
+    /// # });
+    /// ```
+    pub async fn send_slice(&self, body: &[u8]) -> io::Result<()> {
+        let mut slot = Some(Outbound::Slice(body));
         let wait = Wait::new(&self.shared);
         poll_fn(|cx| poll_send(&self.shared, cx, &mut slot, Some(&wait))).await
     }
@@ -450,7 +473,7 @@ impl Drop for Wait<'_> {
 fn poll_send(
     shared: &Shared,
     cx: &mut Context<'_>,
-    slot: &mut Option<Msg>,
+    slot: &mut Option<Outbound<'_>>,
     live: Option<&Wait<'_>>,
 ) -> Poll<io::Result<()>> {
     let mut st = shared.borrow_mut();
@@ -466,13 +489,13 @@ fn poll_send(
     }
     st.sends_without_yield += 1;
     // The message is sent in place: it stays in the slot until the machine takes it.
-    let msg = slot.as_mut().expect("polled after completion");
-    match st.handle.machine.send_from(msg) {
+    let out = slot.as_mut().expect("polled after completion");
+    match out.offer(&mut st.handle.machine) {
         Ok(()) => {}
         Err(zmtp_proto::Error::WouldBlock) => {
             // At the high-water mark: write out what we can right here, then retry once.
             st.run_inline(cx.waker(), Wait::arm(live));
-            if st.handle.machine.send_from(msg).is_err() {
+            if out.offer(&mut st.handle.machine).is_err() {
                 // Still full (or failing: the driver's round reports it on the next poll).
                 return st.handle.poll_send(cx, slot).map_err(io::Error::from);
             }
@@ -564,7 +587,7 @@ impl<M: Into<Msg>> futures_sink::Sink<M> for Socket {
     fn start_send(self: Pin<&mut Self>, item: M) -> io::Result<()> {
         let this = self.get_mut();
         debug_assert!(this.sink_item.is_none(), "start_send without poll_ready");
-        this.sink_item = Some(item.into());
+        this.sink_item = Some(Outbound::Msg(item.into()));
         Ok(())
     }
 

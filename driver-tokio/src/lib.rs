@@ -47,6 +47,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use zmtp_proto::handle::MonitorEvent;
+use zmtp_proto::handle::Outbound;
 pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
 pub use zmtp_proto::{Msg, SocketType};
 
@@ -61,7 +62,7 @@ use zmtp_proto::socket::Socket as Machine;
 /// task at once.
 pub struct Socket {
     shared: Arc<Mutex<State>>,
-    sink_item: Option<Msg>,
+    sink_item: Option<Outbound<'static>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -182,11 +183,38 @@ impl Socket {
     ///
     /// Cancel safe: if the future is dropped before it completes, the message was not queued.
     pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
-        let mut msg = Some(msg.into());
-        poll_fn(|cx| self.poll_send(cx, &mut msg)).await
+        let mut slot = Some(Outbound::Msg(msg.into()));
+        poll_fn(|cx| self.poll_send(cx, &mut slot)).await
     }
 
-    fn poll_send(&self, cx: &mut Context<'_>, slot: &mut Option<Msg>) -> Poll<io::Result<()>> {
+    /// Sends `body` as a one-frame message, copied straight from the caller's buffer into the
+    /// socket's coalescing buffer when the peer has nothing queued (DEALER, PUSH, PAIR; see
+    /// [`zmtp_proto::Socket::send_slice`]): the one copy a message needs, with no [`Msg`] and
+    /// no allocation. Waits like [`Socket::send`]; cancel safe in the same way.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use driver_tokio::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect("tcp://127.0.0.1:5555").await?;
+    /// let mut buf = [0u8; 64];
+    /// for i in 0..10u8 {
+    ///     buf.fill(i);
+    ///     push.send_slice(&buf).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send_slice(&self, body: &[u8]) -> io::Result<()> {
+        let mut slot = Some(Outbound::Slice(body));
+        poll_fn(|cx| self.poll_send(cx, &mut slot)).await
+    }
+
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Outbound<'_>>,
+    ) -> Poll<io::Result<()>> {
         // Take part in tokio's cooperative budget: a loop of sends that never has to wait would
         // otherwise keep the driver task (and, on one thread, the receivers) from running until
         // the high-water mark, where a PUB drops. When the budget runs out the task yields and
@@ -197,8 +225,8 @@ impl Socket {
         let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut state = lock(&self.shared);
         // The message is sent in place: it stays in the slot until the machine takes it.
-        let msg = slot.as_mut().expect("polled after completion");
-        match state.handle.try_send_from(msg) {
+        let out = slot.as_mut().expect("polled after completion");
+        match state.handle.try_offer(out) {
             Ok(()) => {
                 state.sends = state.sends.wrapping_add(1);
                 if state.sends % SENDS_PER_BUDGET_UNIT == 0 {
@@ -215,7 +243,7 @@ impl Socket {
             Err(zmtp_proto::Error::WouldBlock) => {
                 // At the high-water mark: write out what we can right here, then retry once.
                 state.run_inline(cx.waker());
-                if state.handle.try_send_from(msg).is_ok() {
+                if state.handle.try_offer(out).is_ok() {
                     coop.made_progress();
                     *slot = None;
                     return Poll::Ready(Ok(()));
@@ -344,7 +372,7 @@ impl<M: Into<Msg>> futures_sink::Sink<M> for Socket {
     fn start_send(self: Pin<&mut Self>, item: M) -> io::Result<()> {
         let this = self.get_mut();
         debug_assert!(this.sink_item.is_none(), "start_send without poll_ready");
-        this.sink_item = Some(item.into());
+        this.sink_item = Some(Outbound::Msg(item.into()));
         Ok(())
     }
 

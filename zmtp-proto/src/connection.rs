@@ -853,6 +853,32 @@ impl Connection {
         Ok(())
     }
 
+    /// Encodes a one-frame message whose body is copied from `body` into the coalescing
+    /// buffer: the one copy on its way out (no [`Msg`] is built, nothing is allocated beyond
+    /// the buffer's own growth). Fails unless the handshake is complete.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::{Connection, ConnectionConfig, Error, SocketType};
+    /// let mut push = Connection::new(ConnectionConfig::new(SocketType::Push), Instant::now());
+    /// // Before the handshake there is nobody to send to.
+    /// assert!(matches!(push.send_slice(b"work"), Err(Error::InvalidState(_))));
+    /// ```
+    pub fn send_slice(&mut self, body: &[u8]) -> Result<(), Error> {
+        if self.state != State::Active {
+            self.check_can_send()?;
+        }
+        let len = body.len();
+        if len <= 255 {
+            self.tx.reserve(2 + len);
+            self.tx.put_u16(u16::from_be_bytes([0, len as u8]));
+        } else {
+            encode_header(0, len, &mut self.tx);
+        }
+        self.tx.extend_from_slice(body);
+        Ok(())
+    }
+
     /// Like [`Connection::send`], with the frames of `envelope` sent first, in front of the
     /// frames of `msg` (REQ and REP envelopes, without building the whole message).
     pub(crate) fn send_enveloped(&mut self, envelope: &[Frame], msg: &Msg) -> Result<(), Error> {

@@ -71,6 +71,42 @@ pub enum MonitorEvent {
     },
 }
 
+/// A message on its way into a socket's `send`: a [`Msg`], or a caller's bytes to be sent
+/// as a one-frame message (see [`Socket::send_slice`]). Drivers keep it in their `send`
+/// future until the machine takes it, so a dropped future queued nothing.
+///
+/// ```
+/// # use std::time::Instant;
+/// # use zmtp_proto::handle::Outbound;
+/// # use zmtp_proto::{Error, Msg, Socket, SocketOptions, SocketType};
+/// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
+/// let mut out = Outbound::Slice(b"work");
+/// // No peer yet: PUSH blocks, and the bytes stay with the caller.
+/// assert!(matches!(out.offer(&mut push), Err(Error::WouldBlock)));
+/// push.connect("tcp://127.0.0.1:5555", Instant::now());
+/// out.offer(&mut push).unwrap();
+/// let mut msg = Outbound::Msg(Msg::from("more"));
+/// msg.offer(&mut push).unwrap();
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outbound<'a> {
+    /// A message, sent in place (see [`Socket::send_from`]).
+    Msg(Msg),
+    /// Bytes copied into the socket as a one-frame message (see [`Socket::send_slice`]).
+    Slice(&'a [u8]),
+}
+
+impl Outbound<'_> {
+    /// Offers the message to `machine`; on [`Error::WouldBlock`] nothing was queued and the
+    /// message is still here.
+    pub fn offer(&mut self, machine: &mut Socket) -> Result<(), Error> {
+        match self {
+            Self::Msg(msg) => machine.send_from(msg),
+            Self::Slice(body) => machine.send_slice(body),
+        }
+    }
+}
+
 /// The state a socket handle shares with its driver task. See the [module docs](self).
 #[derive(Debug)]
 pub struct Handle {
@@ -215,11 +251,11 @@ impl Handle {
     pub fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
-        slot: &mut Option<Msg>,
+        slot: &mut Option<Outbound<'_>>,
     ) -> Poll<Result<(), Error>> {
-        let msg = slot.as_mut().expect("poll_send with no message");
+        let out = slot.as_mut().expect("poll_send with no message");
         // In place: the message is not moved in and (at the high-water mark) back out.
-        match self.try_send_from(msg) {
+        match self.try_offer(out) {
             Ok(()) => {
                 *slot = None;
                 Poll::Ready(Ok(()))
@@ -240,6 +276,23 @@ impl Handle {
     /// high-water mark).
     pub fn try_send_from(&mut self, msg: &mut Msg) -> Result<(), Error> {
         self.machine.send_from(msg)?;
+        self.notify_driver();
+        Ok(())
+    }
+
+    /// Offers `out` to the machine without waiting (see [`Outbound::offer`]) and wakes the
+    /// driver if it was queued.
+    pub fn try_offer(&mut self, out: &mut Outbound<'_>) -> Result<(), Error> {
+        out.offer(&mut self.machine)?;
+        self.notify_driver();
+        Ok(())
+    }
+
+    /// Sends a one-frame message copied from `body` without waiting (see
+    /// [`Socket::send_slice`]); [`Error::WouldBlock`] at the high-water mark, with nothing
+    /// queued.
+    pub fn try_send_slice(&mut self, body: &[u8]) -> Result<(), Error> {
+        self.machine.send_slice(body)?;
         self.notify_driver();
         Ok(())
     }
@@ -507,12 +560,16 @@ mod tests {
         h.connect("tcp://127.0.0.1:1", now).unwrap();
         let (count, waker) = counter();
         let mut cx = Context::from_waker(&waker);
-        let mut slot = Some(Msg::from("first"));
+        let mut slot = Some(Outbound::Msg(Msg::from("first")));
         assert_eq!(h.poll_send(&mut cx, &mut slot), Poll::Ready(Ok(())));
         assert!(slot.is_none());
-        let mut slot = Some(Msg::from("second"));
+        let mut slot = Some(Outbound::Msg(Msg::from("second")));
         assert!(h.poll_send(&mut cx, &mut slot).is_pending());
-        assert_eq!(slot, Some(Msg::from("second")));
+        assert_eq!(slot, Some(Outbound::Msg(Msg::from("second"))));
+        // The same for bytes to copy: nothing is queued, they stay in the slot.
+        let mut slot = Some(Outbound::Slice(b"third"));
+        assert!(h.poll_send(&mut cx, &mut slot).is_pending());
+        assert_eq!(slot, Some(Outbound::Slice(b"third")));
         // Still full: waking would be spurious.
         h.wake_ready();
         assert_eq!(count.0.load(Ordering::SeqCst), 0);

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::Either;
 
 use crate::peer::{Peer, PeerKind, PeerOptions};
-use crate::util::{check_seq, join, select, seq_msg, yield_now, Rng};
-use crate::{Driver, SendError, SocketType, TestSocket};
+use crate::util::{check_seq, join, select, seq_frame, seq_msg, yield_now, Rng};
+use crate::{Driver, Msg, SendError, SocketType, TestSocket};
 
 /// Messages in the receive race.
 const RECV_N: u64 = 20_000;
@@ -109,7 +109,17 @@ pub async fn cancel_recv_portable_select<D: Driver>() {
     cancel_recv::<D>(PeerKind::Ours, true).await;
 }
 
-async fn cancel_send<D: Driver>(kind: PeerKind) {
+/// Messages sent with `send_slice` in the send race: below the zero-copy threshold, so they
+/// take the direct path into the coalescing buffer when the peer's queue is empty.
+const SLICE_SIZE: usize = 4 * 1024;
+
+/// `send()` (or, with `sliced`, `send_slice()`) raced against a timer at the high-water mark.
+async fn cancel_send<D: Driver>(kind: PeerKind, sliced: bool) {
+    let (count, size) = if sliced {
+        (2 * SEND_N, SLICE_SIZE)
+    } else {
+        (SEND_N, SEND_SIZE)
+    };
     let small = PeerOptions {
         sndhwm: Some(10),
         rcvhwm: Some(10),
@@ -124,12 +134,20 @@ async fn cancel_send<D: Driver>(kind: PeerKind) {
         let mut cancelled = 0u64;
         let mut i = 0;
         let deadline = Instant::now() + Duration::from_secs(40);
-        while i < SEND_N {
-            assert!(Instant::now() < deadline, "only {i} of {SEND_N} sent");
+        while i < count {
+            assert!(Instant::now() < deadline, "only {i} of {count} sent");
             let mut timer_rng = rng.clone();
             rng.next_u64();
             let timer = async move { short_timer::<D>(&mut timer_rng).await };
-            match D::race(push.send(seq_msg(i, SEND_SIZE)), timer).await {
+            let body = seq_frame(i, size);
+            let sending = async {
+                if sliced {
+                    push.send_slice(&body).await
+                } else {
+                    push.send(Msg::from(body.clone())).await
+                }
+            };
+            match D::race(sending, timer).await {
                 Either::Left(Ok(())) => i += 1,
                 Either::Left(Err(e)) => panic!("{}: send failed: {e}", D::NAME),
                 // Dropped: the message was not queued; the same number goes again.
@@ -142,7 +160,7 @@ async fn cancel_send<D: Driver>(kind: PeerKind) {
     // sits at its HWM.
     let recv = async {
         D::sleep(Duration::from_millis(200)).await;
-        pull.recv_seq(SEND_N, SEND_SIZE, 100, Duration::from_millis(5))
+        pull.recv_seq(count, size, 100, Duration::from_millis(5))
             .await;
     };
     let (cancelled, ()) = join(send, recv).await;
@@ -160,12 +178,22 @@ async fn cancel_send<D: Driver>(kind: PeerKind) {
 
 /// `send()` raced against a timer at the HWM, to our PULL.
 pub async fn cancel_send_at_hwm_ours<D: Driver>() {
-    cancel_send::<D>(PeerKind::Ours).await;
+    cancel_send::<D>(PeerKind::Ours, false).await;
 }
 
 /// `send()` raced against a timer at the HWM, to libzmq.
 pub async fn cancel_send_at_hwm_libzmq<D: Driver>() {
-    cancel_send::<D>(PeerKind::Libzmq).await;
+    cancel_send::<D>(PeerKind::Libzmq, false).await;
+}
+
+/// `send_slice()` raced against a timer at the HWM, to our PULL.
+pub async fn cancel_send_slice_at_hwm_ours<D: Driver>() {
+    cancel_send::<D>(PeerKind::Ours, true).await;
+}
+
+/// `send_slice()` raced against a timer at the HWM, to libzmq.
+pub async fn cancel_send_slice_at_hwm_libzmq<D: Driver>() {
+    cancel_send::<D>(PeerKind::Libzmq, true).await;
 }
 
 /// `try_send` at the HWM hands the message back untouched; everything accepted is delivered

@@ -879,20 +879,17 @@ impl<T: Target, F: FnMut(PeerId, &Msg) -> bool> Target for Filtered<T, F> {
 
 /// A `&mut Msg` is taken in place: left empty once sent, untouched when refused.
 pub(crate) trait Outgoing {
-    fn as_msg(&self) -> &Msg;
     /// Encodes the message on `conn`.
-    #[inline]
-    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
-        conn.send(self.as_msg())
-    }
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error>;
     fn into_msg(self) -> Msg;
     /// The message was encoded: release what the sender no longer needs.
     fn encoded(self);
 }
 
 impl Outgoing for Msg {
-    fn as_msg(&self) -> &Msg {
-        self
+    #[inline]
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
+        conn.send(self)
     }
     fn into_msg(self) -> Msg {
         self
@@ -901,8 +898,9 @@ impl Outgoing for Msg {
 }
 
 impl Outgoing for &Msg {
-    fn as_msg(&self) -> &Msg {
-        self
+    #[inline]
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
+        conn.send(self)
     }
     fn into_msg(self) -> Msg {
         self.clone()
@@ -911,8 +909,9 @@ impl Outgoing for &Msg {
 }
 
 impl Outgoing for &mut Msg {
-    fn as_msg(&self) -> &Msg {
-        self
+    #[inline]
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
+        conn.send(self)
     }
     fn into_msg(self) -> Msg {
         std::mem::take(self)
@@ -931,9 +930,6 @@ pub(crate) struct Enveloped<'a> {
 }
 
 impl Outgoing for Enveloped<'_> {
-    fn as_msg(&self) -> &Msg {
-        self.msg
-    }
     #[inline]
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send_enveloped(self.envelope, self.msg)
@@ -957,9 +953,6 @@ pub(crate) struct Skipping<'a> {
 }
 
 impl Outgoing for Skipping<'_> {
-    fn as_msg(&self) -> &Msg {
-        self.msg
-    }
     #[inline]
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send_frames(&self.msg.frames()[self.skip..])
@@ -972,6 +965,21 @@ impl Outgoing for Skipping<'_> {
     fn encoded(self) {
         self.msg.clear();
     }
+}
+
+/// A one-frame message still in the caller's buffer: copied straight into the connection's
+/// coalescing buffer, or into a [`Msg`] only if it must wait in the peer's queue.
+pub(crate) struct Copied<'a>(pub(crate) &'a [u8]);
+
+impl Outgoing for Copied<'_> {
+    #[inline]
+    fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
+        conn.send_slice(self.0)
+    }
+    fn into_msg(self) -> Msg {
+        Msg::copy_from_slice(self.0)
+    }
+    fn encoded(self) {}
 }
 
 fn next_backoff(current: &mut Duration, ivl: Duration, max: Duration) -> Duration {

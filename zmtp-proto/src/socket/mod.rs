@@ -510,6 +510,40 @@ impl Socket {
         result
     }
 
+    /// Sends a one-frame message copied from `body`, following the socket type's routing
+    /// rules: the same as [`Socket::send_from`] with [`Msg::copy_from_slice`], minus the
+    /// message. For DEALER, PUSH and PAIR, a body shorter than the zero-copy threshold (8 KiB)
+    /// goes straight from `body` into the peer's coalescing buffer when nothing waits in that
+    /// peer's queue: one copy, no allocation. Otherwise (a queue to wait in, a large body,
+    /// another socket type) it is copied into a message first.
+    ///
+    /// On [`Error::WouldBlock`] nothing was queued.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::{Error, Socket, SocketOptions, SocketType};
+    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
+    /// // No peer yet: PUSH blocks (and queues nothing).
+    /// assert!(matches!(push.send_slice(b"work"), Err(Error::WouldBlock)));
+    /// push.connect("tcp://127.0.0.1:5555", Instant::now());
+    /// // A connect-side peer takes messages before its connection exists.
+    /// push.send_slice(b"work").unwrap();
+    /// ```
+    pub fn send_slice(&mut self, body: &[u8]) -> Result<(), Error> {
+        if let Kind::Dealer | Kind::Push | Kind::Pair = self.kind {
+            if body.len() < crate::config::DEFAULT_ZERO_COPY_THRESHOLD {
+                if self.core.is_closing() {
+                    return Err(Error::Closed);
+                }
+                return self
+                    .core
+                    .send_round_robin(self::core::Copied(body))
+                    .map_err(|_| Error::WouldBlock);
+            }
+        }
+        self.send_from(&mut Msg::copy_from_slice(body))
+    }
+
     /// True once since the last call if a peer's encoded output reached a full batch
     /// (256 KiB) while messages were being sent.
     ///
