@@ -337,6 +337,7 @@ impl Socket {
                     Ok(true) => {}
                     Ok(false) => {
                         st.handle.park_recv(cx.waker());
+                        st.waited = true;
                         return Poll::Pending;
                     }
                     Err(e) => return Poll::Ready(Err(e.into())),
@@ -497,6 +498,7 @@ fn poll_send(
             st.run_inline(cx.waker(), Wait::arm(live));
             if out.offer(&mut st.handle.machine).is_err() {
                 // Still full (or failing: the driver's round reports it on the next poll).
+                st.waited = true;
                 return st.handle.poll_send(cx, slot).map_err(io::Error::from);
             }
         }
@@ -506,7 +508,15 @@ fn poll_send(
         }
     }
     *slot = None;
-    st.handle.notify_driver();
+    if std::mem::take(&mut st.waited) {
+        // The first send since the application waited on this socket (a reply after its
+        // request, the next request after a reply): nothing else is coming right behind it
+        // to share a write, so write it now, from this task, instead of waking the driver
+        // task to do it. A loop of sends never waits between them, so it still batches.
+        st.submit_output();
+    } else {
+        st.handle.notify_driver();
+    }
     if st.handle.machine.take_flush_hint() {
         // A full batch is encoded: have the next send yield, so that the runtime submits
         // what is written and the driver writes the rest, instead of letting a run of large

@@ -42,6 +42,10 @@ pub(crate) struct State {
     /// round, inline or in the driver task, must read. Cleared by the round that reads, so the
     /// other one does not read again only to find `Pending`.
     fired: Arc<AtomicBool>,
+    /// The application task in the current [`WakeBoth`] is a `recv` future that runs a round
+    /// whenever it is woken and calls [`State::end_wait`] when it completes or is dropped:
+    /// until then, readiness wakes only that task, not the driver task as well.
+    live: Arc<AtomicBool>,
     /// The waker every stream's readiness is registered with, by inline rounds and driver
     /// rounds alike, so a round never steals the other's registration.
     stream_waker: Option<StreamWaker>,
@@ -51,6 +55,9 @@ pub(crate) struct State {
     /// Sends so far (wrapping), to spend tokio's cooperative budget once per
     /// `SENDS_PER_BUDGET_UNIT` sends (see `Socket::poll_send`).
     pub(crate) sends: u32,
+    /// The application waited on this socket (a `recv`, or a `send` at the high-water
+    /// mark, returned `Pending`) and has not sent since.
+    pub(crate) waited: bool,
 }
 
 /// The current [`WakeBoth`], and whom it wakes.
@@ -68,9 +75,11 @@ impl State {
             listeners: Vec::new(),
             dials: Vec::new(),
             fired: Arc::new(AtomicBool::new(false)),
+            live: Arc::new(AtomicBool::new(false)),
             stream_waker: None,
             read_paused: false,
             sends: 0,
+            waited: false,
         }
     }
 
@@ -96,6 +105,7 @@ impl State {
             user: user.as_ref().map(|(_, w)| w.clone()),
             driver: driver.clone(),
             fired: self.fired.clone(),
+            live: self.live.clone(),
         }));
         self.stream_waker = Some(StreamWaker {
             user,
@@ -114,14 +124,21 @@ impl State {
     /// driver still makes progress if the application goes elsewhere.
     ///
     /// Returns false if there was nothing to do (no round ran, nothing changed).
-    pub(crate) fn run_inline(&mut self, user: &Waker) -> bool {
+    ///
+    /// With `live`, the caller is a `recv` future that runs a round itself whenever it is
+    /// woken and calls [`State::end_wait`] when it completes or is dropped: until then,
+    /// readiness wakes only that task, not the driver task as well.
+    pub(crate) fn run_inline(&mut self, user: &Waker, live: bool) -> bool {
         if self.is_idle_for(user) {
+            // Readiness already wakes `user`; only whether it wakes the driver too changes.
+            self.live.store(live, Ordering::Release);
             return false;
         }
         let Some(driver) = self.handle.driver_waker().cloned() else {
             return false;
         };
         let waker = self.stream_waker(Some(user), &driver);
+        self.live.store(live, Ordering::Release);
         let mut cx = Context::from_waker(&waker);
         let mut clock = Clock::default();
         // Accepts, dials and timers stay with the driver task; inline rounds only move the
@@ -129,6 +146,14 @@ impl State {
         self.run_actions(&mut clock);
         self.stream_rounds(&mut cx, &mut clock);
         true
+    }
+
+    /// A `recv` future that waited with `live` is done (or dropped): readiness wakes the
+    /// driver task again, and it is woken now if readiness fired that no round handled yet.
+    pub(crate) fn end_wait(&mut self) {
+        if self.live.swap(false, Ordering::AcqRel) && self.fired.load(Ordering::Acquire) {
+            self.handle.notify_driver();
+        }
     }
 
     /// Takes the next message into `msg`, if there is one. The driver task is woken only if
@@ -468,6 +493,8 @@ pub(crate) struct WakeBoth {
     driver: Waker,
     /// Set when readiness fired, so the next round knows reading may find something.
     fired: Arc<AtomicBool>,
+    /// See [`State::run_inline`]: while set, the driver task is not woken.
+    live: Arc<AtomicBool>,
 }
 
 impl std::task::Wake for WakeBoth {
@@ -477,10 +504,14 @@ impl std::task::Wake for WakeBoth {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.fired.store(true, Ordering::Release);
-        if let Some(user) = &self.user {
-            user.wake_by_ref();
+        match &self.user {
+            Some(user) if self.live.load(Ordering::Acquire) => user.wake_by_ref(),
+            Some(user) => {
+                user.wake_by_ref();
+                self.driver.wake_by_ref();
+            }
+            None => self.driver.wake_by_ref(),
         }
-        self.driver.wake_by_ref();
     }
 }
 

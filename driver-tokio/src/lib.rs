@@ -42,6 +42,7 @@ pub struct ReadmeDoctests;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -226,29 +227,41 @@ impl Socket {
         let mut state = lock(&self.shared);
         // The message is sent in place: it stays in the slot until the machine takes it.
         let out = slot.as_mut().expect("polled after completion");
-        match state.handle.try_offer(out) {
+        match out.offer(&mut state.handle.machine) {
             Ok(()) => {
                 state.sends = state.sends.wrapping_add(1);
                 if state.sends % SENDS_PER_BUDGET_UNIT == 0 {
                     coop.made_progress();
                 }
                 *slot = None;
+                if std::mem::take(&mut state.waited) {
+                    // The first send since the application waited on this socket (a reply
+                    // after its request, the next request after a reply): nothing else is
+                    // coming right behind it to share a write, so write it now, from this
+                    // task, instead of waking the driver task to do it. What the socket does
+                    // not take waits for writability, which wakes the driver too. A loop of
+                    // sends never waits between them, so it still batches.
+                    state.run_inline(cx.waker(), false);
+                } else {
+                    state.handle.notify_driver();
+                }
                 if state.handle.machine.take_flush_hint() {
                     // A full batch is encoded: write it now instead of letting a run of large
                     // messages pile up (and go cold in memory) until the task yields.
-                    state.run_inline(cx.waker());
+                    state.run_inline(cx.waker(), false);
                 }
                 Poll::Ready(Ok(()))
             }
             Err(zmtp_proto::Error::WouldBlock) => {
                 // At the high-water mark: write out what we can right here, then retry once.
-                state.run_inline(cx.waker());
+                state.run_inline(cx.waker(), false);
                 if state.handle.try_offer(out).is_ok() {
                     coop.made_progress();
                     *slot = None;
                     return Poll::Ready(Ok(()));
                 }
                 state.handle.park_send(cx.waker());
+                state.waited = true;
                 Poll::Pending
             }
             Err(e) => {
@@ -268,10 +281,16 @@ impl Socket {
     ///
     /// Cancel safe: dropping the future takes nothing out of the socket.
     pub async fn recv(&self) -> io::Result<Msg> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        let wait = Wait {
+            shared: &self.shared,
+            armed: AtomicBool::new(false),
+        };
+        poll_fn(|cx| self.poll_recv(cx, Some(&wait))).await
     }
 
-    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<io::Result<Msg>> {
+    /// `live`: called from a future that ends with a [`Wait`] guard (see
+    /// `State::run_inline`).
+    fn poll_recv(&self, cx: &mut Context<'_>, live: Option<&Wait<'_>>) -> Poll<io::Result<Msg>> {
         let mut state = lock(&self.shared);
         // Received in place: the message is written once, here, rather than moved out through
         // every layer's return value.
@@ -279,12 +298,17 @@ impl Socket {
         match state.try_recv_into(&mut msg) {
             Ok(true) => Poll::Ready(Ok(msg)),
             Ok(false) => {
-                if state.run_inline(cx.waker()) {
+                let live = live.is_some_and(|w| {
+                    w.armed.store(true, Ordering::Relaxed);
+                    true
+                });
+                if state.run_inline(cx.waker(), live) {
                     if let Ok(true) = state.try_recv_into(&mut msg) {
                         return Poll::Ready(Ok(msg));
                     }
                 }
                 state.handle.park_recv(cx.waker());
+                state.waited = true;
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e.into())),
@@ -330,6 +354,21 @@ impl Drop for Socket {
     }
 }
 
+/// Ends a `recv` future's live wait (see `State::run_inline`) when it completes or is
+/// dropped.
+struct Wait<'a> {
+    shared: &'a Mutex<State>,
+    armed: AtomicBool,
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if self.armed.load(Ordering::Relaxed) {
+            lock(self.shared).end_wait();
+        }
+    }
+}
+
 /// A stream of [`MonitorEvent`]s from [`Socket::monitor`].
 pub struct Monitor {
     shared: Arc<Mutex<State>>,
@@ -357,7 +396,7 @@ impl futures_core::Stream for Monitor {
 impl futures_core::Stream for Socket {
     type Item = io::Result<Msg>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_recv(cx).map(Some)
+        self.poll_recv(cx, None).map(Some)
     }
 }
 
