@@ -73,8 +73,7 @@ pub(crate) struct State {
     pub(crate) sends_without_yield: u32,
     /// The deadline of the driver task's timer, as it last armed it.
     armed: Option<Instant>,
-    /// The application waited on this socket (a `recv`, or a `send` at the high-water
-    /// mark, returned `Pending`) and has not sent since.
+    /// The application waited in `recv` on this socket and has not sent since.
     pub(crate) waited: bool,
 }
 

@@ -498,7 +498,6 @@ fn poll_send(
             st.run_inline(cx.waker(), Wait::arm(live));
             if out.offer(&mut st.handle.machine).is_err() {
                 // Still full (or failing: the driver's round reports it on the next poll).
-                st.waited = true;
                 return st.handle.poll_send(cx, slot).map_err(io::Error::from);
             }
         }
@@ -509,10 +508,12 @@ fn poll_send(
     }
     *slot = None;
     if std::mem::take(&mut st.waited) {
-        // The first send since the application waited on this socket (a reply after its
-        // request, the next request after a reply): nothing else is coming right behind it
-        // to share a write, so write it now, from this task, instead of waking the driver
-        // task to do it. A loop of sends never waits between them, so it still batches.
+        // The first send since the application waited in `recv` on this socket (a reply
+        // after its request, the next request after a reply): nothing else is coming right
+        // behind it to share a write, so write it now, from this task, instead of waking the
+        // driver task to do it. A loop of sends never waits in `recv` between them, so it
+        // still batches (a wait at the high-water mark does not count: the sends after it
+        // are a stream).
         st.submit_output();
     } else {
         st.handle.notify_driver();

@@ -55,8 +55,7 @@ pub(crate) struct State {
     /// Sends so far (wrapping), to spend tokio's cooperative budget once per
     /// `SENDS_PER_BUDGET_UNIT` sends (see `Socket::poll_send`).
     pub(crate) sends: u32,
-    /// The application waited on this socket (a `recv`, or a `send` at the high-water
-    /// mark, returned `Pending`) and has not sent since.
+    /// The application waited in `recv` on this socket and has not sent since.
     pub(crate) waited: bool,
 }
 

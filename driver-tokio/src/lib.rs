@@ -235,12 +235,14 @@ impl Socket {
                 }
                 *slot = None;
                 if std::mem::take(&mut state.waited) {
-                    // The first send since the application waited on this socket (a reply
-                    // after its request, the next request after a reply): nothing else is
-                    // coming right behind it to share a write, so write it now, from this
-                    // task, instead of waking the driver task to do it. What the socket does
-                    // not take waits for writability, which wakes the driver too. A loop of
-                    // sends never waits between them, so it still batches.
+                    // The first send since the application waited in `recv` on this socket
+                    // (a reply after its request, the next request after a reply): nothing
+                    // else is coming right behind it to share a write, so write it now, from
+                    // this task, instead of waking the driver task to do it. What the socket
+                    // does not take waits for writability, which wakes the driver too. A
+                    // loop of sends never waits in `recv` between them, so it still batches
+                    // (a wait at the high-water mark does not count: the sends after it are
+                    // a stream).
                     state.run_inline(cx.waker(), false);
                 } else {
                     state.handle.notify_driver();
@@ -261,7 +263,6 @@ impl Socket {
                     return Poll::Ready(Ok(()));
                 }
                 state.handle.park_send(cx.waker());
-                state.waited = true;
                 Poll::Pending
             }
             Err(e) => {
