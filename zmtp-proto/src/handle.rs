@@ -282,6 +282,17 @@ impl Handle {
 
     /// Offers `out` to the machine without waiting (see [`Outbound::offer`]) and wakes the
     /// driver if it was queued.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::handle::{Handle, Outbound};
+    /// # use zmtp_proto::{Error, Socket, SocketOptions, SocketType};
+    /// let mut h = Handle::new(Socket::new(SocketType::Push, SocketOptions::default(), Instant::now()));
+    /// let mut out = Outbound::Slice(b"job");
+    /// assert!(matches!(h.try_offer(&mut out), Err(Error::WouldBlock))); // no peer yet
+    /// h.connect("tcp://127.0.0.1:5555", Instant::now()).unwrap();
+    /// h.try_offer(&mut out).unwrap();
+    /// ```
     pub fn try_offer(&mut self, out: &mut Outbound<'_>) -> Result<(), Error> {
         out.offer(&mut self.machine)?;
         self.notify_driver();
@@ -291,6 +302,15 @@ impl Handle {
     /// Sends a one-frame message copied from `body` without waiting (see
     /// [`Socket::send_slice`]); [`Error::WouldBlock`] at the high-water mark, with nothing
     /// queued.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::handle::Handle;
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let mut h = Handle::new(Socket::new(SocketType::Dealer, SocketOptions::default(), Instant::now()));
+    /// h.connect("tcp://127.0.0.1:5555", Instant::now()).unwrap();
+    /// h.try_send_slice(b"request").unwrap();
+    /// ```
     pub fn try_send_slice(&mut self, body: &[u8]) -> Result<(), Error> {
         self.machine.send_slice(body)?;
         self.notify_driver();
