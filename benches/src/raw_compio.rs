@@ -115,6 +115,20 @@ async fn write_all(s: &mut TcpStream, buf: Vec<u8>) -> io::Result<Vec<u8>> {
     r.map(|()| buf)
 }
 
+/// One hop of a round trip: `from` writes `frame` while `reader` waits on `to` for it. Both
+/// are in flight together, so they go to the kernel in one `io_uring_enter` (waiting for the
+/// write's completion before submitting the read would cost a second one, which no
+/// implementation needs). Hands back the write buffer and where the frame is.
+async fn hop(
+    from: &mut TcpStream,
+    frame: Vec<u8>,
+    to: &mut TcpStream,
+    reader: &mut Reader,
+) -> io::Result<(Vec<u8>, Body)> {
+    let (written, got) = join(write_all(from, frame), reader.next_frame(to)).await;
+    Ok((written?, got?))
+}
+
 async fn round_trip(p: &Params) -> io::Result<Measurement> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let (mut server, mut client) = connected_pair(&listener).await?;
@@ -130,25 +144,12 @@ async fn round_trip(p: &Params) -> io::Result<Measurement> {
         }
         out.clear();
         push_frame(&mut out, &body);
-        // The write and the read that waits for it are in flight together, so that both go
-        // to the kernel in one `io_uring_enter` (waiting for the write's completion before
-        // submitting the read would cost a second one, which no implementation needs).
-        let (written, request) = join(
-            write_all(&mut client, out),
-            server_in.next_frame(&mut server),
-        )
-        .await;
-        out = written?;
-        let request = request?;
+        let request;
+        (out, request) = hop(&mut client, out, &mut server, &mut server_in).await?;
         echo.clear();
         push_frame(&mut echo, server_in.body(&request));
-        let (written, reply) = join(
-            write_all(&mut server, echo),
-            client_in.next_frame(&mut client),
-        )
-        .await;
-        echo = written?;
-        let reply = reply?;
+        let reply;
+        (echo, reply) = hop(&mut server, echo, &mut client, &mut client_in).await?;
         std::hint::black_box(client_in.body(&reply));
     }
     Ok(Measurement {

@@ -299,24 +299,6 @@ impl Handle {
         Ok(())
     }
 
-    /// Sends a one-frame message copied from `body` without waiting (see
-    /// [`Socket::send_slice`]); [`Error::WouldBlock`] at the high-water mark, with nothing
-    /// queued.
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use zmtp_proto::handle::Handle;
-    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
-    /// let mut h = Handle::new(Socket::new(SocketType::Dealer, SocketOptions::default(), Instant::now()));
-    /// h.connect("tcp://127.0.0.1:5555", Instant::now()).unwrap();
-    /// h.try_send_slice(b"request").unwrap();
-    /// ```
-    pub fn try_send_slice(&mut self, body: &[u8]) -> Result<(), Error> {
-        self.machine.send_slice(body)?;
-        self.notify_driver();
-        Ok(())
-    }
-
     /// Sends without waiting; the message comes back in the error at the high-water mark.
     #[allow(clippy::result_large_err)] // reason: the message is handed back unboxed, as `Socket::send` does
     pub fn try_send(&mut self, msg: Msg) -> Result<(), SendError> {

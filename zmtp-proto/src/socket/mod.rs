@@ -535,10 +535,7 @@ impl Socket {
                 if self.core.is_closing() {
                     return Err(Error::Closed);
                 }
-                return self
-                    .core
-                    .send_round_robin(self::core::Copied(body))
-                    .map_err(|_| Error::WouldBlock);
+                return pipeline::send_round_robin(&mut self.core, self::core::Copied(body));
             }
         }
         self.send_from(&mut Msg::copy_from_slice(body))

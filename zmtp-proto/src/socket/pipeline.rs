@@ -5,15 +5,14 @@
 //! `send` reports [`Error::WouldBlock`] and hands the message back. PAIR is the same with at
 //! most one peer.
 
-use super::core::Core;
+use super::core::{Core, Outgoing};
 use super::PeerId;
 use crate::error::Error;
-use crate::message::Msg;
 
 /// Sends to the next peer in round-robin order that has room (checklist §1.12: DEALER, PUSH,
 /// PAIR block rather than drop). The message is taken in place: left empty once queued,
 /// untouched on [`Error::WouldBlock`].
-pub(crate) fn send_round_robin(core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
+pub(crate) fn send_round_robin(core: &mut Core, msg: impl Outgoing) -> Result<(), Error> {
     core.send_round_robin(msg).map_err(|_| Error::WouldBlock)
 }
 
