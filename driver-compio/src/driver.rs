@@ -151,6 +151,12 @@ impl State {
             && ready.app_live.load(Ordering::Acquire) == live
     }
 
+    /// True if `user`, parked by `send` at the high-water mark, has not been woken since: no
+    /// round found room and no operation completed.
+    pub(crate) fn is_still_parked(&self, user: &Waker) -> bool {
+        !self.io.ready.app_woken.load(Ordering::Acquire) && self.handle.is_send_parked(user)
+    }
+
     /// True if a round of peer I/O would find nothing to do: no operation completed or was
     /// started since the last round, no output, action or paused read is pending.
     fn is_quiet(&self) -> bool {

@@ -446,6 +446,8 @@ const SEND_BUDGET: u32 = 1024;
 struct Wait<'a> {
     shared: &'a Shared,
     armed: Cell<bool>,
+    /// A `send` future parked its task at the high-water mark (see `poll_send`).
+    parked: Cell<bool>,
 }
 
 impl<'a> Wait<'a> {
@@ -453,6 +455,7 @@ impl<'a> Wait<'a> {
         Self {
             shared,
             armed: Cell::new(false),
+            parked: Cell::new(false),
         }
     }
 
@@ -478,6 +481,13 @@ fn poll_send(
     live: Option<&Wait<'_>>,
 ) -> Poll<io::Result<()>> {
     let mut st = shared.borrow_mut();
+    if live.is_some_and(|w| w.parked.get()) && st.is_still_parked(cx.waker()) {
+        // Polled again with nothing changed: no round found room since this future parked
+        // and no operation completed. compio's `block_on` polls its future on every turn of
+        // its loop, woken or not; offering the message and running a round each time made a
+        // sender at the high-water mark spin (~100 times per write in a 64 B PUSH/PULL run).
+        return Poll::Pending;
+    }
     // compio has no cooperative budget: count sends that did not have to wait and, every
     // SEND_BUDGET of them, yield once before taking the message, so that a loop of sends lets
     // the driver write what piled up (and, on one thread, the receivers run) long before the
@@ -498,7 +508,11 @@ fn poll_send(
             st.run_inline(cx.waker(), Wait::arm(live));
             if out.offer(&mut st.handle.machine).is_err() {
                 // Still full (or failing: the driver's round reports it on the next poll).
-                return st.handle.poll_send(cx, slot).map_err(io::Error::from);
+                let poll = st.handle.poll_send(cx, slot).map_err(io::Error::from);
+                if let (Poll::Pending, Some(w)) = (&poll, live) {
+                    w.parked.set(true);
+                }
+                return poll;
             }
         }
         Err(e) => {

@@ -1,5 +1,5 @@
 //! Per-message CPU cost of the steady-state send and receive paths, with no I/O: in-memory
-//! [`Socket`]s exchange 16 B messages through the vectored driver calls
+//! [`Socket`]s exchange messages (16 B unless `MZ` says otherwise) through the vectored driver calls
 //! (`transmit_chunks` + `advance_transmit`, `read_buf` + `handle_read`), `MB` per batch
 //! (default 4096: more than one 64 KiB output batch, so some messages wait in the peer's queue
 //! as they do behind a busy driver).
@@ -7,7 +7,7 @@
 //! Meant for instruction counting: run it under `valgrind --tool=callgrind` with two message
 //! counts and divide the difference by the difference of counts.
 //!
-//! `MC=case MN=count MB=batch [MS=from] cargo run --release -p zmtp-proto --example msgcost`
+//! `MC=case MN=count MB=batch [MS=from] [MZ=size] cargo run --release -p zmtp-proto --example msgcost`
 //!
 //! * `push`: PUSH → PULL, one frame;
 //! * `dealer`: DEALER → ROUTER, one frame sent, two received (identity + body);
@@ -22,8 +22,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use zmtp_proto::socket::{PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
-
-const BODY: &[u8; 16] = b"0123456789abcdef";
 
 /// Moves what `from` has to write to its peer `fp` into `to`'s arena for its peer `tp`.
 fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant) -> bool {
@@ -167,7 +165,16 @@ fn main() {
         }
         net.settle();
     }
-    let body = Bytes::from_static(BODY);
+    // MZ=size: the body size in bytes (default 16).
+    let size: usize = std::env::var("MZ")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(16);
+    let body = Bytes::from(
+        (0..size)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect::<Vec<u8>>(),
+    );
     let mut identity = zmtp_proto::Frame::new();
     if case == "router" {
         // Learn the DEALER's identity at the ROUTER.

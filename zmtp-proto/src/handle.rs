@@ -314,6 +314,28 @@ impl Handle {
         self.notify_driver();
     }
 
+    /// True if `waker` (as given to [`Handle::park_send`]) is still waiting for room: no
+    /// round has found the socket writable since it parked. A runtime that polls a future
+    /// without a wake-up (compio's `block_on` polls its future on every turn of its loop) can
+    /// answer `Pending` again at once instead of offering the message and running I/O for
+    /// nothing.
+    ///
+    /// ```
+    /// # use std::task::Waker;
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::handle::Handle;
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let mut h = Handle::new(Socket::new(SocketType::Push, SocketOptions::default(), Instant::now()));
+    /// let waker = Waker::noop();
+    /// assert!(!h.is_send_parked(waker));
+    /// h.park_send(waker);
+    /// assert!(h.is_send_parked(waker));
+    /// ```
+    pub fn is_send_parked(&self, waker: &Waker) -> bool {
+        let key = WakerKey::of(waker);
+        self.send.iter().any(|(k, _)| *k == key)
+    }
+
     /// Registers a task to wake when the socket becomes readable (after `try_recv` found
     /// nothing).
     pub fn park_recv(&mut self, waker: &Waker) {
