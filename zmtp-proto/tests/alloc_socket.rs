@@ -257,3 +257,31 @@ fn steady_state_dealer_router_allocates_nothing_per_message() {
         }
     }
 }
+
+#[test]
+fn a_sender_ahead_of_its_peer_allocates_nothing_per_message() {
+    // Batches larger than a peer's output batch (256 KiB): the first ~3,970 64 B bodies go
+    // straight into the coalescing buffer, the rest wait in the peer's queue (under the
+    // default high-water mark of 1,000) until the output drains, as when a sender outruns
+    // its reader. The queued bodies are copied into the socket's spill chunks, not into an
+    // allocation each (that was ~0.06 allocations per message moved).
+    for style in [Style::Vectored, Style::Owned] {
+        let mut pair = Pair::new(style);
+        for _ in 0..5 {
+            pair.round(4500, Body::Sliced);
+        }
+        let before = allocations();
+        let mut messages = 0;
+        for _ in 0..50 {
+            messages += pair.round(4500, Body::Sliced);
+        }
+        let per_msg = (allocations() - before) as f64 / messages as f64;
+        println!(
+            "{style:?}, batches of 4500 (queued), Sliced: {per_msg:.4} allocations per message"
+        );
+        assert!(
+            per_msg < 0.01,
+            "{style:?}: {per_msg:.4} allocations per message"
+        );
+    }
+}

@@ -7,12 +7,14 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+
 use super::options::SocketOptions;
 use super::{Action, PeerId, SocketEvent};
 use crate::config::ConnectionConfig;
 use crate::connection::{Connection, PeerInfo};
 use crate::error::Error;
-use crate::message::{Frame, Msg};
+use crate::message::{Frame, Msg, INLINE_FRAME_BYTES};
 use crate::socket_type::SocketType;
 
 /// Bytes encoded ahead into a connection's output before further messages wait in the peer's
@@ -111,6 +113,9 @@ pub(crate) struct Core {
     closing: bool,
     /// Set when a peer's encoded output reached a full batch: see `Socket::take_flush_hint`.
     pub(crate) flush_hint: bool,
+    /// Where bodies sent with `Socket::send_slice` are copied when they must wait in a peer's
+    /// queue (see [`Copied`]).
+    spill: BytesMut,
 }
 
 impl Core {
@@ -135,6 +140,7 @@ impl Core {
             linger_deadline: None,
             closing: false,
             flush_hint: false,
+            spill: BytesMut::new(),
         }
     }
 
@@ -432,7 +438,7 @@ impl Core {
                 if conflate {
                     p.out.clear();
                 }
-                p.out.push_back(msg.into_msg());
+                p.out.push_back(msg.into_msg(&mut self.spill));
             }
         }
         if let Some(conn) = p.conn.as_ref() {
@@ -881,7 +887,8 @@ impl<T: Target, F: FnMut(PeerId, &Msg) -> bool> Target for Filtered<T, F> {
 pub(crate) trait Outgoing {
     /// Encodes the message on `conn`.
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error>;
-    fn into_msg(self) -> Msg;
+    /// The message to keep in a peer's queue; `spill` is the socket's buffer for copies.
+    fn into_msg(self, spill: &mut BytesMut) -> Msg;
     /// The message was encoded: release what the sender no longer needs.
     fn encoded(self);
 }
@@ -891,7 +898,7 @@ impl Outgoing for Msg {
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send(self)
     }
-    fn into_msg(self) -> Msg {
+    fn into_msg(self, _spill: &mut BytesMut) -> Msg {
         self
     }
     fn encoded(self) {}
@@ -902,7 +909,7 @@ impl Outgoing for &Msg {
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send(self)
     }
-    fn into_msg(self) -> Msg {
+    fn into_msg(self, _spill: &mut BytesMut) -> Msg {
         self.clone()
     }
     fn encoded(self) {}
@@ -913,7 +920,7 @@ impl Outgoing for &mut Msg {
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send(self)
     }
-    fn into_msg(self) -> Msg {
+    fn into_msg(self, _spill: &mut BytesMut) -> Msg {
         std::mem::take(self)
     }
     fn encoded(self) {
@@ -934,7 +941,7 @@ impl Outgoing for Enveloped<'_> {
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send_enveloped(self.envelope, self.msg)
     }
-    fn into_msg(self) -> Msg {
+    fn into_msg(self, _spill: &mut BytesMut) -> Msg {
         let mut msg = std::mem::take(self.msg);
         msg.prepend_frames(self.envelope);
         msg
@@ -957,7 +964,7 @@ impl Outgoing for Skipping<'_> {
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send_frames(&self.msg.frames()[self.skip..])
     }
-    fn into_msg(self) -> Msg {
+    fn into_msg(self, _spill: &mut BytesMut) -> Msg {
         let mut msg = std::mem::take(self.msg);
         msg.drop_front(self.skip);
         msg
@@ -967,8 +974,13 @@ impl Outgoing for Skipping<'_> {
     }
 }
 
+/// Bytes of the chunks that bodies of queued [`Copied`] messages are copied into: one
+/// allocation per chunk instead of one per message.
+const SPILL_CHUNK: usize = 64 * 1024;
+
 /// A one-frame message still in the caller's buffer: copied straight into the connection's
-/// coalescing buffer, or into a [`Msg`] only if it must wait in the peer's queue.
+/// coalescing buffer, or, if it must wait in the peer's queue, into a [`Msg`] (inline, or a
+/// slice of the socket's spill chunk).
 pub(crate) struct Copied<'a>(pub(crate) &'a [u8]);
 
 impl Outgoing for Copied<'_> {
@@ -976,8 +988,17 @@ impl Outgoing for Copied<'_> {
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
         conn.send_slice(self.0)
     }
-    fn into_msg(self) -> Msg {
-        Msg::copy_from_slice(self.0)
+    fn into_msg(self, spill: &mut BytesMut) -> Msg {
+        if self.0.len() <= INLINE_FRAME_BYTES {
+            return Msg::copy_from_slice(self.0);
+        }
+        // A slice of a shared chunk rather than an allocation of its own: a sender that runs
+        // ahead of its peer queues every message, so this is steady state, not a corner case.
+        if spill.capacity() - spill.len() < self.0.len() {
+            *spill = BytesMut::with_capacity(SPILL_CHUNK.max(self.0.len()));
+        }
+        spill.extend_from_slice(self.0);
+        Msg::from(Frame::from(spill.split().freeze()))
     }
     fn encoded(self) {}
 }
