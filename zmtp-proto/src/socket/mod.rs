@@ -514,8 +514,10 @@ impl Socket {
     /// rules: the same as [`Socket::send_from`] with [`Msg::copy_from_slice`], minus the
     /// message. For DEALER, PUSH and PAIR, a body shorter than the zero-copy threshold (8 KiB)
     /// goes straight from `body` into the peer's coalescing buffer when nothing waits in that
-    /// peer's queue: one copy, no allocation. Otherwise (a queue to wait in, a large body,
-    /// another socket type) it is copied into a message first.
+    /// peer's queue: one copy, no allocation. When it must wait in the queue, it is copied
+    /// into the socket's shared 64 KiB spill chunk (inline if it fits a frame), still with no
+    /// allocation per message. Otherwise (a large body, another socket type) it is copied
+    /// into a message first.
     ///
     /// On [`Error::WouldBlock`] nothing was queued.
     ///
