@@ -318,6 +318,13 @@ impl Ready {
 
     /// Moves the list into `out` (empty, its allocation reused); false if it was empty.
     fn take(&self, out: &mut Vec<usize>) -> bool {
+        debug_assert!(out.is_empty());
+        if !self.listed.load(Ordering::Acquire) {
+            // Nothing was pushed since the last take (the usual answer on the last pass of
+            // `Io::poll_peers`): no lock. A push sets `listed` before its waker runs, and the
+            // woken task's next round takes it.
+            return false;
+        }
         let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut *list, out);
         self.listed.store(false, Ordering::Release);

@@ -79,6 +79,11 @@ impl Req {
                 "REQ must send a request before receiving",
             ));
         };
+        if core.nothing_inbound() {
+            // The usual answer while the reply is on its way, checked before building the
+            // filter below.
+            return Ok(false);
+        }
         let correlate = core.options.req_correlate;
         let id = self.request_id.to_be_bytes();
         let envelope = if correlate { 2 } else { 1 };
