@@ -151,10 +151,15 @@ impl State {
             && ready.app_live.load(Ordering::Acquire) == live
     }
 
-    /// True if `user`, parked by `send` at the high-water mark, has not been woken since: no
-    /// round found room and no operation completed.
-    pub(crate) fn is_still_parked(&self, user: &Waker) -> bool {
-        !self.io.ready.app_woken.load(Ordering::Acquire) && self.handle.is_send_parked(user)
+    /// True if `user`, parked by `send` at the high-water mark (`recv`: with no message), has
+    /// not been woken since: no round found room (a message) and no operation completed.
+    pub(crate) fn is_still_parked(&self, user: &Waker, recv: bool) -> bool {
+        !self.io.ready.app_woken.load(Ordering::Acquire)
+            && if recv {
+                self.handle.is_recv_parked(user)
+            } else {
+                self.handle.is_send_parked(user)
+            }
     }
 
     /// True if a round of peer I/O would find nothing to do: no operation completed or was

@@ -322,6 +322,11 @@ impl Socket {
     /// `State::run_inline`).
     fn poll_recv(&self, cx: &mut Context<'_>, live: Option<&Wait<'_>>) -> Poll<io::Result<Msg>> {
         let mut st = self.shared.borrow_mut();
+        if live.is_some_and(|w| w.parked.get()) && st.is_still_parked(cx.waker(), true) {
+            // Polled again with nothing changed (a `join!` whose other future was woken, or
+            // compio's `block_on`, which polls its future on every turn of its loop).
+            return Poll::Pending;
+        }
         let mut msg = Msg::new();
         match st.handle.machine.recv_into(&mut msg) {
             Ok(true) => {}
@@ -338,6 +343,9 @@ impl Socket {
                     Ok(false) => {
                         st.handle.park_recv(cx.waker());
                         st.waited = true;
+                        if let Some(w) = live {
+                            w.parked.set(true);
+                        }
                         return Poll::Pending;
                     }
                     Err(e) => return Poll::Ready(Err(e.into())),
@@ -446,7 +454,8 @@ const SEND_BUDGET: u32 = 1024;
 struct Wait<'a> {
     shared: &'a Shared,
     armed: Cell<bool>,
-    /// A `send` future parked its task at the high-water mark (see `poll_send`).
+    /// The future parked its task: `send` at the high-water mark, `recv` with no message
+    /// (see `poll_send`, `Socket::poll_recv`).
     parked: Cell<bool>,
 }
 
@@ -481,7 +490,7 @@ fn poll_send(
     live: Option<&Wait<'_>>,
 ) -> Poll<io::Result<()>> {
     let mut st = shared.borrow_mut();
-    if live.is_some_and(|w| w.parked.get()) && st.is_still_parked(cx.waker()) {
+    if live.is_some_and(|w| w.parked.get()) && st.is_still_parked(cx.waker(), false) {
         // Polled again with nothing changed: no round found room since this future parked
         // and no operation completed. compio's `block_on` polls its future on every turn of
         // its loop, woken or not; offering the message and running a round each time made a

@@ -155,6 +155,12 @@ impl State {
         }
     }
 
+    /// True if `user`, parked by `recv` with no message, has not been woken since: no round
+    /// found a message and no readiness fired.
+    pub(crate) fn is_still_parked(&self, user: &Waker) -> bool {
+        !self.fired.load(Ordering::Acquire) && self.handle.is_recv_parked(user)
+    }
+
     /// Takes the next message into `msg`, if there is one. The driver task is woken only if
     /// taking it changed what the driver has to do (reading resumes below the high-water
     /// mark, or resumed decoding queued output such as a PONG).

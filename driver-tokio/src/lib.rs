@@ -285,6 +285,7 @@ impl Socket {
         let wait = Wait {
             shared: &self.shared,
             armed: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
         };
         poll_fn(|cx| self.poll_recv(cx, Some(&wait))).await
     }
@@ -293,23 +294,33 @@ impl Socket {
     /// `State::run_inline`).
     fn poll_recv(&self, cx: &mut Context<'_>, live: Option<&Wait<'_>>) -> Poll<io::Result<Msg>> {
         let mut state = lock(&self.shared);
+        if live.is_some_and(|w| w.parked.load(Ordering::Relaxed))
+            && state.is_still_parked(cx.waker())
+        {
+            // Polled again with nothing changed: a `join!` or `select!` polls every future of
+            // its task when any of them is woken.
+            return Poll::Pending;
+        }
         // Received in place: the message is written once, here, rather than moved out through
         // every layer's return value.
         let mut msg = Msg::new();
         match state.try_recv_into(&mut msg) {
             Ok(true) => Poll::Ready(Ok(msg)),
             Ok(false) => {
-                let live = live.is_some_and(|w| {
+                let is_live = live.is_some_and(|w| {
                     w.armed.store(true, Ordering::Relaxed);
                     true
                 });
-                if state.run_inline(cx.waker(), live) {
+                if state.run_inline(cx.waker(), is_live) {
                     if let Ok(true) = state.try_recv_into(&mut msg) {
                         return Poll::Ready(Ok(msg));
                     }
                 }
                 state.handle.park_recv(cx.waker());
                 state.waited = true;
+                if let Some(w) = live {
+                    w.parked.store(true, Ordering::Relaxed);
+                }
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e.into())),
@@ -360,6 +371,8 @@ impl Drop for Socket {
 struct Wait<'a> {
     shared: &'a Mutex<State>,
     armed: AtomicBool,
+    /// The future parked its task with no message (see `Socket::poll_recv`).
+    parked: AtomicBool,
 }
 
 impl Drop for Wait<'_> {

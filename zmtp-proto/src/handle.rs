@@ -336,6 +336,25 @@ impl Handle {
         self.send.iter().any(|(k, _)| *k == key)
     }
 
+    /// True if `waker` (as given to [`Handle::park_recv`]) is still waiting for a message: no
+    /// round has found the socket readable since it parked. See [`Handle::is_send_parked`].
+    ///
+    /// ```
+    /// # use std::task::Waker;
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::handle::Handle;
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let mut h = Handle::new(Socket::new(SocketType::Pull, SocketOptions::default(), Instant::now()));
+    /// let waker = Waker::noop();
+    /// assert!(!h.is_recv_parked(waker));
+    /// h.park_recv(waker);
+    /// assert!(h.is_recv_parked(waker));
+    /// ```
+    pub fn is_recv_parked(&self, waker: &Waker) -> bool {
+        let key = WakerKey::of(waker);
+        self.recv.iter().any(|(k, _)| *k == key)
+    }
+
     /// Registers a task to wake when the socket becomes readable (after `try_recv` found
     /// nothing).
     pub fn park_recv(&mut self, waker: &Waker) {
