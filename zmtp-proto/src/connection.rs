@@ -868,14 +868,7 @@ impl Connection {
         if self.state != State::Active {
             self.check_can_send()?;
         }
-        let len = body.len();
-        if len <= 255 {
-            self.tx.reserve(2 + len);
-            self.tx.put_u16(u16::from_be_bytes([0, len as u8]));
-        } else {
-            encode_header(0, len, &mut self.tx);
-        }
-        self.tx.extend_from_slice(body);
+        self.encode_copy(0, body);
         Ok(())
     }
 
@@ -936,6 +929,20 @@ impl Connection {
         Ok(())
     }
 
+    /// Encodes a frame whose body is copied into the coalescing buffer; a short one (the
+    /// common small frame) with one reservation, a two-byte header and the body.
+    #[inline]
+    fn encode_copy(&mut self, flags: u8, body: &[u8]) {
+        let len = body.len();
+        if len <= 255 {
+            self.tx.reserve(2 + len);
+            self.tx.put_u16(u16::from_be_bytes([flags, len as u8]));
+        } else {
+            encode_header(flags, len, &mut self.tx);
+        }
+        self.tx.extend_from_slice(body);
+    }
+
     fn encode_frame(&mut self, flags: u8, body: &Frame) {
         if let Some(data) = body.inline_storage() {
             // A small frame copied at a fixed size (header, bytes and padding), then cut to
@@ -958,10 +965,7 @@ impl Connection {
         }
         let len = body.len();
         if len <= 255 && len < self.config.zero_copy_threshold {
-            // The common small frame: one reservation, a two-byte header and the body.
-            self.tx.reserve(2 + len);
-            self.tx.put_u16(u16::from_be_bytes([flags, len as u8]));
-            self.tx.extend_from_slice(body);
+            self.encode_copy(flags, body);
             return;
         }
         encode_header(flags, len, &mut self.tx);

@@ -157,15 +157,19 @@ impl WakerKey {
     }
 }
 
-fn park(list: &mut Vec<(WakerKey, Waker)>, waker: &Waker) {
+fn is_parked(list: &[(WakerKey, Waker)], waker: &Waker) -> bool {
     let key = WakerKey::of(waker);
-    if list.iter().any(|(k, _)| *k == key) {
+    list.iter().any(|(k, _)| *k == key)
+}
+
+fn park(list: &mut Vec<(WakerKey, Waker)>, waker: &Waker) {
+    if is_parked(list, waker) {
         return;
     }
     if list.len() == MAX_WAITERS {
         wake_all(list);
     }
-    list.push((key, waker.clone()));
+    list.push((WakerKey::of(waker), waker.clone()));
 }
 
 fn wake_all(list: &mut Vec<(WakerKey, Waker)>) {
@@ -271,15 +275,6 @@ impl Handle {
         }
     }
 
-    /// Sends without waiting, taking the message in place (see [`Socket::send_from`]): `msg`
-    /// is left empty once queued and untouched on an error ([`Error::WouldBlock`] at the
-    /// high-water mark).
-    pub fn try_send_from(&mut self, msg: &mut Msg) -> Result<(), Error> {
-        self.machine.send_from(msg)?;
-        self.notify_driver();
-        Ok(())
-    }
-
     /// Offers `out` to the machine without waiting (see [`Outbound::offer`]) and wakes the
     /// driver if it was queued.
     ///
@@ -332,8 +327,7 @@ impl Handle {
     /// assert!(h.is_send_parked(waker));
     /// ```
     pub fn is_send_parked(&self, waker: &Waker) -> bool {
-        let key = WakerKey::of(waker);
-        self.send.iter().any(|(k, _)| *k == key)
+        is_parked(&self.send, waker)
     }
 
     /// True if `waker` (as given to [`Handle::park_recv`]) is still waiting for a message: no
@@ -351,8 +345,7 @@ impl Handle {
     /// assert!(h.is_recv_parked(waker));
     /// ```
     pub fn is_recv_parked(&self, waker: &Waker) -> bool {
-        let key = WakerKey::of(waker);
-        self.recv.iter().any(|(k, _)| *k == key)
+        is_parked(&self.recv, waker)
     }
 
     /// Registers a task to wake when the socket becomes readable (after `try_recv` found
