@@ -221,12 +221,24 @@ fuzz_target!(|s: Scenario| {
                     (&mut client, st)
                 };
                 let topic = Bytes::copy_from_slice(&topic[..topic.len().min(64)]);
-                if tx.conn.send_subscription(&topic, *subscribe).is_ok() && rx_type.is_publisher() {
-                    tx.expected_events.push_back(if *subscribe {
-                        Event::Subscribe(topic)
-                    } else {
-                        Event::Cancel(topic)
-                    });
+                // Read before sending: the version the sender believes its peer speaks decides
+                // the encoding. It can differ from the receiver's own when a corrupted greeting
+                // announced ZMTP 3.0.
+                let legacy = tx.conn.peer_version().is_some_and(|v| !v.has_commands());
+                if tx.conn.send_subscription(&topic, *subscribe).is_ok() {
+                    if rx_type.is_publisher() {
+                        tx.expected_events.push_back(if *subscribe {
+                            Event::Subscribe(topic)
+                        } else {
+                            Event::Cancel(topic)
+                        });
+                    } else if legacy {
+                        // To a ZMTP 3.0 peer a subscription is a message (RFC 23, checklist V7):
+                        // one that is not a publisher receives it as one.
+                        let mut body = vec![u8::from(*subscribe)];
+                        body.extend_from_slice(&topic);
+                        tx.expected_msgs.push_back(Msg::from(body));
+                    }
                 }
             }
             Op::Advance(ms) => {
