@@ -39,7 +39,25 @@ pub enum Command {
     },
 }
 
+/// How libzmq 4.3 starts the ERROR it sends when its ZAP handler refuses a peer: the C string
+/// `"\x5ERROR"`, whose hex escape swallows the `E`. The name-length byte reads 0x5E and the
+/// name `RROR`, one byte short; the reason follows as usual.
+const LIBZMQ_ZAP_ERROR: &[u8] = b"\x5eRROR";
+
 /// Splits a command body into name and data (checklist F6).
+///
+/// libzmq 4.3's malformed ERROR after a ZAP refusal (`^RROR` + reason, captured from
+/// libzmq 4.3.5) is read as the ERROR it means, so the refusal is reported as such.
+///
+/// ```
+/// use bytes::Bytes;
+/// use zmtp_proto::command::{split_name, Command};
+///
+/// let (name, data) = split_name(&Bytes::from_static(b"\x05READYxyz")).unwrap();
+/// assert_eq!((&name[..], &data[..]), (&b"READY"[..], &b"xyz"[..]));
+/// let libzmq = Bytes::from_static(b"\x5eRROR\x03400");
+/// assert_eq!(Command::parse(&libzmq).unwrap(), Command::Error(Bytes::from_static(b"400")));
+/// ```
 pub fn split_name(body: &Bytes) -> Result<(Bytes, Bytes), Error> {
     let Some(&name_len) = body.first() else {
         return Err(Error::MalformedCommand("empty command frame"));
@@ -47,6 +65,12 @@ pub fn split_name(body: &Bytes) -> Result<(Bytes, Bytes), Error> {
     let name_len = usize::from(name_len);
     if name_len == 0 {
         return Err(Error::MalformedCommand("empty command name"));
+    }
+    if body.len() < 1 + name_len && body.starts_with(LIBZMQ_ZAP_ERROR) {
+        return Ok((
+            Bytes::from_static(b"ERROR"),
+            body.slice(LIBZMQ_ZAP_ERROR.len()..),
+        ));
     }
     if body.len() < 1 + name_len {
         return Err(Error::MalformedCommand(

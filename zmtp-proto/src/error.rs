@@ -76,6 +76,8 @@ pub enum Error {
     Closed,
     /// The socket refused this peer (PAIR already paired, ROUTER identity in use).
     PeerRefused(&'static str),
+    /// An option value is out of range (e.g. a PLAIN user name longer than 255 bytes).
+    InvalidOption(&'static str),
     /// An operation is not valid in the socket's current state (e.g. REQ sending twice).
     InvalidState(&'static str),
     /// The operation is not supported by this socket type.
@@ -92,7 +94,11 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         !matches!(
             self,
-            Self::InvalidState(_) | Self::NotSupported(_) | Self::Unroutable | Self::WouldBlock
+            Self::InvalidOption(_)
+                | Self::InvalidState(_)
+                | Self::NotSupported(_)
+                | Self::Unroutable
+                | Self::WouldBlock
         )
     }
 
@@ -140,6 +146,7 @@ impl std::fmt::Display for Error {
             Self::AuthenticationFailed(why) => write!(f, "authentication failed: {why}"),
             Self::Closed => write!(f, "connection closed"),
             Self::PeerRefused(why) => write!(f, "peer refused: {why}"),
+            Self::InvalidOption(why) => write!(f, "invalid option: {why}"),
             Self::InvalidState(why) => write!(f, "invalid state: {why}"),
             Self::NotSupported(why) => write!(f, "not supported: {why}"),
             Self::Unroutable => write!(f, "no route to peer"),
@@ -158,6 +165,7 @@ impl From<Error> for std::io::Error {
             Error::Closed => ErrorKind::ConnectionAborted,
             Error::HandshakeTimeout | Error::HeartbeatTimeout => ErrorKind::TimedOut,
             Error::InvalidState(_) | Error::NotSupported(_) => ErrorKind::Unsupported,
+            Error::InvalidOption(_) => ErrorKind::InvalidInput,
             Error::Unroutable => ErrorKind::NotConnected,
             Error::PeerError(_) | Error::AuthenticationFailed(_) => ErrorKind::PermissionDenied,
             _ => ErrorKind::InvalidData,

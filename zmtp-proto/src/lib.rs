@@ -10,7 +10,7 @@
 //! | module | what it owns |
 //! |---|---|
 //! | [`greeting`] | the 64-byte greeting and version negotiation |
-//! | [`mechanism`] | security handshakes (NULL) and, for encrypting mechanisms, the frame transform |
+//! | [`mechanism`] | security handshakes (NULL, PLAIN) and, for encrypting mechanisms, the frame transform |
 //! | [`frame`] | frame headers: flags, short and long sizes, limits |
 //! | [`command`] | READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG |
 //! | [`metadata`] | READY/INITIATE properties |

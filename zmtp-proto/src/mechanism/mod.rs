@@ -9,8 +9,10 @@
 //! reports [`Mechanism::encrypts`] and the connection routes every frame through it.
 
 mod null;
+mod plain;
 
 pub use null::Null;
+pub use plain::{PlainClient, PlainCredentials, PlainServer, PlainUsers, USER_ID};
 
 use bytes::{Bytes, BytesMut};
 
@@ -20,9 +22,19 @@ use crate::metadata::Metadata;
 
 /// Which mechanism a connection uses, with its settings.
 ///
+/// libzmq's `ZMQ_PLAIN_USERNAME` + `ZMQ_PLAIN_PASSWORD` make a [`MechanismConfig::PlainClient`],
+/// `ZMQ_PLAIN_SERVER` a [`MechanismConfig::PlainServer`] (whose users a ZAP handler would check
+/// in libzmq; here they are a [`PlainUsers`] list).
+///
 /// ```
+/// use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 /// use zmtp_proto::MechanismConfig;
+///
 /// assert_eq!(MechanismConfig::default().name(), "NULL");
+/// let client = MechanismConfig::PlainClient(PlainCredentials::new("admin", "secret").unwrap());
+/// let server = MechanismConfig::PlainServer(PlainUsers::new([("admin", "secret")]));
+/// assert_eq!((client.name(), client.as_server()), ("PLAIN", false));
+/// assert_eq!((server.name(), server.as_server()), ("PLAIN", true));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -30,6 +42,10 @@ pub enum MechanismConfig {
     /// No security (RFC 23 "The NULL Security Mechanism").
     #[default]
     Null,
+    /// PLAIN client (RFC 24): presents a user name and password, in clear text.
+    PlainClient(PlainCredentials),
+    /// PLAIN server (RFC 24): lets in the clients whose credentials `PlainUsers` accepts.
+    PlainServer(PlainUsers),
 }
 
 impl MechanismConfig {
@@ -37,19 +53,20 @@ impl MechanismConfig {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Null => "NULL",
+            Self::PlainClient(_) | Self::PlainServer(_) => "PLAIN",
         }
     }
 
     /// Whether the greeting's as-server byte is set for this configuration.
     pub fn as_server(&self) -> bool {
-        match self {
-            Self::Null => false,
-        }
+        matches!(self, Self::PlainServer(_))
     }
 
     pub(crate) fn build(&self) -> Mechanism {
         match self {
             Self::Null => Mechanism::Null(Null::new()),
+            Self::PlainClient(c) => Mechanism::PlainClient(PlainClient::new(c.clone())),
+            Self::PlainServer(u) => Mechanism::PlainServer(PlainServer::new(u.clone())),
         }
     }
 }
@@ -59,6 +76,10 @@ impl MechanismConfig {
 pub(crate) enum Mechanism {
     /// NULL.
     Null(Null),
+    /// PLAIN, client side.
+    PlainClient(PlainClient),
+    /// PLAIN, server side.
+    PlainServer(PlainServer),
 }
 
 impl Mechanism {
@@ -66,6 +87,7 @@ impl Mechanism {
     pub(crate) fn check_greeting(&self, peer: &PeerGreeting) -> Result<(), Error> {
         let ours = match self {
             Self::Null(_) => "NULL",
+            Self::PlainClient(_) | Self::PlainServer(_) => "PLAIN",
         };
         if peer.mechanism_name() != ours.as_bytes()
             || peer.mechanism[ours.len()..].iter().any(|&b| b != 0)
@@ -79,6 +101,9 @@ impl Mechanism {
         if matches!(self, Self::Null(_)) && peer.as_server {
             return Err(Error::BadAsServer);
         }
+        // P1: with PLAIN the peer's as-server byte is not checked, because libzmq takes its
+        // role from its own options and does not set it (checklist §1.1). Two clients fail on
+        // the unexpected HELLO; two servers wait for the handshake timeout.
         Ok(())
     }
 
@@ -86,6 +111,8 @@ impl Mechanism {
     pub(crate) fn start(&mut self, ours: &Metadata, out: &mut BytesMut) {
         match self {
             Self::Null(m) => m.start(ours, out),
+            Self::PlainClient(m) => m.start(ours, out),
+            Self::PlainServer(m) => m.start(ours, out),
         }
     }
 
@@ -98,13 +125,16 @@ impl Mechanism {
     ) -> Result<Option<Metadata>, Error> {
         match self {
             Self::Null(m) => m.handle_command(body, out),
+            Self::PlainClient(m) => m.handle_command(body, out),
+            Self::PlainServer(m) => m.handle_command(body, out),
         }
     }
 
-    /// True if frames are transformed (encrypted) after the handshake. NULL never is.
+    /// True if frames are transformed (encrypted) after the handshake. NULL and PLAIN never
+    /// are.
     pub(crate) fn encrypts(&self) -> bool {
         match self {
-            Self::Null(_) => false,
+            Self::Null(_) | Self::PlainClient(_) | Self::PlainServer(_) => false,
         }
     }
 }

@@ -1,0 +1,353 @@
+//! The PLAIN mechanism (RFC 24 "ZMTP PLAIN", checklist §1.8).
+//!
+//! Client and server have different roles (P1, P2):
+//!
+//! ```text
+//! C: HELLO user pass   S: WELCOME          (or ERROR: credentials refused)
+//! C: INITIATE metadata S: READY metadata   (or ERROR)
+//! ```
+//!
+//! The credentials travel in clear text: PLAIN authenticates, it does not protect (P5). The
+//! server checks them against a [`PlainUsers`] list, or accepts any when configured with
+//! [`PlainUsers::any`] — what libzmq does when no ZAP handler is running. Parsing follows
+//! libzmq's `plain_server.cpp`/`plain_client.cpp`: exact lengths, nothing after the password,
+//! an empty WELCOME, and the ERROR reason `400` for refused credentials (a ZAP status code).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::command::{encode_command_header, split_name, Command};
+use crate::error::Error;
+use crate::metadata::Metadata;
+
+/// The peer property our PLAIN server adds to a client's metadata: the user name it
+/// authenticated (libzmq's `User-Id`, which a ZAP handler returns). A `User-Id` the client
+/// sent itself is dropped.
+pub const USER_ID: &str = "User-Id";
+
+/// The ERROR reason sent to a client whose credentials are refused (ZAP status code 400).
+const REFUSED: &[u8] = b"400";
+
+/// A PLAIN client's credentials: a user name and a password of up to 255 bytes each.
+///
+/// ```
+/// use zmtp_proto::mechanism::PlainCredentials;
+///
+/// let c = PlainCredentials::new("admin", "secret").unwrap();
+/// assert_eq!(c.username(), &b"admin"[..]);
+/// assert!(PlainCredentials::new(vec![b'u'; 256], "p").is_err());
+/// // The password never shows in debug output.
+/// assert!(!format!("{c:?}").contains("secret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlainCredentials {
+    username: Bytes,
+    password: Bytes,
+}
+
+impl PlainCredentials {
+    /// Credentials for a PLAIN client. Fails if either part is longer than 255 bytes, the
+    /// most HELLO can carry (libzmq's `ZMQ_PLAIN_USERNAME`/`ZMQ_PLAIN_PASSWORD` refuse the same).
+    pub fn new(username: impl Into<Bytes>, password: impl Into<Bytes>) -> Result<Self, Error> {
+        let (username, password) = (username.into(), password.into());
+        if username.len() > 255 || password.len() > 255 {
+            return Err(Error::InvalidOption(
+                "PLAIN user name and password are at most 255 bytes each",
+            ));
+        }
+        Ok(Self { username, password })
+    }
+
+    /// The user name.
+    pub fn username(&self) -> &Bytes {
+        &self.username
+    }
+
+    /// The password.
+    pub fn password(&self) -> &Bytes {
+        &self.password
+    }
+}
+
+impl std::fmt::Debug for PlainCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainCredentials")
+            .field("username", &String::from_utf8_lossy(&self.username))
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Whom a PLAIN server lets in: a list of user names with their passwords, or anyone.
+///
+/// ```
+/// use zmtp_proto::mechanism::PlainUsers;
+///
+/// let users = PlainUsers::new([("admin", "secret"), ("guest", "")]);
+/// assert!(users.accepts(b"admin", b"secret"));
+/// assert!(!users.accepts(b"admin", b"guess"));
+/// assert!(!users.accepts(b"root", b"secret"));
+/// assert!(PlainUsers::any().accepts(b"anyone", b"anything"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlainUsers(Option<Arc<BTreeMap<Bytes, Bytes>>>);
+
+impl PlainUsers {
+    /// Only these `(user name, password)` pairs.
+    pub fn new<U, P>(users: impl IntoIterator<Item = (U, P)>) -> Self
+    where
+        U: Into<Bytes>,
+        P: Into<Bytes>,
+    {
+        Self(Some(Arc::new(
+            users
+                .into_iter()
+                .map(|(u, p)| (u.into(), p.into()))
+                .collect(),
+        )))
+    }
+
+    /// Any user name and password: what a libzmq PLAIN server does when no ZAP handler runs.
+    /// The handshake still checks the wire format and the socket types.
+    pub fn any() -> Self {
+        Self(None)
+    }
+
+    /// Whether `username` with `password` may connect. The password comparison takes the same
+    /// time whichever byte differs.
+    pub fn accepts(&self, username: &[u8], password: &[u8]) -> bool {
+        let Some(users) = &self.0 else {
+            return true;
+        };
+        users
+            .get(username)
+            .is_some_and(|want| constant_time_eq(want, password))
+    }
+}
+
+impl std::fmt::Debug for PlainUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("PlainUsers::any()"),
+            Some(users) => f
+                .debug_set()
+                .entries(users.keys().map(|u| String::from_utf8_lossy(u)))
+                .finish(),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The client side of a PLAIN handshake.
+#[derive(Debug)]
+pub struct PlainClient {
+    credentials: PlainCredentials,
+    ours: Metadata,
+    state: ClientState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientState {
+    Start,
+    WaitWelcome,
+    WaitReady,
+}
+
+impl PlainClient {
+    /// A client handshake that will present `credentials`.
+    pub fn new(credentials: PlainCredentials) -> Self {
+        Self {
+            credentials,
+            ours: Metadata::new(),
+            state: ClientState::Start,
+        }
+    }
+
+    pub(crate) fn start(&mut self, ours: &Metadata, out: &mut BytesMut) {
+        let (user, pass) = (
+            &self.credentials.username[..],
+            &self.credentials.password[..],
+        );
+        encode_command_header(b"HELLO", 2 + user.len() + pass.len(), out);
+        out.put_u8(user.len() as u8);
+        out.put_slice(user);
+        out.put_u8(pass.len() as u8);
+        out.put_slice(pass);
+        self.ours = ours.clone();
+        self.state = ClientState::WaitWelcome;
+    }
+
+    pub(crate) fn handle_command(
+        &mut self,
+        body: Bytes,
+        out: &mut BytesMut,
+    ) -> Result<Option<Metadata>, Error> {
+        let (name, data) = split_name(&body)?;
+        match (self.state, &name[..]) {
+            (_, b"ERROR") => Err(peer_error(&body)),
+            (ClientState::WaitWelcome, b"WELCOME") => {
+                if !data.is_empty() {
+                    return Err(Error::MalformedCommand("WELCOME with a body"));
+                }
+                encode_command_header(b"INITIATE", self.ours.encoded_len(), out);
+                self.ours.encode(out);
+                self.state = ClientState::WaitReady;
+                Ok(None)
+            }
+            (ClientState::WaitReady, b"READY") => Ok(Some(Metadata::parse(data)?)),
+            _ => Err(unexpected(&name)),
+        }
+    }
+}
+
+/// The server side of a PLAIN handshake.
+#[derive(Debug)]
+pub struct PlainServer {
+    users: PlainUsers,
+    ours: Metadata,
+    user: Bytes,
+    state: ServerState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerState {
+    WaitHello,
+    WaitInitiate,
+}
+
+impl PlainServer {
+    /// A server handshake that lets in `users`.
+    pub fn new(users: PlainUsers) -> Self {
+        Self {
+            users,
+            ours: Metadata::new(),
+            user: Bytes::new(),
+            state: ServerState::WaitHello,
+        }
+    }
+
+    pub(crate) fn start(&mut self, ours: &Metadata, _out: &mut BytesMut) {
+        // The client speaks first.
+        self.ours = ours.clone();
+    }
+
+    pub(crate) fn handle_command(
+        &mut self,
+        body: Bytes,
+        out: &mut BytesMut,
+    ) -> Result<Option<Metadata>, Error> {
+        let (name, data) = split_name(&body)?;
+        match (self.state, &name[..]) {
+            (_, b"ERROR") => Err(peer_error(&body)),
+            (ServerState::WaitHello, b"HELLO") => {
+                let (user, pass) = parse_hello(&data)?;
+                if !self.users.accepts(&user, &pass) {
+                    Command::Error(Bytes::from_static(REFUSED)).encode(out);
+                    return Err(Error::AuthenticationFailed(format!(
+                        "PLAIN credentials of user {:?} refused",
+                        String::from_utf8_lossy(&user)
+                    )));
+                }
+                self.user = user;
+                encode_command_header(b"WELCOME", 0, out);
+                self.state = ServerState::WaitInitiate;
+                Ok(None)
+            }
+            (ServerState::WaitInitiate, b"INITIATE") => {
+                let theirs = Metadata::parse(data)?;
+                Command::Ready(self.ours.clone()).encode(out);
+                let mut meta = Metadata::new();
+                meta.insert(USER_ID, self.user.clone());
+                for (n, v) in theirs.iter() {
+                    if !n.eq_ignore_ascii_case(USER_ID.as_bytes()) {
+                        meta.insert(n.clone(), v.clone());
+                    }
+                }
+                Ok(Some(meta))
+            }
+            _ => Err(unexpected(&name)),
+        }
+    }
+}
+
+/// `HELLO = user-len user pass-len pass`, nothing after (checklist P2; libzmq refuses
+/// extraneous data too).
+fn parse_hello(data: &Bytes) -> Result<(Bytes, Bytes), Error> {
+    let mut at = 0;
+    let mut field = |what: &'static str| -> Result<Bytes, Error> {
+        let len = usize::from(*data.get(at).ok_or(Error::MalformedCommand(what))?);
+        let start = at + 1;
+        if data.len() < start + len {
+            return Err(Error::MalformedCommand(what));
+        }
+        at = start + len;
+        Ok(data.slice(start..at))
+    };
+    let user = field("HELLO user name truncated")?;
+    let pass = field("HELLO password truncated")?;
+    if at != data.len() {
+        return Err(Error::MalformedCommand(
+            "HELLO has bytes after the password",
+        ));
+    }
+    Ok((user, pass))
+}
+
+fn peer_error(body: &Bytes) -> Error {
+    match Command::parse(body) {
+        Ok(Command::Error(reason)) => {
+            Error::PeerError(String::from_utf8_lossy(&reason).into_owned())
+        }
+        Ok(_) => Error::MalformedCommand("ERROR"),
+        Err(e) => e,
+    }
+}
+
+fn unexpected(name: &[u8]) -> Error {
+    Error::UnexpectedCommand(String::from_utf8_lossy(name).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p2_hello_parses_exact_lengths_only() {
+        let ok = Bytes::from_static(b"\x05admin\x06secret");
+        let (u, p) = parse_hello(&ok).unwrap();
+        assert_eq!((&u[..], &p[..]), (&b"admin"[..], &b"secret"[..]));
+        let empty = Bytes::from_static(b"\x00\x00");
+        assert_eq!(parse_hello(&empty).unwrap(), (Bytes::new(), Bytes::new()));
+        for bad in [
+            &b""[..],
+            b"\x05adm",
+            b"\x05admin",
+            b"\x05admin\x07secret",
+            b"\x05admin\x06secretX",
+        ] {
+            assert!(
+                matches!(
+                    parse_hello(&Bytes::from_static(bad)),
+                    Err(Error::MalformedCommand(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_length_and_bytes() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
