@@ -359,6 +359,8 @@ macro_rules! conformance_tests {
             heartbeat_after_cancelled_recv_libzmq,
             heartbeat_detects_vanished_libzmq, heartbeat_detects_vanished_ours,
             heartbeat_ttl_libzmq, heartbeat_ttl_ours,
+            // Security (PLAIN).
+            plain_ours, plain_libzmq,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
             unbind_disconnect_ours, unbind_disconnect_libzmq,
             pub_never_blocks_ours, pub_never_blocks_libzmq,

@@ -17,6 +17,8 @@ use bytes::Bytes;
 
 use crate::util::{check_seq, oneshot, seq_msg, timeout, OneshotSender};
 use crate::{Driver, Msg, SocketOptions, SocketType, TestSocket};
+use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
+use zmtp_proto::MechanismConfig;
 
 /// How long any single receive waits before the case fails.
 pub const RECV_LIMIT: Duration = Duration::from_secs(10);
@@ -65,6 +67,26 @@ pub struct PeerOptions {
     pub sndhwm: Option<usize>,
     /// Receive high-water mark (zmq.rs: ignored).
     pub rcvhwm: Option<usize>,
+    /// The PLAIN mechanism (not supported by zmq.rs: ignored there).
+    pub plain: Option<Plain>,
+}
+
+/// A PLAIN role (RFC 24).
+#[derive(Debug, Clone)]
+pub enum Plain {
+    /// A client presenting these credentials (`ZMQ_PLAIN_USERNAME`, `ZMQ_PLAIN_PASSWORD`).
+    Client {
+        /// User name.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// A server letting in these `(user name, password)` pairs (`ZMQ_PLAIN_SERVER`; libzmq
+    /// checks them in a ZAP handler the peer runs in its context, RFC 27).
+    Server {
+        /// Who may connect.
+        users: Vec<(String, String)>,
+    },
 }
 
 impl PeerOptions {
@@ -84,6 +106,18 @@ impl PeerOptions {
         }
         if let Some(h) = self.rcvhwm {
             o.rcvhwm = h;
+        }
+        match &self.plain {
+            None => {}
+            Some(Plain::Client { username, password }) => {
+                o.mechanism = MechanismConfig::PlainClient(
+                    PlainCredentials::new(username.clone(), password.clone())
+                        .expect("credentials of at most 255 bytes"),
+                );
+            }
+            Some(Plain::Server { users }) => {
+                o.mechanism = MechanismConfig::PlainServer(PlainUsers::new(users.clone()));
+            }
         }
         o.linger = Some(Duration::from_secs(2));
         o
@@ -253,6 +287,11 @@ impl Libzmq {
                     }
                     reply.send(answer);
                 }
+                // Terminate the context explicitly: a ZAP handler's socket holds it too and
+                // leaves its thread once `zmq_ctx_term` interrupts its receive (ETERM).
+                drop(state);
+                let mut ctx = ctx;
+                let _ = ctx.destroy();
             })
             .expect("spawn libzmq peer thread");
         Self { name, tx: Some(tx) }
@@ -292,6 +331,17 @@ fn lz_open(ctx: &zmq::Context, ty: SocketType, o: &PeerOptions) -> zmq::Result<L
     if let Some(h) = o.rcvhwm {
         sock.set_rcvhwm(h as i32)?;
     }
+    match &o.plain {
+        None => {}
+        Some(Plain::Client { username, password }) => {
+            sock.set_plain_username(Some(username))?;
+            sock.set_plain_password(Some(password))?;
+        }
+        Some(Plain::Server { users }) => {
+            lz_zap_handler(ctx, users.clone())?;
+            sock.set_plain_server(true)?;
+        }
+    }
     let n = MONITORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mon_ep = format!("inproc://monitor-{}-{n}", std::process::id());
     sock.monitor(&mon_ep, zmq::SocketEvent::ALL as i32)?;
@@ -299,6 +349,40 @@ fn lz_open(ctx: &zmq::Context, ty: SocketType, o: &PeerOptions) -> zmq::Result<L
     monitor.set_linger(0)?;
     monitor.connect(&mon_ep)?;
     Ok(LzState { ty, sock, monitor })
+}
+
+/// Starts a ZAP handler (RFC 27) in `ctx`: a REP socket at `inproc://zeromq.zap.01` in its own
+/// thread that answers PLAIN requests with 200 for `users` and 400 for anyone else. The thread
+/// ends when the context terminates.
+fn lz_zap_handler(ctx: &zmq::Context, users: Vec<(String, String)>) -> zmq::Result<()> {
+    let zap = ctx.socket(zmq::REP)?;
+    zap.set_linger(0)?;
+    zap.bind("inproc://zeromq.zap.01")?;
+    thread::Builder::new()
+        .name("libzmq-zap".into())
+        .spawn(move || {
+            // Request: version, request id, domain, address, identity, mechanism,
+            // credentials... (RFC 27).
+            while let Ok(req) = zap.recv_multipart(0) {
+                let ok = req.len() == 8
+                    && req[5] == b"PLAIN"
+                    && users
+                        .iter()
+                        .any(|(u, p)| req[6] == u.as_bytes() && req[7] == p.as_bytes());
+                let (code, text, user): (&[u8], &[u8], &[u8]) = if ok {
+                    (b"200", b"OK", &req[6])
+                } else {
+                    (b"400", b"bad credentials", b"")
+                };
+                let id = req.get(1).cloned().unwrap_or_default();
+                let reply: [&[u8]; 6] = [b"1.0", &id, code, text, user, b""];
+                if zap.send_multipart(reply, 0).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|_| zmq::Error::EFAULT)?;
+    Ok(())
 }
 
 fn lz_recv(sock: &zmq::Socket, limit: Duration) -> Result<Msg, String> {

@@ -8,6 +8,7 @@ pub mod heartbeat;
 pub mod pairs;
 pub mod progress;
 pub mod robustness;
+pub mod security;
 pub mod semantics;
 pub mod volume;
 
@@ -26,5 +27,6 @@ pub use pairs::{
 };
 pub use progress::*;
 pub use robustness::*;
+pub use security::*;
 pub use semantics::*;
 pub use volume::*;
