@@ -16,7 +16,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
+use zmtp_proto::MechanismConfig;
 use zmtp_proto::{Msg, SocketType};
 
 use crate::backend::{proto_error, Backend, Event, Monitor, Sock};
@@ -158,6 +160,29 @@ impl Config {
         options.heartbeat_ivl = args.heartbeat_ivl.map(Duration::from_millis);
         options.heartbeat_timeout = args.heartbeat_timeout.map(Duration::from_millis);
         options.heartbeat_ttl = args.heartbeat_ttl.map(Duration::from_millis);
+        if let (Some(user), Some(pass)) = (&args.plain_user, &args.plain_password) {
+            let credentials = PlainCredentials::new(user.clone(), pass.clone())
+                .map_err(|e| Failure::error(format!("--plain-user/--plain-password: {e}")))?;
+            options.mechanism = MechanismConfig::PlainClient(credentials);
+        }
+        if args.plain_server {
+            options.mechanism = MechanismConfig::PlainServer(if args.allow.is_empty() {
+                PlainUsers::any()
+            } else {
+                let users = args
+                    .allow
+                    .iter()
+                    .map(|a| {
+                        a.split_once(':')
+                            .map(|(u, p)| (u.to_owned(), p.to_owned()))
+                            .ok_or_else(|| {
+                                Failure::error(format!("--allow {a:?}: expected USER:PASSWORD"))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                PlainUsers::new(users)
+            });
+        }
         // Report messages for unknown routing ids instead of dropping them silently, and wait
         // at the high-water mark instead of dropping.
         options.router_mandatory = socket_type == SocketType::Router;

@@ -39,7 +39,7 @@ enum Command {
     /// Types that send send each stdin line; types that receive print each message, flushed per
     /// line. At stdin EOF, queued messages are flushed (bounded by --linger) and the tool exits
     /// 0, unless -n is still waiting for messages.
-    Cat(CatArgs),
+    Cat(Box<CatArgs>),
     /// Latency and throughput, compatible with libzmq's local_lat, remote_lat, local_thr and
     /// remote_thr; with no arguments, both ends in one process on loopback for each driver.
     Perf(PerfArgs),
@@ -127,6 +127,26 @@ pub(crate) struct CatArgs {
     /// deciseconds).
     #[arg(long, value_name = "MS")]
     pub(crate) heartbeat_ttl: Option<u64>,
+    /// PLAIN client: the user name to present (ZMQ_PLAIN_USERNAME; needs --plain-password).
+    /// Sent in clear text.
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "plain_password",
+        conflicts_with = "plain_server"
+    )]
+    pub(crate) plain_user: Option<String>,
+    /// PLAIN client: the password to present (ZMQ_PLAIN_PASSWORD; needs --plain-user).
+    #[arg(long, value_name = "PASSWORD", requires = "plain_user")]
+    pub(crate) plain_password: Option<String>,
+    /// PLAIN server (ZMQ_PLAIN_SERVER): clients must present credentials that --allow lists;
+    /// with no --allow, any user name and password is accepted, as by libzmq without a ZAP
+    /// handler.
+    #[arg(long)]
+    pub(crate) plain_server: bool,
+    /// PLAIN server: let in USER with PASSWORD; repeatable.
+    #[arg(long, value_name = "USER:PASSWORD", requires = "plain_server")]
+    pub(crate) allow: Vec<String>,
 }
 
 /// Arguments of `zmtp perf`.

@@ -480,6 +480,80 @@ fn incompatible_server_is_logged_once_while_redialling(d: &str) {
     pull.kill();
 }
 
+fn plain_credentials_are_checked(d: &str) {
+    let rep = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "rep",
+            "--echo",
+            "-n",
+            "1",
+            "--plain-server",
+            "--allow",
+            "admin:secret",
+            "--allow",
+            "guest:",
+            "--bind",
+            "tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = rep.bound();
+    // A wrong password: the server answers ERROR 400, the client exits 1 with one error line.
+    let wrong = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "req",
+            "--plain-user",
+            "admin",
+            "--plain-password",
+            "nope",
+            "--connect",
+            &ep,
+            "--timeout",
+            "5000",
+        ],
+        b"x\n",
+    );
+    assert_eq!(wrong.code, Some(1), "{wrong:?}");
+    let errors: Vec<&String> = wrong
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{wrong:?}");
+    assert!(
+        errors[0].contains("refused") && errors[0].contains("400"),
+        "{errors:?}"
+    );
+    // The right one: the request is echoed.
+    let req = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "req",
+            "--plain-user",
+            "admin",
+            "--plain-password",
+            "secret",
+            "--connect",
+            &ep,
+        ],
+        b"hello\n",
+    );
+    assert_eq!(req.code, Some(0), "{req:?}");
+    assert_eq!(req.stdout, ["hello"]);
+    let rep = rep.finish();
+    assert_eq!(rep.code, Some(0), "{rep:?}");
+    assert!(
+        rep.stderr
+            .iter()
+            .any(|l| l.contains("authentication failed")),
+        "the server logs the refusal: {rep:?}"
+    );
+}
+
 fn perf_tools_against_each_other(d: &str) {
     let server = Proc::zmtp_on(d, &["perf", "lat-server", "tcp://127.0.0.1:*", "32", "200"]);
     let ep = server.bound();
@@ -582,5 +656,6 @@ for_each_driver!(
     bad_hex_input_is_an_error,
     incompatible_peer_is_logged_and_the_server_keeps_serving,
     incompatible_server_is_logged_once_while_redialling,
+    plain_credentials_are_checked,
     perf_tools_against_each_other,
 );
