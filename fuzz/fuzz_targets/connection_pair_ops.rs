@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
+use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
+use zmtp_proto::{Connection, ConnectionConfig, Event, MechanismConfig, Msg, SocketType};
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -40,6 +41,8 @@ enum Op {
 #[derive(Debug, Arbitrary)]
 struct Scenario {
     pair: u8,
+    /// NULL, PLAIN with the right password, or PLAIN with a wrong one (by `mechanism % 3`).
+    mechanism: u8,
     heartbeat: bool,
     small_chunks: bool,
     ops: Vec<Op>,
@@ -56,6 +59,8 @@ struct Side {
     expected_events: VecDeque<Event>,
     /// A byte of `wire` was corrupted: stop checking this direction.
     corrupted: bool,
+    /// The client presents a wrong PLAIN password: the handshake must fail with a refusal.
+    refused: bool,
 }
 
 impl Side {
@@ -66,6 +71,7 @@ impl Side {
             expected_msgs: VecDeque::new(),
             expected_events: VecDeque::new(),
             corrupted: false,
+            refused: false,
         }
     }
 
@@ -84,8 +90,14 @@ impl Side {
     }
 }
 
-fn config(t: SocketType, s: &Scenario) -> ConnectionConfig {
+fn config(t: SocketType, s: &Scenario, server: bool) -> ConnectionConfig {
     let mut c = ConnectionConfig::new(t);
+    c.mechanism = match (s.mechanism % 3, server) {
+        (0, _) => MechanismConfig::Null,
+        (_, true) => MechanismConfig::PlainServer(PlainUsers::new([("user", "pass")])),
+        (1, false) => MechanismConfig::PlainClient(PlainCredentials::new("user", "pass").unwrap()),
+        (_, false) => MechanismConfig::PlainClient(PlainCredentials::new("user", "wrong").unwrap()),
+    };
     if s.heartbeat {
         c.heartbeat_ivl = Some(Duration::from_millis(100));
         c.heartbeat_timeout = Some(Duration::from_millis(300));
@@ -143,7 +155,13 @@ fn check(from: &mut Side, to: &mut Side) {
                             e,
                             zmtp_proto::Error::HeartbeatTimeout
                                 | zmtp_proto::Error::HandshakeTimeout
-                        ),
+                        )
+                        || (to.refused
+                            && matches!(
+                                e,
+                                zmtp_proto::Error::AuthenticationFailed(_)
+                                    | zmtp_proto::Error::PeerError(_)
+                            )),
                     "unexpected failure {e:?}"
                 );
             }
@@ -173,8 +191,11 @@ const PAIRS: [(SocketType, SocketType); 8] = [
 fuzz_target!(|s: Scenario| {
     let (ct, st) = PAIRS[usize::from(s.pair) % PAIRS.len()];
     let mut now = Instant::now();
-    let mut client = Side::new(config(ct, &s), now);
-    let mut server = Side::new(config(st, &s), now);
+    let refused = s.mechanism % 3 == 2;
+    let mut client = Side::new(config(ct, &s, false), now);
+    let mut server = Side::new(config(st, &s, true), now);
+    client.refused = refused;
+    server.refused = refused;
 
     for op in s.ops.iter().take(256) {
         match op {
@@ -273,6 +294,10 @@ fuzz_target!(|s: Scenario| {
         deliver(&mut server, &mut client, usize::MAX, 0, now);
     }
     let up = client.conn.is_active() && server.conn.is_active();
+    if refused && !client.corrupted && !server.corrupted {
+        // A wrong password never gets a connection up (RFC 24 P5).
+        assert!(!client.conn.is_active() && !server.conn.is_active());
+    }
     for side in [&client, &server] {
         if up && !side.corrupted {
             assert!(
