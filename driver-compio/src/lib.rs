@@ -55,7 +55,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use zmtp_proto::handle::MonitorEvent;
+/// Security: PLAIN credentials (client) and the users a PLAIN server lets in, set through
+/// [`SocketOptions::mechanism`].
+pub use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
+pub use zmtp_proto::MechanismConfig;
 pub use zmtp_proto::{Msg, SendError, SocketType};
 
 use driver::{Driver, Shared, State};

@@ -49,7 +49,11 @@ use std::time::Instant;
 
 pub use zmtp_proto::handle::MonitorEvent;
 use zmtp_proto::handle::Outbound;
+/// Security: PLAIN credentials (client) and the users a PLAIN server lets in, set through
+/// [`SocketOptions::mechanism`].
+pub use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
+pub use zmtp_proto::MechanismConfig;
 pub use zmtp_proto::{Msg, SocketType};
 
 use driver::{lock, Driver, State};
