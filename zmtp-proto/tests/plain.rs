@@ -298,3 +298,34 @@ fn p2_credentials_over_255_bytes_are_refused() {
     p.drive();
     assert!(p.client.is_active() && p.server.is_active());
 }
+
+/// P5: a check of the application's own (`PlainUsers::from_fn`, the role of a ZAP handler)
+/// sees each client's user name and password and decides.
+#[test]
+fn p5_a_user_check_decides() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let users = PlainUsers::from_fn(move |user, pass| {
+        log.lock().unwrap().push(user.to_vec());
+        user.starts_with(b"ops-") && pass == b"rotate-me"
+    });
+    let mut ok = Pair::with_configs(
+        client(SocketType::Dealer, "ops-alice", "rotate-me"),
+        server(SocketType::Router, users.clone()),
+    );
+    ok.drive();
+    assert!(ok.client.is_active() && ok.server.is_active());
+    let mut refused = Pair::with_configs(
+        client(SocketType::Dealer, "dev-bob", "rotate-me"),
+        server(SocketType::Router, users),
+    );
+    refused.drive();
+    assert_eq!(
+        refused.client.error(),
+        Some(&Error::PeerError("400".into()))
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [b"ops-alice".to_vec(), b"dev-bob".to_vec()]
+    );
+}

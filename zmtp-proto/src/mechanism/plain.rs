@@ -80,7 +80,8 @@ impl std::fmt::Debug for PlainCredentials {
     }
 }
 
-/// Whom a PLAIN server lets in: a list of user names with their passwords, or anyone.
+/// Whom a PLAIN server lets in: a list of user names with their passwords, a check of your
+/// own (a user database, say: the role a ZAP handler plays for libzmq), or anyone.
 ///
 /// ```
 /// use zmtp_proto::mechanism::PlainUsers;
@@ -90,9 +91,25 @@ impl std::fmt::Debug for PlainCredentials {
 /// assert!(!users.accepts(b"admin", b"guess"));
 /// assert!(!users.accepts(b"root", b"secret"));
 /// assert!(PlainUsers::any().accepts(b"anyone", b"anything"));
+///
+/// let only_ops = PlainUsers::from_fn(|user, password| {
+///     user.starts_with(b"ops-") && password == b"rotate-me"
+/// });
+/// assert!(only_ops.accepts(b"ops-alice", b"rotate-me"));
+/// assert!(!only_ops.accepts(b"dev-bob", b"rotate-me"));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct PlainUsers(Option<Arc<BTreeMap<Bytes, Bytes>>>);
+#[derive(Clone)]
+pub struct PlainUsers(Users);
+
+/// A user check: called with the user name and the password of each client's HELLO.
+type Check = Arc<dyn Fn(&[u8], &[u8]) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+enum Users {
+    Any,
+    List(Arc<BTreeMap<Bytes, Bytes>>),
+    Check(Check),
+}
 
 impl PlainUsers {
     /// Only these `(user name, password)` pairs.
@@ -101,7 +118,7 @@ impl PlainUsers {
         U: Into<Bytes>,
         P: Into<Bytes>,
     {
-        Self(Some(Arc::new(
+        Self(Users::List(Arc::new(
             users
                 .into_iter()
                 .map(|(u, p)| (u.into(), p.into()))
@@ -112,29 +129,51 @@ impl PlainUsers {
     /// Any user name and password: what a libzmq PLAIN server does when no ZAP handler runs.
     /// The handshake still checks the wire format and the socket types.
     pub fn any() -> Self {
-        Self(None)
+        Self(Users::Any)
     }
 
-    /// Whether `username` with `password` may connect. The password comparison takes the same
-    /// time whichever byte differs.
+    /// Whoever `check(user name, password)` accepts. The check runs inside the handshake, on
+    /// the socket's driver, so it must not block; compare passwords in constant time.
+    pub fn from_fn(check: impl Fn(&[u8], &[u8]) -> bool + Send + Sync + 'static) -> Self {
+        Self(Users::Check(Arc::new(check)))
+    }
+
+    /// Whether `username` with `password` may connect. For a list, the password comparison
+    /// takes the same time whichever byte differs.
     pub fn accepts(&self, username: &[u8], password: &[u8]) -> bool {
-        let Some(users) = &self.0 else {
-            return true;
-        };
-        users
-            .get(username)
-            .is_some_and(|want| constant_time_eq(want, password))
+        match &self.0 {
+            Users::Any => true,
+            Users::List(users) => users
+                .get(username)
+                .is_some_and(|want| constant_time_eq(want, password)),
+            Users::Check(check) => check(username, password),
+        }
     }
 }
+
+/// Lists compare by content, checks by identity (the same `from_fn` value, cloned).
+impl PartialEq for PlainUsers {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Users::Any, Users::Any) => true,
+            (Users::List(a), Users::List(b)) => a == b,
+            (Users::Check(a), Users::Check(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PlainUsers {}
 
 impl std::fmt::Debug for PlainUsers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            None => f.write_str("PlainUsers::any()"),
-            Some(users) => f
+            Users::Any => f.write_str("PlainUsers::any()"),
+            Users::List(users) => f
                 .debug_set()
                 .entries(users.keys().map(|u| String::from_utf8_lossy(u)))
                 .finish(),
+            Users::Check(_) => f.write_str("PlainUsers::from_fn(..)"),
         }
     }
 }
@@ -341,6 +380,18 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn users_compare_lists_by_content_and_checks_by_identity() {
+        let check = PlainUsers::from_fn(|_, _| true);
+        assert_eq!(check, check.clone());
+        assert_ne!(check, PlainUsers::from_fn(|_, _| true));
+        assert_eq!(PlainUsers::new([("a", "b")]), PlainUsers::new([("a", "b")]));
+        assert_ne!(PlainUsers::new([("a", "b")]), PlainUsers::new([("a", "c")]));
+        assert_ne!(PlainUsers::any(), check);
+        assert_eq!(format!("{check:?}"), "PlainUsers::from_fn(..)");
+        assert_eq!(format!("{:?}", PlainUsers::new([("a", "pw")])), "{\"a\"}");
     }
 
     #[test]
