@@ -747,11 +747,7 @@ impl Connection {
                     self.events.push_back(Event::Cancel(topic));
                 }
             }
-            Command::Error(reason) => {
-                return Err(Error::PeerError(
-                    String::from_utf8_lossy(&reason).into_owned(),
-                ));
-            }
+            Command::Error(reason) => return Err(Error::from_peer_reason(&reason)),
             Command::Ready(_) | Command::Other { .. } => {
                 // Unknown or late commands are ignored after the handshake, as libzmq does.
                 tracing::trace!("ignoring command after handshake");

@@ -89,6 +89,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The peer's ERROR command, with its reason as sent (lossy UTF-8).
+    pub(crate) fn from_peer_reason(reason: &[u8]) -> Self {
+        Self::PeerError(String::from_utf8_lossy(reason).into_owned())
+    }
+
+    /// A command named `name` where the handshake allows none of that name.
+    pub(crate) fn unexpected_command(name: &[u8]) -> Self {
+        Self::UnexpectedCommand(String::from_utf8_lossy(name).into_owned())
+    }
+
     /// True if the error ends the connection (as opposed to a socket-level refusal such as
     /// [`Error::WouldBlock`]).
     pub fn is_fatal(&self) -> bool {

@@ -35,12 +35,8 @@ impl Null {
         debug_assert!(self.sent_ready);
         match Command::parse(&body)? {
             Command::Ready(meta) => Ok(Some(meta)),
-            Command::Error(reason) => Err(Error::PeerError(
-                String::from_utf8_lossy(&reason).into_owned(),
-            )),
-            Command::Other { name, .. } => Err(Error::UnexpectedCommand(
-                String::from_utf8_lossy(&name).into_owned(),
-            )),
+            Command::Error(reason) => Err(Error::from_peer_reason(&reason)),
+            Command::Other { name, .. } => Err(Error::unexpected_command(&name)),
             other => Err(Error::UnexpectedCommand(command_name(&other).to_owned())),
         }
     }

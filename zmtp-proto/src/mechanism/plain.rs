@@ -242,7 +242,7 @@ impl PlainClient {
                 Ok(None)
             }
             (ClientState::WaitReady, b"READY") => Ok(Some(Metadata::parse(data)?)),
-            _ => Err(unexpected(&name)),
+            _ => Err(Error::unexpected_command(&name)),
         }
     }
 }
@@ -312,7 +312,7 @@ impl PlainServer {
                 }
                 Ok(Some(meta))
             }
-            _ => Err(unexpected(&name)),
+            _ => Err(Error::unexpected_command(&name)),
         }
     }
 }
@@ -342,16 +342,10 @@ fn parse_hello(data: &Bytes) -> Result<(Bytes, Bytes), Error> {
 
 fn peer_error(body: &Bytes) -> Error {
     match Command::parse(body) {
-        Ok(Command::Error(reason)) => {
-            Error::PeerError(String::from_utf8_lossy(&reason).into_owned())
-        }
+        Ok(Command::Error(reason)) => Error::from_peer_reason(&reason),
         Ok(_) => Error::MalformedCommand("ERROR"),
         Err(e) => e,
     }
-}
-
-fn unexpected(name: &[u8]) -> Error {
-    Error::UnexpectedCommand(String::from_utf8_lossy(name).into_owned())
 }
 
 #[cfg(test)]
