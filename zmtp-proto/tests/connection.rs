@@ -35,13 +35,6 @@ fn concat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-fn handshake_info(events: &[Event]) -> &zmtp_proto::PeerInfo {
-    match events {
-        [Event::HandshakeSucceeded(info)] => info,
-        other => panic!("expected one HandshakeSucceeded, got {other:?}"),
-    }
-}
-
 // ------------------------------------------------------------------------------------------
 // Handshake: socket types (§1.7, M3, N2, N4)
 // ------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ mod support;
 
 use support::*;
 use zmtp_proto::mechanism::{PlainCredentials, PlainUsers, USER_ID};
-use zmtp_proto::{ConnectionConfig, Error, Event, MechanismConfig, SocketType};
+use zmtp_proto::{ConnectionConfig, Error, MechanismConfig, SocketType};
 
 fn client(t: SocketType, user: &str, pass: &str) -> ConnectionConfig {
     let mut c = ConnectionConfig::new(t);
@@ -23,13 +23,6 @@ fn server(t: SocketType, users: PlainUsers) -> ConnectionConfig {
 
 fn users() -> PlainUsers {
     PlainUsers::new([("admin", "secret"), ("guest", "")])
-}
-
-fn handshake_peer(events: &[Event]) -> &zmtp_proto::PeerInfo {
-    match events {
-        [Event::HandshakeSucceeded(info)] => info,
-        other => panic!("expected one HandshakeSucceeded, got {other:?}"),
-    }
 }
 
 /// P1/P2: HELLO, WELCOME, INITIATE, READY in that order; then messages flow both ways. The
@@ -71,12 +64,12 @@ fn p2_handshake_then_messages_both_ways() {
     );
 
     let server_events = drain_events(&mut p.server);
-    let peer = handshake_peer(&server_events);
+    let peer = handshake_info(&server_events);
     assert_eq!(peer.socket_type, SocketType::Dealer);
     assert_eq!(peer.metadata.get(USER_ID).unwrap(), &b"admin"[..]);
     let client_events = drain_events(&mut p.client);
     assert_eq!(
-        handshake_peer(&client_events).socket_type,
+        handshake_info(&client_events).socket_type,
         SocketType::Router
     );
 
@@ -149,7 +142,7 @@ fn p5_client_cannot_choose_its_user_id() {
     let mut p = Pair::with_configs(c, server(SocketType::Router, users()));
     p.drive();
     let events = drain_events(&mut p.server);
-    let peer = handshake_peer(&events);
+    let peer = handshake_info(&events);
     assert_eq!(peer.metadata.get(USER_ID).unwrap(), &b"guest"[..]);
     assert_eq!(
         peer.metadata

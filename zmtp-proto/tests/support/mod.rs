@@ -378,6 +378,14 @@ pub fn fail_with(config: ConnectionConfig, input: &[u8]) -> Error {
     err
 }
 
+/// The peer of the only event, which must be `HandshakeSucceeded`.
+pub fn handshake_info(events: &[Event]) -> &zmtp_proto::PeerInfo {
+    match events {
+        [Event::HandshakeSucceeded(info)] => info,
+        other => panic!("expected one HandshakeSucceeded, got {other:?}"),
+    }
+}
+
 /// The connection's events end with exactly one `Closed(err)`.
 pub fn assert_closed_once(conn: &mut Connection, err: &Error) {
     let events = drain_events(conn);
