@@ -66,13 +66,13 @@ pub fn split_name(body: &Bytes) -> Result<(Bytes, Bytes), Error> {
     if name_len == 0 {
         return Err(Error::MalformedCommand("empty command name"));
     }
-    if body.len() < 1 + name_len && body.starts_with(LIBZMQ_ZAP_ERROR) {
-        return Ok((
-            Bytes::from_static(b"ERROR"),
-            body.slice(LIBZMQ_ZAP_ERROR.len()..),
-        ));
-    }
     if body.len() < 1 + name_len {
+        if body.starts_with(LIBZMQ_ZAP_ERROR) {
+            return Ok((
+                Bytes::from_static(b"ERROR"),
+                body.slice(LIBZMQ_ZAP_ERROR.len()..),
+            ));
+        }
         return Err(Error::MalformedCommand(
             "command name longer than the frame",
         ));
