@@ -20,8 +20,8 @@ type Runner = fn(Scenario, &Params) -> std::io::Result<Measurement>;
 fn implementations() -> Vec<(&'static str, Runner)> {
     #[cfg_attr(not(feature = "peers"), allow(unused_mut))] // Only the peers feature adds more.
     let mut v: Vec<(&'static str, Runner)> = vec![
-        ("tokio", zmtp_benches::ours::tokio_driver::run),
-        ("compio", zmtp_benches::ours::compio_driver::run),
+        ("tokio", zmtp_benches::ours::run::<driver_tokio::Tokio>),
+        ("compio", zmtp_benches::ours::run::<driver_compio::Compio>),
         ("libzmq", zmtp_benches::libzmq::run),
         ("zmqrs", zmtp_benches::zmqrs::run),
         ("raw", zmtp_benches::raw::run),

@@ -18,78 +18,35 @@
 //!
 //! # Instantiating the suite for a driver
 //!
-//! The driver's crate adds the suite as a dev-dependency:
+//! Every driver's socket is [`zmtp_async::Socket<R>`](zmtp_async::Socket) for its runtime `R`,
+//! so the cases use it directly ([`Sock<D>`]). The driver's crate adds the suite as a
+//! dev-dependency:
 //!
 //! ```toml
 //! [dev-dependencies]
 //! zmtp-conformance = { workspace = true }
 //! ```
 //!
-//! and writes `tests/conformance.rs`: a newtype around its socket and its monitor (the orphan
-//! rule forbids implementing the suite's traits on the driver's types directly), the
-//! [`Driver`] impl, and one macro call. For a compio driver (sockets are `!Send`, which the
-//! traits allow):
+//! and writes `tests/conformance.rs`: the [`Driver`] impl, and one macro call. For compio
+//! (sockets are `!Send`, which the suite allows):
 //!
 //! ```ignore
-//! use std::future::Future;
-//! use std::io;
-//! use std::time::Duration;
-//!
-//! use zmtp_conformance::{conformance_tests, Driver, MonitorEvent, TestMonitor, TestSocket};
-//! use zmtp_proto::{Msg, SendError, SocketOptions, SocketType};
+//! use zmtp_conformance::{conformance_tests, Driver};
 //!
 //! struct Compio;
-//! struct Sock(driver_compio::Socket);
-//! struct Mon(driver_compio::Monitor);
 //!
 //! impl Driver for Compio {
-//!     type Socket = Sock;
+//!     type Runtime = driver_compio::Compio;
 //!     const NAME: &'static str = "compio";
-//!     fn run<F: Future>(f: F) -> F::Output {
-//!         compio::runtime::Runtime::new().unwrap().block_on(f)
-//!     }
-//!     fn socket(ty: SocketType, options: SocketOptions) -> Sock {
-//!         Sock(driver_compio::Socket::with_options(ty, options))
-//!     }
-//!     fn sleep(d: Duration) -> impl Future<Output = ()> {
-//!         compio::time::sleep(d)
-//!     }
-//!     // `race` has a runtime-agnostic default; override it to use the runtime's own select.
-//! }
-//!
-//! impl TestSocket for Sock {
-//!     type Monitor = Mon;
-//!     async fn bind(&self, ep: &str) -> io::Result<String> { self.0.bind(ep).await }
-//!     async fn connect(&self, ep: &str) -> io::Result<()> { self.0.connect(ep).await }
-//!     async fn unbind(&self, ep: &str) -> io::Result<()> { self.0.unbind(ep).await }
-//!     async fn disconnect(&self, ep: &str) -> io::Result<()> { self.0.disconnect(ep).await }
-//!     async fn send(&self, msg: Msg) -> io::Result<()> { self.0.send(msg).await }
-//!     async fn send_slice(&self, b: &[u8]) -> io::Result<()> { self.0.send_slice(b).await }
-//!     async fn recv(&self) -> io::Result<Msg> { self.0.recv().await }
-//!     fn try_send(&self, msg: Msg) -> Result<(), SendError> { self.0.try_send(msg) }
-//!     fn try_recv(&self) -> io::Result<Option<Msg>> { self.0.try_recv() }
-//!     async fn subscribe(&self, t: &[u8]) -> io::Result<()> { self.0.subscribe(t).await }
-//!     async fn unsubscribe(&self, t: &[u8]) -> io::Result<()> { self.0.unsubscribe(t).await }
-//!     fn monitor(&self) -> Mon { Mon(self.0.monitor()) }
-//!     async fn close(self) { self.0.close().await }
-//! }
-//!
-//! impl TestMonitor for Mon {
-//!     async fn next(&mut self) -> Option<MonitorEvent> {
-//!         Some(match self.0.next().await? {
-//!             driver_compio::MonitorEvent::Socket(e) => MonitorEvent::Socket(e),
-//!             driver_compio::MonitorEvent::Listening { endpoint } => MonitorEvent::Listening(endpoint),
-//!             driver_compio::MonitorEvent::Accepted { endpoint, .. } => MonitorEvent::Accepted(endpoint),
-//!             _ => MonitorEvent::Other,
-//!         })
-//!     }
+//!     // `run`, `socket`, `sleep` and `race` have defaults; override `run` to choose the
+//!     // runtime's configuration, `race` to use the runtime's own select.
 //! }
 //!
 //! conformance_tests!(Compio);
 //! ```
 //!
-//! `driver-tokio/tests/conformance.rs` is the worked example for tokio (current-thread
-//! runtime, `tokio::select!` for [`Driver::race`]). Run one driver's suite with
+//! `driver-tokio/tests/conformance.rs` is the worked example for tokio (`tokio::select!` for
+//! [`Driver::race`]). Run one driver's suite with
 //! `cargo test -p driver-tokio --test conformance`; one case with `... -- reqrep_libzmq`.
 //!
 //! # What is covered
@@ -140,158 +97,35 @@ pub mod relay;
 pub mod util;
 
 use std::future::Future;
-use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use futures_util::future::Either;
+pub use zmtp_async::MonitorEvent;
 pub use zmtp_proto::{Error, Msg, SendError, SocketEvent, SocketOptions, SocketType};
 
-/// What a driver's monitor reports, reduced to what the suite looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MonitorEvent {
-    /// A protocol event from the machine.
-    Socket(SocketEvent),
-    /// The socket listens on this endpoint.
-    Listening(String),
-    /// A connection was accepted on this endpoint.
-    Accepted(String),
-    /// Anything else the driver reports.
-    Other,
-}
+use zmtp_async::Runtime;
 
-impl From<zmtp_proto::handle::MonitorEvent> for MonitorEvent {
-    fn from(event: zmtp_proto::handle::MonitorEvent) -> Self {
-        use zmtp_proto::handle::MonitorEvent as E;
-        match event {
-            E::Socket(e) => Self::Socket(e),
-            E::Listening { endpoint } => Self::Listening(endpoint),
-            E::Accepted { endpoint, .. } => Self::Accepted(endpoint),
-            _ => Self::Other,
-        }
-    }
-}
-
-/// Defines `Sock` and `Mon`, wrappers implementing [`TestSocket`] and [`TestMonitor`] for the
-/// socket and monitor of a driver crate with the drivers' common API (`driver_tokio`,
-/// `driver_compio`), so each driver's test file only says how to run a case.
-///
-/// ```ignore
-/// zmtp_conformance::test_socket!(driver_tokio);
-/// ```
-#[macro_export]
-macro_rules! test_socket {
-    ($driver:ident) => {
-        struct Sock($driver::Socket);
-
-        struct Mon($driver::Monitor);
-
-        impl $crate::TestSocket for Sock {
-            type Monitor = Mon;
-
-            async fn bind(&self, endpoint: &str) -> ::std::io::Result<String> {
-                self.0.bind(endpoint).await
-            }
-            async fn connect(&self, endpoint: &str) -> ::std::io::Result<()> {
-                self.0.connect(endpoint).await
-            }
-            async fn unbind(&self, endpoint: &str) -> ::std::io::Result<()> {
-                self.0.unbind(endpoint).await
-            }
-            async fn disconnect(&self, endpoint: &str) -> ::std::io::Result<()> {
-                self.0.disconnect(endpoint).await
-            }
-            async fn send(&self, msg: $crate::Msg) -> ::std::io::Result<()> {
-                self.0.send(msg).await
-            }
-            async fn send_slice(&self, body: &[u8]) -> ::std::io::Result<()> {
-                self.0.send_slice(body).await
-            }
-            async fn recv(&self) -> ::std::io::Result<$crate::Msg> {
-                self.0.recv().await
-            }
-            fn try_send(&self, msg: $crate::Msg) -> Result<(), $crate::SendError> {
-                self.0.try_send(msg)
-            }
-            fn try_recv(&self) -> ::std::io::Result<Option<$crate::Msg>> {
-                self.0.try_recv()
-            }
-            async fn subscribe(&self, topic: &[u8]) -> ::std::io::Result<()> {
-                self.0.subscribe(topic).await
-            }
-            async fn unsubscribe(&self, topic: &[u8]) -> ::std::io::Result<()> {
-                self.0.unsubscribe(topic).await
-            }
-            fn monitor(&self) -> Mon {
-                Mon(self.0.monitor())
-            }
-            async fn close(self) {
-                self.0.close().await;
-            }
-        }
-
-        impl $crate::TestMonitor for Mon {
-            async fn next(&mut self) -> Option<$crate::MonitorEvent> {
-                self.0.next().await.map(Into::into)
-            }
-        }
-    };
-}
-
-/// A driver's socket, as the suite uses it. Mirrors the drivers' public API; `Send` is not
-/// required (compio sockets are `!Send`).
-#[allow(async_fn_in_trait)] // reason: the futures are awaited on the same thread; no Send bound wanted
-pub trait TestSocket: Sized + 'static {
-    /// The driver's monitor stream.
-    type Monitor: TestMonitor;
-    /// Binds; returns the endpoint actually bound.
-    async fn bind(&self, endpoint: &str) -> io::Result<String>;
-    /// Connects (asynchronously: returns before the connection exists).
-    async fn connect(&self, endpoint: &str) -> io::Result<()>;
-    /// Stops listening on an endpoint.
-    async fn unbind(&self, endpoint: &str) -> io::Result<()>;
-    /// Drops a connect-side peer.
-    async fn disconnect(&self, endpoint: &str) -> io::Result<()>;
-    /// Sends, waiting at the high-water mark.
-    async fn send(&self, msg: Msg) -> io::Result<()>;
-    /// Sends a one-frame message copied from `body`, waiting at the high-water mark.
-    async fn send_slice(&self, body: &[u8]) -> io::Result<()>;
-    /// Receives the next message.
-    async fn recv(&self) -> io::Result<Msg>;
-    /// Sends without waiting.
-    #[allow(clippy::result_large_err)] // reason: mirrors the drivers' `try_send`, which hands the message back
-    fn try_send(&self, msg: Msg) -> Result<(), SendError>;
-    /// Receives without waiting.
-    fn try_recv(&self) -> io::Result<Option<Msg>>;
-    /// SUB/XSUB: subscribes to a prefix.
-    async fn subscribe(&self, topic: &[u8]) -> io::Result<()>;
-    /// SUB/XSUB: removes a subscription.
-    async fn unsubscribe(&self, topic: &[u8]) -> io::Result<()>;
-    /// Starts recording monitor events.
-    fn monitor(&self) -> Self::Monitor;
-    /// Closes, flushing for the linger time.
-    async fn close(self);
-}
-
-/// A driver's monitor stream.
-#[allow(async_fn_in_trait)] // reason: as for TestSocket
-pub trait TestMonitor: 'static {
-    /// The next event; `None` once the socket is closed.
-    async fn next(&mut self) -> Option<MonitorEvent>;
-}
+/// The socket of driver `D`: the shared layer's socket on `D`'s runtime.
+pub type Sock<D> = zmtp_async::Socket<<D as Driver>::Runtime>;
 
 /// A runtime driver under test.
 pub trait Driver: Sized + 'static {
-    /// The driver's socket.
-    type Socket: TestSocket;
+    /// The driver's runtime.
+    type Runtime: Runtime;
     /// A short name for messages.
     const NAME: &'static str;
     /// Runs `f` to completion on the driver's runtime, on the current thread.
-    fn run<F: Future>(f: F) -> F::Output;
+    fn run<F: Future>(f: F) -> F::Output {
+        Self::Runtime::block_on(f).expect("a runtime")
+    }
     /// A new socket (called inside [`Driver::run`]).
-    fn socket(ty: SocketType, options: SocketOptions) -> Self::Socket;
+    fn socket(ty: SocketType, options: SocketOptions) -> Sock<Self> {
+        zmtp_async::Socket::with_options(ty, options)
+    }
     /// The runtime's timer.
-    fn sleep(d: Duration) -> impl Future<Output = ()>;
+    fn sleep(d: Duration) -> impl Future<Output = ()> {
+        Self::Runtime::sleep_until(Instant::now() + d)
+    }
     /// Runs two futures until the first completes and drops the other (the `select!` the
     /// cancel-safety cases use). The default is the runtime-agnostic [`util::select`].
     fn race<A: Future, B: Future>(
@@ -359,6 +193,9 @@ macro_rules! conformance_tests {
             heartbeat_after_cancelled_recv_libzmq,
             heartbeat_detects_vanished_libzmq, heartbeat_detects_vanished_ours,
             heartbeat_ttl_libzmq, heartbeat_ttl_ours,
+            // Faults while the application waits in `recv`.
+            parked_recv_redials_libzmq, parked_recv_redials_ours,
+            parked_recv_heartbeats_libzmq, parked_recv_heartbeats_ours,
             // Security (PLAIN).
             plain_ours, plain_libzmq,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,

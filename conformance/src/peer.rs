@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::util::{check_seq, oneshot, seq_msg, timeout, OneshotSender};
-use crate::{Driver, Msg, SocketOptions, SocketType, TestSocket};
+use crate::{Driver, Msg, Sock, SocketOptions, SocketType};
 use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 use zmtp_proto::MechanismConfig;
 
@@ -768,7 +768,7 @@ async fn zs_subscribe(s: &mut ZState, topic: &[u8], on: bool) -> Answer {
 /// the peer's name and the reason).
 pub enum Peer<D: Driver> {
     /// A socket of the driver under test.
-    Ours(D::Socket, SocketType),
+    Ours(Sock<D>, SocketType),
     /// libzmq.
     Libzmq(Libzmq, SocketType),
     /// zmq.rs.
@@ -813,7 +813,7 @@ impl<D: Driver> Peer<D> {
     }
 
     /// Our socket, if this is one.
-    pub fn ours(&self) -> Option<&D::Socket> {
+    pub fn ours(&self) -> Option<&Sock<D>> {
         match self {
             Self::Ours(s, _) => Some(s),
             _ => None,

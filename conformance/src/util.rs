@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::Either;
 
-use crate::{Driver, MonitorEvent, Msg, SocketEvent, TestMonitor};
+use zmtp_async::{Monitor, Runtime};
+
+use crate::{Driver, MonitorEvent, Msg, SocketEvent};
 
 /// Polls `a` then `b` until one completes; the other is dropped. Built on
 /// [`std::future::poll_fn`], so it runs on any executor. Which future is polled first
@@ -374,8 +376,8 @@ impl Default for Rng {
 
 /// Waits (up to `limit`) for an event matching `pred` and returns it; the events before it are
 /// consumed. Panics on timeout, listing what was seen.
-pub async fn wait_event<D: Driver, M: TestMonitor>(
-    monitor: &mut M,
+pub async fn wait_event<D: Driver, R: Runtime>(
+    monitor: &mut Monitor<R>,
     limit: Duration,
     what: &str,
     mut pred: impl FnMut(&SocketEvent) -> bool,
@@ -400,7 +402,7 @@ pub async fn wait_event<D: Driver, M: TestMonitor>(
 }
 
 /// Every event already recorded (waits only for the monitor to yield what it holds).
-pub async fn drain_events<D: Driver, M: TestMonitor>(monitor: &mut M) -> Vec<MonitorEvent> {
+pub async fn drain_events<D: Driver, R: Runtime>(monitor: &mut Monitor<R>) -> Vec<MonitorEvent> {
     let mut out = Vec::new();
     while let Some(Some(e)) = timeout::<D, _>(Duration::from_millis(1), monitor.next()).await {
         out.push(e);

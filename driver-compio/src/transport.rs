@@ -57,10 +57,13 @@ impl Stream {
     }
 }
 
-/// A listening socket.
+/// A listening socket (TCP or Unix), as [`Compio::bind`](zmtp_async::Runtime::bind) returns
+/// it.
 #[derive(Debug, Clone)]
-pub(crate) enum Listener {
+pub enum Listener {
+    /// A TCP listener.
     Tcp(TcpListener),
+    /// A Unix listener.
     Unix(UnixListener),
 }
 

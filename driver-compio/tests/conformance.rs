@@ -4,16 +4,14 @@
 #![allow(missing_docs)] // reason: test crate
 
 use std::future::Future;
-use std::time::Duration;
 
-use driver_compio::{SocketOptions, SocketType};
 use zmtp_conformance::Driver;
 
 /// The compio driver on a fresh runtime per case; `EPOLL` forces compio's polling driver.
 struct Compio<const EPOLL: bool>;
 
 impl<const EPOLL: bool> Driver for Compio<EPOLL> {
-    type Socket = Sock;
+    type Runtime = driver_compio::Compio;
     const NAME: &'static str = if EPOLL { "compio-epoll" } else { "compio" };
 
     fn run<F: Future>(f: F) -> F::Output {
@@ -33,17 +31,7 @@ impl<const EPOLL: bool> Driver for Compio<EPOLL> {
         }
         runtime.block_on(f)
     }
-
-    fn socket(ty: SocketType, options: SocketOptions) -> Sock {
-        Sock(driver_compio::Socket::with_options(ty, options))
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> {
-        compio::time::sleep(d)
-    }
 }
-
-zmtp_conformance::test_socket!(driver_compio);
 
 mod io_uring {
     zmtp_conformance::conformance_tests!(super::Compio<false>);

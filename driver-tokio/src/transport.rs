@@ -73,10 +73,12 @@ impl Stream {
     }
 }
 
-/// A listening socket.
+/// A listening socket (TCP or Unix), as [`Tokio::bind`](zmtp_async::Runtime::bind) returns it.
 #[derive(Debug)]
-pub(crate) enum Listener {
+pub enum Listener {
+    /// A TCP listener.
     Tcp(TcpListener),
+    /// A Unix listener, with the socket file to remove when it goes away.
     Unix(UnixListener, Option<PathBuf>),
 }
 

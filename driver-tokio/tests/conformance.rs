@@ -3,32 +3,14 @@
 #![allow(missing_docs)] // reason: test crate
 
 use std::future::Future;
-use std::time::Duration;
 
-use driver_tokio::{SocketOptions, SocketType};
 use zmtp_conformance::{conformance_tests, Driver, Either};
 
 struct Tokio;
 
 impl Driver for Tokio {
-    type Socket = Sock;
+    type Runtime = driver_tokio::Tokio;
     const NAME: &'static str = "tokio";
-
-    fn run<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-            .block_on(f)
-    }
-
-    fn socket(ty: SocketType, options: SocketOptions) -> Sock {
-        Sock(driver_tokio::Socket::with_options(ty, options))
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> {
-        tokio::time::sleep(d)
-    }
 
     async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
         tokio::select! {
@@ -37,7 +19,5 @@ impl Driver for Tokio {
         }
     }
 }
-
-zmtp_conformance::test_socket!(driver_tokio);
 
 conformance_tests!(Tokio);

@@ -21,7 +21,9 @@ use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
 use zmtp_proto::MechanismConfig;
 use zmtp_proto::{Msg, SocketType};
 
-use crate::backend::{proto_error, Backend, Event, Monitor, Sock};
+use zmtp_async::{Monitor, Runtime, Socket};
+
+use crate::backend::{proto_error, sleep, Event};
 use crate::drivers::{self, with_backend, DriverName};
 use crate::frames::{decode_hex, encode_hex, format_msg, parse_line};
 use crate::lines::Lines;
@@ -34,13 +36,13 @@ pub(crate) fn run(driver: Option<DriverName>, args: &CatArgs) -> CmdResult {
     with_backend!(driver, B => run_on::<B>(&config))
 }
 
-fn run_on<B: Backend>(config: &Config) -> CmdResult {
+fn run_on<B: Runtime>(config: &Config) -> CmdResult {
     B::block_on(async {
         let session = pin!(session::<B>(config));
         match config.timeout {
             None => session.await,
             Some(limit) => {
-                let timer = pin!(B::sleep(limit));
+                let timer = pin!(sleep::<B>(limit));
                 match futures_util::future::select(session, timer).await {
                     futures_util::future::Either::Left((result, _)) => result,
                     futures_util::future::Either::Right(((), _)) => {
@@ -212,8 +214,8 @@ impl Config {
 }
 
 /// Sets up the socket, runs the loop, and closes the socket (flushing for up to `--linger`).
-async fn session<B: Backend>(config: &Config) -> CmdResult {
-    let socket = B::socket(config.socket_type, config.options.clone());
+async fn session<B: Runtime>(config: &Config) -> CmdResult {
+    let socket = Socket::<B>::with_options(config.socket_type, config.options.clone());
     let mut monitor = socket.monitor();
     for endpoint in &config.binds {
         let bound = socket
@@ -352,10 +354,10 @@ impl<'a> Loop<'a> {
         }
     }
 
-    async fn run<S: Sock>(
+    async fn run<R: Runtime>(
         &mut self,
-        socket: &S,
-        monitor: &mut S::Monitor,
+        socket: &Socket<R>,
+        monitor: &mut Monitor<R>,
         lines: Option<&Lines>,
     ) -> CmdResult {
         while !self.finished() {

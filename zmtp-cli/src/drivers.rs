@@ -1,11 +1,11 @@
-//! Choosing a driver: `--driver`, the default, and the dispatch from a name to a [`Backend`]
+//! Choosing a driver: `--driver`, the default, and the dispatch from a name to a [`Runtime`]
 //! type.
 //!
-//! [`Backend`]: crate::backend::Backend
+//! [`Runtime`]: zmtp_async::Runtime
 
 use clap::ValueEnum;
 
-use crate::backend::Compio;
+use crate::backend::has_io_uring;
 
 /// The drivers `--driver` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,10 +25,10 @@ pub(crate) const AVAILABLE: &[DriverName] = &[DriverName::Compio, DriverName::To
 /// back to its epoll backend, and a note on stderr says so.
 pub(crate) fn resolve(requested: Option<DriverName>) -> DriverName {
     match requested {
-        None if Compio::has_io_uring() => DriverName::Compio,
+        None if has_io_uring() => DriverName::Compio,
         None => DriverName::Tokio,
         Some(DriverName::Compio) => {
-            if !Compio::has_io_uring() {
+            if !has_io_uring() {
                 eprintln!(
                     "zmtp: io_uring is unavailable here; the compio driver uses its epoll backend"
                 );
@@ -42,23 +42,23 @@ pub(crate) fn resolve(requested: Option<DriverName>) -> DriverName {
 /// The driver's name for tables: compio says which backend it runs on.
 pub(crate) fn label(driver: DriverName) -> &'static str {
     match driver {
-        DriverName::Compio if Compio::has_io_uring() => "compio",
+        DriverName::Compio if has_io_uring() => "compio",
         DriverName::Compio => "compio (epoll)",
         DriverName::Tokio => "tokio",
     }
 }
 
-/// Runs `$body` with the type alias `$b` naming the [`Backend`](crate::backend::Backend) of
+/// Runs `$body` with the type alias `$b` naming the [`Runtime`](crate::backend::Backend) of
 /// the driver `$driver` (a resolved [`DriverName`]).
 macro_rules! with_backend {
     ($driver:expr, $b:ident => $body:expr) => {
         match $driver {
             $crate::drivers::DriverName::Tokio => {
-                type $b = $crate::backend::Tokio;
+                type $b = driver_tokio::Tokio;
                 $body
             }
             $crate::drivers::DriverName::Compio => {
-                type $b = $crate::backend::Compio;
+                type $b = driver_compio::Compio;
                 $body
             }
         }

@@ -14,7 +14,9 @@ use bytes::Bytes;
 use zmtp_proto::socket::{SocketEvent, SocketOptions};
 use zmtp_proto::{Msg, SocketType};
 
-use crate::backend::{Backend, Event, Monitor, Sock};
+use zmtp_async::{Runtime, Socket};
+
+use crate::backend::Event;
 use crate::drivers::{self, with_backend, DriverName};
 use crate::{CmdResult, Failure, PerfEnd, PerfMode};
 
@@ -29,13 +31,13 @@ pub(crate) fn run(driver: Option<DriverName>, mode: Option<PerfMode>) -> CmdResu
     }
 }
 
-fn block_on<B: Backend, T>(fut: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+fn block_on<B: Runtime, T>(fut: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
     B::block_on(fut)
         .map_err(|e| Failure::error(format!("cannot start the {} runtime: {e}", B::NAME)))?
 }
 
 /// One of the four libzmq-compatible tools.
-fn run_tool<B: Backend>(mode: &PerfMode) -> CmdResult {
+fn run_tool<B: Runtime>(mode: &PerfMode) -> CmdResult {
     block_on::<B, ()>(async {
         match mode {
             PerfMode::LatServer(end) => {
@@ -56,7 +58,7 @@ fn run_tool<B: Backend>(mode: &PerfMode) -> CmdResult {
                 print_throughput(end, elapsed);
             }
             PerfMode::ThrClient(end) => {
-                let push = B::socket(SocketType::Push, perf_options());
+                let push = Socket::<B>::with_options(SocketType::Push, perf_options());
                 push.connect(&end.endpoint).await.map_err(|e| {
                     Failure::error(format!("cannot connect to {}: {e}", end.endpoint))
                 })?;
@@ -75,8 +77,8 @@ fn perf_options() -> SocketOptions {
 }
 
 /// A socket bound to `endpoint`, with the `bound` line printed.
-async fn bound<B: Backend>(socket_type: SocketType, endpoint: &str) -> Result<B::Socket, Failure> {
-    let socket = B::socket(socket_type, perf_options());
+async fn bound<B: Runtime>(socket_type: SocketType, endpoint: &str) -> Result<Socket<B>, Failure> {
+    let socket = Socket::<B>::with_options(socket_type, perf_options());
     let resolved = socket
         .bind(endpoint)
         .await
@@ -86,11 +88,11 @@ async fn bound<B: Backend>(socket_type: SocketType, endpoint: &str) -> Result<B:
 }
 
 /// A socket connected to `endpoint`, returned once its handshake has completed.
-async fn connected<B: Backend>(
+async fn connected<B: Runtime>(
     socket_type: SocketType,
     endpoint: &str,
-) -> Result<B::Socket, Failure> {
-    let socket = B::socket(socket_type, perf_options());
+) -> Result<Socket<B>, Failure> {
+    let socket = Socket::<B>::with_options(socket_type, perf_options());
     let mut monitor = socket.monitor();
     socket
         .connect(endpoint)
@@ -135,7 +137,7 @@ fn io_failure(what: &'static str) -> impl Fn(std::io::Error) -> Failure {
 }
 
 /// lat-server: echo `count` messages.
-async fn echo<S: Sock>(rep: &S, end: &PerfEnd) -> CmdResult {
+async fn echo<R: Runtime>(rep: &Socket<R>, end: &PerfEnd) -> CmdResult {
     for _ in 0..end.count {
         let msg = rep.recv().await.map_err(io_failure("receive"))?;
         check_size(&msg, end.size)?;
@@ -145,7 +147,7 @@ async fn echo<S: Sock>(rep: &S, end: &PerfEnd) -> CmdResult {
 }
 
 /// lat-client: `count` round trips; returns their total time.
-async fn round_trips<S: Sock>(req: &S, end: &PerfEnd) -> Result<Duration, Failure> {
+async fn round_trips<R: Runtime>(req: &Socket<R>, end: &PerfEnd) -> Result<Duration, Failure> {
     let payload = Bytes::from(vec![0u8; end.size]);
     let start = Instant::now();
     for _ in 0..end.count {
@@ -159,7 +161,7 @@ async fn round_trips<S: Sock>(req: &S, end: &PerfEnd) -> Result<Duration, Failur
 }
 
 /// thr-server: receive `count` messages; returns the time from the first to the last.
-async fn receive<S: Sock>(pull: &S, end: &PerfEnd) -> Result<Duration, Failure> {
+async fn receive<R: Runtime>(pull: &Socket<R>, end: &PerfEnd) -> Result<Duration, Failure> {
     let first = pull.recv().await.map_err(io_failure("receive"))?;
     check_size(&first, end.size)?;
     let start = Instant::now();
@@ -171,7 +173,7 @@ async fn receive<S: Sock>(pull: &S, end: &PerfEnd) -> Result<Duration, Failure> 
 }
 
 /// thr-client: send `count` messages.
-async fn send<S: Sock>(push: &S, end: &PerfEnd) -> CmdResult {
+async fn send<R: Runtime>(push: &Socket<R>, end: &PerfEnd) -> CmdResult {
     let payload = Bytes::from(vec![0u8; end.size]);
     for _ in 0..end.count {
         push.send(Msg::from(payload.clone()))
@@ -334,7 +336,7 @@ fn summary(requested: Option<DriverName>) -> CmdResult {
 }
 
 /// Runs `scenario` briefly to estimate its speed, then for about [`TARGET`].
-fn measure<B: Backend>(scenario: Scenario) -> Result<Measured, Failure> {
+fn measure<B: Runtime>(scenario: Scenario) -> Result<Measured, Failure> {
     let probe = scenario.probe_count();
     let took = run_pair::<B>(scenario, probe)?;
     let scale = TARGET.as_secs_f64() / took.as_secs_f64().max(1e-6);
@@ -363,13 +365,13 @@ fn measure<B: Backend>(scenario: Scenario) -> Result<Measured, Failure> {
 /// Both ends of `scenario` on loopback on one thread and runtime (on a small machine this
 /// measures the driver rather than cross-core wake-ups); returns the time the measuring end
 /// took.
-fn run_pair<B: Backend>(scenario: Scenario, count: u64) -> Result<Duration, Failure> {
+fn run_pair<B: Runtime>(scenario: Scenario, count: u64) -> Result<Duration, Failure> {
     let (size, server_type) = match scenario {
         Scenario::Latency => (16, SocketType::Rep),
         Scenario::Throughput(size) => (size, SocketType::Pull),
     };
     block_on::<B, Duration>(async {
-        let server = B::socket(server_type, perf_options());
+        let server = Socket::<B>::with_options(server_type, perf_options());
         let endpoint = server
             .bind("tcp://127.0.0.1:*")
             .await
@@ -388,7 +390,7 @@ fn run_pair<B: Backend>(scenario: Scenario, count: u64) -> Result<Duration, Fail
                 Ok(elapsed)
             }
             Scenario::Throughput(_) => {
-                let push = B::socket(SocketType::Push, perf_options());
+                let push = Socket::<B>::with_options(SocketType::Push, perf_options());
                 push.connect(&end.endpoint)
                     .await
                     .map_err(io_failure("connect"))?;

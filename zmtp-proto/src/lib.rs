@@ -18,7 +18,6 @@
 //! | [`connection`] | the per-connection machine tying the above together, with heartbeats |
 //! | [`message`] | multipart messages |
 //! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types |
-//! | [`handle`] | what an async driver's socket handle shares with its driver task: wakers, monitor queue |
 //!
 //! # The run loop
 //!
@@ -56,7 +55,6 @@ pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod greeting;
-pub mod handle;
 pub mod mechanism;
 pub mod message;
 pub mod metadata;

@@ -44,8 +44,8 @@ const IMPLS: &[(&str, &str)] = &[
 fn run(imp: &str, scenario: Scenario, params: &Params) -> std::io::Result<Measurement> {
     use zmtp_benches as b;
     match imp {
-        "tokio" => b::ours::tokio_driver::run(scenario, params),
-        "compio" => b::ours::compio_driver::run(scenario, params),
+        "tokio" => b::ours::run::<driver_tokio::Tokio>(scenario, params),
+        "compio" => b::ours::run::<driver_compio::Compio>(scenario, params),
         "libzmq" => b::libzmq::run(scenario, params),
         "zmqrs" => b::zmqrs::run(scenario, params),
         #[cfg(feature = "peers")]

@@ -11,7 +11,7 @@ use futures_util::future::Either;
 
 use crate::peer::{Peer, PeerKind, PeerOptions};
 use crate::util::{check_seq, join, select, seq_frame, seq_msg, yield_now, Rng};
-use crate::{Driver, Msg, SendError, SocketType, TestSocket};
+use crate::{Driver, Msg, SendError, Sock, SocketType};
 
 /// Messages in the receive race.
 const RECV_N: u64 = 20_000;
@@ -35,7 +35,7 @@ async fn short_timer<D: Driver>(rng: &mut Rng) {
 /// Receives `RECV_N` sequence messages on `sock`, each `recv()` raced against a short timer
 /// (with [`Driver::race`], or [`select`] if `portable`). Returns how many receives were
 /// cancelled.
-async fn recv_racing<D: Driver>(sock: &D::Socket, portable: bool) -> u64 {
+async fn recv_racing<D: Driver>(sock: &Sock<D>, portable: bool) -> u64 {
     let mut rng = Rng::new();
     let mut next = 0;
     let mut cancelled = 0;
@@ -68,7 +68,7 @@ async fn recv_racing<D: Driver>(sock: &D::Socket, portable: bool) -> u64 {
     cancelled
 }
 
-async fn assert_nothing_more<D: Driver>(sock: &D::Socket) {
+async fn assert_nothing_more<D: Driver>(sock: &Sock<D>) {
     D::sleep(Duration::from_millis(100)).await;
     let extra = sock.try_recv().expect("try_recv");
     assert!(extra.is_none(), "a message was duplicated: {extra:?}");

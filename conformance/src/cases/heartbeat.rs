@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::peer::{Heartbeat, Peer, PeerEvent, PeerKind, PeerOptions};
 use crate::relay::Relay;
 use crate::util::{drain_events, is_disconnect, is_handshake, msg, wait_event};
-use crate::{Driver, Either, Error, MonitorEvent, SocketEvent, SocketType, TestSocket};
+use crate::{Driver, Either, Error, MonitorEvent, SocketEvent, SocketType};
 
 /// 100 ms PINGs, 300 ms timeout.
 pub const FAST: Heartbeat = Heartbeat {

@@ -4,6 +4,7 @@
 
 pub mod cancel;
 pub mod endpoints;
+pub mod faults;
 pub mod heartbeat;
 pub mod pairs;
 pub mod progress;
@@ -14,6 +15,7 @@ pub mod volume;
 
 pub use cancel::*;
 pub use endpoints::*;
+pub use faults::*;
 pub use heartbeat::*;
 pub use pairs::{
     dealer_dealer_libzmq, dealer_dealer_ours, dealer_dealer_zmqrs, dealer_rep_libzmq,

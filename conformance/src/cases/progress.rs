@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::cases::heartbeat::FAST;
 use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions};
 use crate::util::{check_seq, drain_events, is_disconnect, is_handshake, msg, seq_msg};
-use crate::{Driver, MonitorEvent, SocketType, TestSocket};
+use crate::{Driver, MonitorEvent, SocketType};
 
 const BURST: u64 = 500;
 const BURST_SIZE: usize = 4096;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::peer::{Peer, PeerKind, PeerOptions};
 use crate::util::{msg, wait_event, within};
-use crate::{Driver, Error, SocketEvent, SocketType, TestSocket};
+use crate::{Driver, Error, SocketEvent, SocketType};
 
 /// F3: our PULL with `maxmsgsize` 64 KiB; a libzmq PUSH sends 128 KiB. The connection is
 /// dropped with `MessageTooLarge` (nothing of the message is delivered), libzmq reconnects,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions, Plain};
 use crate::util::{msg, wait_event, within};
-use crate::{Driver, Error, SocketEvent, SocketType, TestSocket};
+use crate::{Driver, Error, SocketEvent, SocketType};
 
 const LIMIT: Duration = Duration::from_secs(10);
 

@@ -10,7 +10,7 @@ use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions};
 use crate::util::{free_tcp_endpoint, is_disconnect, join, msg, wait_event, TempDir, Transport};
 use zmtp_proto::Frame;
 
-use crate::{Driver, Either, Error, Msg, SocketEvent, SocketType, TestSocket};
+use crate::{Driver, Either, Error, Msg, SocketEvent, SocketType};
 
 // ---- PUB/SUB filtering ---------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ pub async fn router_identities_zmqrs<D: Driver>() {
 
 /// Binds `peer` to `ep`, retrying for a while (a restarted binder may find the address busy
 /// for a moment).
-async fn bind_retrying<D: Driver>(kind: PeerKind, ty: SocketType, ep: &str) -> Peer<D> {
+pub(crate) async fn bind_retrying<D: Driver>(kind: PeerKind, ty: SocketType, ep: &str) -> Peer<D> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let peer = Peer::<D>::new(kind, ty);

@@ -1,7 +1,7 @@
-//! The per-socket driver task and the I/O it shares with the socket handle.
+//! The socket's I/O on compio: every operation and the rounds that move their bytes.
 //!
 //! The handle and the driver task share the machine and every I/O operation through an
-//! `Rc<RefCell<State>>` (compio runs every task of a runtime on one thread: no lock, no
+//! `Rc<RefCell<_>>` (compio runs every task of a runtime on one thread: no lock, no
 //! channel): one persistent accept per listener, one dial per connecting peer, and per
 //! connected peer one read and at most one write in flight. Nothing is ever dropped in flight
 //! except on purpose (a peer being closed, an unbound listener, the end of the socket), because
@@ -15,10 +15,11 @@
 //! [`FuturesUnordered`].
 //!
 //! Rounds run on the driver task, and also on the application's task just before `recv` (or
-//! `send` at the high-water mark) would wait ([`State::run_inline`]): the request it just
+//! `send` at the high-water mark) would wait: the request it just
 //! queued is submitted without a task switch, and a completion that arrives while the
 //! application waits wakes the application, which handles it itself, as well as the driver
-//! task, which keeps everything moving when the application is elsewhere.
+//! task, which keeps everything moving when the application is elsewhere (the protocol is
+//! `zmtp_async`'s: every slot's waker reports to the socket's [`Signal`]).
 //!
 //! Reads go straight into the machine's arena ([`Socket::take_read_buf`] lends its free space
 //! as an owned `BytesMut`, [`Socket::give_read_buf`] takes it back without a copy). Writes take
@@ -31,7 +32,7 @@
 //! [`Socket::give_read_buf`]: zmtp_proto::Socket::give_read_buf
 //! [`Socket::take_transmit`]: zmtp_proto::Socket::take_transmit
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::path::PathBuf;
 use std::pin::{pin, Pin};
@@ -39,14 +40,13 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use futures_util::task::AtomicWaker;
+use zmtp_async::{remove_bound, Io, MonitorEvent, Round, Signal};
 use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::handle::{Handle, MonitorEvent, WakerKey};
 use zmtp_proto::socket::{Action, PeerId};
 
 use crate::transport::{self, Listener, Stream, DIRECT_IOV};
@@ -58,171 +58,10 @@ const ROUNDS_PER_POLL: usize = 32;
 /// Pause before accepting again after `accept` failed (e.g. out of file descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
-/// The state shared by a socket handle and its driver task.
-pub(crate) type Shared = Rc<RefCell<State>>;
-
-/// What the handle and the driver share: the machine with its wakers, the listeners and the
-/// I/O of the connected peers.
-pub(crate) struct State {
-    pub(crate) handle: Handle,
-    pub(crate) listeners: Vec<Bound>,
-    /// Listeners bound since the driver last ran; it starts accepting on them.
-    fresh: Vec<(Listener, Stop, Rc<str>)>,
-    io: Io,
-    /// Sends since the application's task last yielded in `send` (see `SEND_BUDGET`).
-    pub(crate) sends_without_yield: u32,
-    /// The deadline of the driver task's timer, as it last armed it.
-    armed: Option<Instant>,
-    /// The application waited in `recv` on this socket and has not sent since.
-    pub(crate) waited: bool,
-}
-
-impl State {
-    pub(crate) fn new(handle: Handle) -> Self {
-        Self {
-            handle,
-            listeners: Vec::new(),
-            fresh: Vec::new(),
-            io: Io::new(),
-            sends_without_yield: 0,
-            armed: None,
-            waited: false,
-        }
-    }
-
-    /// Hands a new listener to the driver.
-    pub(crate) fn add_listener(
-        &mut self,
-        listener: Listener,
-        endpoint: String,
-        ipc_path: Option<PathBuf>,
-    ) {
-        let stop = Stop::default();
-        self.fresh
-            .push((listener, stop.clone(), endpoint.as_str().into()));
-        self.listeners.push(Bound {
-            endpoint: endpoint.clone(),
-            stop,
-            ipc_path,
-        });
-        self.handle
-            .push_monitor(MonitorEvent::Listening { endpoint });
-        self.handle.notify_driver();
-    }
-
-    /// Runs rounds of peer I/O on the application's task, just before it would wait: what it
-    /// queued is submitted now rather than after a task switch, completions that arrived are
-    /// handled here, and `user` is woken (as well as the driver task) by the next completion.
-    /// Accepts, dials and timers stay with the driver task.
-    ///
-    /// With `live`, the caller is a `recv`/`send` future that runs a round itself whenever it
-    /// is woken and calls [`State::end_wait`] when it completes or is dropped: until then, a
-    /// completion wakes only that task, not the driver task as well.
-    ///
-    /// Returns false if there was nothing to do (no round ran, nothing changed).
-    pub(crate) fn run_inline(&mut self, user: &Waker, live: bool) -> bool {
-        if self.handle.is_finished() || self.is_idle_for(user, live) {
-            return false;
-        }
-        // Cleared before the round: a completion from now on wakes `user` again.
-        self.io.ready.app_woken.store(false, Ordering::Release);
-        if self.round(None, &mut Clock::default()) {
-            // Plenty of work: the driver task carries on.
-            self.handle.notify_driver();
-        }
-        self.io.ready.app.register(user);
-        self.io.ready.app_live.store(live, Ordering::Release);
-        self.io.app = Some(WakerKey::of(user));
-        self.check_timer();
-        true
-    }
-
-    /// True if an inline round for `user` would find nothing to do and change nothing: no
-    /// operation completed or was started since the last round, no output, action or paused
-    /// read is pending, and completions already wake `user` in the same `live` mode. (With
-    /// `join!` or `select!` an application task is polled for every wake-up of any of its
-    /// futures; a round-trip client and server on one task poll a `recv` this way twice per
-    /// round trip.)
-    fn is_idle_for(&self, user: &Waker, live: bool) -> bool {
-        let ready = &self.io.ready;
-        self.is_quiet()
-            && self.io.app == Some(WakerKey::of(user))
-            && !ready.app_woken.load(Ordering::Acquire)
-            && ready.app_live.load(Ordering::Acquire) == live
-    }
-
-    /// True if `user`, parked by `send` at the high-water mark (`recv`: with no message), has
-    /// not been woken since: no round found room (a message) and no operation completed.
-    pub(crate) fn is_still_parked(&self, user: &Waker, recv: bool) -> bool {
-        !self.io.ready.app_woken.load(Ordering::Acquire)
-            && if recv {
-                self.handle.is_recv_parked(user)
-            } else {
-                self.handle.is_send_parked(user)
-            }
-    }
-
-    /// True if a round of peer I/O would find nothing to do: no operation completed or was
-    /// started since the last round, no output, action or paused read is pending.
-    fn is_quiet(&self) -> bool {
-        !self.io.ready.listed.load(Ordering::Acquire)
-            && self.io.paused.is_empty()
-            && !self.handle.machine.has_any_transmit()
-            && !self.handle.machine.has_action()
-    }
-
-    /// Wakes the driver task if the machine's next deadline is earlier than its timer (a
-    /// round run inline changed it: a PING's TTL, a handshake deadline).
-    fn check_timer(&mut self) {
-        let armed = self.armed;
-        if let Some(t) = self.handle.machine.poll_timeout() {
-            if armed.is_none_or(|a| t < a) {
-                self.handle.notify_driver();
-            }
-        }
-    }
-
-    /// A `recv`/`send` future that waited with `live` is done (or dropped): completions wake
-    /// the driver task again, and it is woken now if one arrived that no round handled yet.
-    pub(crate) fn end_wait(shared: &Shared) {
-        if let Ok(st) = shared.try_borrow() {
-            st.io.ready.end_wait();
-        }
-    }
-
-    /// After the application took a message: writes what the machine now has to send
-    /// (resumed decoding may queue a PONG), submitting it at once where the peer has no write
-    /// in flight (one in flight takes it along when it completes), and wakes the driver only
-    /// if reading must resume. (`send` still wakes the driver: submitting each burst's first
-    /// message alone cost 16 B PUSH/PULL ~7% in throughput.)
-    pub(crate) fn submit_output(&mut self) {
-        let Self { handle: h, io, .. } = self;
-        if !io.paused.is_empty() {
-            h.notify_driver();
-        }
-        if !h.machine.take_settled() && !h.machine.has_any_transmit() {
-            // Only a message was taken: no output, events or deadlines changed.
-            return;
-        }
-        let mut started = false;
-        while let Some(peer) = h.machine.poll_transmit() {
-            started |= io.write(h, peer.index());
-        }
-        // Polling the new write submits it; anything else that completed meanwhile is
-        // handled too, and then the driver task finishes the job (wakes, events, output).
-        if started && io.poll_peers(h, &mut Clock::default()) {
-            h.drain_events();
-            h.wake_ready();
-            h.notify_driver();
-        }
-        self.check_timer();
-    }
-}
-
 /// A listener as the handle sees it. Dropping it (unbind, close) stops its accept, which
 /// closes the listening socket, and removes its ipc file.
-pub(crate) struct Bound {
-    pub(crate) endpoint: String,
+struct Bound {
+    endpoint: String,
     stop: Stop,
     ipc_path: Option<PathBuf>,
 }
@@ -280,59 +119,33 @@ impl Stop {
     }
 }
 
-/// Who to wake when a peer's operation completes, and which peers to look at.
-#[derive(Default)]
+/// The peers whose operation may have completed, and the signal their wakers report to.
 struct Ready {
     /// Indices of peers with an operation that may have completed (duplicates are harmless).
+    /// The signal's pending mark says it is not empty (read without taking the lock).
     list: Mutex<Vec<usize>>,
-    /// `list` is not empty (read without taking the lock).
-    listed: AtomicBool,
-    /// A completion woke `app` (which takes its waker out) since it was last registered.
-    app_woken: AtomicBool,
-    /// The driver task, registered on each of its polls.
-    driver: AtomicWaker,
-    /// The application task that last ran a round inline and is about to wait.
-    app: AtomicWaker,
-    /// `app` is a `recv`/`send` future that runs a round whenever it is woken (see
-    /// [`State::run_inline`]): completions need not wake the driver task too.
-    app_live: AtomicBool,
+    signal: Arc<Signal>,
 }
 
 impl Ready {
     fn push(&self, index: usize) {
         let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
         list.push(index);
-        self.listed.store(true, Ordering::Release);
-    }
-
-    /// See [`State::end_wait`].
-    fn end_wait(&self) {
-        // A plain load first: most `recv`/`send` calls complete without waiting, and a
-        // locked swap on each of them cost ~4% of a 16 B PUSH/PULL run on both ends.
-        if self.app_live.load(Ordering::Acquire)
-            && self.app_live.swap(false, Ordering::AcqRel)
-            && !self
-                .list
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_empty()
-        {
-            self.driver.wake();
-        }
+        self.signal.set_pending();
     }
 
     /// Moves the list into `out` (empty, its allocation reused); false if it was empty.
     fn take(&self, out: &mut Vec<usize>) -> bool {
         debug_assert!(out.is_empty());
-        if !self.listed.load(Ordering::Acquire) {
+        if !self.signal.is_pending() {
             // Nothing was pushed since the last take (the usual answer on the last pass of
-            // `Io::poll_peers`): no lock. A push sets `listed` before its waker runs, and the
-            // woken task's next round takes it.
+            // `CompioIo::poll_peers`): no lock. A push marks the signal before its waker runs,
+            // and the woken task's next round takes it.
             return false;
         }
         let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut *list, out);
-        self.listed.store(false, Ordering::Release);
+        self.signal.clear_pending();
         !out.is_empty()
     }
 }
@@ -362,11 +175,7 @@ impl Wake for OpWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.mark();
-        self.ready.app_woken.store(true, Ordering::Release);
-        self.ready.app.wake();
-        if !self.ready.app_live.load(Ordering::Acquire) {
-            self.ready.driver.wake();
-        }
+        self.ready.signal.wake();
     }
 }
 
@@ -469,9 +278,6 @@ async fn write_op((stream, bufs): (Stream, Vec<Bytes>)) -> (Stream, BufResult<us
 
 /// A rare operation in flight (accept, dial) and what it hands back.
 type Op1 = Pin<Box<dyn Future<Output = Done>>>;
-
-/// The driver's timer: its deadline and the sleep that ends there.
-type Timer = (Instant, Pin<Box<dyn Future<Output = ()>>>);
 
 enum Done {
     Accepted {
@@ -576,8 +382,12 @@ impl PeerIo {
     }
 }
 
-/// Every I/O operation of a socket apart from its timer.
-struct Io {
+/// Every I/O operation of one socket on compio, apart from its timer.
+pub struct CompioIo {
+    /// Listeners as the handle sees them (dropping one stops its accept).
+    listeners: Vec<Bound>,
+    /// Listeners bound since the driver task last ran; it starts accepting on them.
+    fresh: Vec<(Listener, Stop, Rc<str>)>,
     /// Accepts and dials.
     ops: FuturesUnordered<Op1>,
     /// Connected peers by [`PeerId::index`].
@@ -589,40 +399,136 @@ struct Io {
     ready: Arc<Ready>,
     /// The ready list being worked through.
     batch: Vec<usize>,
-    /// The application task whose waker `ready.app` holds (as given, see [`WakerKey`]).
-    app: Option<WakerKey>,
 }
 
-impl Io {
-    fn new() -> Self {
+impl std::fmt::Debug for CompioIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompioIo")
+            .field("listeners", &self.listeners.len())
+            .field("peers", &self.peers.iter().flatten().count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Io for CompioIo {
+    type Listener = (Listener, Option<PathBuf>);
+
+    fn add_listener(&mut self, (listener, ipc_path): Self::Listener, endpoint: &str) {
+        let stop = Stop::default();
+        self.fresh.push((listener, stop.clone(), endpoint.into()));
+        self.listeners.push(Bound {
+            endpoint: endpoint.to_owned(),
+            stop,
+            ipc_path,
+        });
+    }
+
+    fn unbind(&mut self, endpoint: &str) -> bool {
+        remove_bound(&mut self.listeners, endpoint, |b| &b.endpoint)
+    }
+
+    /// Everything that does not wait, until nothing is left or the budget of
+    /// [`ROUNDS_PER_POLL`] passes is spent.
+    fn round(&mut self, r: &mut Round<'_>, mut driver: Option<&mut Context<'_>>) -> bool {
+        if let Some(cx) = driver.as_deref_mut() {
+            for (listener, stop, endpoint) in self.fresh.drain(..) {
+                self.ops.push(accept_op(listener, stop, endpoint, false));
+            }
+            let machine = r.machine();
+            let quiet = self.paused.is_empty()
+                && !machine.has_any_transmit()
+                && !machine.has_action()
+                && !r.signal().is_pending();
+            // Woken by `send` or `recv` for work an inline round has done by now, or by an
+            // accept or dial: only those are polled.
+            if quiet && !self.poll_ops(r, cx) {
+                return false;
+            }
+        }
+        for _ in 0..ROUNDS_PER_POLL {
+            self.run_actions(r);
+            self.resume_reads(r);
+            while let Some(peer) = r.machine().poll_transmit() {
+                self.write(r, peer.index());
+            }
+            // New operations are submitted here, on their first poll; what completes may
+            // produce output, actions or new operations for the next pass.
+            let mut completed = self.poll_peers(r);
+            if let Some(cx) = driver.as_deref_mut() {
+                completed |= self.poll_ops(r, cx);
+            }
+            if !completed {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Submits what the machine has to send at once where the peer has no write in flight
+    /// (one in flight takes it along when it completes).
+    fn flush(&mut self, r: &mut Round<'_>) -> bool {
+        let mut started = false;
+        while let Some(peer) = r.machine().poll_transmit() {
+            started |= self.write(r, peer.index());
+        }
+        // Polling the new write submits it; anything else that completed meanwhile is
+        // handled too, and then the driver task finishes the job (wakes, events, output).
+        started && self.poll_peers(r)
+    }
+
+    fn has_paused_reads(&self) -> bool {
+        !self.paused.is_empty()
+    }
+
+    fn is_flushed(&self) -> bool {
+        self.peers.iter().flatten().all(PeerIo::is_flushed)
+    }
+
+    fn finish(&mut self) {
+        // Dropping the operations cancels them; dropping the streams closes them.
+        self.ops = FuturesUnordered::new();
+        self.peers.clear();
+        self.closing.clear();
+        self.paused.clear();
+        self.listeners.clear();
+        self.fresh.clear();
+    }
+}
+
+impl CompioIo {
+    pub(crate) fn new(signal: &Arc<Signal>) -> Self {
         Self {
+            listeners: Vec::new(),
+            fresh: Vec::new(),
             ops: FuturesUnordered::new(),
             peers: Vec::new(),
             closing: Vec::new(),
             paused: Vec::new(),
-            ready: Arc::default(),
+            ready: Arc::new(Ready {
+                list: Mutex::default(),
+                signal: signal.clone(),
+            }),
             batch: Vec::new(),
-            app: None,
         }
     }
 
     /// Polls accepts and dials (driver task only).
-    fn poll_ops(&mut self, h: &mut Handle, cx: &mut Context<'_>, clock: &mut Clock) -> bool {
+    fn poll_ops(&mut self, r: &mut Round<'_>, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         while let Poll::Ready(Some(done)) = self.ops.poll_next_unpin(cx) {
-            self.complete(h, done, clock);
+            self.complete(r, done);
             progress = true;
         }
         progress
     }
 
     /// Polls the peer operations whose wakers fired. Returns true if any completed.
-    fn poll_peers(&mut self, h: &mut Handle, clock: &mut Clock) -> bool {
+    fn poll_peers(&mut self, r: &mut Round<'_>) -> bool {
         let mut progress = false;
         let mut batch = std::mem::take(&mut self.batch);
         while self.ready.take(&mut batch) {
             for index in batch.drain(..) {
-                progress |= self.poll_peer(h, index, clock);
+                progress |= self.poll_peer(r, index);
             }
             if !self.closing.is_empty() {
                 progress |= self.poll_closing();
@@ -632,7 +538,7 @@ impl Io {
         progress
     }
 
-    fn poll_peer(&mut self, h: &mut Handle, index: usize, clock: &mut Clock) -> bool {
+    fn poll_peer(&mut self, r: &mut Round<'_>, index: usize) -> bool {
         let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
             return false;
         };
@@ -643,16 +549,17 @@ impl Io {
             match result {
                 BufResult(Ok(n), buf) if n > 0 => {
                     io.reader = Some(stream);
-                    h.machine.give_read_buf(peer, buf, clock.now());
-                    self.read(h, index);
+                    let now = r.now();
+                    r.machine().give_read_buf(peer, buf, now);
+                    self.read(r, index);
                 }
                 BufResult(Ok(_), _) => {
-                    self.close_peer(h, peer, clock, false);
+                    self.close_peer(r, peer, false);
                     return true;
                 }
                 BufResult(Err(error), _) => {
                     tracing::debug!(%error, "read failed");
-                    self.close_peer(h, peer, clock, false);
+                    self.close_peer(r, peer, false);
                     return true;
                 }
             }
@@ -666,17 +573,17 @@ impl Io {
             match result {
                 Ok(n) if n > 0 || bufs.is_empty() => {
                     io.wrote(bufs, n);
-                    self.write(h, index);
+                    self.write(r, index);
                 }
                 Ok(_) => {
                     tracing::debug!("write made no progress");
                     let peer = io.peer;
-                    self.close_peer(h, peer, clock, false);
+                    self.close_peer(r, peer, false);
                 }
                 Err(error) => {
                     tracing::debug!(%error, "write failed");
                     let peer = io.peer;
-                    self.close_peer(h, peer, clock, false);
+                    self.close_peer(r, peer, false);
                 }
             }
         }
@@ -713,26 +620,27 @@ impl Io {
         progress
     }
 
-    fn run_actions(&mut self, h: &mut Handle, clock: &mut Clock) {
-        while let Some(action) = h.machine.poll_action() {
+    fn run_actions(&mut self, r: &mut Round<'_>) {
+        while let Some(action) = r.machine().poll_action() {
             match action {
                 Action::Dial { peer, endpoint } => match Endpoint::parse_dial(&endpoint) {
                     Ok(ep) => {
                         self.ops.push(dial_op(peer, ep));
                         // The driver task polls it (this may be a round run inline).
-                        h.notify_driver();
+                        r.notify_driver();
                     }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        h.machine.dial_failed(peer, clock.now());
+                        let now = r.now();
+                        r.machine().dial_failed(peer, now);
                     }
                 },
-                Action::Close { peer } => self.close_peer(h, peer, clock, true),
+                Action::Close { peer } => self.close_peer(r, peer, true),
             }
         }
     }
 
-    fn complete(&mut self, h: &mut Handle, done: Done, clock: &mut Clock) {
+    fn complete(&mut self, r: &mut Round<'_>, done: Done) {
         match done {
             Done::Accepted {
                 listener,
@@ -742,9 +650,10 @@ impl Io {
             } => match result {
                 None => {}
                 Some(Ok(stream)) => {
-                    let peer = h.machine.accept(clock.now());
-                    self.add_peer(h, peer, stream, clock);
-                    h.push_monitor(MonitorEvent::Accepted {
+                    let now = r.now();
+                    let peer = r.machine().accept(now);
+                    self.add_peer(r, peer, stream);
+                    r.push_monitor(MonitorEvent::Accepted {
                         endpoint: endpoint.to_string(),
                         peer,
                     });
@@ -752,7 +661,7 @@ impl Io {
                 }
                 Some(Err(error)) => {
                     tracing::warn!(%error, "accept failed");
-                    h.push_monitor(MonitorEvent::AcceptFailed {
+                    r.push_monitor(MonitorEvent::AcceptFailed {
                         endpoint: endpoint.to_string(),
                         error: error.to_string(),
                     });
@@ -761,28 +670,30 @@ impl Io {
             },
             Done::Dialled { peer, result } => match result {
                 Ok(stream) => {
-                    h.machine.attach(peer, clock.now());
+                    let now = r.now();
+                    r.machine().attach(peer, now);
                     let taken = self.peers.get(peer.index()).is_some_and(Option::is_some);
-                    if h.machine.is_attached(peer) && !taken {
-                        self.add_peer(h, peer, stream, clock);
+                    if r.machine().is_attached(peer) && !taken {
+                        self.add_peer(r, peer, stream);
                     }
                 }
                 Err(error) => {
                     tracing::debug!(%error, "dial failed");
-                    h.machine.dial_failed(peer, clock.now());
+                    let now = r.now();
+                    r.machine().dial_failed(peer, now);
                 }
             },
         }
     }
 
-    fn add_peer(&mut self, h: &mut Handle, peer: PeerId, stream: Stream, clock: &mut Clock) {
+    fn add_peer(&mut self, r: &mut Round<'_>, peer: PeerId, stream: Stream) {
         let index = peer.index();
         if self.peers.len() <= index {
             self.peers.resize_with(index + 1, || None);
         }
         if let Some(old) = self.peers[index].as_ref().map(|io| io.peer) {
             // Cannot happen while every detach goes through `close_peer`; stay safe anyway.
-            self.close_peer(h, old, clock, false);
+            self.close_peer(r, old, false);
         }
         self.peers[index] = Some(PeerIo {
             peer,
@@ -794,20 +705,20 @@ impl Io {
             spare: Vec::new(),
             paused: false,
         });
-        self.read(h, index);
+        self.read(r, index);
     }
 
     /// Starts a read for the peer at `index` unless one is in flight or the machine wants
     /// none (receive high-water mark: the peer is then remembered as paused).
-    fn read(&mut self, h: &mut Handle, index: usize) {
+    fn read(&mut self, r: &mut Round<'_>, index: usize) {
         let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
         let Some(stream) = io.reader.take() else {
             return;
         };
-        let buf = if h.machine.wants_read(io.peer) {
-            h.machine.take_read_buf(io.peer)
+        let buf = if r.machine().wants_read(io.peer) {
+            r.machine().take_read_buf(io.peer)
         } else {
             None
         };
@@ -825,7 +736,7 @@ impl Io {
 
     /// Retries paused reads (the application may have taken messages) and writes what
     /// resumed decoding produced.
-    fn resume_reads(&mut self, h: &mut Handle) {
+    fn resume_reads(&mut self, r: &mut Round<'_>) {
         if self.paused.is_empty() {
             return;
         }
@@ -835,16 +746,16 @@ impl Io {
             };
             io.paused = false;
             let peer = io.peer;
-            self.read(h, index);
-            if h.machine.has_transmit(peer) {
-                self.write(h, index);
+            self.read(r, index);
+            if r.machine().has_transmit(peer) {
+                self.write(r, index);
             }
         }
     }
 
     /// Starts a write of everything pending for the peer at `index`, unless one is in flight
     /// (its completion starts the next). True if a write was started.
-    fn write(&mut self, h: &mut Handle, index: usize) -> bool {
+    fn write(&mut self, r: &mut Round<'_>, index: usize) -> bool {
         let Some(io) = self.peers.get_mut(index).and_then(Option::as_mut) else {
             return false;
         };
@@ -857,7 +768,7 @@ impl Io {
             std::mem::take(&mut io.backlog)
         };
         if bufs.len() < MAX_IOV {
-            h.machine.take_transmit(io.peer, &mut bufs);
+            r.machine().take_transmit(io.peer, &mut bufs);
         }
         if bufs.len() > MAX_IOV {
             io.backlog = bufs.split_off(MAX_IOV);
@@ -892,195 +803,28 @@ impl Io {
 
     /// Ends the connection of `peer`: its read is cancelled; with `flush`, what the machine
     /// still holds for it (an ERROR command, say) is written first, best effort.
-    fn close_peer(&mut self, h: &mut Handle, peer: PeerId, clock: &mut Clock, flush: bool) {
+    fn close_peer(&mut self, r: &mut Round<'_>, peer: PeerId, flush: bool) {
         let slot = self
             .peers
             .get_mut(peer.index())
             .filter(|slot| slot.as_ref().is_some_and(|io| io.peer == peer));
         let Some(mut io) = slot.and_then(Option::take) else {
-            h.machine.detach(peer, clock.now());
+            let now = r.now();
+            r.machine().detach(peer, now);
             return;
         };
         // Dropped on purpose: cancelled in the kernel.
         io.read.op.cancel();
         if flush {
-            h.machine.take_transmit(peer, &mut io.backlog);
+            r.machine().take_transmit(peer, &mut io.backlog);
         } else {
             io.backlog.clear();
         }
-        h.machine.detach(peer, clock.now());
+        let now = r.now();
+        r.machine().detach(peer, now);
         // A write in flight finishes first; its completion writes the rest.
         if io.write.op.is_busy() || io.write_backlog() {
             self.closing.push(io);
         }
-    }
-
-    fn finish(&mut self) {
-        // Dropping the operations cancels them; dropping the streams closes them.
-        self.ops = FuturesUnordered::new();
-        self.peers.clear();
-        self.closing.clear();
-        self.paused.clear();
-    }
-}
-
-impl State {
-    /// One round of work: everything that does not wait, until nothing is left or the
-    /// budget of [`ROUNDS_PER_POLL`] passes is spent. With `cx` (the driver task's) it also
-    /// starts accepting on new listeners and polls accepts and dials. Returns true if work
-    /// remains (the budget ran out).
-    fn round(&mut self, mut cx: Option<&mut Context<'_>>, clock: &mut Clock) -> bool {
-        let Self {
-            handle: h,
-            fresh,
-            io,
-            ..
-        } = self;
-        if cx.is_some() {
-            for (listener, stop, endpoint) in fresh.drain(..) {
-                io.ops.push(accept_op(listener, stop, endpoint, false));
-            }
-        }
-        if let Some(deadline) = h.machine.poll_timeout() {
-            let now = clock.now();
-            if deadline <= now {
-                h.machine.handle_timeout(now);
-            }
-        }
-        let mut more = true;
-        for _ in 0..ROUNDS_PER_POLL {
-            io.run_actions(h, clock);
-            io.resume_reads(h);
-            while let Some(peer) = h.machine.poll_transmit() {
-                io.write(h, peer.index());
-            }
-            // New operations are submitted here, on their first poll; what completes may
-            // produce output, actions or new operations for the next pass.
-            let mut completed = io.poll_peers(h, clock);
-            if let Some(cx) = cx.as_deref_mut() {
-                completed |= io.poll_ops(h, cx, clock);
-            }
-            if !completed {
-                more = false;
-                break;
-            }
-        }
-        h.drain_events();
-        h.wake_ready();
-        more
-    }
-
-    /// True if the machine has a deadline that has passed.
-    fn timer_due(&self, clock: &mut Clock) -> bool {
-        self.handle
-            .machine
-            .poll_timeout()
-            .is_some_and(|t| t <= clock.now())
-    }
-
-    /// True once the socket is closed and what it wrote has left (or linger is over).
-    fn is_done(&self, clock: &mut Clock) -> bool {
-        self.handle.machine.is_closed()
-            && (self.handle.linger_expired(clock.now())
-                || self.io.peers.iter().flatten().all(PeerIo::is_flushed))
-    }
-
-    fn finish(&mut self) {
-        self.io.finish();
-        self.listeners.clear();
-        self.fresh.clear();
-        self.handle.finish();
-    }
-}
-
-/// The time of a round, read from the clock when first needed (rounds that only write need
-/// none) and then the same for the whole round.
-#[derive(Default)]
-pub(crate) struct Clock(Option<Instant>);
-
-impl Clock {
-    fn now(&mut self) -> Instant {
-        *self.0.get_or_insert_with(Instant::now)
-    }
-}
-
-/// The driver task's future.
-pub(crate) struct Driver {
-    shared: Shared,
-    timer: Option<Timer>,
-}
-
-impl Driver {
-    pub(crate) fn new(shared: Shared) -> Self {
-        Self {
-            shared,
-            timer: None,
-        }
-    }
-
-    /// Keeps one timer armed for `deadline`, replacing it only when the deadline changes. A
-    /// timer is polled once, to register the driver's waker; when it fires, the next round
-    /// sees the deadline passed, runs the machine's timers and so gets a new deadline.
-    fn arm_timer(&mut self, deadline: Option<Instant>, cx: &mut Context<'_>) {
-        let Some(deadline) = deadline else {
-            self.timer = None;
-            return;
-        };
-        if self.timer.as_ref().is_some_and(|(at, _)| *at == deadline) {
-            return;
-        }
-        let mut sleep = Box::pin(compio::time::sleep_until(deadline));
-        if sleep.as_mut().poll(cx).is_ready() {
-            cx.waker().wake_by_ref();
-        }
-        self.timer = Some((deadline, sleep));
-    }
-}
-
-impl Future for Driver {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        let shared = this.shared.clone();
-        let mut st = shared.borrow_mut();
-        st.handle.register_driver(cx.waker());
-        st.io.ready.driver.register(cx.waker());
-        // At most one clock read per poll (a round takes microseconds), and none if no timer
-        // is due and nothing arrived.
-        let mut clock = Clock::default();
-        let more = if st.fresh.is_empty() && st.is_quiet() && !st.timer_due(&mut clock) {
-            // Woken by `send` or `recv` for work an inline round has done by now, or by an
-            // accept or dial: only those are polled.
-            let State { handle, io, .. } = &mut *st;
-            if io.poll_ops(handle, cx, &mut clock) {
-                st.round(Some(cx), &mut clock)
-            } else {
-                // What the application's calls produced (a disconnect's events, say).
-                handle.drain_events();
-                handle.wake_ready();
-                false
-            }
-        } else {
-            st.round(Some(cx), &mut clock)
-        };
-        if st.is_done(&mut clock) {
-            st.finish();
-            drop(st);
-            this.timer = None;
-            return Poll::Ready(());
-        }
-        if more {
-            // Plenty of work: let other tasks run, then come back.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        // Idle: sleep until the machine's next deadline (or an I/O completion, or a call on
-        // the handle).
-        let deadline = st.handle.machine.poll_timeout();
-        st.armed = deadline;
-        drop(st);
-        this.arm_timer(deadline, cx);
-        Poll::Pending
     }
 }

@@ -1,0 +1,66 @@
+//! # zmtp-async: the async layer every monocoque driver shares
+//!
+//! Between the sans-IO machines of [`zmtp_proto`] and a runtime's I/O calls sits everything an
+//! async socket needs that is not I/O, written once:
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`Socket`] (`socket.rs`) | the socket API: bind, connect, send, recv, subscribe, monitor, close, `Stream`/`Sink` |
+//! | [`SocketState`] (`state.rs`) | what a handle shares with its driver task: the machine (private), waiting tasks, the monitor queue |
+//! | [`Signal`] (`signal.rs`) | where a socket's I/O reports events, and whom that wakes |
+//! | `rounds.rs` | who runs I/O: the driver task ([`DriverTask`]) and inline rounds on the application's task, and what every round does at its end |
+//! | [`Runtime`], [`Io`] (`runtime.rs`) | what a driver implements: spawn, timers, bind, and the rounds that move its peers' bytes |
+//!
+//! A driver crate (`driver-tokio`, `driver-compio`) implements [`Runtime`] and [`Io`] and
+//! re-exports `Socket<ItsRuntime>` as its `Socket`. Code that works with any driver is generic
+//! over `R: Runtime` and names [`Socket<R>`](Socket):
+//!
+//! ```
+//! use zmtp_async::{Runtime, Socket};
+//! use zmtp_proto::SocketType;
+//!
+//! /// A request and its reply, on whichever runtime `R` is.
+//! async fn ping<R: Runtime>() -> std::io::Result<()> {
+//!     let rep = Socket::<R>::new(SocketType::Rep);
+//!     let endpoint = rep.bind("tcp://127.0.0.1:*").await?;
+//!     let req = Socket::<R>::new(SocketType::Req);
+//!     req.connect(&endpoint).await?;
+//!     req.send("ping").await?;
+//!     let request = rep.recv().await?;
+//!     rep.send(request).await?;
+//!     assert_eq!(&req.recv().await?[0][..], b"ping");
+//!     Ok(())
+//! }
+//!
+//! driver_compio::Compio::block_on(ping::<driver_compio::Compio>()).unwrap().unwrap();
+//! driver_tokio::Tokio::block_on(ping::<driver_tokio::Tokio>()).unwrap().unwrap();
+//! ```
+//!
+//! `docs/architecture.md` in the repository tells the layering and the protocol of the rounds
+//! in one page.
+
+mod monitor;
+mod rounds;
+mod runtime;
+mod signal;
+mod socket;
+mod state;
+
+/// The types a program names besides the socket, re-exported by every driver crate at its
+/// root (`use driver_tokio::{Error, Frame, Msg, SendError};` needs no `zmtp-proto`).
+pub mod prelude {
+    pub use crate::monitor::MonitorEvent;
+    pub use crate::runtime::Runtime;
+    /// Security: PLAIN credentials (client) and the users a PLAIN server lets in, set through
+    /// [`SocketOptions::mechanism`].
+    pub use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
+    pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
+    pub use zmtp_proto::{Error, Frame, MechanismConfig, Msg, SendError, SocketType};
+}
+
+pub use monitor::{Monitor, MonitorEvent};
+pub use rounds::DriverTask;
+pub use runtime::{remove_bound, Clock, Io, Round, Runtime, Share, Shared};
+pub use signal::Signal;
+pub use socket::Socket;
+pub use state::{Outbound, SocketState, WakerKey, MONITOR_CAPACITY};

@@ -1,0 +1,89 @@
+//! Monitor events and the stream that delivers them.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use zmtp_proto::socket::{PeerId, SocketEvent};
+
+use crate::runtime::{Runtime, Share};
+
+/// Monitor events: the machine's [`SocketEvent`]s plus what only a driver sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// A protocol-level event (connected, handshake succeeded or failed, disconnected...).
+    Socket(SocketEvent),
+    /// The socket listens on `endpoint`.
+    Listening {
+        /// The endpoint actually bound.
+        endpoint: String,
+    },
+    /// A connection was accepted on `endpoint`.
+    Accepted {
+        /// The listening endpoint.
+        endpoint: String,
+        /// The new peer.
+        peer: PeerId,
+    },
+    /// Accepting on `endpoint` failed (e.g. out of file descriptors).
+    AcceptFailed {
+        /// The listening endpoint.
+        endpoint: String,
+        /// The error.
+        error: String,
+    },
+}
+
+/// A stream of [`MonitorEvent`]s from [`Socket::monitor`](crate::Socket::monitor).
+///
+/// ```
+/// use driver_compio::{MonitorEvent, Socket, SocketEvent, SocketType};
+///
+/// compio::runtime::Runtime::new().unwrap().block_on(async {
+///     let push = Socket::new(SocketType::Push);
+///     let mut events = push.monitor();
+///     push.connect("tcp://127.0.0.1:9").await.unwrap(); // nobody listens there
+///     match events.next().await {
+///         Some(MonitorEvent::Socket(SocketEvent::ConnectRetried { .. })) => {}
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// });
+/// ```
+pub struct Monitor<R: Runtime> {
+    pub(crate) shared: R::Shared,
+}
+
+impl<R: Runtime> Monitor<R> {
+    /// The next event; `None` once the socket is closed and all events were read.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let mut events = pull.monitor();
+    /// pull.close().await;
+    /// assert_eq!(events.next().await, None);
+    /// # });
+    /// ```
+    pub async fn next(&mut self) -> Option<MonitorEvent> {
+        poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
+        self.shared.lock().state.poll_monitor(cx)
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for Monitor<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor").finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> futures_core::Stream for Monitor<R> {
+    type Item = MonitorEvent;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
+        self.get_mut().poll_event(cx)
+    }
+}

@@ -1,0 +1,522 @@
+//! The socket API, written once for every runtime.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use zmtp_proto::endpoint::Endpoint;
+use zmtp_proto::socket::{SendError, Socket as Machine, SocketOptions};
+use zmtp_proto::{Msg, SocketType};
+
+use crate::monitor::{Monitor, MonitorEvent};
+use crate::rounds::{DriverTask, Wait, SEND_BUDGET};
+use crate::runtime::{Io, Runtime, Share, Shared};
+use crate::signal::Signal;
+use crate::state::{Outbound, SocketState};
+
+/// A ZeroMQ socket on the runtime `R`; the driver crates name it `driver_tokio::Socket` and
+/// `driver_compio::Socket`.
+///
+/// Create it inside a runtime of that kind: it spawns its driver task at once. Receiving
+/// sockets are also [`Stream`](futures_core::Stream)s of messages and sending sockets
+/// [`Sink`](futures_sink::Sink)s.
+///
+/// ```
+/// use driver_compio::{Socket, SocketType};
+/// use futures_util::{SinkExt, StreamExt};
+///
+/// compio::runtime::Runtime::new().unwrap().block_on(async {
+///     let mut pull = Socket::new(SocketType::Pull);
+///     let endpoint = pull.bind("ipc://@zmtp-async-socket-doc").await.unwrap();
+///     let mut push = Socket::new(SocketType::Push);
+///     push.connect(&endpoint).await.unwrap();
+///     push.send("one").await.unwrap(); // the inherent method
+///     SinkExt::send(&mut push, "two").await.unwrap(); // the Sink
+///     assert_eq!(&pull.recv().await.unwrap()[0][..], b"one");
+///     assert_eq!(&pull.next().await.unwrap().unwrap()[0][..], b"two");
+/// });
+/// ```
+///
+/// # Cancel safety
+///
+/// `send` and `recv` futures own no I/O (the driver task does), so dropping them loses
+/// nothing: a dropped `send` did not queue its message, a dropped `recv` took nothing out of
+/// the socket.
+pub struct Socket<R: Runtime> {
+    shared: R::Shared,
+    signal: Arc<Signal>,
+    sink_item: Option<Outbound<'static>>,
+}
+
+impl<R: Runtime> std::fmt::Debug for Socket<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = self.shared.lock();
+        f.debug_struct("Socket")
+            .field("runtime", &R::NAME)
+            .field("type", &shared.state.machine().socket_type())
+            .field("peers", &shared.state.machine().peer_count())
+            .finish()
+    }
+}
+
+fn invalid_input(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
+}
+
+impl<R: Runtime> Socket<R> {
+    /// A socket of the given type with libzmq's default options.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let dealer = Socket::new(SocketType::Dealer);
+    /// assert_eq!(dealer.socket_type(), SocketType::Dealer);
+    /// # });
+    /// ```
+    pub fn new(socket_type: SocketType) -> Self {
+        Self::with_options(socket_type, SocketOptions::default())
+    }
+
+    /// A socket with the given options.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketOptions, SocketType};
+    /// let mut options = SocketOptions::default();
+    /// options.sndhwm = 10_000;
+    /// options.heartbeat_ivl = Some(std::time::Duration::from_secs(1));
+    /// let push = Socket::with_options(SocketType::Push, options);
+    /// # });
+    /// ```
+    pub fn with_options(socket_type: SocketType, mut options: SocketOptions) -> Self {
+        if options.seed == SocketOptions::default().seed {
+            use std::hash::BuildHasher;
+            // RandomState is seeded randomly per process (libzmq starts its counter at random).
+            options.seed = std::collections::hash_map::RandomState::new().hash_one(0u8) as u32;
+        }
+        let state = SocketState::new(Machine::new(socket_type, options, Instant::now()));
+        let signal = state.signal().clone();
+        let io = R::new_io(&signal);
+        let shared = R::Shared::new(Shared { state, io });
+        R::spawn(DriverTask::new(shared.clone()));
+        Self {
+            shared,
+            signal,
+            sink_item: None,
+        }
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.shared.lock().state.machine().socket_type()
+    }
+
+    /// Binds to `endpoint` and returns the endpoint actually bound: `tcp://127.0.0.1:*` picks
+    /// an ephemeral port and reports it, `tcp://*:5555` reports `tcp://0.0.0.0:5555`.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let tcp = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// assert!(tcp.starts_with("tcp://127.0.0.1:"));
+    /// let name = format!("ipc://@zmtp-async-doc-{}", std::process::id());
+    /// assert_eq!(pull.bind(&name).await.unwrap(), name);
+    /// # });
+    /// ```
+    pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
+        let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
+        let (listener, resolved) = R::bind(&parsed).await?;
+        let mut shared = self.shared.lock();
+        shared.io.add_listener(listener, &resolved);
+        shared.state.push_monitor(MonitorEvent::Listening {
+            endpoint: resolved.clone(),
+        });
+        shared.state.notify_driver();
+        Ok(resolved)
+    }
+
+    /// Stops listening on an endpoint returned by [`Socket::bind`] (or given to it).
+    /// Connections already accepted stay up.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// pull.unbind(&ep).await.unwrap();
+    /// assert!(pull.unbind(&ep).await.is_err());
+    /// # });
+    /// ```
+    pub async fn unbind(&self, endpoint: &str) -> io::Result<()> {
+        if self.shared.lock().io.unbind(endpoint) {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("not bound to {endpoint}"),
+            ))
+        }
+    }
+
+    /// Connects to `endpoint`. Like libzmq, this returns at once: the connection is made (and
+    /// remade after failures) in the background, and messages sent meanwhile are queued.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect("tcp://127.0.0.1:5555").await.unwrap(); // nobody there yet: fine
+    /// push.send("queued until a peer shows up").await.unwrap();
+    /// assert!(push.connect("tcp://*:5555").await.is_err());
+    /// # });
+    /// ```
+    pub async fn connect(&self, endpoint: &str) -> io::Result<()> {
+        let mut shared = self.shared.lock();
+        shared
+            .state
+            .connect(endpoint, Instant::now())
+            .map_err(invalid_input)?;
+        Ok(())
+    }
+
+    /// Disconnects from an endpoint given to [`Socket::connect`]; its queued messages are
+    /// dropped.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect("ipc://@nobody-here").await.unwrap();
+    /// push.disconnect("ipc://@nobody-here").await.unwrap();
+    /// assert!(push.disconnect("ipc://@nobody-here").await.is_err());
+    /// # });
+    /// ```
+    pub async fn disconnect(&self, endpoint: &str) -> io::Result<()> {
+        if self
+            .shared
+            .lock()
+            .state
+            .disconnect(endpoint, Instant::now())
+        {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("not connected to {endpoint}"),
+            ))
+        }
+    }
+
+    /// Sends a message. Waits only at the high-water mark (or, for types that block, while no
+    /// peer is available); otherwise it queues and returns at once. Messages sent in a burst
+    /// leave together in few writes, with no flush call; a lone message on an idle socket
+    /// leaves at once.
+    ///
+    /// Cancel safe: if the future is dropped before it completes, the message was not queued.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Msg, Socket, SocketType};
+    /// let dealer = Socket::new(SocketType::Dealer);
+    /// dealer.connect("tcp://127.0.0.1:5555").await.unwrap();
+    /// dealer.send("one frame").await.unwrap();
+    /// dealer.send(Msg::from(["two", "frames"])).await.unwrap();
+    /// # });
+    /// ```
+    pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
+        let mut slot = Some(Outbound::Msg(msg.into()));
+        let wait = Wait::new(&self.signal);
+        poll_fn(|cx| self.poll_send(cx, &mut slot, Some(&wait))).await
+    }
+
+    /// Sends `body` as a one-frame message, copied straight from the caller's buffer into the
+    /// socket's coalescing buffer when the peer has nothing queued (DEALER, PUSH, PAIR; see
+    /// [`zmtp_proto::Socket::send_slice`]): the one copy a message needs, with no [`Msg`] and
+    /// no allocation. Waits like [`Socket::send`]; cancel safe in the same way.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect(&ep).await.unwrap();
+    /// let buf = [7u8; 64];
+    /// push.send_slice(&buf).await.unwrap();
+    /// assert_eq!(&pull.recv().await.unwrap()[0][..], &buf[..]);
+    /// # });
+    /// ```
+    pub async fn send_slice(&self, body: &[u8]) -> io::Result<()> {
+        let mut slot = Some(Outbound::Slice(body));
+        let wait = Wait::new(&self.signal);
+        poll_fn(|cx| self.poll_send(cx, &mut slot, Some(&wait))).await
+    }
+
+    /// Offers the message in `slot`; `live`: called from a future guarded by a [`Wait`].
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Outbound<'_>>,
+        live: Option<&Wait<'_>>,
+    ) -> Poll<io::Result<()>> {
+        let mut shared = self.shared.lock();
+        if Wait::is_parked(live) && shared.is_still_parked(cx.waker(), false) {
+            // Polled again with nothing changed since it parked at the high-water mark.
+            return Poll::Pending;
+        }
+        if shared.state.spend_send_budget(SEND_BUDGET) {
+            // A long run of sends that never had to wait: yield once, before taking the
+            // message, so the driver writes what piled up.
+            shared.state.notify_driver();
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        // The message is sent in place: it stays in the slot until the machine takes it.
+        let out = slot.as_mut().expect("polled after completion");
+        match out.offer(shared.state.machine_mut()) {
+            Ok(()) => {}
+            Err(zmtp_proto::Error::WouldBlock) => {
+                // At the high-water mark: write out what we can right here, then retry once.
+                shared.run_inline(cx.waker(), Wait::arm(live));
+                if out.offer(shared.state.machine_mut()).is_err() {
+                    // Still full (or failing: the offer in `poll_send` reports it).
+                    let poll = shared.state.poll_send(cx, slot).map_err(io::Error::from);
+                    if poll.is_pending() {
+                        Wait::set_parked(live);
+                    }
+                    return poll;
+                }
+            }
+            Err(e) => {
+                *slot = None;
+                return Poll::Ready(Err(e.into()));
+            }
+        }
+        *slot = None;
+        if shared.state.take_waited() {
+            // The first send since the application waited in `recv` (a reply after its
+            // request, the next request after a reply): nothing else is coming right behind
+            // it to share a write, so it is written now, from this task, instead of waking the
+            // driver task to do it. A loop of sends never waits in `recv` between them, so it
+            // still batches.
+            shared.flush();
+        } else {
+            shared.state.notify_driver();
+        }
+        if shared.state.machine_mut().take_flush_hint() {
+            // A full batch is encoded: have the next send yield, so the driver writes it
+            // instead of letting a run of large messages pile up (cold in memory) until the
+            // budget runs out.
+            shared.state.exhaust_send_budget(SEND_BUDGET);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends without waiting; fails with [`zmtp_proto::Error::WouldBlock`] at the high-water
+    /// mark, handing the message back in the [`SendError`].
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// // No peer yet: PUSH blocks, so the message comes back.
+    /// let err = push.try_send("hi").unwrap_err();
+    /// assert_eq!(&err.msg[0][..], b"hi");
+    /// # });
+    /// ```
+    #[allow(clippy::result_large_err)] // reason: the message is handed back unboxed, as `zmtp_proto::Socket::send` does
+    pub fn try_send(&self, msg: impl Into<Msg>) -> Result<(), SendError> {
+        self.shared.lock().state.try_send(msg.into())
+    }
+
+    /// Receives the next message.
+    ///
+    /// Cancel safe: dropping the future takes nothing out of the socket.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// let push = Socket::new(SocketType::Push);
+    /// push.connect(&ep).await.unwrap();
+    /// push.send("work").await.unwrap();
+    /// assert_eq!(&pull.recv().await.unwrap()[0][..], b"work");
+    /// # });
+    /// ```
+    pub async fn recv(&self) -> io::Result<Msg> {
+        let wait = Wait::new(&self.signal);
+        poll_fn(|cx| self.poll_recv(cx, Some(&wait))).await
+    }
+
+    /// Takes the next message, or parks; `live` as for [`Socket::poll_send`].
+    fn poll_recv(&self, cx: &mut Context<'_>, live: Option<&Wait<'_>>) -> Poll<io::Result<Msg>> {
+        let mut shared = self.shared.lock();
+        if Wait::is_parked(live) && shared.is_still_parked(cx.waker(), true) {
+            // Polled again with nothing changed: a `join!` or `select!` polls every future of
+            // its task when any of them is woken.
+            return Poll::Pending;
+        }
+        // Received in place: the message is written once, here, rather than moved out through
+        // every layer's return value.
+        let mut msg = Msg::new();
+        match shared.state.try_recv_into(&mut msg) {
+            Ok(true) => {}
+            Ok(false) => {
+                // About to wait: run the I/O here first, without a task switch.
+                let got = shared.run_inline(cx.waker(), Wait::arm(live))
+                    && match shared.state.try_recv_into(&mut msg) {
+                        Ok(got) => got,
+                        Err(e) => return Poll::Ready(Err(e.into())),
+                    };
+                if !got {
+                    shared.state.park_recv(cx.waker());
+                    shared.state.set_waited();
+                    Wait::set_parked(live);
+                    return Poll::Pending;
+                }
+            }
+            Err(e) => return Poll::Ready(Err(e.into())),
+        }
+        shared.after_recv();
+        Poll::Ready(Ok(msg))
+    }
+
+    /// Receives a message if one is ready.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// assert!(pull.try_recv().unwrap().is_none());
+    /// # });
+    /// ```
+    pub fn try_recv(&self) -> io::Result<Option<Msg>> {
+        let mut shared = self.shared.lock();
+        let mut msg = Msg::new();
+        if !shared.state.try_recv_into(&mut msg)? {
+            return Ok(None);
+        }
+        shared.after_recv();
+        Ok(Some(msg))
+    }
+
+    /// SUB/XSUB: subscribes to messages whose first frame starts with `topic` (`b""` for all).
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let sub = Socket::new(SocketType::Sub);
+    /// sub.subscribe("weather.").await.unwrap();
+    /// assert!(Socket::new(SocketType::Pub).subscribe("x").await.is_err());
+    /// # });
+    /// ```
+    pub async fn subscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
+        Ok(self.shared.lock().state.subscribe(topic.as_ref(), true)?)
+    }
+
+    /// SUB/XSUB: removes one subscription to `topic`.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let sub = Socket::new(SocketType::Sub);
+    /// sub.subscribe("a").await.unwrap();
+    /// sub.unsubscribe("a").await.unwrap();
+    /// # });
+    /// ```
+    pub async fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> io::Result<()> {
+        Ok(self.shared.lock().state.subscribe(topic.as_ref(), false)?)
+    }
+
+    /// Starts recording monitor events and returns a stream of them. Events that happen before
+    /// the first call are not recorded; at most
+    /// [`MONITOR_CAPACITY`](crate::MONITOR_CAPACITY) unread events are kept.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{MonitorEvent, Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let mut events = pull.monitor();
+    /// let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// assert_eq!(events.next().await, Some(MonitorEvent::Listening { endpoint: ep }));
+    /// # });
+    /// ```
+    pub fn monitor(&self) -> Monitor<R> {
+        self.shared.lock().state.start_monitor();
+        Monitor {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Closes the socket: no more sends; queued messages are flushed for up to the `linger`
+    /// option (forever if it is `None`, like libzmq's default), then every connection closes.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketOptions, SocketType};
+    /// let mut options = SocketOptions::default();
+    /// options.linger = Some(std::time::Duration::from_millis(10));
+    /// let push = Socket::with_options(SocketType::Push, options);
+    /// push.connect("tcp://127.0.0.1:5555").await.unwrap();
+    /// push.send("never delivered").await.unwrap();
+    /// push.close().await; // gives up after 10 ms
+    /// # });
+    /// ```
+    pub async fn close(self) {
+        self.shared.lock().state.close(Instant::now());
+        poll_fn(|cx| self.shared.lock().state.poll_finished(cx)).await;
+    }
+}
+
+impl<R: Runtime> Drop for Socket<R> {
+    fn drop(&mut self) {
+        // Like libzmq's zmq_close: the driver keeps flushing in the background for `linger`.
+        if let Some(mut shared) = self.shared.try_lock() {
+            shared.state.close(Instant::now());
+        }
+    }
+}
+
+/// Receiving sockets are streams of messages (errors end nothing: they are yielded).
+impl<R: Runtime> futures_core::Stream for Socket<R> {
+    type Item = io::Result<Msg>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_recv(cx, None).map(Some)
+    }
+}
+
+/// Sending sockets are sinks of messages.
+impl<R: Runtime, M: Into<Msg>> futures_sink::Sink<M> for Socket<R> {
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: M) -> io::Result<()> {
+        let this = self.get_mut();
+        debug_assert!(this.sink_item.is_none(), "start_send without poll_ready");
+        this.sink_item = Some(Outbound::Msg(item.into()));
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.sink_item.is_none() {
+            return Poll::Ready(Ok(()));
+        }
+        let mut slot = this.sink_item.take();
+        let result = this.poll_send(cx, &mut slot, None);
+        this.sink_item = slot;
+        result
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        <Self as futures_sink::Sink<M>>::poll_flush(self, cx)
+    }
+}
