@@ -70,14 +70,22 @@ pub type Socket = zmtp_async::Socket<Compio>;
 /// A stream of [`MonitorEvent`]s from [`Socket::monitor`](zmtp_async::Socket::monitor).
 pub type Monitor = zmtp_async::Monitor<Compio>;
 
-/// The compio runtime, as the sockets use it.
+/// The compio runtime, as the sockets use it: one runtime per thread, each with its own
+/// sockets (`Runtime::block_on` makes one on the calling thread).
 ///
 /// ```
-/// use driver_compio::{Compio, Socket, SocketType};
-/// use zmtp_async::Runtime;
+/// use driver_compio::{Compio, Runtime, Socket, SocketType};
 ///
-/// let kind = Compio::block_on(async { Socket::new(SocketType::Pub).socket_type() }).unwrap();
-/// assert_eq!(kind, SocketType::Pub);
+/// let echoed = Compio::block_on(async {
+///     let rep = Socket::new(SocketType::Rep);
+///     let ep = rep.bind("ipc://@driver-compio-runtime-doc").await?;
+///     let req = Socket::new(SocketType::Req);
+///     req.connect(&ep).await?;
+///     req.send("ping").await?;
+///     rep.send(rep.recv().await?).await?;
+///     req.recv().await
+/// });
+/// assert_eq!(&echoed.unwrap().unwrap()[0][..], b"ping");
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Compio;

@@ -60,14 +60,26 @@ pub type Socket = zmtp_async::Socket<Tokio>;
 /// A stream of [`MonitorEvent`]s from [`Socket::monitor`](zmtp_async::Socket::monitor).
 pub type Monitor = zmtp_async::Monitor<Tokio>;
 
-/// The tokio runtime, as the sockets use it.
+/// The tokio runtime, as the sockets use it. Sockets work on a multi-thread runtime too, and
+/// move between tasks:
 ///
 /// ```
-/// use driver_tokio::{Socket, SocketType, Tokio};
-/// use zmtp_async::Runtime;
+/// use std::sync::Arc;
+/// use driver_tokio::{Socket, SocketType};
 ///
-/// let kind = Tokio::block_on(async { Socket::new(SocketType::Pub).socket_type() }).unwrap();
-/// assert_eq!(kind, SocketType::Pub);
+/// let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+/// rt.block_on(async {
+///     let pull = Arc::new(Socket::new(SocketType::Pull));
+///     let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+///     let receiver = tokio::spawn({
+///         let pull = pull.clone();
+///         async move { pull.recv().await.unwrap() }
+///     });
+///     let push = Socket::new(SocketType::Push);
+///     push.connect(&ep).await.unwrap();
+///     push.send("across tasks").await.unwrap();
+///     assert_eq!(&receiver.await.unwrap()[0][..], b"across tasks");
+/// });
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Tokio;

@@ -45,6 +45,8 @@ mod runtime;
 mod signal;
 mod socket;
 mod state;
+#[cfg(test)]
+mod test_util;
 
 /// The types a program names besides the socket, re-exported by every driver crate at its
 /// root (`use driver_tokio::{Error, Frame, Msg, SendError};` needs no `zmtp-proto`).

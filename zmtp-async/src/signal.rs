@@ -145,26 +145,11 @@ impl Wake for SignalWaker {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-
     use super::*;
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counter() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count::default());
-        (c.clone(), Waker::from(c))
-    }
+    use crate::test_util::{counter, Count};
 
     fn count(c: &Count) -> usize {
-        c.0.load(Ordering::SeqCst)
+        c.get()
     }
 
     #[test]

@@ -509,27 +509,11 @@ impl SocketState {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
     use zmtp_proto::socket::SocketOptions;
     use zmtp_proto::SocketType;
 
     use super::*;
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counter() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count::default());
-        (c.clone(), Waker::from(c))
-    }
+    use crate::test_util::counter;
 
     fn state(ty: SocketType, options: SocketOptions) -> SocketState {
         SocketState::new(Machine::new(ty, options, Instant::now()))
@@ -557,10 +541,10 @@ mod tests {
         s.register_driver(&waker);
         s.connect("tcp://127.0.0.1:1", Instant::now()).unwrap();
         s.try_send(Msg::from("a")).unwrap();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
         s.register_driver(&waker);
         s.try_send(Msg::from("b")).unwrap();
-        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert_eq!(count.get(), 2);
     }
 
     #[test]
@@ -599,9 +583,9 @@ mod tests {
         assert_eq!(slot, Some(Outbound::Slice(b"third")));
         // Still full: waking would be spurious.
         s.wake_ready();
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(count.get(), 0);
         s.finish();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
     }
 
     #[test]
@@ -618,7 +602,7 @@ mod tests {
         push.send(Msg::from("hello")).unwrap();
         pump(&mut push, p_push, pull.machine_mut(), p_pull);
         pull.wake_ready();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
         assert_eq!(pull.poll_recv(&mut cx), Poll::Ready(Ok(Msg::from("hello"))));
         let mut msg = Msg::new();
         assert_eq!(pull.try_recv_into(&mut msg), Ok(false));
@@ -634,7 +618,7 @@ mod tests {
             s.park_recv(waker); // the same task twice is remembered once
         }
         // The list overflowed once: the first MAX_WAITERS tasks were woken to register again.
-        let woken: usize = counts.iter().map(|(c, _)| c.0.load(Ordering::SeqCst)).sum();
+        let woken: usize = counts.iter().map(|(c, _)| c.get()).sum();
         assert_eq!(woken, MAX_WAITERS);
         assert_eq!(s.recv.0.len(), 1);
     }
@@ -681,7 +665,7 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         assert!(s.poll_finished(&mut cx).is_pending());
         s.finish();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
         assert_eq!(s.poll_finished(&mut cx), Poll::Ready(()));
         assert!(s.try_send(Msg::from("late")).is_err());
     }
