@@ -5,11 +5,11 @@
 
 mod net;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use net::{tagged, untag, Net};
-use zmtp_proto::socket::{SocketEvent, SocketOptions};
+use zmtp_proto::socket::{PeerId, Socket, SocketEvent, SocketOptions};
 use zmtp_proto::{Error, Msg, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
@@ -298,6 +298,148 @@ fn router_handover_moves_identity() {
     net.drive();
     assert_eq!(net.recv_all(second), [Msg::from("to-d")]);
     assert!(net.recv_all(first).is_empty());
+}
+
+/// R3: an accepted peer that disconnects releases its identity. The same DEALER redialling
+/// after a cut, and a new DEALER with the identity, are both taken and routed to (libzmq's
+/// `xpipe_terminated` erases the entry).
+#[test]
+fn router_takes_back_an_identity_whose_peer_left() {
+    let mut net = Net::new(18);
+    let router = net.add(SocketType::Router, opts(|o| o.router_mandatory = true));
+    let dealer = net.add(SocketType::Dealer, named("A"));
+    net.connect(dealer, router);
+    net.sockets[dealer].send(tagged(0, 0)).unwrap();
+    net.drive();
+    // The transport fails before the application took the message; the DEALER redials with
+    // the same identity.
+    net.cut(0);
+    net.drive();
+    assert_eq!(net.sockets[router].routing_table_len(), 0);
+    assert_eq!(
+        net.sockets[router]
+            .send(Msg::from(["A", "gone"]))
+            .unwrap_err()
+            .error,
+        Error::Unroutable
+    );
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        &got[0][0][..],
+        b"A",
+        "a message left behind keeps its identity"
+    );
+    assert_eq!(net.sockets[router].peer_count(), 0);
+    net.advance(Duration::from_millis(150));
+    assert_eq!(net.up_links().len(), 1, "redialled");
+    net.sockets[dealer].send(tagged(0, 1)).unwrap();
+    net.drive();
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 1, "the redialled peer is heard: {got:?}");
+    assert_eq!(&got[0][0][..], b"A");
+    assert_eq!(untag(&got[0][1]), (0, 1));
+    net.sockets[router].send(Msg::from(["A", "back"])).unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(dealer), [Msg::from("back")]);
+
+    // The DEALER goes away for good; another socket with its identity comes.
+    let link = net.up_links()[0];
+    let (_, peer) = if net.links[link].a.0 == dealer {
+        net.links[link].a
+    } else {
+        net.links[link].b
+    };
+    net.sockets[dealer].disconnect(peer, net.now);
+    net.drive();
+    assert_eq!(net.sockets[router].routing_table_len(), 0);
+    let newcomer = net.add(SocketType::Dealer, named("A"));
+    net.connect(newcomer, router);
+    net.sockets[newcomer].send(tagged(1, 0)).unwrap();
+    net.drive();
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(&got[0][0][..], b"A");
+    assert_eq!(untag(&got[0][1]), (1, 0));
+    net.sockets[router]
+        .send(Msg::from(["A", "welcome"]))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(newcomer), [Msg::from("welcome")]);
+    assert_eq!(net.sockets[router].routing_table_len(), 1);
+}
+
+/// Moves bytes from `from` to `to` once; true if any moved.
+fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
+    let mut out = Vec::new();
+    from.take_transmit(pf, &mut out);
+    for chunk in &out {
+        to.handle_input(pt, chunk, now);
+    }
+    !out.is_empty()
+}
+
+/// Moves bytes both ways until neither side has any to write.
+fn pump(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant) {
+    while transfer(a, pa, b, pb, now) | transfer(b, pb, a, pa, now) {}
+}
+
+/// R3, resources: 10,000 DEALER connections come and go (half with a fixed identity, half
+/// with generated ones), each exchanging a message both ways. The ROUTER's routing table and
+/// peer table are empty after each departure, and a departed identity is unroutable.
+#[test]
+fn router_routing_table_empty_after_10000_cycles() {
+    let now = Instant::now();
+    let mut router = Socket::new(SocketType::Router, opts(|o| o.router_mandatory = true), now);
+    let mut named_dealer = Socket::new(SocketType::Dealer, named("A"), now);
+    let mut anon_dealer = Socket::new(SocketType::Dealer, SocketOptions::default(), now);
+    for cycle in 0..10_000u64 {
+        let dealer = if cycle % 2 == 0 {
+            &mut named_dealer
+        } else {
+            &mut anon_dealer
+        };
+        let d = dealer.connect("mem://router", now);
+        dealer.attach(d, now);
+        let r = router.accept(now);
+        dealer.send(tagged(0, cycle)).unwrap();
+        pump(dealer, d, &mut router, r, now);
+        let mut m = router
+            .recv()
+            .unwrap()
+            .unwrap_or_else(|| panic!("cycle {cycle}: nothing received"));
+        let id = m.pop_front().expect("identity");
+        if cycle % 2 == 0 {
+            assert_eq!(&id[..], b"A", "cycle {cycle}");
+        } else {
+            assert!(id.len() == 5 && id[0] == 0, "cycle {cycle}: {id:?}");
+        }
+        assert_eq!(untag(&m[0]), (0, cycle));
+        assert_eq!(router.routing_table_len(), 1, "cycle {cycle}");
+        let mut reply = Msg::from("back");
+        reply.push_front(id.clone());
+        router.send(reply).unwrap();
+        pump(dealer, d, &mut router, r, now);
+        assert_eq!(
+            dealer.recv().unwrap(),
+            Some(Msg::from("back")),
+            "cycle {cycle}"
+        );
+        // The DEALER leaves: both ends lose the transport.
+        dealer.disconnect(d, now);
+        router.detach(r, now);
+        while dealer.poll_action().is_some() || dealer.poll_event().is_some() {}
+        while router.poll_action().is_some() || router.poll_event().is_some() {}
+        assert_eq!(router.routing_table_len(), 0, "cycle {cycle}: leaked");
+        assert_eq!(router.peer_count(), 0, "cycle {cycle}");
+        let mut unroutable = Msg::from("lost");
+        unroutable.push_front(id);
+        assert_eq!(
+            router.send(unroutable).unwrap_err().error,
+            Error::Unroutable,
+            "cycle {cycle}"
+        );
+    }
 }
 
 /// §1.12 ROUTER: an unroutable message is dropped silently...

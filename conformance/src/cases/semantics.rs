@@ -1,13 +1,16 @@
-//! Socket semantics: PUB/SUB filtering (S1–S5), ROUTER identities (R3, M4), reconnection
-//! after the peer restarts (RFC 37 "Socket Semantics": queues exist before the connection and
-//! connections are remade), and incompatible socket types refused (M3, §1.7, N4).
+//! Socket semantics: PUB/SUB filtering (S1–S5), ROUTER identities (R3, M4: released when a
+//! peer leaves), reconnection after the peer restarts (RFC 37 "Socket Semantics": queues exist
+//! before the connection and connections are remade), and incompatible socket types refused
+//! (M3, §1.7, N4).
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions};
-use crate::util::{free_tcp_endpoint, is_disconnect, join, msg, wait_event, TempDir, Transport};
+use crate::util::{
+    free_tcp_endpoint, is_disconnect, join, msg, wait_event, within, TempDir, Transport,
+};
 use zmtp_proto::Frame;
 
 use crate::{Driver, Either, Error, Msg, SocketEvent, SocketType, TestSocket};
@@ -949,4 +952,75 @@ pub async fn fair_queue_libzmq<D: Driver>() {
         p.op(crate::peer::Op::Close).await.expect("close");
     }
     pull.close().await;
+}
+
+// ---- ROUTER: identities of peers that leave and come back ---------------------------------
+
+/// R3: DEALERs of `kind` named "returning" come to our ROUTER one after the other, each after
+/// the previous one left. The ROUTER hears each under the id and routes a reply to it, as
+/// libzmq does (its `xpipe_terminated` frees the id of a peer that left). Once the last has
+/// left, the id is unroutable (`router_mandatory`): the routing table kept nothing.
+async fn router_returning_id<D: Driver>(kind: PeerKind) {
+    const ROUNDS: usize = 20;
+    let mut opts = PeerOptions::default().to_socket_options();
+    opts.router_mandatory = true;
+    let router = D::socket(SocketType::Router, opts);
+    let mut mon = router.monitor();
+    let ep = router.bind("tcp://127.0.0.1:*").await.expect("bind");
+    for round in 0..ROUNDS {
+        let dealer = Peer::<D>::with(kind, SocketType::Dealer, &with_id(b"returning"));
+        dealer.connect(&ep).await;
+        let hello = format!("hello-{round}");
+        dealer.send(msg(&[&hello])).await;
+        let got = within::<D, _>(
+            Duration::from_secs(5),
+            "the returning DEALER's message",
+            router.recv(),
+        )
+        .await
+        .expect("recv");
+        assert_eq!(
+            got,
+            msg(&["returning", &hello]),
+            "round {round}: R3 the peer's routing id, then its message"
+        );
+        let reply = format!("reply-{round}");
+        router
+            .send(msg(&["returning", &reply]))
+            .await
+            .expect("send");
+        assert_eq!(dealer.recv().await, msg(&[&reply]), "round {round}");
+        dealer.close().await;
+        // The next one comes once the ROUTER has seen this one go (sooner, it would be a
+        // live duplicate).
+        wait_event::<D, _>(
+            &mut mon,
+            Duration::from_secs(5),
+            "Disconnected",
+            is_disconnect,
+        )
+        .await;
+    }
+    let r = router.try_send(msg(&["returning", "nobody"]));
+    assert!(
+        matches!(
+            r,
+            Err(crate::SendError {
+                error: Error::Unroutable,
+                ..
+            })
+        ),
+        "the id of a peer that left must be unroutable, got {r:?}"
+    );
+    router.close().await;
+}
+
+/// A ROUTER's returning peer, libzmq DEALERs.
+pub async fn router_returning_id_libzmq<D: Driver>() {
+    router_returning_id::<D>(PeerKind::Libzmq).await;
+}
+
+/// A ROUTER's returning peer, our DEALERs.
+pub async fn router_returning_id_ours<D: Driver>() {
+    router_returning_id::<D>(PeerKind::Ours).await;
 }

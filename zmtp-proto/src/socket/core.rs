@@ -264,22 +264,24 @@ impl Core {
         self.schedule(id);
     }
 
-    /// The transport is gone. Returns the peer's info if it had completed its handshake.
-    /// Connect-side peers keep their queue and are redialled; accepted peers are removed (after
-    /// their undelivered messages, if any, are taken).
-    pub(crate) fn detach(&mut self, id: PeerId) -> Option<PeerInfo> {
+    /// The transport is gone. Connect-side peers keep their queue and are redialled; accepted
+    /// peers are removed (after their undelivered messages, if any, are taken), so the socket
+    /// type must forget the peer before this.
+    pub(crate) fn detach(&mut self, id: PeerId) {
         let now = self.now;
         let (ivl, max) = (self.options.reconnect_ivl, self.options.reconnect_ivl_max);
         let immediate = self.options.immediate;
         let closing = self.closing;
-        let p = self.peer_mut(id)?;
-        let mut conn = p.conn.take()?;
+        let Some(p) = self.peer_mut(id) else { return };
+        let Some(mut conn) = p.conn.take() else {
+            return;
+        };
         let was_active = conn.is_active();
         while let Some(m) = conn.poll_message() {
             p.stranded_in.push_back(m);
         }
         let error = conn.error().cloned().unwrap_or(Error::Closed);
-        let info = p.info.take();
+        p.info = None;
         let already_reported = conn.error().is_some();
         let connect_side = p.endpoint.is_some();
         if connect_side && !closing {
@@ -317,7 +319,6 @@ impl Core {
         } else {
             self.remove(id);
         }
-        info
     }
 
     pub(crate) fn disconnect(&mut self, id: PeerId) {

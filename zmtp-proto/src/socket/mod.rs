@@ -263,9 +263,17 @@ impl Socket {
     /// [`Action::Close`]). Messages already decoded stay deliverable.
     pub fn detach(&mut self, peer: PeerId, now: Instant) {
         self.core.now = now;
-        if let Some(info) = self.core.detach(peer) {
+        // The socket type forgets the peer (a ROUTER releases its identity) first: the core
+        // removes an accepted peer as it detaches it.
+        let info = self
+            .core
+            .peer(peer)
+            .filter(|p| p.conn.is_some())
+            .and_then(|p| p.info.clone());
+        if let Some(info) = info {
             self.on_inactive(peer, &info);
         }
+        self.core.detach(peer);
     }
 
     /// Stops using a connect-side peer: no more redials; its queue is dropped.
@@ -280,6 +288,23 @@ impl Socket {
     /// Number of peers (connected, connecting or waiting to redial).
     pub fn peer_count(&self) -> usize {
         self.core.peer_count()
+    }
+
+    /// ROUTER: how many routing ids messages can be routed to (one per live connection that
+    /// completed its handshake with an id of its own); 0 for the other types. The count
+    /// falls as peers leave: one that only grows while peers come and go is a leak.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let router = Socket::new(SocketType::Router, SocketOptions::default(), Instant::now());
+    /// assert_eq!(router.routing_table_len(), 0);
+    /// ```
+    pub fn routing_table_len(&self) -> usize {
+        match &self.kind {
+            Kind::Router(router) => router.len(),
+            _ => 0,
+        }
     }
 
     /// The live peer whose [`PeerId::index`] is `index`, if any (drivers keep per-peer I/O in

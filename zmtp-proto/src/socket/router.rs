@@ -2,9 +2,9 @@
 //! it came from; every message out is routed by its first frame.
 //!
 //! Identities come from the peer's `Identity` property, or are generated like libzmq: five
-//! bytes, `0x00` followed by a big-endian counter that starts at a random value. A duplicate
-//! identity is refused unless `router_handover`. Unroutable messages are dropped, or reported
-//! with `router_mandatory`.
+//! bytes, `0x00` followed by a big-endian counter that starts at a random value. A peer that
+//! leaves releases its identity. A duplicate identity is refused unless `router_handover`.
+//! Unroutable messages are dropped, or reported with `router_mandatory`.
 
 use std::collections::HashMap;
 
@@ -28,6 +28,11 @@ impl Router {
             by_id: HashMap::with_hasher(IdentityHash::new()),
             next_id: seed,
         }
+    }
+
+    /// Entries in the routing table.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
     }
 
     fn generate_id(&mut self) -> Frame {
@@ -80,6 +85,8 @@ impl Router {
         Ok(())
     }
 
+    /// Releases the identity of a peer whose connection ended. Called while the peer is
+    /// still in the core's table (an accepted peer is removed when it detaches).
     pub(crate) fn on_inactive(&mut self, core: &mut Core, id: PeerId, _info: &PeerInfo) {
         if let Some(p) = core.peer(id) {
             if self.by_id.get(&p.routing_id) == Some(&id) {
