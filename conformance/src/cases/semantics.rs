@@ -1,7 +1,7 @@
 //! Socket semantics: PUB/SUB filtering (S1–S5), ROUTER identities (R3, M4: released when a
-//! peer leaves), reconnection after the peer restarts (RFC 37 "Socket Semantics": queues exist
-//! before the connection and connections are remade), and incompatible socket types refused
-//! (M3, §1.7, N4).
+//! peer leaves, a live duplicate ignored or handed over), reconnection after the peer restarts
+//! (RFC 37 "Socket Semantics": queues exist before the connection and connections are remade),
+//! and incompatible socket types refused (M3, §1.7, N4).
 
 use std::time::{Duration, Instant};
 
@@ -9,11 +9,12 @@ use bytes::Bytes;
 
 use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions};
 use crate::util::{
-    free_tcp_endpoint, is_disconnect, join, msg, wait_event, within, TempDir, Transport,
+    drain_events, free_tcp_endpoint, is_disconnect, join, msg, wait_event, within, TempDir,
+    Transport,
 };
 use zmtp_proto::Frame;
 
-use crate::{Driver, Either, Error, Msg, SocketEvent, SocketType, TestSocket};
+use crate::{Driver, Either, Error, MonitorEvent, Msg, SocketEvent, SocketType, TestSocket};
 
 // ---- PUB/SUB filtering ---------------------------------------------------------------------
 
@@ -956,6 +957,9 @@ pub async fn fair_queue_libzmq<D: Driver>() {
 
 // ---- ROUTER: identities of peers that leave and come back ---------------------------------
 
+/// How long "nothing arrives" is watched for.
+const QUIET: Duration = Duration::from_millis(300);
+
 /// R3: DEALERs of `kind` named "returning" come to our ROUTER one after the other, each after
 /// the previous one left. The ROUTER hears each under the id and routes a reply to it, as
 /// libzmq does (its `xpipe_terminated` frees the id of a peer that left). Once the last has
@@ -1023,4 +1027,196 @@ pub async fn router_returning_id_libzmq<D: Driver>() {
 /// A ROUTER's returning peer, our DEALERs.
 pub async fn router_returning_id_ours<D: Driver>() {
     router_returning_id::<D>(PeerKind::Ours).await;
+}
+
+/// A peer whose connection events (handshakes completed, connections lost) are counted
+/// whatever its kind: from libzmq's monitor, or from our socket's.
+struct Watched<D: Driver> {
+    peer: Peer<D>,
+    monitor: Option<<D::Socket as TestSocket>::Monitor>,
+    handshakes: usize,
+    disconnects: usize,
+}
+
+impl<D: Driver> Watched<D> {
+    fn new(kind: PeerKind, ty: SocketType, opts: &PeerOptions) -> Self {
+        let (peer, monitor) = match kind {
+            PeerKind::Ours => {
+                let s = D::socket(ty, opts.to_socket_options());
+                let m = s.monitor();
+                (Peer::Ours(s, ty), Some(m))
+            }
+            _ => (Peer::with(kind, ty, opts), None),
+        };
+        Self {
+            peer,
+            monitor,
+            handshakes: 0,
+            disconnects: 0,
+        }
+    }
+
+    /// Counts the events recorded so far.
+    async fn update(&mut self) {
+        match &mut self.monitor {
+            Some(m) => {
+                for e in drain_events::<D, _>(m).await {
+                    match e {
+                        MonitorEvent::Socket(SocketEvent::HandshakeSucceeded { .. }) => {
+                            self.handshakes += 1;
+                        }
+                        MonitorEvent::Socket(SocketEvent::Disconnected { .. }) => {
+                            self.disconnects += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            None => {
+                for e in self.peer.events().await {
+                    match e {
+                        PeerEvent::HandshakeSucceeded => self.handshakes += 1,
+                        PeerEvent::Disconnected => self.disconnects += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits (up to 5 s) until at least this many handshakes and disconnections were counted.
+    async fn wait_for(&mut self, handshakes: usize, disconnects: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            self.update().await;
+            if self.handshakes >= handshakes && self.disconnects >= disconnects {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {:?} counted {}/{handshakes} handshakes, {}/{disconnects} disconnections",
+                D::NAME,
+                self.peer,
+                self.handshakes,
+                self.disconnects
+            );
+            D::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// R3, a live duplicate: two DEALERs of `dealer_kind`, both named "dup", connect to a ROUTER
+/// of `router_kind` one after the other. Every expectation is what libzmq's ROUTER does (4.3,
+/// `router.cpp` `identify_peer`), checked against it first, then against ours.
+///
+/// * Without `router_handover` the newcomer is ignored; with it, the newcomer takes the id
+///   and the first peer is ignored.
+/// * The ignored connection completes its handshake and stays open: it is never closed, so
+///   its peer never redials (no loop). Nothing it sends reaches the application and nothing
+///   is routed to it, even after the holder of the id leaves; a new connection named "dup"
+///   then takes the id.
+async fn live_duplicate<D: Driver>(router_kind: PeerKind, dealer_kind: PeerKind, handover: bool) {
+    eprintln!("-- {router_kind} ROUTER (handover {handover}), {dealer_kind} DEALERs named \"dup\"");
+    let mut router = Watched::<D>::new(
+        router_kind,
+        SocketType::Router,
+        &PeerOptions {
+            router_handover: handover,
+            ..PeerOptions::default()
+        },
+    );
+    let ep = router.peer.bind("tcp://127.0.0.1:*").await;
+    let first = Watched::<D>::new(dealer_kind, SocketType::Dealer, &with_id(b"dup"));
+    first.peer.connect(&ep).await;
+    first.peer.send(msg(&["from-first"])).await;
+    assert_eq!(router.peer.recv().await, msg(&["dup", "from-first"]));
+    let mut second = Watched::<D>::new(dealer_kind, SocketType::Dealer, &with_id(b"dup"));
+    second.peer.connect(&ep).await;
+    second.peer.send(msg(&["from-second"])).await;
+    second.wait_for(1, 0).await;
+    router.wait_for(2, 0).await;
+    let (holder, mut ignored) = if handover {
+        assert_eq!(
+            router.peer.recv().await,
+            msg(&["dup", "from-second"]),
+            "handover: the newcomer is heard under the id"
+        );
+        (second, first)
+    } else {
+        (first, second)
+    };
+    router.peer.send(msg(&["dup", "to-dup"])).await;
+    assert_eq!(
+        holder.peer.recv().await,
+        msg(&["to-dup"]),
+        "the holder of the id gets what is routed to it"
+    );
+    assert_eq!(
+        ignored.peer.recv_timeout(QUIET).await,
+        None,
+        "nothing is routed to the ignored connection"
+    );
+    ignored.peer.send(msg(&["from-ignored"])).await;
+    assert_eq!(
+        router.peer.recv_timeout(QUIET).await,
+        None,
+        "nothing from the ignored connection reaches the application"
+    );
+    ignored.update().await;
+    assert_eq!(
+        (ignored.handshakes, ignored.disconnects),
+        (1, 0),
+        "the ignored connection stays open: no refusal, no redial"
+    );
+
+    // The holder leaves. The ignored connection stays ignored; a new one takes the id.
+    holder.peer.close().await;
+    router.wait_for(2, 1).await;
+    ignored.peer.send(msg(&["from-ignored-after"])).await;
+    assert_eq!(
+        router.peer.recv_timeout(QUIET).await,
+        None,
+        "the ignored connection stays ignored once the id is free"
+    );
+    let third = Peer::<D>::with(dealer_kind, SocketType::Dealer, &with_id(b"dup"));
+    third.connect(&ep).await;
+    third.send(msg(&["from-third"])).await;
+    assert_eq!(
+        router.peer.recv().await,
+        msg(&["dup", "from-third"]),
+        "a new connection takes the free id"
+    );
+    router.peer.send(msg(&["dup", "to-third"])).await;
+    assert_eq!(third.recv().await, msg(&["to-third"]));
+    assert_eq!(ignored.peer.recv_timeout(QUIET).await, None);
+    ignored.update().await;
+    assert_eq!(
+        (ignored.handshakes, ignored.disconnects),
+        (1, 0),
+        "the ignored connection was never closed"
+    );
+    for p in [ignored.peer, third, router.peer] {
+        p.close().await;
+    }
+}
+
+async fn router_live_duplicate<D: Driver>(dealer_kind: PeerKind) {
+    for handover in [false, true] {
+        // libzmq's ROUTER first: the reference the expectations are checked against.
+        for router_kind in [PeerKind::Libzmq, PeerKind::Ours] {
+            live_duplicate::<D>(router_kind, dealer_kind, handover).await;
+        }
+    }
+}
+
+/// A live duplicate routing id (with and without `router_handover`), libzmq DEALERs; libzmq's
+/// ROUTER and ours.
+pub async fn router_live_duplicate_libzmq<D: Driver>() {
+    router_live_duplicate::<D>(PeerKind::Libzmq).await;
+}
+
+/// A live duplicate routing id (with and without `router_handover`), our DEALERs; libzmq's
+/// ROUTER and ours.
+pub async fn router_live_duplicate_ours<D: Driver>() {
+    router_live_duplicate::<D>(PeerKind::Ours).await;
 }
