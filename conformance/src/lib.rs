@@ -357,6 +357,7 @@ macro_rules! conformance_tests {
             router_identities_ours, router_identities_libzmq, router_identities_zmqrs,
             router_returning_id_ours, router_returning_id_libzmq,
             router_live_duplicate_ours, router_live_duplicate_libzmq,
+            router_connect_side_keeps_id_ours, router_connect_side_keeps_id_libzmq,
             reconnect_ours, reconnect_libzmq, reconnect_zmqrs,
             heartbeat_keeps_libzmq_connected, heartbeat_keeps_ours_connected,
             heartbeat_after_cancelled_recv_libzmq,

@@ -442,6 +442,70 @@ fn router_takes_back_an_identity_whose_peer_left() {
     assert_eq!(net.sockets[router].routing_table_len(), 1);
 }
 
+/// R3, connect side (libzmq 4.3.5, measured): a ROUTER that connected to a peer keeps the
+/// peer's identity while it redials (libzmq's pipe outlives the connection), so a message
+/// routed to it meanwhile waits in its queue and arrives after the reconnection; with
+/// `immediate` (no pipe without a connection) it is unroutable. `disconnect` releases the
+/// identity.
+#[test]
+fn router_keeps_identity_of_connect_side_peer_across_redial() {
+    for immediate in [false, true] {
+        let mut net = Net::new(19);
+        let server = net.add(SocketType::Router, named("SRV"));
+        let client = net.add(
+            SocketType::Router,
+            opts(|o| {
+                o.routing_id = Bytes::from_static(b"CLI");
+                o.router_mandatory = true;
+                o.immediate = immediate;
+            }),
+        );
+        let peer = net.connect(client, server);
+        net.drive();
+        net.sockets[client].send(Msg::from(["SRV", "one"])).unwrap();
+        net.drive();
+        assert_eq!(net.recv_all(server), [Msg::from(["CLI", "one"])]);
+        net.cut(0);
+        net.drive();
+        let gap = net.sockets[client].send(Msg::from(["SRV", "gap"]));
+        if immediate {
+            assert_eq!(gap.unwrap_err().error, Error::Unroutable);
+            assert_eq!(net.sockets[client].routing_table_len(), 0);
+        } else {
+            gap.unwrap_or_else(|e| panic!("routed to the redialling peer: {e:?}"));
+            assert_eq!(net.sockets[client].routing_table_len(), 1);
+        }
+        net.advance(Duration::from_millis(150));
+        assert_eq!(net.up_links().len(), 1, "redialled");
+        let got = net.recv_all(server);
+        if immediate {
+            assert!(got.is_empty(), "{got:?}");
+        } else {
+            assert_eq!(got, [Msg::from(["CLI", "gap"])], "queued during the gap");
+        }
+        net.sockets[client]
+            .send(Msg::from(["SRV", "after"]))
+            .unwrap();
+        net.drive();
+        assert_eq!(net.recv_all(server), [Msg::from(["CLI", "after"])]);
+        assert_eq!(net.sockets[client].routing_table_len(), 1);
+        net.sockets[client].disconnect(peer, net.now);
+        net.drive();
+        assert_eq!(
+            net.sockets[client].routing_table_len(),
+            0,
+            "immediate={immediate}"
+        );
+        assert_eq!(
+            net.sockets[client]
+                .send(Msg::from(["SRV", "x"]))
+                .unwrap_err()
+                .error,
+            Error::Unroutable
+        );
+    }
+}
+
 /// Moves bytes from `from` to `to` once; true if any moved.
 fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
     let mut out = Vec::new();

@@ -242,6 +242,7 @@ impl Core {
         }
         p.dialing = false;
         p.close_requested = false;
+        p.ignored = false;
         p.conn = Some(Connection::new(config, now));
         let endpoint = p.endpoint.clone().expect("connect side");
         self.events

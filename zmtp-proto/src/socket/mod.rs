@@ -282,6 +282,10 @@ impl Socket {
         if let Some(info) = self.core.peer(peer).and_then(|p| p.info.clone()) {
             self.on_inactive(peer, &info);
         }
+        if let Kind::Router(router) = &mut self.kind {
+            // Connected or waiting to redial, the peer held its identity until now.
+            router.forget(&self.core, peer);
+        }
         self.core.disconnect(peer);
     }
 
@@ -291,8 +295,9 @@ impl Socket {
     }
 
     /// ROUTER: how many routing ids messages can be routed to (one per live connection that
-    /// completed its handshake with an id of its own); 0 for the other types. The count
-    /// falls as peers leave: one that only grows while peers come and go is a leak.
+    /// completed its handshake with an id of its own, and one per peer we connected to that
+    /// is being redialled); 0 for the other types. The count falls as peers leave: one that
+    /// only grows while peers come and go is a leak.
     ///
     /// ```
     /// # use std::time::Instant;

@@ -3,10 +3,12 @@
 //!
 //! Identities come from the peer's `Identity` property, or are generated like libzmq: five
 //! bytes, `0x00` followed by a big-endian counter that starts at a random value. A peer that
-//! leaves releases its identity. A peer announcing an identity still in use is, as in libzmq
-//! 4.3, kept connected but ignored; with `router_handover` it takes the identity instead, and
-//! the old connection is the one kept connected but ignored. Unroutable messages are dropped,
-//! or reported with `router_mandatory`.
+//! leaves releases its identity; one we connected to keeps it while it is redialled (unless
+//! `immediate`), so that messages routed to it wait for the reconnection. A peer announcing
+//! an identity still in use is, as in libzmq 4.3, kept connected but ignored; with
+//! `router_handover` it takes the identity instead, and the old connection is the one kept
+//! connected but ignored. Unroutable messages are dropped, or reported with
+//! `router_mandatory`.
 
 use std::collections::HashMap;
 
@@ -72,6 +74,14 @@ impl Router {
             // rather than taking a reference count.
             Frame::compact(&info.routing_id)
         };
+        if core
+            .peer(id)
+            .is_some_and(|p| self.by_id.get(&p.routing_id) == Some(&id))
+        {
+            // A connect-side peer back from a redial keeps its identity, whatever it announces
+            // now: libzmq identifies a pipe once and skips the identity of a reconnection.
+            return Admission::Routed { displaced: None };
+        }
         let mut displaced = None;
         if let Some(&old) = self.by_id.get(&identity) {
             if old != id {
@@ -100,7 +110,20 @@ impl Router {
 
     /// Releases the identity of a peer whose connection ended. Called while the peer is
     /// still in the core's table (an accepted peer is removed when it detaches).
+    ///
+    /// A connect-side peer keeps it while it is redialled (unless `immediate`), as libzmq's
+    /// pipe outlives the connection: messages routed to it wait in its queue.
     pub(crate) fn on_inactive(&mut self, core: &mut Core, id: PeerId, _info: &PeerInfo) {
+        let redialled = core
+            .peer(id)
+            .is_some_and(|p| p.endpoint.is_some() && !core.options.immediate && !core.is_closing());
+        if !redialled {
+            self.forget(core, id);
+        }
+    }
+
+    /// Releases the identity of a peer that is going away.
+    pub(crate) fn forget(&mut self, core: &Core, id: PeerId) {
         if let Some(p) = core.peer(id) {
             if self.by_id.get(&p.routing_id) == Some(&id) {
                 self.by_id.remove(&p.routing_id);
