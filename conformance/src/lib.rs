@@ -59,10 +59,11 @@
 //! * [`cases::volume`]: a 16 MiB message, 100 000 messages in order, 1000-frame messages,
 //!   full-duplex streams on one socket;
 //! * [`cases::semantics`]: PUB/SUB filtering and XPUB/XSUB subscription messages, ROUTER
-//!   identities (set and generated), reconnection after the peer restarts (with messages
-//!   queued meanwhile), incompatible socket types refused while a compatible peer is served,
-//!   `unbind`/`disconnect`, a PUB that never blocks, fan-out, fair queuing, REQ/REP state
-//!   machines, unroutable ROUTER messages, fifty peers on one ROUTER;
+//!   identities (set and generated; released when a peer leaves; a live duplicate ignored, or
+//!   handed over, checked against libzmq's ROUTER), reconnection after the peer restarts (with
+//!   messages queued meanwhile), incompatible socket types refused while a compatible peer is
+//!   served, `unbind`/`disconnect`, a PUB that never blocks, fan-out, fair queuing, REQ/REP
+//!   state machines, unroutable ROUTER messages, fifty peers on one ROUTER;
 //! * [`cases::heartbeat`]: PINGs answered over long idle periods (libzmq with
 //!   `ZMQ_HEARTBEAT_IVL`), a vanished peer detected through `HeartbeatTimeout` (a frozen
 //!   [`relay::Relay`] between the two), and a peer's TTL honoured;
@@ -188,6 +189,9 @@ macro_rules! conformance_tests {
             // Semantics.
             pubsub_filtering_ours, pubsub_filtering_libzmq, pubsub_filtering_zmqrs,
             router_identities_ours, router_identities_libzmq, router_identities_zmqrs,
+            router_returning_id_ours, router_returning_id_libzmq,
+            router_live_duplicate_ours, router_live_duplicate_libzmq,
+            router_connect_side_keeps_id_ours, router_connect_side_keeps_id_libzmq,
             reconnect_ours, reconnect_libzmq, reconnect_zmqrs,
             heartbeat_keeps_libzmq_connected, heartbeat_keeps_ours_connected,
             heartbeat_after_cancelled_recv_libzmq,

@@ -69,6 +69,12 @@ pub struct PeerOptions {
     pub rcvhwm: Option<usize>,
     /// The PLAIN mechanism (not supported by zmq.rs: ignored there).
     pub plain: Option<Plain>,
+    /// ROUTER: a newcomer with a routing id in use takes it over (`ZMQ_ROUTER_HANDOVER`;
+    /// zmq.rs: ignored).
+    pub router_handover: bool,
+    /// Delay before redialling a lost connection (`ZMQ_RECONNECT_IVL`; 100 ms when unset;
+    /// zmq.rs: ignored).
+    pub reconnect_ivl: Option<Duration>,
 }
 
 /// A PLAIN role (RFC 24).
@@ -118,6 +124,10 @@ impl PeerOptions {
             Some(Plain::Server { users }) => {
                 o.mechanism = MechanismConfig::PlainServer(PlainUsers::new(users.clone()));
             }
+        }
+        o.router_handover = self.router_handover;
+        if let Some(ivl) = self.reconnect_ivl {
+            o.reconnect_ivl = ivl;
         }
         o.linger = Some(Duration::from_secs(2));
         o
@@ -314,7 +324,10 @@ fn lz_open(ctx: &zmq::Context, ty: SocketType, o: &PeerOptions) -> zmq::Result<L
     let sock = ctx.socket(lz_type(ty))?;
     sock.set_linger(1000)?;
     sock.set_sndtimeo(ms(RECV_LIMIT))?;
-    sock.set_reconnect_ivl(100)?;
+    sock.set_reconnect_ivl(o.reconnect_ivl.map_or(100, ms))?;
+    if o.router_handover {
+        sock.set_router_handover(true)?;
+    }
     if let Some(id) = &o.routing_id {
         sock.set_identity(id)?;
     }

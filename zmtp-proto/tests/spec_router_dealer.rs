@@ -5,11 +5,11 @@
 
 mod net;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use net::{tagged, untag, Net};
-use zmtp_proto::socket::{SocketEvent, SocketOptions};
+use zmtp_proto::socket::{PeerId, Socket, SocketEvent, SocketOptions};
 use zmtp_proto::{Error, Msg, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
@@ -247,36 +247,83 @@ fn router_to_router_with_identities() {
     assert_eq!(net.recv(client), Some(Msg::from(["SRV", "hi"])));
 }
 
-/// R3: a second peer with an identity already in use is refused; the first keeps it.
+/// R3, libzmq's rule for a live duplicate (`router.cpp` `identify_peer`, measured with
+/// libzmq 4.3.5): a second peer announcing an identity in use completes its handshake and stays
+/// connected (no refusal, so no redial loop), but it is ignored: nothing it sends reaches the
+/// application (and never under an empty identity), nothing is routed to it. It stays ignored
+/// after the first peer leaves; a new connection with the identity is then taken.
 #[test]
-fn router_refuses_duplicate_identity() {
+fn router_ignores_a_live_duplicate_identity() {
     let mut net = Net::new(9);
-    let router = net.add_default(SocketType::Router);
+    let router = net.add(SocketType::Router, opts(|o| o.router_mandatory = true));
     let first = net.add(SocketType::Dealer, named("D"));
     let second = net.add(SocketType::Dealer, named("D"));
-    net.connect(first, router);
+    let first_peer = net.connect(first, router);
     net.drive();
+    net.take_events(router);
+    // Queued before the connection is up, so it follows the handshake in the same bytes.
     net.connect(second, router);
+    for i in 0..3 {
+        net.sockets[second].send(tagged(1, i)).unwrap();
+    }
     net.drive();
     let events = net.take_events(router);
     assert!(
-        events.iter().any(|e| matches!(
-            e,
-            SocketEvent::HandshakeFailed {
-                error: Error::PeerRefused(_),
-                ..
-            }
-        )),
-        "{events:?}"
+        matches!(
+            &events[..],
+            [SocketEvent::HandshakeSucceeded { info, .. }] if &info.routing_id[..] == b"D"
+        ),
+        "the duplicate's handshake completes and nothing fails: {events:?}"
     );
+    assert_eq!(net.up_links().len(), 2, "the duplicate stays connected");
+    assert!(
+        net.recv_all(router).is_empty(),
+        "nothing from the ignored duplicate reaches the application"
+    );
+    assert_eq!(net.sockets[router].routing_table_len(), 1);
     net.sockets[router].send(Msg::from(["D", "to-d"])).unwrap();
     net.drive();
     assert_eq!(net.recv_all(first), [Msg::from("to-d")]);
     assert!(net.recv_all(second).is_empty());
+    net.advance(Duration::from_secs(1));
+    assert_eq!(net.dials_of(second).len(), 1, "the duplicate never redials");
+
+    // The first peer leaves: its identity is free again, but the ignored connection stays
+    // ignored (libzmq identifies a peer once, when its connection starts).
+    net.sockets[first].disconnect(first_peer, net.now);
+    net.drive();
+    assert_eq!(net.sockets[router].routing_table_len(), 0);
+    assert_eq!(
+        net.sockets[router]
+            .send(Msg::from(["D", "nobody"]))
+            .unwrap_err()
+            .error,
+        Error::Unroutable
+    );
+    net.sockets[second].send(tagged(1, 3)).unwrap();
+    net.drive();
+    assert!(net.recv_all(router).is_empty(), "still ignored");
+    let third = net.add(SocketType::Dealer, named("D"));
+    net.connect(third, router);
+    net.sockets[third].send(tagged(2, 0)).unwrap();
+    net.drive();
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 1, "the newcomer is heard: {got:?}");
+    assert_eq!(&got[0][0][..], b"D");
+    assert_eq!(untag(&got[0][1]), (2, 0));
+    net.sockets[router]
+        .send(Msg::from(["D", "to-third"]))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(third), [Msg::from("to-third")]);
+    assert!(net.recv_all(second).is_empty());
 }
 
-/// R3 `ZMQ_ROUTER_HANDOVER`: the newcomer takes the identity over; the old connection is
-/// closed with one `Disconnected` event.
+/// R3 `ZMQ_ROUTER_HANDOVER`: the newcomer takes the identity over. As in libzmq 4.3.5
+/// (measured), the old connection is not closed (no `Disconnected`, no redial that would take
+/// the identity back) but ignored: what it sent before, still undelivered, arrives under a
+/// generated identity (libzmq renames the old pipe), never an empty one; what it sends after
+/// is dropped, and nothing is routed to it.
 #[test]
 fn router_handover_moves_identity() {
     let mut net = Net::new(10);
@@ -285,19 +332,251 @@ fn router_handover_moves_identity() {
     let second = net.add(SocketType::Dealer, named("D"));
     net.connect(first, router);
     net.drive();
+    for i in 0..2 {
+        net.sockets[first].send(tagged(0, i)).unwrap();
+    }
+    net.drive();
     net.take_events(router);
     net.connect(second, router);
+    net.sockets[second].send(tagged(1, 0)).unwrap();
     net.drive();
     let events = net.take_events(router);
-    let disconnects = events
-        .iter()
-        .filter(|e| matches!(e, SocketEvent::Disconnected { .. }))
-        .count();
-    assert_eq!(disconnects, 1, "{events:?}");
+    assert!(
+        matches!(&events[..], [SocketEvent::HandshakeSucceeded { .. }]),
+        "{events:?}"
+    );
+    assert_eq!(net.up_links().len(), 2, "the old connection stays open");
+    let mut got = net.recv_all(router);
+    got.sort_by_key(|m| untag(&m[1]));
+    assert_eq!(got.len(), 3, "{got:?}");
+    for m in &got[..2] {
+        assert!(
+            m[0].len() == 5 && m[0][0] == 0,
+            "the old connection's messages carry a generated identity: {m:?}"
+        );
+        assert_eq!(untag(&m[1]).0, 0);
+    }
+    assert_eq!(&got[2][0][..], b"D");
+    assert_eq!(untag(&got[2][1]), (1, 0));
     net.sockets[router].send(Msg::from(["D", "to-d"])).unwrap();
     net.drive();
     assert_eq!(net.recv_all(second), [Msg::from("to-d")]);
     assert!(net.recv_all(first).is_empty());
+    net.sockets[first].send(tagged(0, 2)).unwrap();
+    net.drive();
+    assert!(
+        net.recv_all(router).is_empty(),
+        "the old connection is ignored"
+    );
+    net.advance(Duration::from_secs(1));
+    assert_eq!(net.dials_of(first).len(), 1, "the old peer never redials");
+    assert_eq!(net.sockets[router].routing_table_len(), 1);
+}
+
+/// R3: an accepted peer that disconnects releases its identity. The same DEALER redialling
+/// after a cut, and a new DEALER with the identity, are both taken and routed to (libzmq's
+/// `xpipe_terminated` erases the entry).
+#[test]
+fn router_takes_back_an_identity_whose_peer_left() {
+    let mut net = Net::new(18);
+    let router = net.add(SocketType::Router, opts(|o| o.router_mandatory = true));
+    let dealer = net.add(SocketType::Dealer, named("A"));
+    net.connect(dealer, router);
+    net.sockets[dealer].send(tagged(0, 0)).unwrap();
+    net.drive();
+    // The transport fails before the application took the message; the DEALER redials with
+    // the same identity.
+    net.cut(0);
+    net.drive();
+    assert_eq!(net.sockets[router].routing_table_len(), 0);
+    assert_eq!(
+        net.sockets[router]
+            .send(Msg::from(["A", "gone"]))
+            .unwrap_err()
+            .error,
+        Error::Unroutable
+    );
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        &got[0][0][..],
+        b"A",
+        "a message left behind keeps its identity"
+    );
+    assert_eq!(net.sockets[router].peer_count(), 0);
+    net.advance(Duration::from_millis(150));
+    assert_eq!(net.up_links().len(), 1, "redialled");
+    net.sockets[dealer].send(tagged(0, 1)).unwrap();
+    net.drive();
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 1, "the redialled peer is heard: {got:?}");
+    assert_eq!(&got[0][0][..], b"A");
+    assert_eq!(untag(&got[0][1]), (0, 1));
+    net.sockets[router].send(Msg::from(["A", "back"])).unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(dealer), [Msg::from("back")]);
+
+    // The DEALER goes away for good; another socket with its identity comes.
+    let link = net.up_links()[0];
+    let (_, peer) = if net.links[link].a.0 == dealer {
+        net.links[link].a
+    } else {
+        net.links[link].b
+    };
+    net.sockets[dealer].disconnect(peer, net.now);
+    net.drive();
+    assert_eq!(net.sockets[router].routing_table_len(), 0);
+    let newcomer = net.add(SocketType::Dealer, named("A"));
+    net.connect(newcomer, router);
+    net.sockets[newcomer].send(tagged(1, 0)).unwrap();
+    net.drive();
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(&got[0][0][..], b"A");
+    assert_eq!(untag(&got[0][1]), (1, 0));
+    net.sockets[router]
+        .send(Msg::from(["A", "welcome"]))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(newcomer), [Msg::from("welcome")]);
+    assert_eq!(net.sockets[router].routing_table_len(), 1);
+}
+
+/// R3, connect side (libzmq 4.3.5, measured): a ROUTER that connected to a peer keeps the
+/// peer's identity while it redials (libzmq's pipe outlives the connection), so a message
+/// routed to it meanwhile waits in its queue and arrives after the reconnection; with
+/// `immediate` (no pipe without a connection) it is unroutable. `disconnect` releases the
+/// identity.
+#[test]
+fn router_keeps_identity_of_connect_side_peer_across_redial() {
+    for immediate in [false, true] {
+        let mut net = Net::new(19);
+        let server = net.add(SocketType::Router, named("SRV"));
+        let client = net.add(
+            SocketType::Router,
+            opts(|o| {
+                o.routing_id = Bytes::from_static(b"CLI");
+                o.router_mandatory = true;
+                o.immediate = immediate;
+            }),
+        );
+        let peer = net.connect(client, server);
+        net.drive();
+        net.sockets[client].send(Msg::from(["SRV", "one"])).unwrap();
+        net.drive();
+        assert_eq!(net.recv_all(server), [Msg::from(["CLI", "one"])]);
+        net.cut(0);
+        net.drive();
+        let gap = net.sockets[client].send(Msg::from(["SRV", "gap"]));
+        if immediate {
+            assert_eq!(gap.unwrap_err().error, Error::Unroutable);
+            assert_eq!(net.sockets[client].routing_table_len(), 0);
+        } else {
+            gap.unwrap_or_else(|e| panic!("routed to the redialling peer: {e:?}"));
+            assert_eq!(net.sockets[client].routing_table_len(), 1);
+        }
+        net.advance(Duration::from_millis(150));
+        assert_eq!(net.up_links().len(), 1, "redialled");
+        let got = net.recv_all(server);
+        if immediate {
+            assert!(got.is_empty(), "{got:?}");
+        } else {
+            assert_eq!(got, [Msg::from(["CLI", "gap"])], "queued during the gap");
+        }
+        net.sockets[client]
+            .send(Msg::from(["SRV", "after"]))
+            .unwrap();
+        net.drive();
+        assert_eq!(net.recv_all(server), [Msg::from(["CLI", "after"])]);
+        assert_eq!(net.sockets[client].routing_table_len(), 1);
+        net.sockets[client].disconnect(peer, net.now);
+        net.drive();
+        assert_eq!(
+            net.sockets[client].routing_table_len(),
+            0,
+            "immediate={immediate}"
+        );
+        assert_eq!(
+            net.sockets[client]
+                .send(Msg::from(["SRV", "x"]))
+                .unwrap_err()
+                .error,
+            Error::Unroutable
+        );
+    }
+}
+
+/// Moves bytes from `from` to `to` once; true if any moved.
+fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
+    let mut out = Vec::new();
+    from.take_transmit(pf, &mut out);
+    for chunk in &out {
+        to.handle_input(pt, chunk, now);
+    }
+    !out.is_empty()
+}
+
+/// Moves bytes both ways until neither side has any to write.
+fn pump(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant) {
+    while transfer(a, pa, b, pb, now) | transfer(b, pb, a, pa, now) {}
+}
+
+/// R3, resources: 10,000 DEALER connections come and go (half with a fixed identity, half
+/// with generated ones), each exchanging a message both ways. The ROUTER's routing table and
+/// peer table are empty after each departure, and a departed identity is unroutable.
+#[test]
+fn router_routing_table_empty_after_10000_cycles() {
+    let now = Instant::now();
+    let mut router = Socket::new(SocketType::Router, opts(|o| o.router_mandatory = true), now);
+    let mut named_dealer = Socket::new(SocketType::Dealer, named("A"), now);
+    let mut anon_dealer = Socket::new(SocketType::Dealer, SocketOptions::default(), now);
+    for cycle in 0..10_000u64 {
+        let dealer = if cycle % 2 == 0 {
+            &mut named_dealer
+        } else {
+            &mut anon_dealer
+        };
+        let d = dealer.connect("mem://router", now);
+        dealer.attach(d, now);
+        let r = router.accept(now);
+        dealer.send(tagged(0, cycle)).unwrap();
+        pump(dealer, d, &mut router, r, now);
+        let mut m = router
+            .recv()
+            .unwrap()
+            .unwrap_or_else(|| panic!("cycle {cycle}: nothing received"));
+        let id = m.pop_front().expect("identity");
+        if cycle % 2 == 0 {
+            assert_eq!(&id[..], b"A", "cycle {cycle}");
+        } else {
+            assert!(id.len() == 5 && id[0] == 0, "cycle {cycle}: {id:?}");
+        }
+        assert_eq!(untag(&m[0]), (0, cycle));
+        assert_eq!(router.routing_table_len(), 1, "cycle {cycle}");
+        let mut reply = Msg::from("back");
+        reply.push_front(id.clone());
+        router.send(reply).unwrap();
+        pump(dealer, d, &mut router, r, now);
+        assert_eq!(
+            dealer.recv().unwrap(),
+            Some(Msg::from("back")),
+            "cycle {cycle}"
+        );
+        // The DEALER leaves: both ends lose the transport.
+        dealer.disconnect(d, now);
+        router.detach(r, now);
+        while dealer.poll_action().is_some() || dealer.poll_event().is_some() {}
+        while router.poll_action().is_some() || router.poll_event().is_some() {}
+        assert_eq!(router.routing_table_len(), 0, "cycle {cycle}: leaked");
+        assert_eq!(router.peer_count(), 0, "cycle {cycle}");
+        let mut unroutable = Msg::from("lost");
+        unroutable.push_front(id);
+        assert_eq!(
+            router.send(unroutable).unwrap_err().error,
+            Error::Unroutable,
+            "cycle {cycle}"
+        );
+    }
 }
 
 /// §1.12 ROUTER: an unroutable message is dropped silently...

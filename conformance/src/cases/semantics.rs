@@ -1,16 +1,21 @@
-//! Socket semantics: PUB/SUB filtering (S1–S5), ROUTER identities (R3, M4), reconnection
-//! after the peer restarts (RFC 37 "Socket Semantics": queues exist before the connection and
-//! connections are remade), and incompatible socket types refused (M3, §1.7, N4).
+//! Socket semantics: PUB/SUB filtering (S1–S5), ROUTER identities (R3, M4: released when a
+//! peer leaves, kept while a peer we connected to is redialled, a live duplicate ignored or
+//! handed over), reconnection after the peer restarts (RFC 37 "Socket Semantics": queues exist
+//! before the connection and connections are remade), and incompatible socket types refused
+//! (M3, §1.7, N4).
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::peer::{Peer, PeerEvent, PeerKind, PeerOptions};
-use crate::util::{free_tcp_endpoint, is_disconnect, join, msg, wait_event, TempDir, Transport};
+use crate::util::{
+    drain_events, free_tcp_endpoint, is_disconnect, is_handshake, join, msg, wait_event, within,
+    TempDir, Transport,
+};
 use zmtp_proto::Frame;
 
-use crate::{Driver, Either, Error, Msg, SocketEvent, SocketType};
+use crate::{Driver, Either, Error, MonitorEvent, Msg, SocketEvent, SocketType};
 
 // ---- PUB/SUB filtering ---------------------------------------------------------------------
 
@@ -949,4 +954,346 @@ pub async fn fair_queue_libzmq<D: Driver>() {
         p.op(crate::peer::Op::Close).await.expect("close");
     }
     pull.close().await;
+}
+
+// ---- ROUTER: identities of peers that leave and come back ---------------------------------
+
+/// How long "nothing arrives" is watched for.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// R3: DEALERs of `kind` named "returning" come to our ROUTER one after the other, each after
+/// the previous one left. The ROUTER hears each under the id and routes a reply to it, as
+/// libzmq does (its `xpipe_terminated` frees the id of a peer that left). Once the last has
+/// left, the id is unroutable (`router_mandatory`): the routing table kept nothing.
+async fn router_returning_id<D: Driver>(kind: PeerKind) {
+    const ROUNDS: usize = 20;
+    let mut opts = PeerOptions::default().to_socket_options();
+    opts.router_mandatory = true;
+    let router = D::socket(SocketType::Router, opts);
+    let mut mon = router.monitor();
+    let ep = router.bind("tcp://127.0.0.1:*").await.expect("bind");
+    for round in 0..ROUNDS {
+        let dealer = Peer::<D>::with(kind, SocketType::Dealer, &with_id(b"returning"));
+        dealer.connect(&ep).await;
+        let hello = format!("hello-{round}");
+        dealer.send(msg(&[&hello])).await;
+        let got = within::<D, _>(
+            Duration::from_secs(5),
+            "the returning DEALER's message",
+            router.recv(),
+        )
+        .await
+        .expect("recv");
+        assert_eq!(
+            got,
+            msg(&["returning", &hello]),
+            "round {round}: R3 the peer's routing id, then its message"
+        );
+        let reply = format!("reply-{round}");
+        router
+            .send(msg(&["returning", &reply]))
+            .await
+            .expect("send");
+        assert_eq!(dealer.recv().await, msg(&[&reply]), "round {round}");
+        dealer.close().await;
+        // The next one comes once the ROUTER has seen this one go (sooner, it would be a
+        // live duplicate).
+        wait_event::<D, _>(
+            &mut mon,
+            Duration::from_secs(5),
+            "Disconnected",
+            is_disconnect,
+        )
+        .await;
+    }
+    let r = router.try_send(msg(&["returning", "nobody"]));
+    assert!(
+        matches!(
+            r,
+            Err(crate::SendError {
+                error: Error::Unroutable,
+                ..
+            })
+        ),
+        "the id of a peer that left must be unroutable, got {r:?}"
+    );
+    router.close().await;
+}
+
+/// A ROUTER's returning peer, libzmq DEALERs.
+pub async fn router_returning_id_libzmq<D: Driver>() {
+    router_returning_id::<D>(PeerKind::Libzmq).await;
+}
+
+/// A ROUTER's returning peer, our DEALERs.
+pub async fn router_returning_id_ours<D: Driver>() {
+    router_returning_id::<D>(PeerKind::Ours).await;
+}
+
+/// A peer whose connection events (handshakes completed, connections lost) are counted
+/// whatever its kind: from libzmq's monitor, or from our socket's.
+struct Watched<D: Driver> {
+    peer: Peer<D>,
+    monitor: Option<zmtp_async::Monitor<D::Runtime>>,
+    handshakes: usize,
+    disconnects: usize,
+}
+
+impl<D: Driver> Watched<D> {
+    fn new(kind: PeerKind, ty: SocketType, opts: &PeerOptions) -> Self {
+        let (peer, monitor) = match kind {
+            PeerKind::Ours => {
+                let s = D::socket(ty, opts.to_socket_options());
+                let m = s.monitor();
+                (Peer::Ours(s, ty), Some(m))
+            }
+            _ => (Peer::with(kind, ty, opts), None),
+        };
+        Self {
+            peer,
+            monitor,
+            handshakes: 0,
+            disconnects: 0,
+        }
+    }
+
+    /// Counts the events recorded so far.
+    async fn update(&mut self) {
+        match &mut self.monitor {
+            Some(m) => {
+                for e in drain_events::<D, _>(m).await {
+                    match e {
+                        MonitorEvent::Socket(SocketEvent::HandshakeSucceeded { .. }) => {
+                            self.handshakes += 1;
+                        }
+                        MonitorEvent::Socket(SocketEvent::Disconnected { .. }) => {
+                            self.disconnects += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            None => {
+                for e in self.peer.events().await {
+                    match e {
+                        PeerEvent::HandshakeSucceeded => self.handshakes += 1,
+                        PeerEvent::Disconnected => self.disconnects += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits (up to 5 s) until at least this many handshakes and disconnections were counted.
+    async fn wait_for(&mut self, handshakes: usize, disconnects: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            self.update().await;
+            if self.handshakes >= handshakes && self.disconnects >= disconnects {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {:?} counted {}/{handshakes} handshakes, {}/{disconnects} disconnections",
+                D::NAME,
+                self.peer,
+                self.handshakes,
+                self.disconnects
+            );
+            D::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// R3, a live duplicate: two DEALERs of `dealer_kind`, both named "dup", connect to a ROUTER
+/// of `router_kind` one after the other. Every expectation is what libzmq's ROUTER does (4.3,
+/// `router.cpp` `identify_peer`), checked against it first, then against ours.
+///
+/// * Without `router_handover` the newcomer is ignored; with it, the newcomer takes the id
+///   and the first peer is ignored.
+/// * The ignored connection completes its handshake and stays open: it is never closed, so
+///   its peer never redials (no loop). Nothing it sends reaches the application and nothing
+///   is routed to it, even after the holder of the id leaves; a new connection named "dup"
+///   then takes the id.
+async fn live_duplicate<D: Driver>(router_kind: PeerKind, dealer_kind: PeerKind, handover: bool) {
+    eprintln!("-- {router_kind} ROUTER (handover {handover}), {dealer_kind} DEALERs named \"dup\"");
+    let mut router = Watched::<D>::new(
+        router_kind,
+        SocketType::Router,
+        &PeerOptions {
+            router_handover: handover,
+            ..PeerOptions::default()
+        },
+    );
+    let ep = router.peer.bind("tcp://127.0.0.1:*").await;
+    let first = Watched::<D>::new(dealer_kind, SocketType::Dealer, &with_id(b"dup"));
+    first.peer.connect(&ep).await;
+    first.peer.send(msg(&["from-first"])).await;
+    assert_eq!(router.peer.recv().await, msg(&["dup", "from-first"]));
+    let mut second = Watched::<D>::new(dealer_kind, SocketType::Dealer, &with_id(b"dup"));
+    second.peer.connect(&ep).await;
+    second.peer.send(msg(&["from-second"])).await;
+    second.wait_for(1, 0).await;
+    router.wait_for(2, 0).await;
+    let (holder, mut ignored) = if handover {
+        assert_eq!(
+            router.peer.recv().await,
+            msg(&["dup", "from-second"]),
+            "handover: the newcomer is heard under the id"
+        );
+        (second, first)
+    } else {
+        (first, second)
+    };
+    router.peer.send(msg(&["dup", "to-dup"])).await;
+    assert_eq!(
+        holder.peer.recv().await,
+        msg(&["to-dup"]),
+        "the holder of the id gets what is routed to it"
+    );
+    assert_eq!(
+        ignored.peer.recv_timeout(QUIET).await,
+        None,
+        "nothing is routed to the ignored connection"
+    );
+    ignored.peer.send(msg(&["from-ignored"])).await;
+    assert_eq!(
+        router.peer.recv_timeout(QUIET).await,
+        None,
+        "nothing from the ignored connection reaches the application"
+    );
+    ignored.update().await;
+    assert_eq!(
+        (ignored.handshakes, ignored.disconnects),
+        (1, 0),
+        "the ignored connection stays open: no refusal, no redial"
+    );
+
+    // The holder leaves. The ignored connection stays ignored; a new one takes the id.
+    holder.peer.close().await;
+    router.wait_for(2, 1).await;
+    ignored.peer.send(msg(&["from-ignored-after"])).await;
+    assert_eq!(
+        router.peer.recv_timeout(QUIET).await,
+        None,
+        "the ignored connection stays ignored once the id is free"
+    );
+    let third = Peer::<D>::with(dealer_kind, SocketType::Dealer, &with_id(b"dup"));
+    third.connect(&ep).await;
+    third.send(msg(&["from-third"])).await;
+    assert_eq!(
+        router.peer.recv().await,
+        msg(&["dup", "from-third"]),
+        "a new connection takes the free id"
+    );
+    router.peer.send(msg(&["dup", "to-third"])).await;
+    assert_eq!(third.recv().await, msg(&["to-third"]));
+    assert_eq!(ignored.peer.recv_timeout(QUIET).await, None);
+    ignored.update().await;
+    assert_eq!(
+        (ignored.handshakes, ignored.disconnects),
+        (1, 0),
+        "the ignored connection was never closed"
+    );
+    for p in [ignored.peer, third, router.peer] {
+        p.close().await;
+    }
+}
+
+async fn router_live_duplicate<D: Driver>(dealer_kind: PeerKind) {
+    for handover in [false, true] {
+        // libzmq's ROUTER first: the reference the expectations are checked against.
+        for router_kind in [PeerKind::Libzmq, PeerKind::Ours] {
+            live_duplicate::<D>(router_kind, dealer_kind, handover).await;
+        }
+    }
+}
+
+/// A live duplicate routing id (with and without `router_handover`), libzmq DEALERs; libzmq's
+/// ROUTER and ours.
+pub async fn router_live_duplicate_libzmq<D: Driver>() {
+    router_live_duplicate::<D>(PeerKind::Libzmq).await;
+}
+
+/// A live duplicate routing id (with and without `router_handover`), our DEALERs; libzmq's
+/// ROUTER and ours.
+pub async fn router_live_duplicate_ours<D: Driver>() {
+    router_live_duplicate::<D>(PeerKind::Ours).await;
+}
+
+/// Binds a ROUTER of `kind` named `id` to `ep`, retrying for a while (a restarted binder may
+/// find the address busy for a moment).
+async fn bind_router_retrying<D: Driver>(kind: PeerKind, id: &'static [u8], ep: &str) -> Peer<D> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let peer = Peer::<D>::with(kind, SocketType::Router, &with_id(id));
+        let r = match &peer {
+            Peer::Ours(s, _) => s.bind(ep).await.map(drop).map_err(|e| e.to_string()),
+            Peer::Libzmq(p, _) => p.op(crate::peer::Op::Bind(ep.to_owned())).await.map(drop),
+            Peer::ZmqRs(p, _) => p.op(crate::peer::Op::Bind(ep.to_owned())).await.map(drop),
+        };
+        match r {
+            Ok(()) => return peer,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("re-bind {ep}: {e}; retrying");
+                peer.close().await;
+                D::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{}: cannot re-bind {ep} for {kind}: {e}", D::NAME),
+        }
+    }
+}
+
+/// R3, connect side: our ROUTER, connected to a ROUTER of `kind` named "SRV", keeps the id
+/// while the server restarts, as libzmq's ROUTER does (its pipe outlives the connection;
+/// measured with libzmq 4.3.5): a message routed to "SRV" meanwhile is queued, not
+/// unroutable (`router_mandatory`), and reaches the restarted server; the exchange goes on.
+async fn router_connect_side_keeps_id<D: Driver>(kind: PeerKind) {
+    let ep = free_tcp_endpoint();
+    let server = bind_router_retrying::<D>(kind, b"SRV", &ep).await;
+    let mut opts = with_id(b"CLI").to_socket_options();
+    opts.router_mandatory = true;
+    let client = D::socket(SocketType::Router, opts);
+    let mut mon = client.monitor();
+    client.connect(&ep).await.expect("connect");
+    wait_event::<D, _>(&mut mon, Duration::from_secs(5), "handshake", is_handshake).await;
+    client.send(msg(&["SRV", "one"])).await.expect("send");
+    assert_eq!(server.recv().await, msg(&["CLI", "one"]));
+    server.close().await;
+    wait_event::<D, _>(
+        &mut mon,
+        Duration::from_secs(5),
+        "Disconnected",
+        is_disconnect,
+    )
+    .await;
+    let r = client.try_send(msg(&["SRV", "during-gap"]));
+    assert!(
+        r.is_ok(),
+        "the id of a peer being redialled must stay routable, got {r:?}"
+    );
+    let server = bind_router_retrying::<D>(kind, b"SRV", &ep).await;
+    assert_eq!(
+        server.recv().await,
+        msg(&["CLI", "during-gap"]),
+        "queued while the server was away"
+    );
+    client.send(msg(&["SRV", "after"])).await.expect("send");
+    assert_eq!(server.recv().await, msg(&["CLI", "after"]));
+    server.send(msg(&["CLI", "back"])).await;
+    let got = within::<D, _>(Duration::from_secs(5), "the server's reply", client.recv()).await;
+    assert_eq!(got.expect("recv"), msg(&["SRV", "back"]));
+    server.close().await;
+    client.close().await;
+}
+
+/// A connect-side ROUTER keeps its peer's id across a restart of a libzmq ROUTER.
+pub async fn router_connect_side_keeps_id_libzmq<D: Driver>() {
+    router_connect_side_keeps_id::<D>(PeerKind::Libzmq).await;
+}
+
+/// A connect-side ROUTER keeps its peer's id across a restart of one of our ROUTERs.
+pub async fn router_connect_side_keeps_id_ours<D: Driver>() {
+    router_connect_side_keeps_id::<D>(PeerKind::Ours).await;
 }

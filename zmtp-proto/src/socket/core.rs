@@ -41,6 +41,9 @@ pub(crate) struct Peer {
     pub(crate) routable: bool,
     /// The identity a ROUTER knows this peer by.
     pub(crate) routing_id: Frame,
+    /// The socket ignores this connection: what it sends is dropped as it is decoded (a
+    /// ROUTER's peer whose identity another peer holds). Cleared when the transport goes.
+    pub(crate) ignored: bool,
     in_ring: bool,
     in_tx: bool,
     scheduled: Option<Instant>,
@@ -64,6 +67,7 @@ impl Peer {
             info: None,
             routable: false,
             routing_id: Frame::new(),
+            ignored: false,
             in_ring: false,
             in_tx: false,
             scheduled: None,
@@ -238,6 +242,7 @@ impl Core {
         }
         p.dialing = false;
         p.close_requested = false;
+        p.ignored = false;
         p.conn = Some(Connection::new(config, now));
         let endpoint = p.endpoint.clone().expect("connect side");
         self.events
@@ -264,22 +269,27 @@ impl Core {
         self.schedule(id);
     }
 
-    /// The transport is gone. Returns the peer's info if it had completed its handshake.
-    /// Connect-side peers keep their queue and are redialled; accepted peers are removed (after
-    /// their undelivered messages, if any, are taken).
-    pub(crate) fn detach(&mut self, id: PeerId) -> Option<PeerInfo> {
+    /// The transport is gone. Connect-side peers keep their queue and are redialled; accepted
+    /// peers are removed (after their undelivered messages, if any, are taken), so the socket
+    /// type must forget the peer before this.
+    pub(crate) fn detach(&mut self, id: PeerId) {
         let now = self.now;
         let (ivl, max) = (self.options.reconnect_ivl, self.options.reconnect_ivl_max);
         let immediate = self.options.immediate;
         let closing = self.closing;
-        let p = self.peer_mut(id)?;
-        let mut conn = p.conn.take()?;
+        let Some(p) = self.peer_mut(id) else { return };
+        let Some(mut conn) = p.conn.take() else {
+            return;
+        };
         let was_active = conn.is_active();
+        let ignored = std::mem::take(&mut p.ignored);
         while let Some(m) = conn.poll_message() {
-            p.stranded_in.push_back(m);
+            if !ignored {
+                p.stranded_in.push_back(m);
+            }
         }
         let error = conn.error().cloned().unwrap_or(Error::Closed);
-        let info = p.info.take();
+        p.info = None;
         let already_reported = conn.error().is_some();
         let connect_side = p.endpoint.is_some();
         if connect_side && !closing {
@@ -317,7 +327,32 @@ impl Core {
         } else {
             self.remove(id);
         }
-        info
+    }
+
+    /// Stops listening to `id` while its connection stays open: what it decoded so far stays
+    /// deliverable (moved to its stranded queue), what it decodes later is dropped (see
+    /// [`Core::discard_input`]) and nothing more is routed to it. The caller settles the peer:
+    /// taking the messages may have resumed its decoder.
+    pub(crate) fn ignore(&mut self, id: PeerId) {
+        let Some(p) = self.peer_mut(id) else { return };
+        p.ignored = true;
+        if let Some(conn) = p.conn.as_mut() {
+            while let Some(m) = conn.poll_message() {
+                p.stranded_in.push_back(m);
+            }
+            conn.take_resumed();
+        }
+        self.set_routable(id, false);
+        self.mark_readable(id);
+    }
+
+    /// Drops what the connection of `id` decoded (the input of an ignored peer); its stranded
+    /// messages stay.
+    pub(crate) fn discard_input(&mut self, id: PeerId) {
+        if let Some(conn) = self.peer_mut(id).and_then(|p| p.conn.as_mut()) {
+            while conn.poll_message().is_some() {}
+            conn.take_resumed();
+        }
     }
 
     pub(crate) fn disconnect(&mut self, id: PeerId) {

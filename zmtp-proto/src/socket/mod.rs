@@ -263,9 +263,17 @@ impl Socket {
     /// [`Action::Close`]). Messages already decoded stay deliverable.
     pub fn detach(&mut self, peer: PeerId, now: Instant) {
         self.core.now = now;
-        if let Some(info) = self.core.detach(peer) {
+        // The socket type forgets the peer (a ROUTER releases its identity) first: the core
+        // removes an accepted peer as it detaches it.
+        let info = self
+            .core
+            .peer(peer)
+            .filter(|p| p.conn.is_some())
+            .and_then(|p| p.info.clone());
+        if let Some(info) = info {
             self.on_inactive(peer, &info);
         }
+        self.core.detach(peer);
     }
 
     /// Stops using a connect-side peer: no more redials; its queue is dropped.
@@ -274,12 +282,34 @@ impl Socket {
         if let Some(info) = self.core.peer(peer).and_then(|p| p.info.clone()) {
             self.on_inactive(peer, &info);
         }
+        if let Kind::Router(router) = &mut self.kind {
+            // Connected or waiting to redial, the peer held its identity until now.
+            router.forget(&self.core, peer);
+        }
         self.core.disconnect(peer);
     }
 
     /// Number of peers (connected, connecting or waiting to redial).
     pub fn peer_count(&self) -> usize {
         self.core.peer_count()
+    }
+
+    /// ROUTER: how many routing ids messages can be routed to (one per live connection that
+    /// completed its handshake with an id of its own, and one per peer we connected to that
+    /// is being redialled); 0 for the other types. The count falls as peers leave: one that
+    /// only grows while peers come and go is a leak.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let router = Socket::new(SocketType::Router, SocketOptions::default(), Instant::now());
+    /// assert_eq!(router.routing_table_len(), 0);
+    /// ```
+    pub fn routing_table_len(&self) -> usize {
+        match &self.kind {
+            Kind::Router(router) => router.len(),
+            _ => 0,
+        }
     }
 
     /// The live peer whose [`PeerId::index`] is `index`, if any (drivers keep per-peer I/O in
@@ -313,20 +343,24 @@ impl Socket {
     /// Decodes what the driver read into [`Socket::read_buf`].
     pub fn handle_read(&mut self, peer: PeerId, now: Instant) {
         self.core.now = now;
-        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
-            let _ = conn.handle_read(now);
-            let events = conn.has_events();
-            self.settle_input(peer, events);
+        if let Some(p) = self.core.peer_mut(peer) {
+            if let Some(conn) = p.conn.as_mut() {
+                let _ = conn.handle_read(now);
+                let events = conn.has_events() || p.ignored;
+                self.settle_input(peer, events);
+            }
         }
     }
 
     /// Feeds bytes received from `peer` (copied).
     pub fn handle_input(&mut self, peer: PeerId, data: &[u8], now: Instant) {
         self.core.now = now;
-        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
-            let _ = conn.handle_input(data, now);
-            let events = conn.has_events();
-            self.settle_input(peer, events);
+        if let Some(p) = self.core.peer_mut(peer) {
+            if let Some(conn) = p.conn.as_mut() {
+                let _ = conn.handle_input(data, now);
+                let events = conn.has_events() || p.ignored;
+                self.settle_input(peer, events);
+            }
         }
     }
 
@@ -342,10 +376,12 @@ impl Socket {
     /// Returns a buffer from [`Socket::take_read_buf`] with the bytes read into it.
     pub fn give_read_buf(&mut self, peer: PeerId, buf: BytesMut, now: Instant) {
         self.core.now = now;
-        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
-            let _ = conn.give_read_buf(buf, now);
-            let events = conn.has_events();
-            self.settle_input(peer, events);
+        if let Some(p) = self.core.peer_mut(peer) {
+            if let Some(conn) = p.conn.as_mut() {
+                let _ = conn.give_read_buf(buf, now);
+                let events = conn.has_events() || p.ignored;
+                self.settle_input(peer, events);
+            }
         }
     }
 
@@ -715,7 +751,7 @@ impl Socket {
 
     /// [`Socket::settle`] after input was decoded: without connection events (the usual case
     /// for messages) only the core's bookkeeping is left, except for PUB, which discards what
-    /// its peers send.
+    /// its peers send (and for an ignored peer, whose caller passes `events`).
     #[inline]
     fn settle_input(&mut self, id: PeerId, events: bool) {
         if events || matches!(self.kind, Kind::Pub(_)) {
@@ -757,9 +793,18 @@ impl Socket {
                 }
             }
         }
-        if matches!(self.kind, Kind::Pub(_)) && self.core.socket_type == SocketType::Pub {
+        let discard = if self.core.peer(id).is_some_and(|p| p.ignored) {
+            // What an ignored peer sends is dropped as it is decoded.
+            self.core.discard_input(id);
+            true
+        } else if matches!(self.kind, Kind::Pub(_)) && self.core.socket_type == SocketType::Pub {
             // PUB discards upstream messages (S4) so they never hold up subscriptions.
             while self.core.inbound_from(id).is_some() {}
+            true
+        } else {
+            false
+        };
+        if discard {
             let more = self
                 .core
                 .peer(id)
@@ -775,8 +820,16 @@ impl Socket {
     }
 
     fn on_active(&mut self, id: PeerId, info: PeerInfo) {
+        let mut admitted = true;
+        let mut displaced = None;
         let refusal = match &mut self.kind {
-            Kind::Router(router) => router.on_active(&mut self.core, id, &info),
+            Kind::Router(router) => {
+                match router.on_active(&mut self.core, id, &info) {
+                    router::Admission::Routed { displaced: d } => displaced = d,
+                    router::Admission::Ignored => admitted = false,
+                }
+                Ok(())
+            }
             Kind::Pair => pipeline::pair_on_active(&mut self.core, id),
             _ => Ok(()),
         };
@@ -790,10 +843,19 @@ impl Socket {
         if let Some(p) = self.core.peer_mut(id) {
             p.info = Some(info.clone());
             p.backoff = Duration::ZERO;
+            p.ignored = !admitted;
         }
         self.core
             .events
             .push_back(SocketEvent::HandshakeSucceeded { peer: id, info });
+        if !admitted {
+            tracing::debug!("ignoring a peer whose routing id is in use");
+            return;
+        }
+        if let Some(old) = displaced {
+            // Ignoring it took its decoded messages, which may have resumed its decoder.
+            self.settle(old);
+        }
         match &mut self.kind {
             Kind::Req(_) | Kind::Dealer | Kind::Push | Kind::Pair => {
                 self.core.set_routable(id, true);

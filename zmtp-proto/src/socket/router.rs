@@ -2,18 +2,36 @@
 //! it came from; every message out is routed by its first frame.
 //!
 //! Identities come from the peer's `Identity` property, or are generated like libzmq: five
-//! bytes, `0x00` followed by a big-endian counter that starts at a random value. A duplicate
-//! identity is refused unless `router_handover`. Unroutable messages are dropped, or reported
-//! with `router_mandatory`.
+//! bytes, `0x00` followed by a big-endian counter that starts at a random value. A peer that
+//! leaves releases its identity; one we connected to keeps it while it is redialled (unless
+//! `immediate`), so that messages routed to it wait for the reconnection. A peer announcing
+//! an identity still in use is, as in libzmq 4.3, kept connected but ignored; with
+//! `router_handover` it takes the identity instead, and the old connection is the one kept
+//! connected but ignored. Unroutable messages are dropped, or reported with
+//! `router_mandatory`.
 
 use std::collections::HashMap;
 
 use super::core::{Core, Skipping};
 use super::idhash::IdentityHash;
-use super::{PeerId, SocketEvent};
+use super::PeerId;
 use crate::connection::PeerInfo;
 use crate::error::Error;
 use crate::message::{Frame, Msg};
+
+/// What a ROUTER makes of a peer whose handshake completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// The peer has its identity: its messages are delivered and routed to. `displaced` is a
+    /// peer that held the identity before (`router_handover`), now ignored; the caller
+    /// settles it.
+    Routed { displaced: Option<PeerId> },
+    /// The identity is held by another live peer and `router_handover` is off: as libzmq
+    /// (`router.cpp` `identify_peer`), the connection is kept but ignored (its messages are
+    /// dropped, nothing is routed to it) rather than refused, which would make the peer
+    /// redial in a loop.
+    Ignored,
+}
 
 #[derive(Debug)]
 pub(crate) struct Router {
@@ -30,6 +48,11 @@ impl Router {
         }
     }
 
+    /// Entries in the routing table.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
     fn generate_id(&mut self) -> Frame {
         loop {
             let mut id = [0; 5];
@@ -42,12 +65,8 @@ impl Router {
         }
     }
 
-    pub(crate) fn on_active(
-        &mut self,
-        core: &mut Core,
-        id: PeerId,
-        info: &PeerInfo,
-    ) -> Result<(), Error> {
+    /// Gives a peer whose handshake completed its identity (see [`Admission`]).
+    pub(crate) fn on_active(&mut self, core: &mut Core, id: PeerId, info: &PeerInfo) -> Admission {
         let identity = if info.routing_id.is_empty() {
             self.generate_id()
         } else {
@@ -55,32 +74,56 @@ impl Router {
             // rather than taking a reference count.
             Frame::compact(&info.routing_id)
         };
+        if core
+            .peer(id)
+            .is_some_and(|p| self.by_id.get(&p.routing_id) == Some(&id))
+        {
+            // A connect-side peer back from a redial keeps its identity, whatever it announces
+            // now: libzmq identifies a pipe once and skips the identity of a reconnection.
+            return Admission::Routed { displaced: None };
+        }
+        let mut displaced = None;
         if let Some(&old) = self.by_id.get(&identity) {
             if old != id {
                 if !core.options.router_handover {
-                    return Err(Error::PeerRefused("routing id already in use"));
+                    return Admission::Ignored;
                 }
-                // Handover: the new connection takes the identity, the old one is closed.
-                let error = Error::PeerRefused("routing id taken over by a new connection");
+                // Handover: the new connection takes the identity. As in libzmq, the old one
+                // is renamed (what it sent before, still undelivered, arrives under a generated
+                // identity, never an empty one) and ignored from now on, its connection left
+                // open: closing it would make a live peer redial and take the identity back,
+                // again and again.
+                let renamed = self.generate_id();
                 if let Some(p) = core.peer_mut(old) {
-                    p.routing_id = Frame::new();
-                    if let Some(conn) = p.conn.as_mut() {
-                        conn.close(error.clone());
-                    }
+                    p.routing_id = renamed;
                 }
-                core.events
-                    .push_back(SocketEvent::Disconnected { peer: old, error });
-                core.request_close(old);
+                core.ignore(old);
+                displaced = Some(old);
             }
         }
         self.by_id.insert(identity.clone(), id);
         if let Some(p) = core.peer_mut(id) {
             p.routing_id = identity;
         }
-        Ok(())
+        Admission::Routed { displaced }
     }
 
+    /// Releases the identity of a peer whose connection ended. Called while the peer is
+    /// still in the core's table (an accepted peer is removed when it detaches).
+    ///
+    /// A connect-side peer keeps it while it is redialled (unless `immediate`), as libzmq's
+    /// pipe outlives the connection: messages routed to it wait in its queue.
     pub(crate) fn on_inactive(&mut self, core: &mut Core, id: PeerId, _info: &PeerInfo) {
+        let redialled = core
+            .peer(id)
+            .is_some_and(|p| p.endpoint.is_some() && !core.options.immediate && !core.is_closing());
+        if !redialled {
+            self.forget(core, id);
+        }
+    }
+
+    /// Releases the identity of a peer that is going away.
+    pub(crate) fn forget(&mut self, core: &Core, id: PeerId) {
         if let Some(p) = core.peer(id) {
             if self.by_id.get(&p.routing_id) == Some(&id) {
                 self.by_id.remove(&p.routing_id);
