@@ -73,6 +73,8 @@
 //!   a second serving new subscribers and their PINGs, servers accepting clients while the
 //!   application is busy, `close()` flushing for the linger time;
 //! * [`cases::endpoints`]: wildcard binds, host names, abstract IPC names;
+//! * [`cases::lifecycle`]: `unbind`, linger, ipc files, the monitor, `Stream`/`Sink`;
+//! * [`cases::faults`]: redials and heartbeats while the application waits in `recv`;
 //! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
 //!
 //! # What the peers do differently (and how the suite copes)
@@ -219,6 +221,10 @@ macro_rules! conformance_tests {
             servers_accept_while_busy_ours, servers_accept_while_busy_libzmq,
             servers_accept_while_busy_zmqrs,
             close_flushes_ours, close_flushes_libzmq, close_flushes_zmqrs,
+            // Around the protocol: listeners, close, ipc files, monitor, Stream/Sink.
+            unbind_releases_the_port, close_gives_up_after_linger, ipc_file_removed_on_close,
+            monitor_reports_and_ends, slow_receiver_pauses_and_resumes,
+            stream_and_sink_in_order, sink_waits_at_the_high_water_mark,
         }
     };
 }

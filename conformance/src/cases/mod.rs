@@ -6,6 +6,7 @@ pub mod cancel;
 pub mod endpoints;
 pub mod faults;
 pub mod heartbeat;
+pub mod lifecycle;
 pub mod pairs;
 pub mod progress;
 pub mod robustness;
@@ -17,6 +18,7 @@ pub use cancel::*;
 pub use endpoints::*;
 pub use faults::*;
 pub use heartbeat::*;
+pub use lifecycle::*;
 pub use pairs::{
     dealer_dealer_libzmq, dealer_dealer_ours, dealer_dealer_zmqrs, dealer_rep_libzmq,
     dealer_rep_ours, dealer_rep_zmqrs, dealer_router_libzmq, dealer_router_ours,
