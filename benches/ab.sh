@@ -13,6 +13,7 @@
 #   IMPLS     our implementations to compare (default "tokio compio")
 #   CASES     as in compare.sh (default: compare.sh's full set)
 #   OUT       result file (default target/ab-data.jsonl)
+#   BASE_RUNNER  a bench-runner already built from BASE (skips building it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,16 +25,20 @@ OUT="${OUT:-target/ab-data.jsonl}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
-base_tree="target/ab-base-tree"
-base_target="${AB_BASE_TARGET:-target/ab-base-target}"
-rm -rf "$base_tree"
-mkdir -p "$base_tree"
-git archive "$BASE" | tar -x -C "$base_tree"
-(cd "$base_tree" && CARGO_TARGET_DIR="$(cd ../.. && pwd)/$base_target" \
-    cargo build --release --quiet -p zmtp-benches --bin bench-runner)
+base_runner="${BASE_RUNNER:-}"
+if [ -z "$base_runner" ]; then
+    base_tree="target/ab-base-tree"
+    base_target="$(pwd)/target/ab-base-target"
+    rm -rf "$base_tree"
+    mkdir -p "$base_tree"
+    git archive "$BASE" | tar -x -C "$base_tree"
+    (cd "$base_tree" && CARGO_TARGET_DIR="$base_target" \
+        cargo build --release --quiet -p zmtp-benches --bin bench-runner)
+    base_runner="$base_target/release/bench-runner"
+fi
 cargo build --release --quiet -p zmtp-benches --bin bench-runner
 declare -A RUNNER=(
-    [base]="$base_target/release/bench-runner"
+    [base]="$base_runner"
     [new]="${CARGO_TARGET_DIR:-target}/release/bench-runner"
 )
 

@@ -31,6 +31,10 @@ pub trait Runtime: Sized + 'static {
 
     /// A human-readable name ("tokio", "compio").
     const NAME: &'static str;
+    /// What `send` does once a full 256 KiB batch is encoded: write it at once from the
+    /// sender's task (`true`), or yield on the next send so that the driver task writes it
+    /// (`false`). The one policy chosen per runtime, by benchmark (`docs/benchmarks.md`).
+    const WRITE_FULL_BATCH_INLINE: bool;
 
     /// New I/O for a socket whose I/O reports to `signal`.
     fn new_io(signal: &Arc<Signal>) -> Self::Io;

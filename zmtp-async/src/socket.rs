@@ -308,10 +308,14 @@ impl<R: Runtime> Socket<R> {
             shared.state.notify_driver();
         }
         if shared.state.machine_mut().take_flush_hint() {
-            // A full batch is encoded: have the next send yield, so the driver writes it
-            // instead of letting a run of large messages pile up (cold in memory) until the
-            // budget runs out.
-            shared.state.exhaust_send_budget(SEND_BUDGET);
+            // A full batch is encoded: write it now, or have the next send yield so the
+            // driver writes it (see `Runtime::WRITE_FULL_BATCH_INLINE`), instead of letting a
+            // run of large messages pile up (cold in memory) until the budget runs out.
+            if R::WRITE_FULL_BATCH_INLINE {
+                shared.flush();
+            } else {
+                shared.state.exhaust_send_budget(SEND_BUDGET);
+            }
         }
         Poll::Ready(Ok(()))
     }
