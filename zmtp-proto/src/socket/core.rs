@@ -974,7 +974,7 @@ pub(crate) struct Enveloped<'a> {
 impl Outgoing for Enveloped<'_> {
     #[inline]
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
-        conn.send_enveloped(self.envelope, self.msg)
+        conn.send_frames(self.envelope, self.msg.frames())
     }
     fn into_msg(self, _spill: &mut BytesMut) -> Msg {
         let mut msg = std::mem::take(self.msg);
@@ -997,7 +997,7 @@ pub(crate) struct Skipping<'a> {
 impl Outgoing for Skipping<'_> {
     #[inline]
     fn send_on(&self, conn: &mut Connection) -> Result<(), Error> {
-        conn.send_frames(&self.msg.frames()[self.skip..])
+        conn.send_frames(&[], &self.msg.frames()[self.skip..])
     }
     fn into_msg(self, _spill: &mut BytesMut) -> Msg {
         let mut msg = std::mem::take(self.msg);

@@ -47,6 +47,10 @@
 //! assert_eq!(b.poll_message().unwrap(), Msg::from("hello"));
 //! ```
 
+mod receive;
+mod timer;
+mod transmit;
+
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
@@ -56,40 +60,21 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use crate::command::Command;
 use crate::config::ConnectionConfig;
 use crate::error::Error;
-use crate::frame::{encode_header, FrameHeader, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
+use crate::frame::{encode_header, FrameHeader};
 use crate::greeting::{self, GreetingReader, Version};
 use crate::mechanism::Mechanism;
 use crate::message::{Frame, Msg, INLINE_FRAME_BYTES};
 use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
 use crate::socket_type::SocketType;
 
+pub use receive::MAX_INBOUND_BYTES;
+use receive::{complete_frames, Receive};
+use timer::{Timer, TimerTable};
+use transmit::Transmit;
+
 /// Largest command accepted before the handshake completes: a peer that has not authenticated
 /// cannot make us buffer more than this.
 pub const MAX_HANDSHAKE_COMMAND: u64 = 64 * 1024;
-
-/// Largest amount the arena grows by in one step while a large frame arrives, so that a size
-/// declared by the peer is never allocated up front.
-const LARGE_FRAME_STEP: usize = 8 * 1024 * 1024;
-
-/// A new arena slab holds this many frames of the largest size seen arriving in pieces...
-const SLAB_FRAMES: usize = 8;
-/// ...up to this size.
-const MAX_SLAB: usize = 4 * 1024 * 1024;
-
-/// Decoding pauses (and the driver stops reading) once decoded messages not yet taken hold
-/// this many bytes in frames too large to be inline, even below the receive high-water mark:
-/// the kernel's socket buffer holds what comes next, and the receiver's working set stays in
-/// the caches. A full queue of 1,000 × 64 KiB messages cycled 64 MiB through memory, and the
-/// slabs' allocation churn put the receiver at a third of its time in page faults.
-pub const MAX_INBOUND_BYTES: usize = 4 * 1024 * 1024;
-
-/// Bytes of a message's frames that are not inline (see [`MAX_INBOUND_BYTES`]).
-fn shared_bytes(msg: &Msg) -> usize {
-    msg.iter()
-        .filter_map(Frame::as_shared)
-        .map(Bytes::len)
-        .sum()
-}
 
 /// What we know about the peer once the handshake succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,54 +112,6 @@ enum State {
     Failed,
 }
 
-/// The connection's timers (quinn-style enum-indexed table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    /// The handshake must complete before this.
-    Handshake = 0,
-    /// Send the next PING.
-    Ping = 1,
-    /// Traffic must arrive before this, since we sent a PING.
-    PingTimeout = 2,
-    /// Traffic must arrive before this, since the peer's PING announced a TTL.
-    PeerTtl = 3,
-}
-
-const TIMER_COUNT: usize = 4;
-
-/// The deadlines, and a bit per armed timer so that "no deadline" (the usual case once the
-/// handshake is done, without heartbeats) is one test: the socket asks after every read and
-/// write.
-#[derive(Debug, Default, Clone, Copy)]
-struct TimerTable {
-    at: [Option<Instant>; TIMER_COUNT],
-    armed: u8,
-}
-
-impl TimerTable {
-    fn set(&mut self, t: Timer, at: Instant) {
-        self.at[t as usize] = Some(at);
-        self.armed |= 1 << t as u8;
-    }
-    fn get(&self, t: Timer) -> Option<Instant> {
-        self.at[t as usize]
-    }
-    fn stop(&mut self, t: Timer) {
-        self.at[t as usize] = None;
-        self.armed &= !(1 << t as u8);
-    }
-    #[inline]
-    fn next(&self) -> Option<Instant> {
-        if self.armed == 0 {
-            return None;
-        }
-        self.at.iter().flatten().min().copied()
-    }
-    fn expired(&self, t: Timer, now: Instant) -> bool {
-        self.get(t).is_some_and(|at| at <= now)
-    }
-}
-
 /// One ZMTP 3.x connection: bytes in, bytes out, events and messages out.
 ///
 /// See the [module documentation](self) for the driving contract.
@@ -190,91 +127,19 @@ pub struct Connection {
     now: Instant,
     timers: TimerTable,
 
-    // Input: `rx` is the arena; decoded bodies are zero-copy slices of it.
-    rx: BytesMut,
-    /// `rx.len()` after the last decode, to notice new bytes written by a driver.
-    rx_seen: usize,
-    /// Total length (header + body) of the frame at the front of `rx`, once its header is known.
-    rx_frame_len: usize,
-    /// Size of the next arena slab: `read_chunk`, grown while large frames arrive.
-    slab: usize,
-    partial: Msg,
-    partial_bytes: u64,
-    partial_is_subscription: bool,
-    inbound: VecDeque<Msg>,
-    /// Bytes of the non-inline frames in `inbound` (see [`MAX_INBOUND_BYTES`]).
-    inbound_bytes: usize,
-    /// Decoding stopped at the receive high-water mark with bytes left in `rx`.
-    paused: bool,
-    /// While paused, decoding resumes once fewer messages than this wait (half the receive
-    /// high-water mark, plus one); 0 while not paused.
-    resume_below: usize,
-    /// Set when taking a message resumed decoding (see [`Connection::take_resumed`]).
-    resumed: bool,
-    /// The socket type takes subscriptions in messages (PUB, XPUB).
-    publisher: bool,
+    /// The arena and the decoded messages (`receive.rs`).
+    input: Receive,
     events: VecDeque<Event>,
-
-    // Output: `segments` go out before `tx`; small frames are coalesced in `tx`.
-    tx: BytesMut,
-    segments: VecDeque<Bytes>,
-    segments_len: usize,
-}
-
-/// Length of the run of whole frames at the front of `buf`, stopping after the frame that ends
-/// the `room`-th message or that brings the bodies of message frames too large to be inline to
-/// `byte_room` bytes (so decoding them cannot overfill the receive queue; commands and
-/// subscriptions count as nothing or as messages, which only ends the run early). Frames with
-/// invalid flags end the run: the careful path reports them.
-fn complete_frames(buf: &[u8], mut room: usize, mut byte_room: usize) -> usize {
-    let mut pos = 0;
-    while let Some(&flags) = buf.get(pos) {
-        let left = buf.len() - pos;
-        let (header_len, size) = if flags & FLAG_LONG == 0 {
-            let Some(&size) = buf.get(pos + 1) else {
-                break;
-            };
-            (2, usize::from(size))
-        } else {
-            let Some(size) = buf.get(pos + 1..pos + 9) else {
-                break;
-            };
-            let size = u64::from_be_bytes(size.try_into().expect("8 bytes"));
-            if size >= left as u64 {
-                break;
-            }
-            (9, size as usize)
-        };
-        if flags & FLAG_COMMAND != 0 && flags & FLAG_MORE != 0 {
-            break;
-        }
-        let total = header_len + size;
-        if left < total {
-            break;
-        }
-        pos += total;
-        if flags & FLAG_COMMAND == 0 && size > INLINE_FRAME_BYTES {
-            byte_room = byte_room.saturating_sub(size);
-            if byte_room == 0 {
-                break;
-            }
-        }
-        if flags & (FLAG_MORE | FLAG_COMMAND) == 0 {
-            room -= 1;
-            if room == 0 {
-                break;
-            }
-        }
-    }
-    pos
+    /// The pending output (`transmit.rs`).
+    output: Transmit,
 }
 
 impl Connection {
     /// A new connection that has queued its greeting. `now` starts the handshake deadline.
     pub fn new(config: ConnectionConfig, now: Instant) -> Self {
         let mechanism = config.mechanism.build();
-        let mut tx = BytesMut::with_capacity(config.read_chunk.max(4096));
-        tx.put_slice(&greeting::encode(
+        let mut output = Transmit::new(config.read_chunk.max(4096), config.zero_copy_threshold);
+        output.buf_mut().put_slice(&greeting::encode(
             config.mechanism.name().as_bytes(),
             config.mechanism.as_server(),
         ));
@@ -282,9 +147,7 @@ impl Connection {
         if let Some(ivl) = config.handshake_ivl {
             timers.set(Timer::Handshake, now + ivl);
         }
-        let rx = BytesMut::with_capacity(config.read_chunk);
-        let slab = config.read_chunk.max(64);
-        let publisher = config.socket_type.is_publisher();
+        let input = Receive::new(config.read_chunk);
         Self {
             config,
             state: State::Greeting,
@@ -295,23 +158,9 @@ impl Connection {
             error: None,
             now,
             timers,
-            rx,
-            rx_seen: 0,
-            rx_frame_len: 0,
-            slab,
-            partial: Msg::new(),
-            partial_bytes: 0,
-            partial_is_subscription: false,
-            inbound: VecDeque::new(),
-            inbound_bytes: 0,
-            paused: false,
-            resume_below: 0,
-            resumed: false,
-            publisher,
+            input,
             events: VecDeque::new(),
-            tx,
-            segments: VecDeque::new(),
-            segments_len: 0,
+            output,
         }
     }
 
@@ -352,15 +201,15 @@ impl Connection {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        self.rx.extend_from_slice(data);
+        self.input.arena.extend_from_slice(data);
         self.handle_read(now)
     }
 
     /// The arena, with room for the next read: a readiness-based driver reads into its spare
     /// capacity (e.g. tokio's `try_read_buf`) and then calls [`Connection::handle_read`].
     pub fn read_buf(&mut self) -> &mut BytesMut {
-        self.reserve_input();
-        &mut self.rx
+        self.input.reserve(self.config.read_chunk);
+        &mut self.input.arena
     }
 
     /// Decodes the bytes a driver appended to [`Connection::read_buf`].
@@ -369,13 +218,13 @@ impl Connection {
             return Err(e.clone());
         }
         self.now = now;
-        if self.rx.len() > self.rx_seen && self.state == State::Active {
+        if self.input.has_new_bytes() && self.state == State::Active {
             // Any traffic is a sign of life (checklist H3).
             self.timers.stop(Timer::PingTimeout);
             self.timers.stop(Timer::PeerTtl);
         }
         let result = self.decode();
-        self.rx_seen = self.rx.len();
+        self.input.mark_seen();
         result
     }
 
@@ -383,66 +232,36 @@ impl Connection {
     /// (io_uring). Give it back with [`Connection::give_read_buf`]; the bytes the kernel wrote
     /// join the arena without a copy.
     pub fn take_read_buf(&mut self) -> BytesMut {
-        self.reserve_input();
-        let at = self.rx.len();
-        self.rx.split_off(at)
+        self.input.reserve(self.config.read_chunk);
+        let at = self.input.arena.len();
+        self.input.arena.split_off(at)
     }
 
     /// Takes back a buffer from [`Connection::take_read_buf`] with the bytes read into it, and
     /// decodes them.
     pub fn give_read_buf(&mut self, buf: BytesMut, now: Instant) -> Result<(), Error> {
-        self.rx.unsplit(buf);
+        self.input.arena.unsplit(buf);
         self.handle_read(now)
     }
 
     /// False while decoded messages fill the receive high-water mark: the driver should stop
     /// reading from this peer (TCP back-pressure does the rest) until messages are taken.
     pub fn wants_read(&self) -> bool {
-        self.error.is_none() && !self.paused && !self.inbound_full()
-    }
-
-    fn inbound_full(&self) -> bool {
-        (self.config.rcvhwm != 0 && self.inbound.len() >= self.config.rcvhwm)
-            || self.inbound_bytes >= MAX_INBOUND_BYTES
-    }
-
-    fn reserve_input(&mut self) {
-        let chunk = self.config.read_chunk.max(64);
-        let spare = self.rx.capacity() - self.rx.len();
-        let want = if self.rx_frame_len > self.rx.len() {
-            // A frame larger than what we hold is arriving: make room for it (bounded per step,
-            // the limits were checked on its header). The upper bound is never below the
-            // lower one, or `clamp` panics when read_chunk exceeds 4 * LARGE_FRAME_STEP.
-            (self.rx_frame_len - self.rx.len()).clamp(chunk / 4, LARGE_FRAME_STEP.max(chunk / 4))
-        } else {
-            chunk / 4
-        };
-        if spare < want {
-            // A new slab. The bytes of a frame that straddles the old slab's end are moved into
-            // it, so slabs hold several frames of the size seen lately: large messages are then
-            // moved once per slab, not once per message.
-            self.rx.reserve(want.max(self.slab));
-        }
-    }
-
-    /// Notes the size of a frame that did not fit in the current read, to size later slabs.
-    fn note_large_frame(&mut self, total: usize) {
-        let wanted = total.saturating_mul(SLAB_FRAMES).min(MAX_SLAB);
-        if wanted > self.slab {
-            self.slab = wanted;
-        }
+        self.error.is_none() && !self.input.paused && !self.input.is_full(self.config.rcvhwm)
     }
 
     /// Decoded messages not yet taken.
     pub fn inbound_len(&self) -> usize {
-        self.inbound.len()
+        self.input.inbound.len()
     }
 
     /// Takes the next complete message from the peer. Messages are only ever delivered whole.
     #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
-        let msg = self.inbound.pop_front()?;
-        self.took(&msg);
+        let msg = self.input.pop()?;
+        if self.input.should_resume() {
+            self.resume();
+        }
         Some(msg)
     }
 
@@ -450,41 +269,27 @@ impl Connection {
     /// held); returns false, leaving `out` untouched, when there is none.
     #[inline]
     pub fn poll_message_into(&mut self, out: &mut Msg) -> bool {
-        let Some(msg) = self.inbound.pop_front() else {
+        let Some(msg) = self.input.pop() else {
             return false;
         };
-        self.took(&msg);
-        *out = msg;
-        true
-    }
-
-    /// Accounts for `msg` leaving the receive queue, and resumes decoding paused at the
-    /// high-water mark or the byte budget once half of what was held is gone.
-    #[inline]
-    fn took(&mut self, msg: &Msg) {
-        if self.inbound_bytes != 0 {
-            self.inbound_bytes -= shared_bytes(msg);
-        }
-        if self.paused && self.inbound.len() < self.resume_below {
+        if self.input.should_resume() {
             self.resume();
         }
+        *out = msg;
+        true
     }
 
     /// True once after taking a message resumed decoding (which may have produced events or
     /// output).
     #[inline]
     pub(crate) fn take_resumed(&mut self) -> bool {
-        if self.resumed {
-            self.resumed = false;
-            return true;
-        }
-        false
+        self.input.take_resumed()
     }
 
     /// The next complete message, left in place.
     #[inline]
     pub(crate) fn peek_message(&self) -> Option<&Msg> {
-        self.inbound.front()
+        self.input.inbound.front()
     }
 
     /// Resumes decoding paused at the receive high-water mark, once half of the messages held
@@ -492,10 +297,10 @@ impl Connection {
     /// in one go rather than one message per message taken.
     #[cold]
     fn resume(&mut self) {
-        self.resumed = true;
+        self.input.resumed = true;
         if self.error.is_none() {
             let _ = self.decode();
-            self.rx_seen = self.rx.len();
+            self.input.mark_seen();
         }
     }
 
@@ -521,11 +326,11 @@ impl Connection {
     }
 
     fn decode_inner(&mut self) -> Result<(), Error> {
-        self.paused = false;
-        self.resume_below = 0;
+        self.input.paused = false;
+        self.input.resume_below = 0;
         if self.state == State::Greeting {
-            let used = self.greeting.feed(&self.rx)?;
-            self.rx.advance(used);
+            let used = self.greeting.feed(&self.input.arena)?;
+            self.input.arena.advance(used);
             if !self.greeting.is_complete() {
                 return Ok(());
             }
@@ -534,54 +339,47 @@ impl Connection {
             self.peer_version = Some(peer.version);
             self.state = State::Handshake;
             let ours = self.config.local_metadata();
-            self.mechanism.start(&ours, &mut self.tx);
+            self.mechanism.start(&ours, self.output.buf_mut());
         }
+        let rcvhwm = self.config.rcvhwm;
         while self.state != State::Failed {
-            if self.partial.is_empty() && self.inbound_full() {
-                self.paused = true;
-                // Resume once half of what is held was taken (a low-water mark, as libzmq's
-                // pipes have), by count at the high-water mark, else by bytes.
-                self.resume_below = if self.inbound_bytes >= MAX_INBOUND_BYTES {
-                    self.inbound.len() / 2 + 1
-                } else {
-                    self.config.rcvhwm / 2 + 1
-                };
+            if self.input.partial.is_empty() && self.input.is_full(rcvhwm) {
+                self.input.pause(rcvhwm);
                 return Ok(());
             }
             // Frames held whole in the arena are found in one scan, then decoded without
             // further length checks.
-            let room = if self.config.rcvhwm == 0 {
+            let room = if rcvhwm == 0 {
                 usize::MAX
             } else {
-                self.config.rcvhwm.saturating_sub(self.inbound.len()).max(1)
+                rcvhwm.saturating_sub(self.input.inbound.len()).max(1)
             };
             let end = complete_frames(
-                &self.rx,
+                &self.input.arena,
                 room,
-                MAX_INBOUND_BYTES.saturating_sub(self.inbound_bytes).max(1),
+                MAX_INBOUND_BYTES
+                    .saturating_sub(self.input.inbound_bytes)
+                    .max(1),
             );
             if end > 0 {
-                self.rx_frame_len = 0;
+                self.input.frame_len = 0;
                 self.decode_whole(end)?;
-                if self.rx.is_empty() {
+                if self.input.arena.is_empty() {
                     return Ok(());
                 }
                 continue;
             }
             // The frame at the front is incomplete, or its header is invalid.
-            let Some(header) = FrameHeader::parse(&self.rx)? else {
+            let Some(header) = FrameHeader::parse(&self.input.arena)? else {
                 return Ok(());
             };
             self.check_limits(&header)?;
             let total = header.header_len + header.size as usize;
-            if self.rx.len() < total {
-                self.rx_frame_len = total;
-                if total > self.slab / SLAB_FRAMES {
-                    self.note_large_frame(total);
-                }
+            if self.input.arena.len() < total {
+                self.input.note_incomplete_frame(total);
                 return Ok(());
             }
-            self.rx_frame_len = 0;
+            self.input.frame_len = 0;
             self.split_frame(&header)?;
         }
         Ok(())
@@ -595,15 +393,15 @@ impl Connection {
     fn decode_whole(&mut self, end: usize) -> Result<(), Error> {
         let mut left = end;
         while left > 0 {
-            let header = FrameHeader::parse(&self.rx)?.expect("a whole frame");
+            let header = FrameHeader::parse(&self.input.arena)?.expect("a whole frame");
             self.check_limits(&header)?;
             let (start, size) = (header.header_len, header.size as usize);
             left -= start + size;
             if header.is_command() || size > INLINE_FRAME_BYTES {
                 self.split_frame(&header)?;
             } else {
-                let body = Frame::copy_from_slice(&self.rx[start..start + size]);
-                self.rx.advance(start + size);
+                let body = Frame::copy_from_slice(&self.input.arena[start..start + size]);
+                self.input.arena.advance(start + size);
                 self.handle_message_frame(header.more(), body)?;
             }
         }
@@ -617,7 +415,7 @@ impl Connection {
     #[inline(always)]
     fn split_frame(&mut self, header: &FrameHeader) -> Result<(), Error> {
         let total = header.header_len + header.size as usize;
-        let mut body = self.rx.split_to(total).freeze();
+        let mut body = self.input.arena.split_to(total).freeze();
         body.advance(header.header_len);
         self.handle_frame(header, body)
     }
@@ -656,12 +454,12 @@ impl Connection {
                 return Err(Error::MessageBeforeHandshake);
             }
             if let Some(max) = self.config.maxmsgsize {
-                let size = self.partial_bytes.saturating_add(header.size);
+                let size = self.input.partial_bytes.saturating_add(header.size);
                 if size > max {
                     return Err(Error::MessageTooLarge { size, max });
                 }
             }
-            if self.partial.len() >= self.config.max_frames {
+            if self.input.partial.len() >= self.config.max_frames {
                 return Err(Error::TooManyFrames {
                     max: self.config.max_frames,
                 });
@@ -677,7 +475,7 @@ impl Connection {
     fn handle_command(&mut self, body: Bytes) -> Result<(), Error> {
         match self.state {
             State::Handshake => {
-                if let Some(meta) = self.mechanism.handle_command(body, &mut self.tx)? {
+                if let Some(meta) = self.mechanism.handle_command(body, self.output.buf_mut())? {
                     self.finish_handshake(meta)?;
                 }
                 Ok(())
@@ -695,7 +493,8 @@ impl Connection {
         })?;
         if !ours.is_compatible(theirs) {
             // RFC 37: SHOULD send ERROR, then disconnect.
-            Command::Error(Bytes::from_static(b"Invalid socket type")).encode(&mut self.tx);
+            Command::Error(Bytes::from_static(b"Invalid socket type"))
+                .encode(self.output.buf_mut());
             return Err(Error::IncompatibleSocketType { ours, theirs });
         }
         let routing_id = if theirs.sends_identity() {
@@ -730,7 +529,7 @@ impl Connection {
         );
         match Command::parse(&body)? {
             Command::Ping { ttl_ds, context } => {
-                Command::Pong(context).encode(&mut self.tx);
+                Command::Pong(context).encode(self.output.buf_mut());
                 if ttl_ds > 0 && self.timers.get(Timer::PeerTtl).is_none() {
                     let ttl = Duration::from_millis(u64::from(ttl_ds) * 100);
                     self.timers.set(Timer::PeerTtl, self.now + ttl);
@@ -761,28 +560,20 @@ impl Connection {
         if self.state != State::Active {
             return Err(Error::MessageBeforeHandshake);
         }
-        if !more && self.partial.is_empty() && !self.partial_is_subscription && !self.publisher {
+        let publisher = self.config.socket_type.is_publisher();
+        let input = &mut self.input;
+        if !more && input.partial.is_empty() && !input.partial_is_subscription && !publisher {
             // The common single-frame message goes straight into the queue.
-            if self.config.conflate {
-                self.inbound.clear();
-                self.inbound_bytes = 0;
-            }
-            if !body.is_inline() {
-                self.inbound_bytes += body.len();
-            }
-            // Built in its slot: a message assembled on the stack with word stores and then
-            // moved in with wider loads stalled store forwarding on every small message.
-            self.inbound.push_back(Msg::new());
-            self.inbound.back_mut().expect("just pushed").push(body);
+            input.push_single(body, self.config.conflate);
             return Ok(());
         }
-        if self.partial_is_subscription {
+        if input.partial_is_subscription {
             // Trailing frames of a subscription message carry nothing for us. Checked first:
             // a trailing frame that starts with 0x00/0x01 is not a new subscription.
-            self.partial_is_subscription = more;
+            input.partial_is_subscription = more;
             return Ok(());
         }
-        if self.partial.is_empty() && self.publisher && matches!(body.first(), Some(0 | 1)) {
+        if input.partial.is_empty() && publisher && matches!(body.first(), Some(0 | 1)) {
             // A ZMTP 3.0 subscription message (checklist V7): 0x01 topic / 0x00 topic.
             let topic = body.to_bytes().slice(1..);
             self.events.push_back(if body[0] == 1 {
@@ -790,20 +581,15 @@ impl Connection {
             } else {
                 Event::Cancel(topic)
             });
-            self.partial_is_subscription = more;
+            input.partial_is_subscription = more;
             return Ok(());
         }
-        self.partial_bytes += body.len() as u64;
-        self.partial.push(body);
+        input.partial_bytes += body.len() as u64;
+        input.partial.push(body);
         if !more {
-            let msg = std::mem::take(&mut self.partial);
-            self.partial_bytes = 0;
-            if self.config.conflate {
-                self.inbound.clear();
-                self.inbound_bytes = 0;
-            }
-            self.inbound_bytes += shared_bytes(&msg);
-            self.inbound.push_back(msg);
+            let msg = std::mem::take(&mut input.partial);
+            input.partial_bytes = 0;
+            input.push(msg, self.config.conflate);
         }
         Ok(())
     }
@@ -818,18 +604,21 @@ impl Connection {
     /// bodies of [`ConnectionConfig::zero_copy_threshold`] bytes or more are queued as their own
     /// [`Bytes`] for a vectored write. Fails unless the handshake is complete.
     pub fn send(&mut self, msg: &Msg) -> Result<(), Error> {
+        self.send_frames(&[], msg.frames())
+    }
+
+    /// Like [`Connection::send`], for the frames of a message (not empty) with the frames of
+    /// `envelope` sent first (REQ and REP envelopes, without building the whole message).
+    pub(crate) fn send_frames(
+        &mut self,
+        envelope: &[Frame],
+        frames: &[Frame],
+    ) -> Result<(), Error> {
         if self.state != State::Active {
             // Only an active connection has no error (`fail` leaves the Active state).
             self.check_can_send()?;
         }
-        let Some((last, front)) = msg.frames().split_last() else {
-            return Err(Error::InvalidState("a message needs at least one frame"));
-        };
-        for frame in front {
-            self.encode_frame(FLAG_MORE, frame);
-        }
-        self.encode_frame(0, last);
-        Ok(())
+        self.output.encode_message(envelope, frames)
     }
 
     /// Encodes a one-frame message whose body is copied from `body` into the coalescing
@@ -847,38 +636,7 @@ impl Connection {
         if self.state != State::Active {
             self.check_can_send()?;
         }
-        self.encode_copy(0, body);
-        Ok(())
-    }
-
-    /// Like [`Connection::send`], with the frames of `envelope` sent first, in front of the
-    /// frames of `msg` (REQ and REP envelopes, without building the whole message).
-    pub(crate) fn send_enveloped(&mut self, envelope: &[Frame], msg: &Msg) -> Result<(), Error> {
-        if self.state != State::Active {
-            self.check_can_send()?;
-        }
-        let Some((last, front)) = msg.frames().split_last() else {
-            return Err(Error::InvalidState("a message needs at least one frame"));
-        };
-        for frame in envelope.iter().chain(front) {
-            self.encode_frame(FLAG_MORE, frame);
-        }
-        self.encode_frame(0, last);
-        Ok(())
-    }
-
-    /// Like [`Connection::send`], for the frames of a message (not empty).
-    pub(crate) fn send_frames(&mut self, frames: &[Frame]) -> Result<(), Error> {
-        if self.state != State::Active {
-            self.check_can_send()?;
-        }
-        let Some((last, front)) = frames.split_last() else {
-            return Err(Error::InvalidState("a message needs at least one frame"));
-        };
-        for frame in front {
-            self.encode_frame(FLAG_MORE, frame);
-        }
-        self.encode_frame(0, last);
+        self.output.encode_copy(0, body);
         Ok(())
     }
 
@@ -887,13 +645,14 @@ impl Connection {
     pub fn send_subscription(&mut self, topic: &[u8], subscribe: bool) -> Result<(), Error> {
         self.check_can_send()?;
         let version = self.peer_version.expect("active");
+        let buf = self.output.buf_mut();
         if version.has_commands() {
             let name: &[u8] = if subscribe { b"SUBSCRIBE" } else { b"CANCEL" };
-            crate::command::encode_command(name, topic, &mut self.tx);
+            crate::command::encode_command(name, topic, buf);
         } else {
-            encode_header(0, topic.len() + 1, &mut self.tx);
-            self.tx.put_u8(u8::from(subscribe));
-            self.tx.put_slice(topic);
+            encode_header(0, topic.len() + 1, buf);
+            buf.put_u8(u8::from(subscribe));
+            buf.put_slice(topic);
         }
         Ok(())
     }
@@ -908,69 +667,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Encodes a frame whose body is copied into the coalescing buffer; a short one (the
-    /// common small frame) with one reservation, a two-byte header and the body.
-    #[inline]
-    fn encode_copy(&mut self, flags: u8, body: &[u8]) {
-        let len = body.len();
-        if len <= 255 {
-            self.tx.reserve(2 + len);
-            self.tx.put_u16(u16::from_be_bytes([flags, len as u8]));
-        } else {
-            encode_header(flags, len, &mut self.tx);
-        }
-        self.tx.extend_from_slice(body);
-    }
-
-    fn encode_frame(&mut self, flags: u8, body: &Frame) {
-        if let Some(data) = body.inline_storage() {
-            // A small frame copied at a fixed size (header, bytes and padding), then cut to
-            // its length: no variable-length copy per small message.
-            let len = usize::from(data[INLINE_FRAME_BYTES]);
-            // Word by word, as the frame was built: a wider load of bytes stored moments ago as
-            // words (the message was just made) stalls store forwarding.
-            let word = |i: usize| u64::from_le_bytes(data[i..i + 8].try_into().expect("8 bytes"));
-            let (w0, w1, w2) = (word(0), word(8), word(16));
-            let mut frame = [0; INLINE_FRAME_BYTES + 3];
-            frame[0] = flags;
-            frame[1] = len as u8;
-            frame[2..10].copy_from_slice(&w0.to_le_bytes());
-            frame[10..18].copy_from_slice(&w1.to_le_bytes());
-            frame[18..].copy_from_slice(&w2.to_le_bytes());
-            let at = self.tx.len();
-            self.tx.extend_from_slice(&frame);
-            self.tx.truncate(at + 2 + len);
-            return;
-        }
-        let len = body.len();
-        if len <= 255 && len < self.config.zero_copy_threshold {
-            self.encode_copy(flags, body);
-            return;
-        }
-        encode_header(flags, len, &mut self.tx);
-        if let Some(shared) = body
-            .as_shared()
-            .filter(|_| len >= self.config.zero_copy_threshold)
-        {
-            self.flush_tx_to_segments();
-            self.segments_len += len;
-            self.segments.push_back(shared.clone());
-        } else {
-            self.tx.put_slice(body);
-        }
-    }
-
-    fn flush_tx_to_segments(&mut self) {
-        if !self.tx.is_empty() {
-            let head = self.tx.split().freeze();
-            self.segments_len += head.len();
-            self.segments.push_back(head);
-        }
-    }
-
     /// Bytes waiting to be written.
     pub fn transmit_len(&self) -> usize {
-        self.segments_len + self.tx.len()
+        self.output.len()
     }
 
     /// True if there is something to write.
@@ -981,50 +680,18 @@ impl Connection {
     /// Fills `dst` with the pending output, in order, for a vectored write; returns how many
     /// slices were filled. Report what was written with [`Connection::advance_transmit`].
     pub fn transmit_chunks<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        let mut n = 0;
-        for seg in &self.segments {
-            if n == dst.len() {
-                return n;
-            }
-            dst[n] = IoSlice::new(seg);
-            n += 1;
-        }
-        if !self.tx.is_empty() && n < dst.len() {
-            dst[n] = IoSlice::new(&self.tx);
-            n += 1;
-        }
-        n
+        self.output.chunks(dst)
     }
 
     /// Marks `n` bytes of the pending output as written.
-    pub fn advance_transmit(&mut self, mut n: usize) {
-        while n > 0 {
-            let Some(front) = self.segments.front_mut() else {
-                break;
-            };
-            let k = n.min(front.len());
-            front.advance(k);
-            self.segments_len -= k;
-            n -= k;
-            if front.is_empty() {
-                self.segments.pop_front();
-            }
-        }
-        let k = n.min(self.tx.len());
-        self.tx.advance(k);
-        debug_assert_eq!(n, k, "advanced past the pending output");
-        if self.tx.is_empty() {
-            // Reclaim the whole buffer (no allocation when nothing else holds it).
-            self.tx.clear();
-        }
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.output.advance(n);
     }
 
     /// Moves all pending output into `out` as owned buffers, for completion-based I/O that
     /// keeps the buffers while the kernel writes them. The output counts as written.
     pub fn take_transmit(&mut self, out: &mut Vec<Bytes>) {
-        self.flush_tx_to_segments();
-        out.extend(self.segments.drain(..));
-        self.segments_len = 0;
+        self.output.take(out);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -1060,7 +727,7 @@ impl Connection {
                 ttl_ds,
                 context: Bytes::new(),
             }
-            .encode(&mut self.tx);
+            .encode(self.output.buf_mut());
             let ivl = self
                 .config
                 .heartbeat_ivl
@@ -1087,39 +754,5 @@ impl Connection {
     /// Fails the connection locally (e.g. the driver saw the socket close). Idempotent.
     pub fn close(&mut self, error: Error) {
         self.fail(error);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::complete_frames;
-
-    #[test]
-    fn complete_frames_takes_whole_frames_only() {
-        // Two one-frame messages and the start of a third.
-        let buf = [0, 1, b'a', 0, 0, 0, 5, b'x'];
-        assert_eq!(complete_frames(&buf, usize::MAX, usize::MAX), 5);
-        // Stops after the frame that ends the `room`-th message.
-        assert_eq!(complete_frames(&buf, 1, usize::MAX), 3);
-        // MORE frames and commands do not count as messages.
-        let buf = [1, 1, b'a', 4, 0, 0, 1, b'b'];
-        assert_eq!(complete_frames(&buf, 1, usize::MAX), 8);
-        // A long header, whole and cut short; a size beyond what is held.
-        let mut long = vec![2, 0, 0, 0, 0, 0, 0, 0, 1, b'z'];
-        assert_eq!(complete_frames(&long, usize::MAX, usize::MAX), 10);
-        assert_eq!(complete_frames(&long[..9], usize::MAX, usize::MAX), 0);
-        assert_eq!(complete_frames(&long[..5], usize::MAX, usize::MAX), 0);
-        long[1] = 0x80;
-        assert_eq!(complete_frames(&long, usize::MAX, usize::MAX), 0);
-        // A command with MORE is left to the careful path, which reports it.
-        assert_eq!(complete_frames(&[0, 0, 5, 0], usize::MAX, usize::MAX), 2);
-        // Bodies too large to be inline count against the byte budget; inline ones do not.
-        let mut two = vec![0, 30];
-        two.extend_from_slice(&[7; 30]);
-        two.extend_from_within(..);
-        assert_eq!(complete_frames(&two, usize::MAX, 30), 32);
-        assert_eq!(complete_frames(&two, usize::MAX, 31), 64);
-        let small = [0, 3, 1, 2, 3, 0, 3, 4, 5, 6];
-        assert_eq!(complete_frames(&small, usize::MAX, 1), 10);
     }
 }
