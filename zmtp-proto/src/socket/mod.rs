@@ -45,6 +45,7 @@ mod pipeline;
 mod pubsub;
 mod reqrep;
 mod router;
+mod transfer;
 mod trie;
 
 use std::io::IoSlice;
@@ -573,7 +574,7 @@ impl Socket {
                 if self.core.is_closing() {
                     return Err(Error::Closed);
                 }
-                return pipeline::send_round_robin(&mut self.core, self::core::Copied(body));
+                return pipeline::send_round_robin(&mut self.core, transfer::Copied(body));
             }
         }
         self.send_from(&mut Msg::copy_from_slice(body))
@@ -611,7 +612,11 @@ impl Socket {
         let result = match &mut self.kind {
             Kind::Req(req) => req.recv(core),
             Kind::Rep(rep) => rep.recv(core),
-            Kind::Dealer | Kind::Pull | Kind::Pair => Ok(core.next_inbound().map(|(_, m)| m)),
+            Kind::Dealer | Kind::Pull | Kind::Pair => {
+                let mut msg = None;
+                core.next_inbound(&mut msg, |_| ());
+                Ok(msg)
+            }
             Kind::Router(router) => Ok(router.recv(core)),
             Kind::Pub(p) => p.recv(core),
             Kind::Sub(sub) => Ok(sub.recv(core)),
@@ -637,7 +642,7 @@ impl Socket {
         if let Kind::Dealer | Kind::Pull | Kind::Pair = self.kind {
             // The common case returns its flag straight away, not through a `Result` held on
             // the stack across `settle_resumed`.
-            let got = self.core.next_inbound_into(msg, |_| ()).is_some();
+            let got = self.core.next_inbound(msg, |_| ()).is_some();
             if !self.core.resumed.is_empty() {
                 self.settle_resumed();
             }

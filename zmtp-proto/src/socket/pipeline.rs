@@ -5,7 +5,8 @@
 //! `send` reports [`Error::WouldBlock`] and hands the message back. PAIR is the same with at
 //! most one peer.
 
-use super::core::{Core, Outgoing};
+use super::core::Core;
+use super::transfer::Outgoing;
 use super::PeerId;
 use crate::error::Error;
 

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::core::Core;
+use super::transfer::Filtered;
 use super::trie::SubscriptionTrie;
 use super::{PeerId, SendError};
 use crate::error::Error;
@@ -109,7 +110,9 @@ impl Pub {
         if let Some(n) = self.notices.pop_front() {
             return Ok(Some(n));
         }
-        Ok(core.next_inbound().map(|(_, m)| m))
+        let mut msg = None;
+        core.next_inbound(&mut msg, |_| ());
+        Ok(msg)
     }
 
     pub(crate) fn is_readable(&self, core: &Core) -> bool {
@@ -159,20 +162,21 @@ impl Sub {
     }
 
     pub(crate) fn recv(&mut self, core: &mut Core) -> Option<Msg> {
-        if core.socket_type != SocketType::Sub {
-            return core.next_inbound().map(|(_, m)| m);
-        }
-        let subs = &self.subs;
-        core.next_inbound_filtered(|m| Self::wanted(subs, m))
+        let mut msg = Msg::new();
+        self.recv_into(core, &mut msg).then_some(msg)
     }
 
     /// Like [`Sub::recv`], into `out` (untouched when there is no message).
     pub(crate) fn recv_into(&mut self, core: &mut Core, out: &mut Msg) -> bool {
         if core.socket_type != SocketType::Sub {
-            return core.next_inbound_into(out, |_| ()).is_some();
+            return core.next_inbound(out, |_| ()).is_some();
         }
         let subs = &self.subs;
-        core.next_inbound_filtered_into(out, |m| Self::wanted(subs, m))
+        let mut target = Filtered {
+            inner: out,
+            accept: |_, m: &Msg| Self::wanted(subs, m),
+        };
+        core.next_inbound(&mut target, |_| ()).is_some()
     }
 
     /// S2: SUB filters locally as well; XSUB passes everything on, like libzmq (only

@@ -5,7 +5,8 @@
 //! went to. REP strips the envelope — every frame up to and including the first empty one —
 //! remembers it, and puts it back on the reply.
 
-use super::core::{Core, Enveloped};
+use super::core::Core;
+use super::transfer::{Enveloped, Filtered};
 use super::PeerId;
 use crate::error::Error;
 use crate::message::{Frame, Msg};
@@ -98,7 +99,11 @@ impl Req {
             }
             frames.len() > envelope && frames[envelope - 1].is_empty()
         };
-        if core.next_inbound_checked_into(out, accept).is_none() {
+        let mut target = Filtered {
+            inner: &mut *out,
+            accept,
+        };
+        if core.next_inbound(&mut target, |_| ()).is_none() {
             return Ok(false);
         }
         if envelope == 1 {
@@ -161,7 +166,11 @@ impl Rep {
                 false
             }
         };
-        let Some(peer) = core.next_inbound_checked_into(out, accept) else {
+        let mut target = Filtered {
+            inner: &mut *out,
+            accept,
+        };
+        let Some((peer, ())) = core.next_inbound(&mut target, |_| ()) else {
             return Ok(false);
         };
         if delimiter == 0 {

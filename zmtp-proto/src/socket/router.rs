@@ -12,8 +12,9 @@
 
 use std::collections::HashMap;
 
-use super::core::{Core, Skipping};
+use super::core::Core;
 use super::idhash::IdentityHash;
+use super::transfer::Skipping;
 use super::PeerId;
 use crate::connection::PeerInfo;
 use crate::error::Error;
@@ -132,14 +133,13 @@ impl Router {
     }
 
     pub(crate) fn recv(&mut self, core: &mut Core) -> Option<Msg> {
-        let (_, identity, mut msg) = core.next_inbound_with(|p| p.routing_id.clone())?;
-        msg.push_front(identity);
-        Some(msg)
+        let mut msg = Msg::new();
+        self.recv_into(core, &mut msg).then_some(msg)
     }
 
     /// Writes the next message, prefixed with its peer's identity, into `out`.
     pub(crate) fn recv_into(&mut self, core: &mut Core, out: &mut Msg) -> bool {
-        let Some((_, identity)) = core.next_inbound_into(out, |p| p.routing_id.clone()) else {
+        let Some((_, identity)) = core.next_inbound(out, |p| p.routing_id.clone()) else {
             return false;
         };
         out.push_front(identity);
