@@ -34,14 +34,22 @@ fn pump(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant) {
         let mut moved = false;
         while a.poll_transmit().is_some() {}
         while b.poll_transmit().is_some() {}
-        a.take_transmit(pa, &mut out);
+        if let Some(stream) = a.stream(pa) {
+            stream.take_transmit(&mut out);
+        }
         for chunk in out.drain(..) {
-            b.handle_input(pb, &chunk, now);
+            if let Some(stream) = b.stream(pb) {
+                stream.handle_input(&chunk, now);
+            }
             moved = true;
         }
-        b.take_transmit(pb, &mut out);
+        if let Some(stream) = b.stream(pb) {
+            stream.take_transmit(&mut out);
+        }
         for chunk in out.drain(..) {
-            a.handle_input(pa, &chunk, now);
+            if let Some(stream) = a.stream(pa) {
+                stream.handle_input(&chunk, now);
+            }
             moved = true;
         }
         if !moved {
@@ -71,7 +79,9 @@ fn topic(k: usize) -> Bytes {
 /// Writes everything the socket has pending (and drops it: nobody reads in this bench).
 fn drain(socket: &mut Socket, out: &mut Vec<Bytes>) {
     while let Some(peer) = socket.poll_transmit() {
-        socket.take_transmit(peer, out);
+        if let Some(stream) = socket.stream(peer) {
+            stream.take_transmit(out);
+        }
         out.clear();
     }
 }
@@ -102,7 +112,9 @@ fn pub_match(c: &mut Criterion) {
     publisher.send(matching[0].clone()).unwrap();
     let mut reached = 0;
     while let Some(peer) = publisher.poll_transmit() {
-        publisher.take_transmit(peer, &mut out);
+        if let Some(stream) = publisher.stream(peer) {
+            stream.take_transmit(&mut out);
+        }
         out.clear();
         reached += 1;
     }

@@ -550,7 +550,9 @@ impl CompioIo {
                 BufResult(Ok(n), buf) if n > 0 => {
                     io.reader = Some(stream);
                     let now = r.now();
-                    r.machine().give_read_buf(peer, buf, now);
+                    if let Some(ps) = r.machine().stream(peer) {
+                        ps.give_read_buf(buf, now);
+                    }
                     self.read(r, index);
                 }
                 BufResult(Ok(_), _) => {
@@ -717,8 +719,12 @@ impl CompioIo {
         let Some(stream) = io.reader.take() else {
             return;
         };
-        let buf = if r.machine().wants_read(io.peer) {
-            r.machine().take_read_buf(io.peer)
+        let buf = if r
+            .machine()
+            .connection(io.peer)
+            .is_some_and(|c| c.wants_read())
+        {
+            r.machine().stream(io.peer).map(|mut ps| ps.take_read_buf())
         } else {
             None
         };
@@ -747,7 +753,10 @@ impl CompioIo {
             io.paused = false;
             let peer = io.peer;
             self.read(r, index);
-            if r.machine().has_transmit(peer) {
+            if r.machine()
+                .connection(peer)
+                .is_some_and(|c| c.has_transmit())
+            {
                 self.write(r, index);
             }
         }
@@ -768,7 +777,9 @@ impl CompioIo {
             std::mem::take(&mut io.backlog)
         };
         if bufs.len() < MAX_IOV {
-            r.machine().take_transmit(io.peer, &mut bufs);
+            if let Some(ps) = r.machine().stream(io.peer) {
+                ps.take_transmit(&mut bufs);
+            }
         }
         if bufs.len() > MAX_IOV {
             io.backlog = bufs.split_off(MAX_IOV);
@@ -816,7 +827,9 @@ impl CompioIo {
         // Dropped on purpose: cancelled in the kernel.
         io.read.op.cancel();
         if flush {
-            r.machine().take_transmit(peer, &mut io.backlog);
+            if let Some(ps) = r.machine().stream(peer) {
+                ps.take_transmit(&mut io.backlog);
+            }
         } else {
             io.backlog.clear();
         }

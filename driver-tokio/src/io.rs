@@ -230,7 +230,10 @@ impl TokioIo {
                     // Best effort: flush what is queued (an ERROR command, say), then close.
                     if let Some(Some(stream)) = self.streams.get(peer.index()) {
                         let mut iov = [IoSlice::new(&[]); MAX_IOV];
-                        let n = r.machine().transmit_chunks(peer, &mut iov);
+                        let n = r
+                            .machine()
+                            .connection(peer)
+                            .map_or(0, |c| c.transmit_chunks(&mut iov));
                         if n > 0 {
                             let _ = stream.try_write_vectored(&iov[..n]);
                         }
@@ -278,18 +281,19 @@ impl TokioIo {
         r: &mut Round<'_>,
     ) -> Option<ReadStop> {
         for _ in 0..READS_PER_ROUND {
-            if !r.machine().wants_read(peer) {
+            if !r.machine().connection(peer).is_some_and(|c| c.wants_read()) {
                 return Some(ReadStop::Paused);
             }
             // Read first, ask for readiness only once the socket is drained: tokio's own
             // readiness check makes a read on a socket known not to be ready cost no syscall.
-            let buf = r.machine().read_buf(peer)?;
+            let (machine, clock) = r.machine_and_clock();
+            let mut ps = machine.stream(peer)?;
+            let buf = ps.read_buf();
             let spare = buf.capacity() - buf.len();
             match stream.try_read_buf(buf) {
                 Ok(0) => return None,
                 Ok(n) => {
-                    let now = r.now();
-                    r.machine().handle_read(peer, now);
+                    ps.handle_read(clock.now());
                     if n == spare {
                         // The buffer filled up: more is likely waiting.
                         continue;
@@ -322,7 +326,11 @@ impl TokioIo {
             let Some(peer) = r.machine().peer_at(i) else {
                 continue;
             };
-            if !r.machine().has_transmit(peer) {
+            if !r
+                .machine()
+                .connection(peer)
+                .is_some_and(|c| c.has_transmit())
+            {
                 continue;
             }
             let Some(stream) = self.streams[i].take() else {
@@ -345,9 +353,16 @@ impl TokioIo {
         peer: PeerId,
         stream: &Stream,
     ) -> bool {
-        while r.machine().has_transmit(peer) {
+        while r
+            .machine()
+            .connection(peer)
+            .is_some_and(|c| c.has_transmit())
+        {
             let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let n = r.machine().transmit_chunks(peer, &mut iov);
+            let n = r
+                .machine()
+                .connection(peer)
+                .map_or(0, |c| c.transmit_chunks(&mut iov));
             // Write first, ask for readiness only when the socket is full (as for reads).
             match stream.try_write_vectored(&iov[..n]) {
                 Ok(0) => {
@@ -355,7 +370,9 @@ impl TokioIo {
                     return false;
                 }
                 Ok(written) => {
-                    r.machine().advance_transmit(peer, written);
+                    if let Some(ps) = r.machine().stream(peer) {
+                        ps.advance_transmit(written);
+                    }
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

@@ -175,6 +175,12 @@ impl<'a> Round<'a> {
         self.state.machine_mut()
     }
 
+    /// The machine and the clock of this round, borrowed together (a byte stream of the
+    /// machine's is open while the time is read).
+    pub fn machine_and_clock(&mut self) -> (&mut Machine, &mut Clock) {
+        (self.state.machine_mut(), self.clock)
+    }
+
     /// The time of this round (the clock is read once, when first needed).
     pub fn now(&mut self) -> Instant {
         self.clock.now()

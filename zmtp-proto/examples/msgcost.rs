@@ -27,10 +27,14 @@ use zmtp_proto::{Msg, Socket, SocketType};
 fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant) -> bool {
     while from.poll_transmit().is_some() {}
     let mut moved = false;
-    while from.has_transmit(fp) {
+    while from.connection(fp).is_some_and(|c| c.has_transmit()) {
         let mut iov = [IoSlice::new(&[]); 8];
-        let n = from.transmit_chunks(fp, &mut iov);
-        let buf = to.read_buf(tp).expect("attached");
+        let n = from
+            .connection(fp)
+            .expect("attached")
+            .transmit_chunks(&mut iov);
+        let mut to_stream = to.stream(tp).expect("attached");
+        let buf = to_stream.read_buf();
         let room = buf.capacity() - buf.len();
         let mut copied = 0;
         for s in &iov[..n] {
@@ -41,8 +45,10 @@ fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant
                 break;
             }
         }
-        from.advance_transmit(fp, copied);
-        to.handle_read(tp, now);
+        if let Some(stream) = from.stream(fp) {
+            stream.advance_transmit(copied);
+        }
+        to_stream.handle_read(now);
         moved = true;
     }
     moved

@@ -68,5 +68,5 @@ pub use greeting::Version;
 pub use mechanism::MechanismConfig;
 pub use message::{Frame, Msg};
 pub use metadata::Metadata;
-pub use socket::{Action, PeerId, SendError, Socket, SocketEvent, SocketOptions};
+pub use socket::{Action, PeerId, PeerStream, SendError, Socket, SocketEvent, SocketOptions};
 pub use socket_type::SocketType;

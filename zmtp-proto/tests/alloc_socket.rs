@@ -130,35 +130,47 @@ impl Pair {
         };
         // The driver drains poll_transmit; with one peer it names that peer or nothing.
         let named = from.poll_transmit();
-        if named.is_none() && !from.has_transmit(fp) {
+        if named.is_none() && !from.connection(fp).is_some_and(|c| c.has_transmit()) {
             return false;
         }
         self.wire.clear();
         match self.style {
             Style::Vectored => {
                 let mut slices = [IoSlice::new(&[]); 8];
-                let n = from.transmit_chunks(fp, &mut slices);
+                let n = from
+                    .connection(fp)
+                    .expect("attached")
+                    .transmit_chunks(&mut slices);
                 for s in &slices[..n] {
                     self.wire.extend_from_slice(s);
                 }
                 let len = self.wire.len();
-                from.advance_transmit(fp, len);
-                let buf = to.read_buf(tp).expect("attached");
-                buf.extend_from_slice(&self.wire);
-                to.handle_read(tp, self.now);
+                if let Some(stream) = from.stream(fp) {
+                    stream.advance_transmit(len);
+                }
+                let mut stream = to.stream(tp).expect("attached");
+                stream.read_buf().extend_from_slice(&self.wire);
+                stream.handle_read(self.now);
             }
             Style::Owned => {
-                from.take_transmit(fp, &mut self.owned);
+                if let Some(stream) = from.stream(fp) {
+                    stream.take_transmit(&mut self.owned);
+                }
                 for b in self.owned.drain(..) {
                     self.wire.extend_from_slice(&b);
                 }
                 let mut rest = &self.wire[..];
                 while !rest.is_empty() {
-                    let mut buf = to.take_read_buf(tp).expect("attached");
+                    let mut buf = to
+                        .stream(tp)
+                        .map(|mut stream| stream.take_read_buf())
+                        .expect("attached");
                     let n = rest.len().min(buf.capacity());
                     buf.extend_from_slice(&rest[..n]);
                     rest = &rest[n..];
-                    to.give_read_buf(tp, buf, self.now);
+                    if let Some(stream) = to.stream(tp) {
+                        stream.give_read_buf(buf, self.now);
+                    }
                 }
             }
         }

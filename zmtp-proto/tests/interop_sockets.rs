@@ -218,7 +218,10 @@ impl Driver {
         let mut wrote = false;
         loop {
             let mut slices = [IoSlice::new(&[]); 16];
-            let n = self.socket.transmit_chunks(peer, &mut slices);
+            let n = self
+                .socket
+                .connection(peer)
+                .map_or(0, |c| c.transmit_chunks(&mut slices));
             if n == 0 {
                 self.want_write.remove(&peer);
                 return wrote;
@@ -226,7 +229,9 @@ impl Driver {
             match stream.write_vectored(&slices[..n]) {
                 Ok(0) => break,
                 Ok(k) => {
-                    self.socket.advance_transmit(peer, k);
+                    if let Some(ps) = self.socket.stream(peer) {
+                        ps.advance_transmit(k);
+                    }
                     wrote = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return wrote,
@@ -239,7 +244,7 @@ impl Driver {
 
     fn read(&mut self, peer: PeerId) -> bool {
         let mut got = false;
-        while self.socket.wants_read(peer) {
+        while self.socket.connection(peer).is_some_and(|c| c.wants_read()) {
             let Some(stream) = self.streams.get_mut(&peer) else {
                 return got;
             };
@@ -249,8 +254,9 @@ impl Driver {
                     return true;
                 }
                 Ok(n) => {
-                    self.socket
-                        .handle_input(peer, &self.buf[..n], Instant::now());
+                    if let Some(ps) = self.socket.stream(peer) {
+                        ps.handle_input(&self.buf[..n], Instant::now());
+                    }
                     got = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return got,

@@ -396,10 +396,14 @@ fn shuttle(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant)
     fn one_way(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
         while from.poll_transmit().is_some() {}
         let mut out = Vec::new();
-        from.take_transmit(pf, &mut out);
+        if let Some(stream) = from.stream(pf) {
+            stream.take_transmit(&mut out);
+        }
         let bytes: Vec<u8> = out.iter().flat_map(|c| c.iter().copied()).collect();
         if !bytes.is_empty() {
-            to.handle_input(pt, &bytes, now);
+            if let Some(stream) = to.stream(pt) {
+                stream.handle_input(&bytes, now);
+            }
         }
         !bytes.is_empty()
     }

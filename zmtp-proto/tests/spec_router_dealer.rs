@@ -509,9 +509,13 @@ fn router_keeps_identity_of_connect_side_peer_across_redial() {
 /// Moves bytes from `from` to `to` once; true if any moved.
 fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
     let mut out = Vec::new();
-    from.take_transmit(pf, &mut out);
+    if let Some(stream) = from.stream(pf) {
+        stream.take_transmit(&mut out);
+    }
     for chunk in &out {
-        to.handle_input(pt, chunk, now);
+        if let Some(stream) = to.stream(pt) {
+            stream.handle_input(chunk, now);
+        }
     }
     !out.is_empty()
 }

@@ -45,16 +45,17 @@ mod pipeline;
 mod pubsub;
 mod reqrep;
 mod router;
+mod stream;
 mod transfer;
 mod trie;
 
-use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 pub use options::SocketOptions;
+pub use stream::PeerStream;
 pub use trie::SubscriptionTrie;
 
 use self::core::Core;
@@ -331,105 +332,22 @@ impl Socket {
 
     // ---- bytes ----------------------------------------------------------------------------
 
-    /// The arena of `peer`'s connection to read into (see
-    /// [`Connection::read_buf`](crate::Connection::read_buf)).
-    pub fn read_buf(&mut self, peer: PeerId) -> Option<&mut BytesMut> {
-        self.core
-            .peer_mut(peer)?
-            .conn
-            .as_mut()
-            .map(|c| c.read_buf())
+    /// The byte stream of `peer`, if it has a connection: the driver's reads go in and its
+    /// writes come out through it (see [`PeerStream`]).
+    pub fn stream(&mut self, peer: PeerId) -> Option<PeerStream<'_>> {
+        PeerStream::new(self, peer)
     }
 
-    /// Decodes what the driver read into [`Socket::read_buf`].
-    pub fn handle_read(&mut self, peer: PeerId, now: Instant) {
-        self.core.now = now;
-        if let Some(p) = self.core.peer_mut(peer) {
-            if let Some(conn) = p.conn.as_mut() {
-                let _ = conn.handle_read(now);
-                let events = conn.has_events() || p.ignored;
-                self.settle_input(peer, events);
-            }
-        }
-    }
-
-    /// Feeds bytes received from `peer` (copied).
-    pub fn handle_input(&mut self, peer: PeerId, data: &[u8], now: Instant) {
-        self.core.now = now;
-        if let Some(p) = self.core.peer_mut(peer) {
-            if let Some(conn) = p.conn.as_mut() {
-                let _ = conn.handle_input(data, now);
-                let events = conn.has_events() || p.ignored;
-                self.settle_input(peer, events);
-            }
-        }
-    }
-
-    /// Lends `peer`'s arena as an owned buffer for a completion-based read.
-    pub fn take_read_buf(&mut self, peer: PeerId) -> Option<BytesMut> {
-        self.core
-            .peer_mut(peer)?
-            .conn
-            .as_mut()
-            .map(|c| c.take_read_buf())
-    }
-
-    /// Returns a buffer from [`Socket::take_read_buf`] with the bytes read into it.
-    pub fn give_read_buf(&mut self, peer: PeerId, buf: BytesMut, now: Instant) {
-        self.core.now = now;
-        if let Some(p) = self.core.peer_mut(peer) {
-            if let Some(conn) = p.conn.as_mut() {
-                let _ = conn.give_read_buf(buf, now);
-                let events = conn.has_events() || p.ignored;
-                self.settle_input(peer, events);
-            }
-        }
-    }
-
-    /// False while `peer`'s decoded messages fill the receive high-water mark (stop reading).
-    pub fn wants_read(&self, peer: PeerId) -> bool {
-        self.core
-            .peer(peer)
-            .and_then(|p| p.conn.as_ref())
-            .is_some_and(|c| c.wants_read())
+    /// The connection of `peer`, if it has one, to read its state: whether it wants input
+    /// ([`Connection::wants_read`]), its pending output ([`Connection::has_transmit`],
+    /// [`Connection::transmit_chunks`]), its peer's metadata.
+    pub fn connection(&self, peer: PeerId) -> Option<&Connection> {
+        self.core.peer(peer)?.conn.as_ref()
     }
 
     /// The next peer that has output to write, if any.
     pub fn poll_transmit(&mut self) -> Option<PeerId> {
         self.core.poll_transmit()
-    }
-
-    /// True if `peer` has output to write.
-    pub fn has_transmit(&self, peer: PeerId) -> bool {
-        self.core
-            .peer(peer)
-            .and_then(|p| p.conn.as_ref())
-            .is_some_and(|c| c.has_transmit())
-    }
-
-    /// Fills `dst` with `peer`'s pending output for a vectored write.
-    pub fn transmit_chunks<'a>(&'a self, peer: PeerId, dst: &mut [IoSlice<'a>]) -> usize {
-        self.core
-            .peer(peer)
-            .and_then(|p| p.conn.as_ref())
-            .map_or(0, |c| c.transmit_chunks(dst))
-    }
-
-    /// Marks `n` bytes of `peer`'s output as written and refills it from the peer's queue.
-    pub fn advance_transmit(&mut self, peer: PeerId, n: usize) {
-        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
-            conn.advance_transmit(n);
-            self.core.settle(peer);
-        }
-    }
-
-    /// Moves all of `peer`'s pending output into `out` (owned buffers for completion-based
-    /// writes) and refills it from the peer's queue up to one batch.
-    pub fn take_transmit(&mut self, peer: PeerId, out: &mut Vec<Bytes>) {
-        if let Some(conn) = self.core.peer_mut(peer).and_then(|p| p.conn.as_mut()) {
-            conn.take_transmit(out);
-            self.core.settle(peer);
-        }
     }
 
     // ---- driver outputs -------------------------------------------------------------------
@@ -758,7 +676,7 @@ impl Socket {
     /// for messages) only the core's bookkeeping is left, except for PUB, which discards what
     /// its peers send (and for an ignored peer, whose caller passes `events`).
     #[inline]
-    fn settle_input(&mut self, id: PeerId, events: bool) {
+    pub(super) fn settle_input(&mut self, id: PeerId, events: bool) {
         if events || matches!(self.kind, Kind::Pub(_)) {
             self.settle(id);
         } else {

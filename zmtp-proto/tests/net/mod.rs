@@ -224,7 +224,9 @@ impl Net {
     /// side sees end-of-stream after reading it.
     fn close_side(&mut self, i: usize, side: (usize, PeerId)) {
         let mut out = Vec::new();
-        self.sockets[side.0].take_transmit(side.1, &mut out);
+        if let Some(stream) = self.sockets[side.0].stream(side.1) {
+            stream.take_transmit(&mut out);
+        }
         let link = &mut self.links[i];
         let (pipe, back) = if link.a == side {
             link.a_open = false;
@@ -299,7 +301,10 @@ impl Net {
                 continue;
             }
             progress |= self.write_side(li, s, peer);
-            if !self.sockets[s].has_transmit(peer) {
+            if !self.sockets[s]
+                .connection(peer)
+                .is_some_and(|c| c.has_transmit())
+            {
                 self.wants_write.remove(&(s, peer));
             }
         }
@@ -334,9 +339,9 @@ impl Net {
             } else {
                 room
             };
-            let socket = &self.sockets[s];
+            let conn = self.sockets[s].connection(peer).expect("attached");
             let mut slices = [IoSlice::new(&[]); 8];
-            let n = socket.transmit_chunks(peer, &mut slices);
+            let n = conn.transmit_chunks(&mut slices);
             for sl in &slices[..n] {
                 let take = (limit - written.len()).min(sl.len());
                 written.extend_from_slice(&sl[..take]);
@@ -345,10 +350,14 @@ impl Net {
                 }
             }
             let k = written.len();
-            self.sockets[s].advance_transmit(peer, k);
+            if let Some(stream) = self.sockets[s].stream(peer) {
+                stream.advance_transmit(k);
+            }
         } else {
             let mut out = Vec::new();
-            self.sockets[s].take_transmit(peer, &mut out);
+            if let Some(stream) = self.sockets[s].stream(peer) {
+                stream.take_transmit(&mut out);
+            }
             for chunk in out {
                 written.extend_from_slice(&chunk);
             }
@@ -403,7 +412,10 @@ impl Net {
                     }
                     continue;
                 }
-                if !self.sockets[dst.0].wants_read(dst.1) {
+                if !self.sockets[dst.0]
+                    .connection(dst.1)
+                    .is_some_and(|c| c.wants_read())
+                {
                     continue;
                 }
                 if self.chaos.shuffle && self.rng.gen_bool(0.25) {
@@ -436,21 +448,33 @@ impl Net {
             0
         };
         match style {
-            0 => self.sockets[s].handle_input(peer, chunk, now),
+            0 => {
+                let stream = self.sockets[s].stream(peer).expect("attached");
+                stream.handle_input(chunk, now);
+            }
             1 => {
-                let buf = self.sockets[s].read_buf(peer).expect("attached");
-                buf.extend_from_slice(chunk);
-                self.sockets[s].handle_read(peer, now);
+                let mut stream = self.sockets[s].stream(peer).expect("attached");
+                stream.read_buf().extend_from_slice(chunk);
+                stream.handle_read(now);
             }
             _ => {
                 // Completion style: the "kernel" fills at most the lent capacity per read.
                 while !chunk.is_empty() {
-                    let mut buf = self.sockets[s].take_read_buf(peer).expect("attached");
+                    let mut buf = self.sockets[s]
+                        .stream(peer)
+                        .map(|mut stream| stream.take_read_buf())
+                        .expect("attached");
                     let n = chunk.len().min(buf.capacity().max(1));
                     buf.extend_from_slice(&chunk[..n]);
                     chunk = &chunk[n..];
-                    self.sockets[s].give_read_buf(peer, buf, now);
-                    if !self.sockets[s].is_attached(peer) || !self.sockets[s].wants_read(peer) {
+                    if let Some(stream) = self.sockets[s].stream(peer) {
+                        stream.give_read_buf(buf, now);
+                    }
+                    if !self.sockets[s].is_attached(peer)
+                        || !self.sockets[s]
+                            .connection(peer)
+                            .is_some_and(|c| c.wants_read())
+                    {
                         // The rest would be read later by a real driver; put it back.
                         if !chunk.is_empty() {
                             if let Some(li) = self.link_of(s, peer) {
@@ -478,11 +502,16 @@ impl Net {
             !l.frozen
                 && ((l.b_open
                     && (l.a_to_b.eof
-                        || (!l.a_to_b.bytes.is_empty() && self.sockets[l.b.0].wants_read(l.b.1))))
+                        || (!l.a_to_b.bytes.is_empty()
+                            && self.sockets[l.b.0]
+                                .connection(l.b.1)
+                                .is_some_and(|c| c.wants_read()))))
                     || (l.a_open
                         && (l.b_to_a.eof
                             || (!l.b_to_a.bytes.is_empty()
-                                && self.sockets[l.a.0].wants_read(l.a.1)))))
+                                && self.sockets[l.a.0]
+                                    .connection(l.a.1)
+                                    .is_some_and(|c| c.wants_read())))))
         })
     }
 
@@ -509,7 +538,11 @@ impl Net {
     fn check_quiescent(&self) {
         for l in &self.links {
             for (open, side) in [(l.a_open, l.a), (l.b_open, l.b)] {
-                if open && self.sockets[side.0].has_transmit(side.1) {
+                if open
+                    && self.sockets[side.0]
+                        .connection(side.1)
+                        .is_some_and(|c| c.has_transmit())
+                {
                     assert!(
                         self.wants_write.contains(&side),
                         "socket {} has output for {:?} that poll_transmit never named",

@@ -1,0 +1,131 @@
+//! The byte stream of one peer, as a driver moves it: [`Socket::stream`] hands out a
+//! [`PeerStream`] for a peer whose transport carries bytes (tcp, ipc). Input goes in through
+//! the view and is decoded; output comes out of it; each call that changes the connection
+//! settles the socket's bookkeeping for that peer before it returns. What a driver only reads
+//! (is there output, may it read, the output's slices) it asks the connection itself, through
+//! [`Socket::connection`].
+//!
+//! A transport that moves whole messages instead of bytes (in-process) would get a view of its
+//! own beside this one; the socket's scheduling does not care which.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{PeerId, Socket};
+use crate::connection::Connection;
+
+/// One peer's byte stream. See the [module docs](self).
+///
+/// ```
+/// # use std::time::Instant;
+/// use zmtp_proto::{Msg, Socket, SocketOptions, SocketType};
+///
+/// let now = Instant::now();
+/// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
+/// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), now);
+/// let a = push.connect("tcp://127.0.0.1:5555", now);
+/// push.attach(a, now); // the driver's dial succeeded
+/// let b = pull.accept(now); // the driver accepted a connection
+/// push.send(Msg::from("hello")).unwrap();
+/// // Shuttle bytes both ways until neither side has anything to write.
+/// loop {
+///     let (mut ab, mut ba) = (Vec::new(), Vec::new());
+///     push.stream(a).unwrap().take_transmit(&mut ab);
+///     pull.stream(b).unwrap().take_transmit(&mut ba);
+///     if ab.is_empty() && ba.is_empty() {
+///         break;
+///     }
+///     pull.stream(b).unwrap().handle_input(&ab.concat(), now);
+///     push.stream(a).unwrap().handle_input(&ba.concat(), now);
+/// }
+/// assert_eq!(pull.recv().unwrap(), Some(Msg::from("hello")));
+/// ```
+#[derive(Debug)]
+pub struct PeerStream<'a> {
+    socket: &'a mut Socket,
+    peer: PeerId,
+}
+
+impl<'a> PeerStream<'a> {
+    /// The view, if `peer` has a connection.
+    pub(super) fn new(socket: &'a mut Socket, peer: PeerId) -> Option<Self> {
+        socket.core.peer(peer)?.conn.as_ref()?;
+        Some(Self { socket, peer })
+    }
+
+    fn conn(&self) -> &Connection {
+        self.socket.connection(self.peer).expect("checked in new")
+    }
+
+    fn conn_mut(&mut self) -> &mut Connection {
+        let p = self
+            .socket
+            .core
+            .peer_mut(self.peer)
+            .expect("checked in new");
+        p.conn.as_mut().expect("checked in new")
+    }
+
+    /// The peer this stream belongs to.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    // ---- input ----------------------------------------------------------------------------
+
+    /// The arena to read into, for readiness-based I/O (see
+    /// [`Connection::read_buf`](crate::Connection::read_buf)); then call
+    /// [`PeerStream::handle_read`].
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        self.conn_mut().read_buf()
+    }
+
+    /// Decodes what the driver read into [`PeerStream::read_buf`].
+    pub fn handle_read(mut self, now: Instant) {
+        self.socket.core.now = now;
+        let _ = self.conn_mut().handle_read(now);
+        self.settle_input();
+    }
+
+    /// Feeds bytes received from the peer (copied) and decodes them.
+    pub fn handle_input(mut self, data: &[u8], now: Instant) {
+        self.socket.core.now = now;
+        let _ = self.conn_mut().handle_input(data, now);
+        self.settle_input();
+    }
+
+    /// Lends the arena as an owned buffer for a completion-based read; give it back with
+    /// [`PeerStream::give_read_buf`].
+    pub fn take_read_buf(&mut self) -> BytesMut {
+        self.conn_mut().take_read_buf()
+    }
+
+    /// Returns a buffer from [`PeerStream::take_read_buf`] with the bytes read into it.
+    pub fn give_read_buf(mut self, buf: BytesMut, now: Instant) {
+        self.socket.core.now = now;
+        let _ = self.conn_mut().give_read_buf(buf, now);
+        self.settle_input();
+    }
+
+    fn settle_input(self) {
+        let ignored = self.socket.core.peer(self.peer).is_some_and(|p| p.ignored);
+        let events = self.conn().has_events() || ignored;
+        self.socket.settle_input(self.peer, events);
+    }
+
+    // ---- output ---------------------------------------------------------------------------
+
+    /// Marks `n` bytes of the output as written and refills it from the peer's queue.
+    pub fn advance_transmit(mut self, n: usize) {
+        self.conn_mut().advance_transmit(n);
+        self.socket.core.settle(self.peer);
+    }
+
+    /// Moves all pending output into `out` (owned buffers for completion-based writes) and
+    /// refills it from the peer's queue up to one batch.
+    pub fn take_transmit(mut self, out: &mut Vec<Bytes>) {
+        self.conn_mut().take_transmit(out);
+        self.socket.core.settle(self.peer);
+    }
+}
