@@ -32,6 +32,9 @@ use crate::{CatArgs, CmdResult, Failure, TypeArg};
 /// Runs `zmtp cat`.
 pub(crate) fn run(driver: Option<DriverName>, args: &CatArgs) -> CmdResult {
     let config = Config::from_args(args)?;
+    for note in &config.notes {
+        eprintln!("zmtp: {note}");
+    }
     let driver = drivers::resolve(driver);
     with_backend!(driver, B => run_on::<B>(&config))
 }
@@ -83,6 +86,8 @@ struct Config {
     echo: bool,
     count: Option<u64>,
     timeout: Option<Duration>,
+    /// Printed on stderr (after `zmtp: `) before the socket is set up.
+    notes: Vec<String>,
 }
 
 impl Config {
@@ -167,9 +172,22 @@ impl Config {
                 .map_err(|e| Failure::error(format!("--plain-user/--plain-password: {e}")))?;
             options.mechanism = MechanismConfig::PlainClient(credentials);
         }
+        let mut notes = Vec::new();
         if args.plain_server {
-            options.mechanism = MechanismConfig::PlainServer(if args.allow.is_empty() {
-                PlainUsers::any()
+            options.mechanism = MechanismConfig::PlainServer(if args.plain_accept_any {
+                notes.push(
+                    "warning: --plain-accept-any: any user name and password is let in; \
+                     PLAIN authenticates nobody"
+                        .to_owned(),
+                );
+                PlainUsers::insecure_accept_any()
+            } else if args.allow.is_empty() {
+                notes.push(
+                    "PLAIN server with no --allow: every client is refused, as by libzmq \
+                     without a ZAP handler"
+                        .to_owned(),
+                );
+                PlainUsers::none()
             } else {
                 let users = args
                     .allow
@@ -200,6 +218,7 @@ impl Config {
             echo: args.echo,
             count: args.count,
             timeout: args.timeout.map(Duration::from_millis),
+            notes,
         })
     }
 

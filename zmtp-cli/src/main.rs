@@ -140,13 +140,16 @@ pub(crate) struct CatArgs {
     #[arg(long, value_name = "PASSWORD", requires = "plain_user")]
     pub(crate) plain_password: Option<String>,
     /// PLAIN server (ZMQ_PLAIN_SERVER): clients must present credentials that --allow lists;
-    /// with no --allow, any user name and password is accepted, as by libzmq without a ZAP
-    /// handler.
+    /// with no --allow, every client is refused, as by libzmq without a ZAP handler.
     #[arg(long)]
     pub(crate) plain_server: bool,
     /// PLAIN server: let in USER with PASSWORD; repeatable.
     #[arg(long, value_name = "USER:PASSWORD", requires = "plain_server")]
     pub(crate) allow: Vec<String>,
+    /// PLAIN server: INSECURE, let in any user name with any password (authenticates nobody;
+    /// no libzmq option does this). Instead of --allow.
+    #[arg(long, requires = "plain_server", conflicts_with = "allow")]
+    pub(crate) plain_accept_any: bool,
 }
 
 /// Arguments of `zmtp perf`.

@@ -554,6 +554,82 @@ fn plain_credentials_are_checked(d: &str) {
     );
 }
 
+/// Issue 18: `--plain-server` with no `--allow` refuses every client, as libzmq's PLAIN server
+/// does without a ZAP handler; `--plain-accept-any` lets anyone in, with a warning.
+fn plain_server_without_allow_refuses_everyone(d: &str) {
+    let server = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "rep",
+            "--echo",
+            "--plain-server",
+            "--bind",
+            "tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = server.bound();
+    let req = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "req",
+            "--plain-user=anyone",
+            "--plain-password=anything",
+            "--connect",
+            &ep,
+            "--timeout",
+            "5000",
+        ],
+        b"let me in\n",
+    );
+    assert_eq!(req.code, Some(1), "{req:?}");
+    let line = req.error_line();
+    assert!(line.contains("refused") && line.contains("400"), "{req:?}");
+    assert!(req.stdout.is_empty(), "{req:?}");
+    server.kill();
+
+    let server = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "pull",
+            "--plain-server",
+            "--plain-accept-any",
+            "-n",
+            "1",
+            "--bind",
+            "tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = server.bound();
+    let push = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "push",
+            "--plain-user",
+            "anyone",
+            "--plain-password",
+            "anything",
+            "--connect",
+            &ep,
+        ],
+        b"welcome\n",
+    );
+    assert_eq!(push.code, Some(0), "{push:?}");
+    assert_eq!(server.line(), "welcome");
+    let server = server.finish();
+    assert_eq!(server.code, Some(0), "{server:?}");
+    assert!(
+        server
+            .stderr
+            .iter()
+            .any(|l| l.starts_with("zmtp: warning:") && l.contains("--plain-accept-any")),
+        "{server:?}"
+    );
+}
+
 fn perf_tools_against_each_other(d: &str) {
     let server = Proc::zmtp_on(d, &["perf", "lat-server", "tcp://127.0.0.1:*", "32", "200"]);
     let ep = server.bound();
@@ -657,5 +733,6 @@ for_each_driver!(
     incompatible_peer_is_logged_and_the_server_keeps_serving,
     incompatible_server_is_logged_once_while_redialling,
     plain_credentials_are_checked,
+    plain_server_without_allow_refuses_everyone,
     perf_tools_against_each_other,
 );
