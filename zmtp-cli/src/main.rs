@@ -72,6 +72,18 @@ pub(crate) enum TypeArg {
     Pair,
 }
 
+/// The security mechanisms, by their ZMTP names (`--mechanism`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MechanismArg {
+    /// NULL: no security (the default without PLAIN options).
+    Null,
+    /// PLAIN: a user name and password in clear text; needs --plain-user and --plain-password
+    /// (client) or --plain-server (server).
+    Plain,
+    /// CURVE: not supported yet (refused with an error).
+    Curve,
+}
+
 /// Arguments of `zmtp cat`.
 #[derive(Debug, Args)]
 pub(crate) struct CatArgs {
@@ -127,6 +139,11 @@ pub(crate) struct CatArgs {
     /// deciseconds).
     #[arg(long, value_name = "MS")]
     pub(crate) heartbeat_ttl: Option<u64>,
+    /// The security mechanism. Without it, --plain-user/--plain-password make a PLAIN client,
+    /// --plain-server a PLAIN server, and NULL is used otherwise; with it, those options must
+    /// agree (null: none of them; plain: one of the two roles). CURVE is not supported yet.
+    #[arg(long, value_enum, value_name = "MECHANISM", ignore_case = true)]
+    pub(crate) mechanism: Option<MechanismArg>,
     /// PLAIN client: the user name to present (ZMQ_PLAIN_USERNAME; needs --plain-password).
     /// Sent in clear text.
     #[arg(
