@@ -204,6 +204,7 @@ macro_rules! conformance_tests {
             parked_recv_heartbeats_libzmq, parked_recv_heartbeats_ours,
             // Security (PLAIN).
             plain_ours, plain_libzmq,
+            plain_without_users_libzmq,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
             unbind_disconnect_ours, unbind_disconnect_libzmq,
             pub_never_blocks_ours, pub_never_blocks_libzmq,

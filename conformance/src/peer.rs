@@ -93,6 +93,9 @@ pub enum Plain {
         /// Who may connect.
         users: Vec<(String, String)>,
     },
+    /// A server given no users at all: libzmq's `ZMQ_PLAIN_SERVER` with no ZAP handler in its
+    /// context; ours with [`PlainUsers::none`]. Both refuse every client.
+    ServerWithoutUsers,
 }
 
 impl PeerOptions {
@@ -123,6 +126,9 @@ impl PeerOptions {
             }
             Some(Plain::Server { users }) => {
                 o.mechanism = MechanismConfig::PlainServer(PlainUsers::new(users.clone()));
+            }
+            Some(Plain::ServerWithoutUsers) => {
+                o.mechanism = MechanismConfig::PlainServer(PlainUsers::none());
             }
         }
         o.router_handover = self.router_handover;
@@ -354,6 +360,7 @@ fn lz_open(ctx: &zmq::Context, ty: SocketType, o: &PeerOptions) -> zmq::Result<L
             lz_zap_handler(ctx, users.clone())?;
             sock.set_plain_server(true)?;
         }
+        Some(Plain::ServerWithoutUsers) => sock.set_plain_server(true)?,
     }
     let n = MONITORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mon_ep = format!("inproc://monitor-{}-{n}", std::process::id());

@@ -27,11 +27,14 @@ use crate::backend::{proto_error, sleep, Event};
 use crate::drivers::{self, with_backend, DriverName};
 use crate::frames::{decode_hex, encode_hex, format_msg, parse_line};
 use crate::lines::Lines;
-use crate::{CatArgs, CmdResult, Failure, TypeArg};
+use crate::{CatArgs, CmdResult, Failure, MechanismArg, TypeArg};
 
 /// Runs `zmtp cat`.
 pub(crate) fn run(driver: Option<DriverName>, args: &CatArgs) -> CmdResult {
     let config = Config::from_args(args)?;
+    for note in &config.notes {
+        eprintln!("zmtp: {note}");
+    }
     let driver = drivers::resolve(driver);
     with_backend!(driver, B => run_on::<B>(&config))
 }
@@ -83,6 +86,8 @@ struct Config {
     echo: bool,
     count: Option<u64>,
     timeout: Option<Duration>,
+    /// Printed on stderr (after `zmtp: `) before the socket is set up.
+    notes: Vec<String>,
 }
 
 impl Config {
@@ -100,6 +105,7 @@ impl Config {
             TypeArg::Pull => (SocketType::Pull, Role::RecvOnly),
             TypeArg::Pair => (SocketType::Pair, Role::Both),
         };
+        check_mechanism(args)?;
         if args.bind.is_empty() && args.connect.is_empty() {
             return Err(Failure::error(
                 "nothing to do: give at least one --bind or --connect endpoint",
@@ -167,9 +173,22 @@ impl Config {
                 .map_err(|e| Failure::error(format!("--plain-user/--plain-password: {e}")))?;
             options.mechanism = MechanismConfig::PlainClient(credentials);
         }
+        let mut notes = Vec::new();
         if args.plain_server {
-            options.mechanism = MechanismConfig::PlainServer(if args.allow.is_empty() {
-                PlainUsers::any()
+            options.mechanism = MechanismConfig::PlainServer(if args.plain_accept_any {
+                notes.push(
+                    "warning: --plain-accept-any: any user name and password is let in; \
+                     PLAIN authenticates nobody"
+                        .to_owned(),
+                );
+                PlainUsers::insecure_accept_any()
+            } else if args.allow.is_empty() {
+                notes.push(
+                    "PLAIN server with no --allow: every client is refused, as by libzmq \
+                     without a ZAP handler"
+                        .to_owned(),
+                );
+                PlainUsers::none()
             } else {
                 let users = args
                     .allow
@@ -200,6 +219,7 @@ impl Config {
             echo: args.echo,
             count: args.count,
             timeout: args.timeout.map(Duration::from_millis),
+            notes,
         })
     }
 
@@ -210,6 +230,32 @@ impl Config {
             Role::Rep | Role::Both => !self.echo,
             Role::RecvOnly => false,
         }
+    }
+}
+
+/// Checks `--mechanism` against the PLAIN options, which alone choose the mechanism when it is
+/// not given: `null` admits none of them, `plain` needs a role (client credentials or
+/// `--plain-server`; clap already keeps the two roles apart), and `curve` is refused rather
+/// than run as NULL.
+fn check_mechanism(args: &CatArgs) -> Result<(), Failure> {
+    let client = args.plain_user.is_some() || args.plain_password.is_some();
+    match args.mechanism {
+        None => Ok(()),
+        Some(MechanismArg::Curve) => Err(Failure::error(
+            "--mechanism curve: CURVE is not supported yet (supported: null, plain)",
+        )),
+        Some(MechanismArg::Plain) if !client && !args.plain_server => Err(Failure::error(
+            "--mechanism plain needs --plain-user and --plain-password (a client) or \
+             --plain-server (a server)",
+        )),
+        Some(MechanismArg::Null) if args.plain_server => Err(Failure::error(
+            "--mechanism null cannot be used with --plain-server (use --mechanism plain)",
+        )),
+        Some(MechanismArg::Null) if client => Err(Failure::error(
+            "--mechanism null cannot be used with --plain-user/--plain-password (use \
+             --mechanism plain)",
+        )),
+        Some(MechanismArg::Null | MechanismArg::Plain) => Ok(()),
     }
 }
 

@@ -72,6 +72,18 @@ pub(crate) enum TypeArg {
     Pair,
 }
 
+/// The security mechanisms, by their ZMTP names (`--mechanism`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MechanismArg {
+    /// NULL: no security (the default without PLAIN options).
+    Null,
+    /// PLAIN: a user name and password in clear text; needs --plain-user and --plain-password
+    /// (client) or --plain-server (server).
+    Plain,
+    /// CURVE: not supported yet (refused with an error).
+    Curve,
+}
+
 /// Arguments of `zmtp cat`.
 #[derive(Debug, Args)]
 pub(crate) struct CatArgs {
@@ -127,6 +139,11 @@ pub(crate) struct CatArgs {
     /// deciseconds).
     #[arg(long, value_name = "MS")]
     pub(crate) heartbeat_ttl: Option<u64>,
+    /// The security mechanism. Without it, --plain-user/--plain-password make a PLAIN client,
+    /// --plain-server a PLAIN server, and NULL is used otherwise; with it, those options must
+    /// agree (null: none of them; plain: one of the two roles). CURVE is not supported yet.
+    #[arg(long, value_enum, value_name = "MECHANISM", ignore_case = true)]
+    pub(crate) mechanism: Option<MechanismArg>,
     /// PLAIN client: the user name to present (ZMQ_PLAIN_USERNAME; needs --plain-password).
     /// Sent in clear text.
     #[arg(
@@ -140,13 +157,16 @@ pub(crate) struct CatArgs {
     #[arg(long, value_name = "PASSWORD", requires = "plain_user")]
     pub(crate) plain_password: Option<String>,
     /// PLAIN server (ZMQ_PLAIN_SERVER): clients must present credentials that --allow lists;
-    /// with no --allow, any user name and password is accepted, as by libzmq without a ZAP
-    /// handler.
+    /// with no --allow, every client is refused, as by libzmq without a ZAP handler.
     #[arg(long)]
     pub(crate) plain_server: bool,
     /// PLAIN server: let in USER with PASSWORD; repeatable.
     #[arg(long, value_name = "USER:PASSWORD", requires = "plain_server")]
     pub(crate) allow: Vec<String>,
+    /// PLAIN server: INSECURE, let in any user name with any password (authenticates nobody;
+    /// no libzmq option does this). Instead of --allow.
+    #[arg(long, requires = "plain_server", conflicts_with = "allow")]
+    pub(crate) plain_accept_any: bool,
 }
 
 /// Arguments of `zmtp perf`.

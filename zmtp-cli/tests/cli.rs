@@ -554,6 +554,218 @@ fn plain_credentials_are_checked(d: &str) {
     );
 }
 
+/// Issue 18: `--plain-server` with no `--allow` refuses every client, as libzmq's PLAIN server
+/// does without a ZAP handler; `--plain-accept-any` lets anyone in, with a warning.
+fn plain_server_without_allow_refuses_everyone(d: &str) {
+    let server = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "rep",
+            "--echo",
+            "--plain-server",
+            "--bind",
+            "tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = server.bound();
+    let req = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "req",
+            "--plain-user=anyone",
+            "--plain-password=anything",
+            "--connect",
+            &ep,
+            "--timeout",
+            "5000",
+        ],
+        b"let me in\n",
+    );
+    assert_eq!(req.code, Some(1), "{req:?}");
+    let line = req.error_line();
+    assert!(line.contains("refused") && line.contains("400"), "{req:?}");
+    assert!(req.stdout.is_empty(), "{req:?}");
+    server.kill();
+
+    let server = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "pull",
+            "--plain-server",
+            "--plain-accept-any",
+            "-n",
+            "1",
+            "--bind",
+            "tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = server.bound();
+    let push = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "push",
+            "--plain-user",
+            "anyone",
+            "--plain-password",
+            "anything",
+            "--connect",
+            &ep,
+        ],
+        b"welcome\n",
+    );
+    assert_eq!(push.code, Some(0), "{push:?}");
+    assert_eq!(server.line(), "welcome");
+    let server = server.finish();
+    assert_eq!(server.code, Some(0), "{server:?}");
+    assert!(
+        server
+            .stderr
+            .iter()
+            .any(|l| l.starts_with("zmtp: warning:") && l.contains("--plain-accept-any")),
+        "{server:?}"
+    );
+}
+
+/// `--mechanism plain` with the PLAIN options, in both `--opt VALUE` and `--opt=VALUE` forms;
+/// `--mechanism null` is the default made explicit.
+fn mechanism_option_selects_the_mechanism(d: &str) {
+    let rep = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "rep",
+            "--echo",
+            "-n",
+            "1",
+            "--mechanism=plain",
+            "--plain-server",
+            "--allow=admin:secret",
+            "--bind=tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = rep.bound();
+    let req = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "req",
+            "--mechanism",
+            "plain",
+            "--plain-user",
+            "admin",
+            "--plain-password=secret",
+            &format!("--connect={ep}"),
+            "--timeout=5000",
+        ],
+        b"over plain\n",
+    );
+    assert_eq!(req.code, Some(0), "{req:?}");
+    assert_eq!(req.stdout, ["over plain"]);
+    assert_eq!(rep.finish().code, Some(0));
+
+    let pull = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "pull",
+            "--mechanism",
+            "null",
+            "-n",
+            "1",
+            "--bind",
+            "tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = pull.bound();
+    let push = run_zmtp_on(
+        d,
+        &["cat", "push", "--mechanism=null", "--connect", &ep],
+        b"over null\n",
+    );
+    assert_eq!(push.code, Some(0), "{push:?}");
+    let pull = pull.finish();
+    assert_eq!(pull.code, Some(0), "{pull:?}");
+    assert_eq!(pull.stdout, ["over null"]);
+}
+
+/// `--mechanism curve` is refused (CURVE is not implemented), never run as NULL; a
+/// `--mechanism` that the PLAIN options contradict, or PLAIN without a role, is a usage error.
+#[test]
+fn mechanism_option_usage_errors() {
+    let ep = "tcp://127.0.0.1:1";
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["cat", "pull", "--connect", ep, "--mechanism", "curve"],
+            &["CURVE", "not supported yet"],
+        ),
+        (
+            &["cat", "pull", "--connect", ep, "--mechanism=curve"],
+            &["CURVE", "not supported yet"],
+        ),
+        // Also with the CURVE-less rest of a command line that is wrong.
+        (
+            &["cat", "pull", "--mechanism=curve"],
+            &["CURVE", "not supported yet"],
+        ),
+        (
+            &[
+                "cat",
+                "pull",
+                "--bind",
+                ep,
+                "--mechanism",
+                "null",
+                "--plain-server",
+            ],
+            &["--mechanism null", "--plain-server"],
+        ),
+        (
+            &[
+                "cat",
+                "req",
+                "--connect",
+                ep,
+                "--mechanism=null",
+                "--plain-user=a",
+                "--plain-password=b",
+            ],
+            &["--mechanism null", "--plain-user"],
+        ),
+        (
+            &["cat", "req", "--connect", ep, "--mechanism", "plain"],
+            &["--mechanism plain", "--plain-user", "--plain-server"],
+        ),
+        (
+            &["cat", "req", "--connect", ep, "--mechanism", "gssapi"],
+            &["gssapi"],
+        ),
+        (
+            &[
+                "cat",
+                "pull",
+                "--connect",
+                ep,
+                "--mechanism=plain",
+                "--mechanism=null",
+            ],
+            &["--mechanism"],
+        ),
+    ];
+    for (args, words) in cases {
+        let out = run_zmtp(args, b"");
+        assert_eq!(out.code, Some(1), "{args:?}: {out:?}");
+        let line = out.error_line();
+        for w in *words {
+            assert!(line.contains(w), "{args:?}: {w:?} not in {line:?}");
+        }
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+    }
+}
+
 fn perf_tools_against_each_other(d: &str) {
     let server = Proc::zmtp_on(d, &["perf", "lat-server", "tcp://127.0.0.1:*", "32", "200"]);
     let ep = server.bound();
@@ -657,5 +869,7 @@ for_each_driver!(
     incompatible_peer_is_logged_and_the_server_keeps_serving,
     incompatible_server_is_logged_once_while_redialling,
     plain_credentials_are_checked,
+    plain_server_without_allow_refuses_everyone,
+    mechanism_option_selects_the_mechanism,
     perf_tools_against_each_other,
 );

@@ -120,18 +120,42 @@ fn p5_refusal_names_the_user_not_the_password() {
     );
 }
 
-/// An empty password is a password like any other, and `PlainUsers::any()` lets anyone in
-/// (libzmq without a ZAP handler).
+/// An empty password is a password like any other, and `PlainUsers::insecure_accept_any()`
+/// lets anyone in, on request only.
 #[test]
-fn p2_empty_password_and_any_user() {
+fn p2_empty_password_and_any_user_on_request() {
     Pair::connected(
         client(SocketType::Pair, "guest", ""),
         server(SocketType::Pair, users()),
     );
     Pair::connected(
         client(SocketType::Sub, "whoever", "whatever"),
-        server(SocketType::Pub, PlainUsers::any()),
+        server(SocketType::Pub, PlainUsers::insecure_accept_any()),
     );
+}
+
+/// P5, issue 18: a server given no users refuses every client, as libzmq's PLAIN server does
+/// when no ZAP handler runs. `PlainUsers::default()` is that server; the refusal is an ERROR
+/// 400 like any other, and the server's error says that nobody is let in.
+#[test]
+fn p5_no_users_refuses_everyone() {
+    assert_eq!(PlainUsers::default(), PlainUsers::none());
+    for (user, pass) in [("anyone", "anything"), ("", ""), ("admin", "secret")] {
+        let mut p = Pair::with_configs(
+            client(SocketType::Dealer, user, pass),
+            server(SocketType::Router, PlainUsers::default()),
+        );
+        p.drive();
+        assert!(!p.client.is_active() && !p.server.is_active());
+        assert_eq!(p.client.error(), Some(&Error::PeerError("400".into())));
+        let err = p.server.error().cloned().unwrap();
+        assert!(
+            matches!(&err, Error::AuthenticationFailed(why) if why.contains("no users")),
+            "{err:?}"
+        );
+        assert!(p.s2c.commands_named(b"WELCOME").is_empty());
+        assert!(p.c2s.commands_named(b"INITIATE").is_empty());
+    }
 }
 
 /// A `User-Id` the client sends itself does not override the authenticated one.

@@ -29,6 +29,26 @@ fn server() -> PeerOptions {
     }
 }
 
+fn server_without_users() -> PeerOptions {
+    PeerOptions {
+        plain: Some(Plain::ServerWithoutUsers),
+        ..PeerOptions::default()
+    }
+}
+
+/// Waits until a libzmq peer's monitor reports a failed handshake (either side's).
+async fn libzmq_handshake_fails<D: Driver>(peer: &Peer<D>, what: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen.extend(peer.events().await);
+        if seen.contains(&PeerEvent::HandshakeFailed) {
+            return;
+        }
+        D::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{}: {what}: libzmq saw {seen:?}", D::NAME);
+}
+
 fn refused_by_peer(e: &SocketEvent) -> bool {
     matches!(e, SocketEvent::HandshakeFailed { error: Error::PeerError(reason), .. } if reason == "400")
 }
@@ -77,7 +97,7 @@ pub async fn plain_ours<D: Driver>() {
 
 /// P1–P5 against libzmq, both roles:
 /// * libzmq PLAIN clients to our ROUTER server: the right password exchanges messages both
-///   ways; a wrong one is refused, and libzmq reports `HANDSHAKE_FAILED_AUTH`;
+///   ways; a wrong one is refused, and libzmq reports a failed handshake;
 /// * our PLAIN clients to a libzmq REP server with a ZAP handler: the right password gets a
 ///   reply; a wrong one is refused with libzmq's ZAP status code (400) as the ERROR reason.
 pub async fn plain_libzmq<D: Driver>() {
@@ -157,4 +177,56 @@ pub async fn plain_libzmq<D: Driver>() {
     for s in [router, req, wrong] {
         s.close().await;
     }
+}
+
+/// A PLAIN server given no users refuses every client, as libzmq's PLAIN server does when no
+/// ZAP handler runs (issue 18). First the reference, libzmq against itself: the server's
+/// monitor reports the failed handshake and the client's message is never delivered (libzmq
+/// 4.3 closes the connection after HELLO without an ERROR; its client usually reports a failed
+/// handshake and redials, but under load it was seen to report nothing for seconds, so the
+/// server's report is the one checked). Then our ROUTER server
+/// against the same libzmq client: refused too, with ERROR 400 as for unknown credentials
+/// (libzmq 4.3.5 reports a failed handshake, `HANDSHAKE_FAILED_PROTOCOL`, and does not
+/// redial), our monitor says why, and nothing reaches the application.
+pub async fn plain_without_users_libzmq<D: Driver>() {
+    // The reference: libzmq's server, no ZAP handler in its context.
+    let lz = Peer::<D>::with(
+        PeerKind::Libzmq,
+        SocketType::Router,
+        &server_without_users(),
+    );
+    let ep = lz.bind("tcp://127.0.0.1:*").await;
+    let dealer = Peer::<D>::with(
+        PeerKind::Libzmq,
+        SocketType::Dealer,
+        &client("anyone", "anything"),
+    );
+    dealer.connect(&ep).await;
+    dealer.send(msg(&["let me in"])).await;
+    libzmq_handshake_fails(&lz, "libzmq's server without ZAP").await;
+    assert_eq!(lz.recv_timeout(Duration::from_millis(300)).await, None);
+    for p in [dealer, lz] {
+        p.close().await;
+    }
+
+    // Ours, against the same client.
+    let router = D::socket(
+        SocketType::Router,
+        server_without_users().to_socket_options(),
+    );
+    let mut mon = router.monitor();
+    let ep = router.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let dealer = Peer::<D>::with(
+        PeerKind::Libzmq,
+        SocketType::Dealer,
+        &client("anyone", "anything"),
+    );
+    dealer.connect(&ep).await;
+    dealer.send(msg(&["let me in"])).await;
+    wait_event::<D, _>(&mut mon, LIMIT, "refusal of libzmq", refused_here).await;
+    libzmq_handshake_fails(&dealer, "our server without users").await;
+    let got = crate::util::timeout::<D, _>(Duration::from_millis(300), router.recv()).await;
+    assert!(got.is_none(), "our server let the client in: {got:?}");
+    dealer.close().await;
+    router.close().await;
 }

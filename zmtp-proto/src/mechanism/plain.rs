@@ -8,8 +8,10 @@
 //! ```
 //!
 //! The credentials travel in clear text: PLAIN authenticates, it does not protect (P5). The
-//! server checks them against a [`PlainUsers`] list, or accepts any when configured with
-//! [`PlainUsers::any`] — what libzmq does when no ZAP handler is running. Parsing follows
+//! server checks them against a [`PlainUsers`] list or an application check. A server given no
+//! users ([`PlainUsers::none`], the default) refuses every client, as libzmq's PLAIN server
+//! does when no ZAP handler is running; letting anyone in takes the explicit
+//! [`PlainUsers::insecure_accept_any`]. Parsing follows
 //! libzmq's `plain_server.cpp`/`plain_client.cpp`: exact lengths, nothing after the password,
 //! an empty WELCOME, and the ERROR reason `400` for refused credentials (a ZAP status code).
 
@@ -81,7 +83,8 @@ impl std::fmt::Debug for PlainCredentials {
 }
 
 /// Whom a PLAIN server lets in: a list of user names with their passwords, a check of your
-/// own (a user database, say: the role a ZAP handler plays for libzmq), or anyone.
+/// own (a user database, say: the role a ZAP handler plays for libzmq), nobody (the default,
+/// as libzmq without a ZAP handler), or, on explicit request, anyone.
 ///
 /// ```
 /// use zmtp_proto::mechanism::PlainUsers;
@@ -90,7 +93,10 @@ impl std::fmt::Debug for PlainCredentials {
 /// assert!(users.accepts(b"admin", b"secret"));
 /// assert!(!users.accepts(b"admin", b"guess"));
 /// assert!(!users.accepts(b"root", b"secret"));
-/// assert!(PlainUsers::any().accepts(b"anyone", b"anything"));
+/// // No users: nobody gets in (libzmq's PLAIN server without a ZAP handler).
+/// assert!(!PlainUsers::default().accepts(b"anyone", b"anything"));
+/// // Anyone at all only when asked for by name.
+/// assert!(PlainUsers::insecure_accept_any().accepts(b"anyone", b"anything"));
 ///
 /// let only_ops = PlainUsers::from_fn(|user, password| {
 ///     user.starts_with(b"ops-") && password == b"rotate-me"
@@ -112,7 +118,16 @@ enum Users {
 }
 
 impl PlainUsers {
-    /// Only these `(user name, password)` pairs.
+    /// Only these `(user name, password)` pairs. An empty list lets nobody in, like
+    /// [`PlainUsers::none`].
+    ///
+    /// ```
+    /// use zmtp_proto::mechanism::PlainUsers;
+    ///
+    /// let users = PlainUsers::new([("admin", "secret")]);
+    /// assert!(users.accepts(b"admin", b"secret"));
+    /// assert_eq!(PlainUsers::new(Vec::<(String, String)>::new()), PlainUsers::none());
+    /// ```
     pub fn new<U, P>(users: impl IntoIterator<Item = (U, P)>) -> Self
     where
         U: Into<Bytes>,
@@ -126,20 +141,63 @@ impl PlainUsers {
         )))
     }
 
-    /// Any user name and password: what a libzmq PLAIN server does when no ZAP handler runs.
-    /// The handshake still checks the wire format and the socket types.
-    pub fn any() -> Self {
+    /// Nobody: every client is refused with ERROR `400`. This is what a libzmq PLAIN server
+    /// does when no ZAP handler runs (libzmq 4.3.5 closes the connection after HELLO, without
+    /// an ERROR; either way the client's handshake fails), and it is
+    /// [`PlainUsers::default`]. Give a list or a check to let anyone in.
+    ///
+    /// ```
+    /// use zmtp_proto::mechanism::PlainUsers;
+    ///
+    /// assert!(!PlainUsers::none().accepts(b"admin", b"secret"));
+    /// assert!(!PlainUsers::none().accepts(b"", b""));
+    /// assert_eq!(PlainUsers::none(), PlainUsers::default());
+    /// ```
+    pub fn none() -> Self {
+        Self(Users::List(Arc::new(BTreeMap::new())))
+    }
+
+    /// Any user name and any password: PLAIN then authenticates nobody, and the user name
+    /// the server reports as `User-Id` is whatever the client claims. The handshake still
+    /// checks the wire format and the socket types. No libzmq setting does this (its PLAIN
+    /// server without a ZAP handler refuses everyone, see [`PlainUsers::none`]); use it for
+    /// tests, or where the network alone decides who may connect.
+    ///
+    /// ```
+    /// use zmtp_proto::mechanism::PlainUsers;
+    ///
+    /// let anyone = PlainUsers::insecure_accept_any();
+    /// assert!(anyone.accepts(b"mallory", b"any password at all"));
+    /// assert_eq!(format!("{anyone:?}"), "PlainUsers::insecure_accept_any()");
+    /// ```
+    pub fn insecure_accept_any() -> Self {
         Self(Users::Any)
     }
 
     /// Whoever `check(user name, password)` accepts. The check runs inside the handshake, on
     /// the socket's driver, so it must not block; compare passwords in constant time.
+    ///
+    /// ```
+    /// use zmtp_proto::mechanism::PlainUsers;
+    ///
+    /// let ops = PlainUsers::from_fn(|user, _password| user.starts_with(b"ops-"));
+    /// assert!(ops.accepts(b"ops-alice", b""));
+    /// assert!(!ops.accepts(b"dev-bob", b""));
+    /// ```
     pub fn from_fn(check: impl Fn(&[u8], &[u8]) -> bool + Send + Sync + 'static) -> Self {
         Self(Users::Check(Arc::new(check)))
     }
 
     /// Whether `username` with `password` may connect. For a list, the password comparison
     /// takes the same time whichever byte differs.
+    ///
+    /// ```
+    /// use zmtp_proto::mechanism::PlainUsers;
+    ///
+    /// let users = PlainUsers::new([("guest", "")]);
+    /// assert!(users.accepts(b"guest", b""));
+    /// assert!(!users.accepts(b"guest", b"x"));
+    /// ```
     pub fn accepts(&self, username: &[u8], password: &[u8]) -> bool {
         match &self.0 {
             Users::Any => true,
@@ -148,6 +206,25 @@ impl PlainUsers {
                 .is_some_and(|want| constant_time_eq(want, password)),
             Users::Check(check) => check(username, password),
         }
+    }
+
+    /// True if nobody can get in: an empty list.
+    fn is_none(&self) -> bool {
+        matches!(&self.0, Users::List(users) if users.is_empty())
+    }
+}
+
+/// Nobody, as [`PlainUsers::none`]: a PLAIN server refuses every client unless told whom to
+/// let in, as libzmq's does without a ZAP handler.
+///
+/// ```
+/// use zmtp_proto::mechanism::PlainUsers;
+///
+/// assert!(!PlainUsers::default().accepts(b"anyone", b"anything"));
+/// ```
+impl Default for PlainUsers {
+    fn default() -> Self {
+        Self::none()
     }
 }
 
@@ -168,7 +245,8 @@ impl Eq for PlainUsers {}
 impl std::fmt::Debug for PlainUsers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Users::Any => f.write_str("PlainUsers::any()"),
+            Users::Any => f.write_str("PlainUsers::insecure_accept_any()"),
+            Users::List(users) if users.is_empty() => f.write_str("PlainUsers::none()"),
             Users::List(users) => f
                 .debug_set()
                 .entries(users.keys().map(|u| String::from_utf8_lossy(u)))
@@ -290,8 +368,13 @@ impl PlainServer {
                 let (user, pass) = parse_hello(&data)?;
                 if !self.users.accepts(&user, &pass) {
                     Command::Error(Bytes::from_static(REFUSED)).encode(out);
+                    let why = if self.users.is_none() {
+                        " (this server has no users, so it lets nobody in)"
+                    } else {
+                        ""
+                    };
                     return Err(Error::AuthenticationFailed(format!(
-                        "PLAIN credentials of user {:?} refused",
+                        "PLAIN credentials of user {:?} refused{why}",
                         String::from_utf8_lossy(&user)
                     )));
                 }
@@ -383,7 +466,13 @@ mod tests {
         assert_ne!(check, PlainUsers::from_fn(|_, _| true));
         assert_eq!(PlainUsers::new([("a", "b")]), PlainUsers::new([("a", "b")]));
         assert_ne!(PlainUsers::new([("a", "b")]), PlainUsers::new([("a", "c")]));
-        assert_ne!(PlainUsers::any(), check);
+        assert_ne!(PlainUsers::insecure_accept_any(), check);
+        assert_ne!(PlainUsers::insecure_accept_any(), PlainUsers::none());
+        assert_eq!(
+            PlainUsers::new(Vec::<(&str, &str)>::new()),
+            PlainUsers::none()
+        );
+        assert_eq!(format!("{:?}", PlainUsers::default()), "PlainUsers::none()");
         assert_eq!(format!("{check:?}"), "PlainUsers::from_fn(..)");
         assert_eq!(format!("{:?}", PlainUsers::new([("a", "pw")])), "{\"a\"}");
     }
