@@ -7,7 +7,7 @@
 //! except on purpose (a peer being closed, an unbound listener, the end of the socket), because
 //! dropping a compio operation cancels it and loses what the kernel already delivered.
 //!
-//! Each connected peer has two long-lived operation slots, one for reading and one for
+//! Each connected peer has two long-lived operation slots (`OpSlot`), one for reading and one for
 //! writing: a slot keeps its operation's future in place from one operation to the next (no
 //! allocation per operation) and a waker of its own, which records the peer in a ready list
 //! when the operation completes. A round of work polls only the peers on that list, so a round
@@ -221,13 +221,13 @@ impl<A, F: Future> Op<A, F::Output> for OpBox<A, F> {
 }
 
 /// One operation slot of a peer, with its waker.
-struct Slot<A: 'static, T: 'static> {
+struct OpSlot<A: 'static, T: 'static> {
     op: Box<dyn Op<A, T>>,
     flag: Arc<OpWaker>,
     waker: Waker,
 }
 
-impl<A: 'static, T: 'static> Slot<A, T> {
+impl<A: 'static, T: 'static> OpSlot<A, T> {
     fn new<F: Future<Output = T> + 'static>(
         make: fn(A) -> F,
         index: usize,
@@ -263,8 +263,8 @@ impl<A: 'static, T: 'static> Slot<A, T> {
     }
 }
 
-type ReadSlot = Slot<(Stream, BytesMut), (Stream, BufResult<usize, BytesMut>)>;
-type WriteSlot = Slot<(Stream, Vec<Bytes>), (Stream, BufResult<usize, Vec<Bytes>>)>;
+type ReadOpSlot = OpSlot<(Stream, BytesMut), (Stream, BufResult<usize, BytesMut>)>;
+type WriteOpSlot = OpSlot<(Stream, Vec<Bytes>), (Stream, BufResult<usize, Vec<Bytes>>)>;
 
 async fn read_op((stream, buf): (Stream, BytesMut)) -> (Stream, BufResult<usize, BytesMut>) {
     let result = stream.read(buf).await;
@@ -277,9 +277,9 @@ async fn write_op((stream, bufs): (Stream, Vec<Bytes>)) -> (Stream, BufResult<us
 }
 
 /// A rare operation in flight (accept, dial) and what it hands back.
-type Op1 = Pin<Box<dyn Future<Output = Done>>>;
+type AcceptOrDial = Pin<Box<dyn Future<Output = AcceptedOrDialled>>>;
 
-enum Done {
+enum AcceptedOrDialled {
     Accepted {
         listener: Listener,
         stop: Stop,
@@ -293,7 +293,7 @@ enum Done {
     },
 }
 
-fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> Op1 {
+fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> AcceptOrDial {
     Box::pin(async move {
         let result = stop
             .run(async {
@@ -303,7 +303,7 @@ fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> 
                 listener.accept().await
             })
             .await;
-        Done::Accepted {
+        AcceptedOrDialled::Accepted {
             listener,
             stop,
             endpoint,
@@ -312,9 +312,9 @@ fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> 
     })
 }
 
-fn dial_op(peer: PeerId, endpoint: Endpoint) -> Op1 {
+fn dial_op(peer: PeerId, endpoint: Endpoint) -> AcceptOrDial {
     Box::pin(async move {
-        Done::Dialled {
+        AcceptedOrDialled::Dialled {
             peer,
             result: transport::connect(endpoint).await,
         }
@@ -328,8 +328,8 @@ struct PeerIo {
     reader: Option<Stream>,
     /// The stream for writing; `None` while a write is in flight.
     writer: Option<Stream>,
-    read: ReadSlot,
-    write: WriteSlot,
+    read: ReadOpSlot,
+    write: WriteOpSlot,
     /// Output taken from the machine but not written yet (beyond `MAX_IOV`, or left by a
     /// short write); it goes before anything the machine still holds.
     backlog: Vec<Bytes>,
@@ -387,9 +387,9 @@ pub struct CompioIo {
     /// Listeners as the handle sees them (dropping one stops its accept).
     listeners: Vec<Bound>,
     /// Listeners bound since the driver task last ran; it starts accepting on them.
-    fresh: Vec<(Listener, Stop, Rc<str>)>,
+    new_listeners: Vec<(Listener, Stop, Rc<str>)>,
     /// Accepts and dials.
-    ops: FuturesUnordered<Op1>,
+    ops: FuturesUnordered<AcceptOrDial>,
     /// Connected peers by [`PeerId::index`].
     peers: Vec<Option<PeerIo>>,
     /// Detached peers finishing a write (best effort) before their stream closes.
@@ -415,7 +415,8 @@ impl Io for CompioIo {
 
     fn add_listener(&mut self, (listener, ipc_path): Self::Listener, endpoint: &str) {
         let stop = Stop::default();
-        self.fresh.push((listener, stop.clone(), endpoint.into()));
+        self.new_listeners
+            .push((listener, stop.clone(), endpoint.into()));
         self.listeners.push(Bound {
             endpoint: endpoint.to_owned(),
             stop,
@@ -431,7 +432,7 @@ impl Io for CompioIo {
     /// [`ROUNDS_PER_POLL`] passes is spent.
     fn round(&mut self, r: &mut Round<'_>, mut driver: Option<&mut Context<'_>>) -> bool {
         if let Some(cx) = driver.as_deref_mut() {
-            for (listener, stop, endpoint) in self.fresh.drain(..) {
+            for (listener, stop, endpoint) in self.new_listeners.drain(..) {
                 self.ops.push(accept_op(listener, stop, endpoint, false));
             }
             let machine = r.machine();
@@ -491,7 +492,7 @@ impl Io for CompioIo {
         self.closing.clear();
         self.paused.clear();
         self.listeners.clear();
-        self.fresh.clear();
+        self.new_listeners.clear();
     }
 }
 
@@ -499,7 +500,7 @@ impl CompioIo {
     pub(crate) fn new(signal: &Arc<Signal>) -> Self {
         Self {
             listeners: Vec::new(),
-            fresh: Vec::new(),
+            new_listeners: Vec::new(),
             ops: FuturesUnordered::new(),
             peers: Vec::new(),
             closing: Vec::new(),
@@ -642,9 +643,9 @@ impl CompioIo {
         }
     }
 
-    fn complete(&mut self, r: &mut Round<'_>, done: Done) {
+    fn complete(&mut self, r: &mut Round<'_>, done: AcceptedOrDialled) {
         match done {
-            Done::Accepted {
+            AcceptedOrDialled::Accepted {
                 listener,
                 stop,
                 endpoint,
@@ -670,7 +671,7 @@ impl CompioIo {
                     self.ops.push(accept_op(listener, stop, endpoint, true));
                 }
             },
-            Done::Dialled { peer, result } => match result {
+            AcceptedOrDialled::Dialled { peer, result } => match result {
                 Ok(stream) => {
                     let now = r.now();
                     r.machine().attach(peer, now);
@@ -701,8 +702,8 @@ impl CompioIo {
             peer,
             reader: Some(stream.clone()),
             writer: Some(stream),
-            read: Slot::new(read_op, index, &self.ready),
-            write: Slot::new(write_op, index, &self.ready),
+            read: OpSlot::new(read_op, index, &self.ready),
+            write: OpSlot::new(write_op, index, &self.ready),
             backlog: Vec::new(),
             spare: Vec::new(),
             paused: false,

@@ -96,7 +96,8 @@ impl Runtime for Compio {
     type Sleep = Pin<Box<dyn Future<Output = ()>>>;
 
     const NAME: &'static str = "compio";
-    // The yield lets the runtime submit the write with the next `io_uring_enter`; writing inline cost 64 KiB and 1 KiB PUSH/PULL 4-6 % (docs/benchmarks.md).
+    // The yield lets the runtime submit the write with its next `io_uring_enter` (measured
+    // against writing inline: docs/benchmarks.md, "The shared async layer").
     const WRITE_FULL_BATCH_INLINE: bool = false;
 
     fn new_io(signal: &Arc<Signal>) -> CompioIo {

@@ -90,7 +90,8 @@ impl Runtime for Tokio {
     type Sleep = std::pin::Pin<Box<tokio::time::Sleep>>;
 
     const NAME: &'static str = "tokio";
-    // A write from the sender is a plain `writev`; yielding instead cost 64 KiB PUSH/PULL ~7 % (docs/benchmarks.md).
+    // A write from the sender is a plain `writev` (measured against yielding:
+    // docs/benchmarks.md, "The shared async layer").
     const WRITE_FULL_BATCH_INLINE: bool = true;
 
     fn new_io(signal: &Arc<Signal>) -> TokioIo {

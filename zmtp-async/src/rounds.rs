@@ -119,11 +119,11 @@ impl<I: Io> Shared<I> {
     /// write, events, new deadlines) or made room for a paused read. Output is written from
     /// this task; the driver is woken only for what it must do itself.
     pub(crate) fn after_recv(&mut self) {
-        let settled = self.state.machine_mut().take_settled();
-        if settled || self.io.has_paused_reads() {
+        let resumed = self.state.machine_mut().take_decoding_resumed();
+        if resumed || self.io.has_paused_reads() {
             self.state.notify_driver();
         }
-        if settled || self.state.machine().has_any_transmit() {
+        if resumed || self.state.machine().has_any_transmit() {
             self.flush();
         }
     }

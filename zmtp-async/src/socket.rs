@@ -228,9 +228,9 @@ impl<R: Runtime> Socket<R> {
     /// # });
     /// ```
     pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
-        let mut slot = Some(Outbound::Msg(msg.into()));
+        let mut pending = Some(Outbound::Msg(msg.into()));
         let wait = Wait::new(&self.signal);
-        poll_fn(|cx| self.poll_send(cx, &mut slot, Some(&wait))).await
+        poll_fn(|cx| self.poll_send(cx, &mut pending, Some(&wait))).await
     }
 
     /// Sends `body` as a one-frame message, copied straight from the caller's buffer into the
@@ -251,16 +251,16 @@ impl<R: Runtime> Socket<R> {
     /// # });
     /// ```
     pub async fn send_slice(&self, body: &[u8]) -> io::Result<()> {
-        let mut slot = Some(Outbound::Slice(body));
+        let mut pending = Some(Outbound::Slice(body));
         let wait = Wait::new(&self.signal);
-        poll_fn(|cx| self.poll_send(cx, &mut slot, Some(&wait))).await
+        poll_fn(|cx| self.poll_send(cx, &mut pending, Some(&wait))).await
     }
 
-    /// Offers the message in `slot`; `live`: called from a future guarded by a [`Wait`].
+    /// Offers the message in `pending`; `live`: called from a future guarded by a [`Wait`].
     fn poll_send(
         &self,
         cx: &mut Context<'_>,
-        slot: &mut Option<Outbound<'_>>,
+        pending: &mut Option<Outbound<'_>>,
         live: Option<&Wait<'_>>,
     ) -> Poll<io::Result<()>> {
         let mut shared = self.shared.lock();
@@ -275,8 +275,8 @@ impl<R: Runtime> Socket<R> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        // The message is sent in place: it stays in the slot until the machine takes it.
-        let out = slot.as_mut().expect("polled after completion");
+        // The message is sent in place: it stays in `pending` until the machine takes it.
+        let out = pending.as_mut().expect("polled after completion");
         match out.offer(shared.state.machine_mut()) {
             Ok(()) => {}
             Err(zmtp_proto::Error::WouldBlock) => {
@@ -284,7 +284,7 @@ impl<R: Runtime> Socket<R> {
                 shared.run_inline(cx.waker(), Wait::arm(live));
                 if out.offer(shared.state.machine_mut()).is_err() {
                     // Still full (or failing: the offer in `poll_send` reports it).
-                    let poll = shared.state.poll_send(cx, slot).map_err(io::Error::from);
+                    let poll = shared.state.poll_send(cx, pending).map_err(io::Error::from);
                     if poll.is_pending() {
                         Wait::set_parked(live);
                     }
@@ -292,11 +292,11 @@ impl<R: Runtime> Socket<R> {
                 }
             }
             Err(e) => {
-                *slot = None;
+                *pending = None;
                 return Poll::Ready(Err(e.into()));
             }
         }
-        *slot = None;
+        *pending = None;
         if shared.state.take_waited() {
             // The first send since the application waited in `recv` (a reply after its
             // request, the next request after a reply): nothing else is coming right behind
@@ -514,9 +514,9 @@ impl<R: Runtime, M: Into<Msg>> futures_sink::Sink<M> for Socket<R> {
         if this.sink_item.is_none() {
             return Poll::Ready(Ok(()));
         }
-        let mut slot = this.sink_item.take();
-        let result = this.poll_send(cx, &mut slot, None);
-        this.sink_item = slot;
+        let mut pending = this.sink_item.take();
+        let result = this.poll_send(cx, &mut pending, None);
+        this.sink_item = pending;
         result
     }
 

@@ -245,22 +245,22 @@ impl SocketState {
         Ok(())
     }
 
-    /// Offers the message in `slot`. `Ready(Ok)` once it is queued (the slot is then empty);
-    /// `Pending` at the high-water mark, with the message back in the slot and the task parked
+    /// Offers the message in `pending`. `Ready(Ok)` once it is queued (`pending` is then empty);
+    /// `Pending` at the high-water mark, with the message back in `pending` and the task parked
     /// until the socket is writable; `Ready(Err)` if it cannot be sent.
     ///
     /// # Panics
     ///
-    /// If `slot` is empty.
+    /// If `pending` is empty.
     pub fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
-        slot: &mut Option<Outbound<'_>>,
+        pending: &mut Option<Outbound<'_>>,
     ) -> Poll<Result<(), Error>> {
-        let out = slot.as_mut().expect("poll_send with no message");
+        let out = pending.as_mut().expect("poll_send with no message");
         match self.offer(out) {
             Ok(()) => {
-                *slot = None;
+                *pending = None;
                 Poll::Ready(Ok(()))
             }
             Err(Error::WouldBlock) => {
@@ -268,7 +268,7 @@ impl SocketState {
                 Poll::Pending
             }
             Err(e) => {
-                *slot = None;
+                *pending = None;
                 Poll::Ready(Err(e))
             }
         }
@@ -575,16 +575,16 @@ mod tests {
         s.connect("tcp://127.0.0.1:1", now).unwrap();
         let (count, waker) = counter();
         let mut cx = Context::from_waker(&waker);
-        let mut slot = Some(Outbound::Msg(Msg::from("first")));
-        assert_eq!(s.poll_send(&mut cx, &mut slot), Poll::Ready(Ok(())));
-        assert!(slot.is_none());
-        let mut slot = Some(Outbound::Msg(Msg::from("second")));
-        assert!(s.poll_send(&mut cx, &mut slot).is_pending());
-        assert_eq!(slot, Some(Outbound::Msg(Msg::from("second"))));
-        // The same for bytes to copy: nothing is queued, they stay in the slot.
-        let mut slot = Some(Outbound::Slice(b"third"));
-        assert!(s.poll_send(&mut cx, &mut slot).is_pending());
-        assert_eq!(slot, Some(Outbound::Slice(b"third")));
+        let mut pending = Some(Outbound::Msg(Msg::from("first")));
+        assert_eq!(s.poll_send(&mut cx, &mut pending), Poll::Ready(Ok(())));
+        assert!(pending.is_none());
+        let mut pending = Some(Outbound::Msg(Msg::from("second")));
+        assert!(s.poll_send(&mut cx, &mut pending).is_pending());
+        assert_eq!(pending, Some(Outbound::Msg(Msg::from("second"))));
+        // The same for bytes to copy: nothing is queued, they stay in `pending`.
+        let mut pending = Some(Outbound::Slice(b"third"));
+        assert!(s.poll_send(&mut cx, &mut pending).is_pending());
+        assert_eq!(pending, Some(Outbound::Slice(b"third")));
         // Still full: waking would be spurious.
         s.wake_ready();
         assert_eq!(count.get(), 0);

@@ -433,14 +433,34 @@ impl Msg {
         &self.frames
     }
 
-    /// Removes the first `n` frames and returns them as a message of their own.
+    /// Removes the first `n` frames and returns them as a message of their own (a broker
+    /// taking the routing envelope off a request).
+    ///
+    /// ```
+    /// # use zmtp_proto::Msg;
+    /// let mut msg = Msg::from(["peer-7", "", "job"]);
+    /// let envelope = msg.split_front(2);
+    /// assert_eq!(envelope, Msg::from(["peer-7", ""]));
+    /// assert_eq!(msg, Msg::from("job"));
+    /// // Asking for more frames than there are takes them all.
+    /// assert_eq!(msg.split_front(5), Msg::from("job"));
+    /// assert!(msg.is_empty());
+    /// ```
     pub fn split_front(&mut self, n: usize) -> Self {
         let n = n.min(self.frames.len());
         let front = self.frames.drain(..n).collect();
         Self { frames: front }
     }
 
-    /// Appends all frames of `other`, leaving the frames of `self` in front.
+    /// Appends all frames of `other`, leaving the frames of `self` in front (a broker putting
+    /// an envelope back in front of a reply).
+    ///
+    /// ```
+    /// # use zmtp_proto::Msg;
+    /// let mut reply = Msg::from(["peer-7", ""]);
+    /// reply.extend_from(Msg::from(["done", "42"]));
+    /// assert_eq!(reply, Msg::from(["peer-7", "", "done", "42"]));
+    /// ```
     pub fn extend_from(&mut self, other: Self) {
         self.frames.extend(other.frames);
     }
@@ -459,7 +479,17 @@ impl Msg {
         self.frames.extend(other.frames.drain(..));
     }
 
-    /// Inserts all frames of `front` before the frames of `self`.
+    /// Inserts all frames of `front` before the frames of `self` (the frames are cloned:
+    /// a large body's `Bytes` is shared, not copied).
+    ///
+    /// ```
+    /// # use zmtp_proto::Msg;
+    /// let envelope = Msg::from(["peer-7", ""]);
+    /// let mut reply = Msg::from("done");
+    /// reply.prepend(&envelope);
+    /// assert_eq!(reply, Msg::from(["peer-7", "", "done"]));
+    /// assert_eq!(envelope.len(), 2, "the envelope is left as it was");
+    /// ```
     pub fn prepend(&mut self, front: &Self) {
         self.frames.insert_many(0, front.frames.iter().cloned());
     }

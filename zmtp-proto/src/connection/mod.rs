@@ -256,6 +256,7 @@ impl Connection {
     }
 
     /// Takes the next complete message from the peer. Messages are only ever delivered whole.
+    #[must_use]
     #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
         let msg = self.input.pop()?;
@@ -267,6 +268,7 @@ impl Connection {
 
     /// Like [`Connection::poll_message`], writing the message into `out` (replacing what it
     /// held); returns false, leaving `out` untouched, when there is none.
+    #[must_use]
     #[inline]
     pub fn poll_message_into(&mut self, out: &mut Msg) -> bool {
         let Some(msg) = self.input.pop() else {
@@ -305,6 +307,7 @@ impl Connection {
     }
 
     /// Takes the next event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -411,7 +414,7 @@ impl Connection {
     /// Splits the whole frame at the front of the arena off on its own (`split_to` + `freeze`,
     /// built in registers) and handles it. Slicing frames out of one frozen run instead returns
     /// each `Bytes` through memory from the vtable clone and then moves it with wider loads: a
-    /// store-forwarding stall on every frame, ~4 % of 64 B throughput in A/B runs.
+    /// store-forwarding stall on every frame (`docs/benchmarks.md`).
     #[inline(always)]
     fn split_frame(&mut self, header: &FrameHeader) -> Result<(), Error> {
         let total = header.header_len + header.size as usize;
@@ -699,6 +702,7 @@ impl Connection {
     // ----------------------------------------------------------------------------------------
 
     /// The next instant at which [`Connection::handle_timeout`] must be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
     }

@@ -130,8 +130,9 @@ impl Mechanism {
         }
     }
 
-    /// True if frames are transformed (encrypted) after the handshake. NULL and PLAIN never
-    /// are.
+    /// True if frames would be transformed (encrypted) after the handshake. NULL and PLAIN
+    /// never are, and no mechanism that does exists yet: the connection does not route frames
+    /// through a mechanism after the handshake (it asserts this is false). CURVE will.
     pub(crate) fn encrypts(&self) -> bool {
         match self {
             Self::Null(_) | Self::PlainClient(_) | Self::PlainServer(_) => false,

@@ -20,8 +20,7 @@ use crate::socket_type::SocketType;
 
 /// Bytes encoded ahead into a connection's output before further messages wait in the peer's
 /// queue: enough for one large write, small enough that the high-water mark still means
-/// something. 64 KiB made 1 KiB PUSH/PULL yield and write every 64 messages: 256 KiB took
-/// driver-compio from ~2.65 to ~3.4 GB/s and driver-tokio from ~2.86 to ~3.25 GB/s.
+/// something (`docs/benchmarks.md`, "Constants and the measurements behind them").
 pub(crate) const OUTPUT_BATCH: usize = 256 * 1024;
 
 /// One peer: a queue that may outlive its connections (connect side) plus the current
@@ -45,7 +44,7 @@ pub(crate) struct Peer {
     /// The socket ignores this connection: what it sends is dropped as it is decoded (a
     /// ROUTER's peer whose identity another peer holds). Cleared when the transport goes.
     pub(crate) ignored: bool,
-    in_ring: bool,
+    in_fair_queue: bool,
     in_tx: bool,
     scheduled: Option<Instant>,
     redial_at: Option<Instant>,
@@ -69,7 +68,7 @@ impl Peer {
             routable: false,
             routing_id: Frame::new(),
             ignored: false,
-            in_ring: false,
+            in_fair_queue: false,
             in_tx: false,
             scheduled: None,
             redial_at: None,
@@ -87,7 +86,7 @@ impl Peer {
 }
 
 #[derive(Debug)]
-struct Slot {
+struct SlabEntry {
     generation: u32,
     peer: Option<Peer>,
 }
@@ -98,13 +97,13 @@ pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
     pub(crate) options: SocketOptions,
     conn_config: ConnectionConfig,
-    slots: Vec<Slot>,
+    slots: Vec<SlabEntry>,
     free: Vec<u32>,
     /// Peers in round-robin order for outgoing messages.
-    pub(crate) lb: Vec<PeerId>,
-    lb_cursor: usize,
+    pub(crate) round_robin: Vec<PeerId>,
+    round_robin_cursor: usize,
     /// Peers with decoded messages, in fair-queue order.
-    ring: VecDeque<PeerId>,
+    fair_queue: VecDeque<PeerId>,
     tx_ready: VecDeque<PeerId>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     pub(crate) actions: VecDeque<Action>,
@@ -132,9 +131,9 @@ impl Core {
             conn_config,
             slots: Vec::new(),
             free: Vec::new(),
-            lb: Vec::new(),
-            lb_cursor: 0,
-            ring: VecDeque::new(),
+            round_robin: Vec::new(),
+            round_robin_cursor: 0,
+            fair_queue: VecDeque::new(),
             tx_ready: VecDeque::new(),
             timers: BinaryHeap::new(),
             actions: VecDeque::new(),
@@ -180,7 +179,7 @@ impl Core {
                 generation: slot.generation,
             }
         } else {
-            self.slots.push(Slot {
+            self.slots.push(SlabEntry {
                 generation: 0,
                 peer: Some(peer),
             });
@@ -199,7 +198,7 @@ impl Core {
         slot.peer = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(id.index);
-        self.lb_remove(id);
+        self.round_robin_remove(id);
     }
 
     /// All live peers.
@@ -332,7 +331,7 @@ impl Core {
 
     /// Stops listening to `id` while its connection stays open: what it decoded so far stays
     /// deliverable (moved to its stranded queue), what it decodes later is dropped (see
-    /// [`Core::discard_input`]) and nothing more is routed to it. The caller settles the peer:
+    /// [`Core::discard_input`]) and nothing more is routed to it. The caller processes the peer's events:
     /// taking the messages may have resumed its decoder.
     pub(crate) fn ignore(&mut self, id: PeerId) {
         let Some(p) = self.peer_mut(id) else { return };
@@ -375,20 +374,20 @@ impl Core {
         }
         p.routable = routable;
         if routable {
-            self.lb.push(id);
+            self.round_robin.push(id);
         } else {
-            self.lb_remove(id);
+            self.round_robin_remove(id);
         }
     }
 
-    fn lb_remove(&mut self, id: PeerId) {
-        if let Some(i) = self.lb.iter().position(|&x| x == id) {
-            self.lb.remove(i);
-            if self.lb_cursor > i {
-                self.lb_cursor -= 1;
+    fn round_robin_remove(&mut self, id: PeerId) {
+        if let Some(i) = self.round_robin.iter().position(|&x| x == id) {
+            self.round_robin.remove(i);
+            if self.round_robin_cursor > i {
+                self.round_robin_cursor -= 1;
             }
-            if self.lb_cursor >= self.lb.len() {
-                self.lb_cursor = 0;
+            if self.round_robin_cursor >= self.round_robin.len() {
+                self.round_robin_cursor = 0;
             }
         }
     }
@@ -401,49 +400,49 @@ impl Core {
     }
 
     /// The next peer in round-robin order that can take a message, advancing the cursor.
-    pub(crate) fn lb_next(&mut self) -> Option<PeerId> {
-        let n = self.lb.len();
-        let mut i = self.lb_cursor;
+    pub(crate) fn round_robin_next(&mut self) -> Option<PeerId> {
+        let n = self.round_robin.len();
+        let mut i = self.round_robin_cursor;
         for _ in 0..n {
-            let id = self.lb[i];
+            let id = self.round_robin[i];
             i += 1;
             if i == n {
                 i = 0;
             }
             if !self.is_full(id) {
-                self.lb_cursor = i;
+                self.round_robin_cursor = i;
                 return Some(id);
             }
         }
         None
     }
 
-    /// Like [`Core::lb_next`], but a lone peer is picked without checking its high-water mark
+    /// Like [`Core::round_robin_next`], but a lone peer is picked without checking its high-water mark
     /// (for a caller whose `enqueue` checks it anyway).
-    pub(crate) fn lb_pick(&mut self) -> Option<PeerId> {
-        if self.lb.len() == 1 {
-            return Some(self.lb[0]);
+    pub(crate) fn round_robin_pick(&mut self) -> Option<PeerId> {
+        if self.round_robin.len() == 1 {
+            return Some(self.round_robin[0]);
         }
-        self.lb_next()
+        self.round_robin_next()
     }
 
     /// Sends to the next peer in round-robin order that has room. Hands the message back when
     /// every peer is at its high-water mark (or there is none).
     pub(crate) fn send_round_robin<M: Outgoing>(&mut self, msg: M) -> Result<(), M> {
-        if self.lb.len() == 1 {
+        if self.round_robin.len() == 1 {
             // One peer: no rotation, and its high-water mark is checked once, by `enqueue`.
-            let id = self.lb[0];
+            let id = self.round_robin[0];
             return self.enqueue(id, msg);
         }
-        match self.lb_next() {
+        match self.round_robin_next() {
             Some(id) => self.enqueue(id, msg),
             None => Err(msg),
         }
     }
 
     /// True if round-robin would find a peer with room.
-    pub(crate) fn lb_has_room(&self) -> bool {
-        self.lb.iter().any(|&id| !self.is_full(id))
+    pub(crate) fn round_robin_has_room(&self) -> bool {
+        self.round_robin.iter().any(|&id| !self.is_full(id))
     }
 
     /// Queues a message to a peer (or encodes it at once when nothing waits before it).
@@ -501,16 +500,16 @@ impl Core {
 
     fn mark_readable(&mut self, id: PeerId) {
         let Some(p) = self.peer_mut(id) else { return };
-        if !p.in_ring && p.has_inbound() {
-            p.in_ring = true;
-            self.ring.push_back(id);
+        if !p.in_fair_queue && p.has_inbound() {
+            p.in_fair_queue = true;
+            self.fair_queue.push_back(id);
         }
     }
 
     /// True if no peer has messages waiting (the test a receive starts with, inlined).
     #[inline]
     pub(crate) fn nothing_inbound(&self) -> bool {
-        self.ring.is_empty()
+        self.fair_queue.is_empty()
     }
 
     /// Drops every message waiting (REQ's stale replies); cheap when there is none.
@@ -530,11 +529,11 @@ impl Core {
         target: &mut impl Target,
         mut read: impl FnMut(&Peer) -> T,
     ) -> Option<(PeerId, T)> {
-        let alone = self.ring.len() == 1;
-        while let Some(&id) = self.ring.front() {
-            // `peer_in` leaves `ring` and `resumed` borrowable while the peer is.
+        let alone = self.fair_queue.len() == 1;
+        while let Some(&id) = self.fair_queue.front() {
+            // `peer_in` leaves `fair_queue` and `resumed` borrowable while the peer is.
             let Some(p) = peer_in(&mut self.slots, id) else {
-                self.ring.pop_front();
+                self.fair_queue.pop_front();
                 continue;
             };
             let extra = read(p);
@@ -546,23 +545,23 @@ impl Core {
             let more = p.has_inbound();
             // Taking a message may have resumed a decoder paused at the receive high-water
             // mark, which may have produced events or output the socket must still process.
-            let unsettled = p.conn.as_mut().is_some_and(Connection::take_resumed)
+            let unprocessed = p.conn.as_mut().is_some_and(Connection::take_resumed)
                 && p.conn
                     .as_ref()
                     .is_some_and(|c| c.has_events() || (c.has_transmit() && !p.in_tx));
-            if unsettled && !self.resumed.contains(&id) {
+            if unprocessed && !self.resumed.contains(&id) {
                 self.resumed.push(id);
             }
             if alone && more && got {
                 // The only readable peer stays at the front: no rotation to do.
                 return Some((id, extra));
             }
-            // Rotate: a peer with more messages goes to the back (it stays `in_ring`).
-            self.ring.pop_front();
+            // Rotate: a peer with more messages goes to the back (it stays `in_fair_queue`).
+            self.fair_queue.pop_front();
             if more {
-                self.ring.push_back(id);
+                self.fair_queue.push_back(id);
             } else {
-                p.in_ring = false;
+                p.in_fair_queue = false;
                 if p.zombie {
                     self.remove(id);
                 }
@@ -589,7 +588,7 @@ impl Core {
 
     /// True if any peer has a decoded message.
     pub(crate) fn has_inbound(&self) -> bool {
-        self.ring
+        self.fair_queue
             .iter()
             .any(|&id| self.peer(id).is_some_and(Peer::has_inbound))
     }
@@ -603,7 +602,7 @@ impl Core {
     /// messages into the connection while its output is below the batch size, and does the
     /// work of [`Core::mark_readable`] and [`Core::after_output`] inline ([`Core::schedule`]
     /// only when there is a deadline to keep).
-    pub(crate) fn settle(&mut self, id: PeerId) {
+    pub(crate) fn refresh_peer(&mut self, id: PeerId) {
         let Some(p) = peer_in(&mut self.slots, id) else {
             return;
         };
@@ -622,9 +621,9 @@ impl Core {
                 self.tx_ready.push_back(id);
             }
         }
-        if !p.in_ring && p.has_inbound() {
-            p.in_ring = true;
-            self.ring.push_back(id);
+        if !p.in_fair_queue && p.has_inbound() {
+            p.in_fair_queue = true;
+            self.fair_queue.push_back(id);
         }
         let conn_deadline = p.conn.as_ref().and_then(Connection::poll_timeout);
         if conn_deadline.is_none() && p.redial_at.is_none() && p.scheduled.is_none() {
@@ -709,7 +708,7 @@ impl Core {
     }
 
     /// Fires expired peer timers; returns the peers whose connection may have changed.
-    pub(crate) fn expire_timers(&mut self, now: Instant, touched: &mut Vec<PeerId>) {
+    pub(crate) fn expire_timers(&mut self, now: Instant, expired: &mut Vec<PeerId>) {
         self.now = now;
         while let Some(&Reverse((t, index, generation))) = self.timers.peek() {
             if t > now {
@@ -734,7 +733,7 @@ impl Core {
             if let Some(endpoint) = dial {
                 self.actions.push_back(Action::Dial { peer: id, endpoint });
             }
-            touched.push(id);
+            expired.push(id);
         }
     }
 
@@ -786,7 +785,7 @@ impl Core {
 
 /// The live peer `id` in `slots` (a free function, so that callers keep the other fields of
 /// [`Core`] borrowable).
-fn peer_in(slots: &mut [Slot], id: PeerId) -> Option<&mut Peer> {
+fn peer_in(slots: &mut [SlabEntry], id: PeerId) -> Option<&mut Peer> {
     let slot = slots.get_mut(id.index as usize)?;
     if slot.generation != id.generation {
         return None;

@@ -179,9 +179,9 @@ enum Kind {
 pub struct Socket {
     core: Core,
     kind: Kind,
-    touched: Vec<PeerId>,
-    /// See [`Socket::take_settled`].
-    settled: bool,
+    expired: Vec<PeerId>,
+    /// See [`Socket::take_decoding_resumed`].
+    decoding_resumed: bool,
 }
 
 impl Socket {
@@ -201,8 +201,8 @@ impl Socket {
         Self {
             core: Core::new(socket_type, options, now),
             kind,
-            touched: Vec::new(),
-            settled: false,
+            expired: Vec::new(),
+            decoding_resumed: false,
         }
     }
 
@@ -243,7 +243,7 @@ impl Socket {
     pub fn accept(&mut self, now: Instant) -> PeerId {
         self.core.now = now;
         let id = self.core.add_accepted();
-        self.settle(id);
+        self.process_events(id);
         id
     }
 
@@ -251,7 +251,7 @@ impl Socket {
     pub fn attach(&mut self, peer: PeerId, now: Instant) {
         self.core.now = now;
         if self.core.attach(peer) {
-            self.settle(peer);
+            self.process_events(peer);
         }
     }
 
@@ -346,6 +346,7 @@ impl Socket {
     }
 
     /// The next peer that has output to write, if any.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<PeerId> {
         self.core.poll_transmit()
     }
@@ -353,44 +354,32 @@ impl Socket {
     // ---- driver outputs -------------------------------------------------------------------
 
     /// The next thing the driver must do.
+    #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
         self.core.actions.pop_front()
     }
 
-    /// True if [`Socket::poll_action`] has something (a cheap check for drivers deciding
-    /// whether a round of work is needed at all).
-    ///
-    /// ```
-    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
-    /// # use std::time::Instant;
-    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
-    /// assert!(!push.has_action());
-    /// push.connect("tcp://127.0.0.1:5555", Instant::now());
-    /// assert!(push.has_action());
-    /// ```
-    pub fn has_action(&self) -> bool {
-        !self.core.actions.is_empty()
-    }
-
     /// The next monitor event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
         self.core.events.pop_front()
     }
 
     /// The next deadline at which [`Socket::handle_timeout`] must be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.core.poll_timeout()
     }
 
     /// Runs expired timers: heartbeats, handshake deadlines, redials, linger.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut touched = std::mem::take(&mut self.touched);
-        touched.clear();
-        self.core.expire_timers(now, &mut touched);
-        for &id in &touched {
-            self.settle(id);
+        let mut expired = std::mem::take(&mut self.expired);
+        expired.clear();
+        self.core.expire_timers(now, &mut expired);
+        for &id in &expired {
+            self.process_events(id);
         }
-        self.touched = touched;
+        self.expired = expired;
     }
 
     // ---- application ----------------------------------------------------------------------
@@ -461,7 +450,7 @@ impl Socket {
             }
         };
         // REQ drops stale replies on send, which may resume a paused decoder.
-        self.settle_resumed();
+        self.process_resumed();
         result
     }
 
@@ -498,29 +487,6 @@ impl Socket {
         self.send_from(&mut Msg::copy_from_slice(body))
     }
 
-    /// True once since the last call if a peer's encoded output reached a full batch
-    /// (256 KiB) while messages were being sent.
-    ///
-    /// A driver that writes only when the application is about to wait (batching without a
-    /// flush) should write as soon as this is set: a run of large messages then goes out as
-    /// it is sent, in syscalls that are already big enough, instead of piling up to the
-    /// high-water mark and cycling far more memory than the caches hold. Small messages
-    /// still batch up to the full 256 KiB before it fires.
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use zmtp_proto::socket::{Socket, SocketOptions};
-    /// # use zmtp_proto::{Msg, SocketType};
-    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
-    /// push.connect("tcp://127.0.0.1:5555", Instant::now());
-    /// push.send(Msg::from("queued while not connected")).unwrap();
-    /// // Nothing is encoded before the handshake, so no batch is full yet.
-    /// assert!(!push.take_flush_hint());
-    /// ```
-    pub fn take_flush_hint(&mut self) -> bool {
-        std::mem::take(&mut self.core.flush_hint)
-    }
-
     /// Takes the next message for the application, if one is ready.
     ///
     /// Errors are for misuse only (REQ receiving before sending, REP receiving twice, a type
@@ -540,7 +506,7 @@ impl Socket {
             Kind::Sub(sub) => Ok(sub.recv(core)),
             Kind::Push => Err(Error::NotSupported("PUSH sockets cannot receive")),
         };
-        self.settle_resumed();
+        self.process_resumed();
         result
     }
 
@@ -559,10 +525,10 @@ impl Socket {
     pub fn recv_into(&mut self, msg: &mut Msg) -> Result<bool, Error> {
         if let Kind::Dealer | Kind::Pull | Kind::Pair = self.kind {
             // The common case returns its flag straight away, not through a `Result` held on
-            // the stack across `settle_resumed`.
+            // the stack across `process_resumed`.
             let got = self.core.next_inbound(msg, |_| ()).is_some();
             if !self.core.resumed.is_empty() {
-                self.settle_resumed();
+                self.process_resumed();
             }
             return Ok(got);
         }
@@ -582,57 +548,16 @@ impl Socket {
                 None => false,
             }),
         };
-        self.settle_resumed();
+        self.process_resumed();
         result
     }
 
     /// Processes what decoding produced when taking messages resumed it (subscriptions behind
     /// messages held at the receive high-water mark, a failure, a PONG to write).
-    fn settle_resumed(&mut self) {
+    fn process_resumed(&mut self) {
         while let Some(id) = self.core.resumed.pop() {
-            self.settle(id);
-            self.settled = true;
-        }
-    }
-
-    /// True once after a `send` or `recv` resumed a peer's decoding (paused at the receive
-    /// high-water mark) and what that produced was processed: output, events, a closed
-    /// connection, new deadlines. Between such calls, taking or sending a message changes
-    /// nothing but the output of [`Socket::poll_transmit`], so a driver may skip re-reading
-    /// deadlines and events after each one.
-    ///
-    /// ```
-    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
-    /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), std::time::Instant::now());
-    /// assert!(!pull.take_settled());
-    /// ```
-    pub fn take_settled(&mut self) -> bool {
-        std::mem::take(&mut self.settled)
-    }
-
-    /// True if some peer has output for [`Socket::poll_transmit`].
-    pub fn has_any_transmit(&self) -> bool {
-        self.core.has_tx_ready()
-    }
-
-    /// True if [`Socket::recv`] may have a message (a cheap hint for waking receivers).
-    pub fn is_readable(&self) -> bool {
-        match &self.kind {
-            Kind::Req(req) => req.is_readable(&self.core),
-            Kind::Pub(p) => p.is_readable(&self.core),
-            Kind::Push => false,
-            _ => self.core.has_inbound(),
-        }
-    }
-
-    /// True if [`Socket::send`] of an ordinary message would not return
-    /// [`Error::WouldBlock`] right now.
-    pub fn is_writable(&self) -> bool {
-        match &self.kind {
-            Kind::Req(req) => req.is_writable(&self.core),
-            Kind::Dealer | Kind::Push | Kind::Pair => self.core.lb_has_room(),
-            Kind::Pull => false,
-            _ => true,
+            self.process_events(id);
+            self.decoding_resumed = true;
         }
     }
 
@@ -670,22 +595,107 @@ impl Socket {
         self.core.is_closed()
     }
 
+    // ---- driver hints ---------------------------------------------------------------------
+    //
+    // Cheap questions a driver asks to skip work, and one-shot flags it takes after an
+    // application call. None of them changes the machine; a driver that never asks still works
+    // (it just runs rounds that find nothing to do, or writes later).
+
+    /// True if [`Socket::poll_action`] has something (a cheap check for drivers deciding
+    /// whether a round of work is needed at all).
+    ///
+    /// ```
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// # use std::time::Instant;
+    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
+    /// assert!(!push.has_action());
+    /// push.connect("tcp://127.0.0.1:5555", Instant::now());
+    /// assert!(push.has_action());
+    /// ```
+    pub fn has_action(&self) -> bool {
+        !self.core.actions.is_empty()
+    }
+
+    /// True once since the last call if a peer's encoded output reached a full batch
+    /// (256 KiB) while messages were being sent.
+    ///
+    /// A driver that writes only when the application is about to wait (batching without a
+    /// flush) should write as soon as this is set: a run of large messages then goes out as
+    /// it is sent, in syscalls that are already big enough, instead of piling up to the
+    /// high-water mark and cycling far more memory than the caches hold. Small messages
+    /// still batch up to the full 256 KiB before it fires.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Msg, SocketType};
+    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
+    /// push.connect("tcp://127.0.0.1:5555", Instant::now());
+    /// push.send(Msg::from("queued while not connected")).unwrap();
+    /// // Nothing is encoded before the handshake, so no batch is full yet.
+    /// assert!(!push.take_flush_hint());
+    /// ```
+    pub fn take_flush_hint(&mut self) -> bool {
+        std::mem::take(&mut self.core.flush_hint)
+    }
+
+    /// True once after a `send` or `recv` resumed a peer's decoding (paused at the receive
+    /// high-water mark) and what that produced was processed: output, events, a closed
+    /// connection, new deadlines. Between such calls, taking or sending a message changes
+    /// nothing but the output of [`Socket::poll_transmit`], so a driver may skip re-reading
+    /// deadlines and events after each one.
+    ///
+    /// ```
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), std::time::Instant::now());
+    /// assert!(!pull.take_decoding_resumed());
+    /// ```
+    pub fn take_decoding_resumed(&mut self) -> bool {
+        std::mem::take(&mut self.decoding_resumed)
+    }
+
+    /// True if some peer has output for [`Socket::poll_transmit`].
+    pub fn has_any_transmit(&self) -> bool {
+        self.core.has_tx_ready()
+    }
+
+    /// True if [`Socket::recv`] may have a message (a cheap hint for waking receivers).
+    pub fn is_readable(&self) -> bool {
+        match &self.kind {
+            Kind::Req(req) => req.is_readable(&self.core),
+            Kind::Pub(p) => p.is_readable(&self.core),
+            Kind::Push => false,
+            _ => self.core.has_inbound(),
+        }
+    }
+
+    /// True if [`Socket::send`] of an ordinary message would not return
+    /// [`Error::WouldBlock`] right now.
+    pub fn is_writable(&self) -> bool {
+        match &self.kind {
+            Kind::Req(req) => req.is_writable(&self.core),
+            Kind::Dealer | Kind::Push | Kind::Pair => self.core.round_robin_has_room(),
+            Kind::Pull => false,
+            _ => true,
+        }
+    }
+
     // ---- internals ------------------------------------------------------------------------
 
-    /// [`Socket::settle`] after input was decoded: without connection events (the usual case
+    /// [`Socket::process_events`] after input was decoded: without connection events (the usual case
     /// for messages) only the core's bookkeeping is left, except for PUB, which discards what
     /// its peers send (and for an ignored peer, whose caller passes `events`).
     #[inline]
-    pub(super) fn settle_input(&mut self, id: PeerId, events: bool) {
+    pub(super) fn after_input(&mut self, id: PeerId, events: bool) {
         if events || matches!(self.kind, Kind::Pub(_)) {
-            self.settle(id);
+            self.process_events(id);
         } else {
-            self.core.settle(id);
+            self.core.refresh_peer(id);
         }
     }
 
     /// Processes the connection events of `id`, then refreshes its bookkeeping.
-    fn settle(&mut self, id: PeerId) {
+    fn process_events(&mut self, id: PeerId) {
         loop {
             let Some(event) = self
                 .core
@@ -736,10 +746,10 @@ impl Socket {
             if more {
                 // Discarding resumed a decoder paused at the high-water mark, and it found
                 // subscriptions (or a failure) behind the discarded messages.
-                return self.settle(id);
+                return self.process_events(id);
             }
         }
-        self.core.settle(id);
+        self.core.refresh_peer(id);
     }
 
     fn on_active(&mut self, id: PeerId, info: PeerInfo) {
@@ -777,7 +787,7 @@ impl Socket {
         }
         if let Some(old) = displaced {
             // Ignoring it took its decoded messages, which may have resumed its decoder.
-            self.settle(old);
+            self.process_events(old);
         }
         match &mut self.kind {
             Kind::Req(_) | Kind::Dealer | Kind::Push | Kind::Pair => {

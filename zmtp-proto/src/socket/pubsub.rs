@@ -200,7 +200,7 @@ impl Sub {
             return Ok(());
         }
         // Other messages go upstream to every publisher; full queues drop.
-        let peers: Vec<PeerId> = core.lb.clone();
+        let peers: Vec<PeerId> = core.round_robin.clone();
         for id in peers {
             let _ = core.enqueue(id, &msg);
         }

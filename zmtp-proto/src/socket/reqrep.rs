@@ -30,7 +30,7 @@ impl Req {
                 "REQ must receive the reply before sending again",
             ));
         }
-        let Some(peer) = core.lb_pick() else {
+        let Some(peer) = core.round_robin_pick() else {
             return Err(Error::WouldBlock);
         };
         let sent = if core.options.req_correlate {
@@ -121,7 +121,7 @@ impl Req {
     }
 
     pub(crate) fn is_writable(&self, core: &Core) -> bool {
-        (self.waiting.is_none() || core.options.req_relaxed) && core.lb_has_room()
+        (self.waiting.is_none() || core.options.req_relaxed) && core.round_robin_has_room()
     }
 }
 

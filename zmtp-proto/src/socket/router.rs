@@ -25,7 +25,7 @@ use crate::message::{Frame, Msg};
 pub(crate) enum Admission {
     /// The peer has its identity: its messages are delivered and routed to. `displaced` is a
     /// peer that held the identity before (`router_handover`), now ignored; the caller
-    /// settles it.
+    /// processes its events.
     Routed { displaced: Option<PeerId> },
     /// The identity is held by another live peer and `router_handover` is off: as libzmq
     /// (`router.cpp` `identify_peer`), the connection is kept but ignored (its messages are

@@ -1,7 +1,7 @@
 //! The byte stream of one peer, as a driver moves it: [`Socket::stream`] hands out a
 //! [`PeerStream`] for a peer whose transport carries bytes (tcp, ipc). Input goes in through
 //! the view and is decoded; output comes out of it; each call that changes the connection
-//! settles the socket's bookkeeping for that peer before it returns. What a driver only reads
+//! brings the socket's bookkeeping for that peer up to date before it returns. What a driver only reads
 //! (is there output, may it read, the output's slices) it asks the connection itself, through
 //! [`Socket::connection`].
 //!
@@ -85,14 +85,14 @@ impl<'a> PeerStream<'a> {
     pub fn handle_read(mut self, now: Instant) {
         self.socket.core.now = now;
         let _ = self.conn_mut().handle_read(now);
-        self.settle_input();
+        self.after_input();
     }
 
     /// Feeds bytes received from the peer (copied) and decodes them.
     pub fn handle_input(mut self, data: &[u8], now: Instant) {
         self.socket.core.now = now;
         let _ = self.conn_mut().handle_input(data, now);
-        self.settle_input();
+        self.after_input();
     }
 
     /// Lends the arena as an owned buffer for a completion-based read; give it back with
@@ -105,13 +105,13 @@ impl<'a> PeerStream<'a> {
     pub fn give_read_buf(mut self, buf: BytesMut, now: Instant) {
         self.socket.core.now = now;
         let _ = self.conn_mut().give_read_buf(buf, now);
-        self.settle_input();
+        self.after_input();
     }
 
-    fn settle_input(self) {
+    fn after_input(self) {
         let ignored = self.socket.core.peer(self.peer).is_some_and(|p| p.ignored);
         let events = self.conn().has_events() || ignored;
-        self.socket.settle_input(self.peer, events);
+        self.socket.after_input(self.peer, events);
     }
 
     // ---- output ---------------------------------------------------------------------------
@@ -119,13 +119,13 @@ impl<'a> PeerStream<'a> {
     /// Marks `n` bytes of the output as written and refills it from the peer's queue.
     pub fn advance_transmit(mut self, n: usize) {
         self.conn_mut().advance_transmit(n);
-        self.socket.core.settle(self.peer);
+        self.socket.core.refresh_peer(self.peer);
     }
 
     /// Moves all pending output into `out` (owned buffers for completion-based writes) and
     /// refills it from the peer's queue up to one batch.
     pub fn take_transmit(mut self, out: &mut Vec<Bytes>) {
         self.conn_mut().take_transmit(out);
-        self.socket.core.settle(self.peer);
+        self.socket.core.refresh_peer(self.peer);
     }
 }
