@@ -92,8 +92,9 @@
 //!
 //! # Running time
 //!
-//! Debug build, 2 cores: about 45–55 s per driver with the default two test threads (most of
-//! it is waiting on timers: heartbeat idles, a PUB sending once a second, lingers).
+//! Debug build, 2 cores: about 55–60 s per driver with the default two test threads (most of
+//! it is waiting on timers: heartbeat idles, a PUB sending once a second, lingers, the fault
+//! cases' deadlines and backoff).
 //! `--test-threads=6` brings it to about 25 s.
 
 pub mod cases;
