@@ -74,7 +74,9 @@
 //!   application is busy, `close()` flushing for the linger time;
 //! * [`cases::endpoints`]: wildcard binds, host names, abstract IPC names;
 //! * [`cases::lifecycle`]: `unbind`, linger, ipc files, the monitor, `Stream`/`Sink`;
-//! * [`cases::faults`]: redials and heartbeats while the application waits in `recv`;
+//! * [`cases::faults`]: redials and heartbeats while the application waits in `recv` or in
+//!   `send` at the high-water mark, peers that never greet, peers killed mid-frame (RST and
+//!   FIN), the redial backoff;
 //! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
 //!
 //! # What the peers do differently (and how the suite copes)
@@ -90,8 +92,9 @@
 //!
 //! # Running time
 //!
-//! Debug build, 2 cores: about 45–55 s per driver with the default two test threads (most of
-//! it is waiting on timers: heartbeat idles, a PUB sending once a second, lingers).
+//! Debug build, 2 cores: about 55–60 s per driver with the default two test threads (most of
+//! it is waiting on timers: heartbeat idles, a PUB sending once a second, lingers, the fault
+//! cases' deadlines and backoff).
 //! `--test-threads=6` brings it to about 25 s.
 
 pub mod cases;
@@ -202,6 +205,12 @@ macro_rules! conformance_tests {
             // Faults while the application waits in `recv`.
             parked_recv_redials_libzmq, parked_recv_redials_ours,
             parked_recv_heartbeats_libzmq, parked_recv_heartbeats_ours,
+            // Faults while parked in `send`; peers that never greet, or die mid-frame; backoff.
+            parked_send_redials_libzmq, parked_send_redials_ours,
+            parked_send_heartbeats_libzmq, parked_send_heartbeats_ours,
+            silent_client_dropped_libzmq, silent_client_dropped_ours,
+            killed_mid_frame_libzmq, killed_mid_frame_ours,
+            reconnect_backoff,
             // Security (PLAIN).
             plain_ours, plain_libzmq,
             plain_without_users_libzmq,

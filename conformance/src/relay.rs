@@ -1,6 +1,8 @@
 //! A TCP relay on std threads that can be frozen: while frozen it keeps every connection open
 //! but forwards nothing (bytes read are dropped, and a close is not passed on), exactly what a
 //! peer whose host vanished looks like to the other side. Used to check heartbeat timeouts (checklist H3).
+//! It can also stall: then it stops reading as well, so what the sender writes piles up in the
+//! TCP buffers until its writes block, as they do when the far host stops acknowledging.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -16,6 +18,15 @@ const POLL: Duration = Duration::from_millis(20);
 pub struct Relay {
     endpoint: String,
     frozen: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+/// The flags every pump of a relay watches.
+#[derive(Clone)]
+struct Flags {
+    frozen: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 }
 
@@ -31,16 +42,20 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let endpoint = format!("tcp://{}", listener.local_addr()?);
-        let frozen = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (f, s) = (frozen.clone(), stop.clone());
+        let flags = Flags {
+            frozen: Arc::new(AtomicBool::new(false)),
+            stalled: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let f = flags.clone();
         thread::Builder::new()
             .name("relay-accept".into())
-            .spawn(move || accept_loop(&listener, target, &f, &s))?;
+            .spawn(move || accept_loop(&listener, target, &f))?;
         Ok(Self {
             endpoint,
-            frozen,
-            stop,
+            frozen: flags.frozen,
+            stalled: flags.stalled,
+            stop: flags.stop,
         })
     }
 
@@ -53,6 +68,12 @@ impl Relay {
     pub fn set_frozen(&self, frozen: bool) {
         self.frozen.store(frozen, Ordering::SeqCst);
     }
+
+    /// Stops reading in both directions (connections stay open; the senders' writes block
+    /// once the TCP buffers are full) or resumes.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Relay {
@@ -61,13 +82,8 @@ impl Drop for Relay {
     }
 }
 
-fn accept_loop(
-    listener: &TcpListener,
-    target: SocketAddr,
-    frozen: &Arc<AtomicBool>,
-    stop: &Arc<AtomicBool>,
-) {
-    while !stop.load(Ordering::SeqCst) {
+fn accept_loop(listener: &TcpListener, target: SocketAddr, flags: &Flags) {
+    while !flags.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((client, _)) => {
                 let Ok(server) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
@@ -80,10 +96,10 @@ fn accept_loop(
                     let (Ok(from), Ok(to)) = (from, to) else {
                         continue;
                     };
-                    let (f, s) = (frozen.clone(), stop.clone());
+                    let f = flags.clone();
                     let _ = thread::Builder::new()
                         .name("relay-pump".into())
-                        .spawn(move || pump(from, to, &f, &s));
+                        .spawn(move || pump(from, to, &f));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(POLL),
@@ -92,12 +108,17 @@ fn accept_loop(
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool, stop: &AtomicBool) {
+fn pump(mut from: TcpStream, mut to: TcpStream, flags: &Flags) {
+    let (frozen, stalled, stop) = (&*flags.frozen, &*flags.stalled, &*flags.stop);
     let _ = from.set_nonblocking(false);
     let _ = from.set_read_timeout(Some(POLL));
     let _ = to.set_nodelay(true);
     let mut buf = vec![0u8; 64 * 1024];
     while !stop.load(Ordering::SeqCst) {
+        if stalled.load(Ordering::SeqCst) {
+            thread::sleep(POLL);
+            continue;
+        }
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
@@ -114,7 +135,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool, stop: &Atom
         }
     }
     // A vanished host sends no FIN either: while frozen, keep the other side open.
-    while frozen.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
+    while (frozen.load(Ordering::SeqCst) || stalled.load(Ordering::SeqCst))
+        && !stop.load(Ordering::SeqCst)
+    {
         thread::sleep(POLL);
     }
     let _ = to.shutdown(Shutdown::Both);
