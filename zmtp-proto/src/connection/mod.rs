@@ -259,7 +259,8 @@ impl Connection {
     #[must_use]
     #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
-        let msg = self.input.pop()?;
+        let msg = self.input.inbound.pop_front()?;
+        self.input.took(&msg);
         if self.input.should_resume() {
             self.resume();
         }
@@ -271,9 +272,10 @@ impl Connection {
     #[must_use]
     #[inline]
     pub fn poll_message_into(&mut self, out: &mut Msg) -> bool {
-        let Some(msg) = self.input.pop() else {
+        let Some(msg) = self.input.inbound.pop_front() else {
             return false;
         };
+        self.input.took(&msg);
         if self.input.should_resume() {
             self.resume();
         }

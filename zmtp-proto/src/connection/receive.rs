@@ -166,14 +166,12 @@ impl Receive {
         self.inbound.back_mut().expect("just pushed").push(body);
     }
 
-    /// Takes the next message out of the queue.
+    /// Accounts for `msg`, just taken out of `inbound`, leaving the queue.
     #[inline]
-    pub(super) fn pop(&mut self) -> Option<Msg> {
-        let msg = self.inbound.pop_front()?;
+    pub(super) fn took(&mut self, msg: &Msg) {
         if self.inbound_bytes != 0 {
-            self.inbound_bytes -= shared_bytes(&msg);
+            self.inbound_bytes -= shared_bytes(msg);
         }
-        Some(msg)
     }
 
     /// True if decoding paused at the high-water mark should resume: half of what was held
