@@ -92,10 +92,11 @@ impl<R: Runtime> Socket<R> {
     /// # });
     /// ```
     pub fn with_options(socket_type: SocketType, mut options: SocketOptions) -> Self {
-        if options.seed == SocketOptions::default().seed {
+        if options.seed.is_none() {
             use std::hash::BuildHasher;
             // RandomState is seeded randomly per process (libzmq starts its counter at random).
-            options.seed = std::collections::hash_map::RandomState::new().hash_one(0u8) as u32;
+            let random = std::collections::hash_map::RandomState::new().hash_one(0u8) as u32;
+            options.seed = Some(random);
         }
         let state = SocketState::new(Machine::new(socket_type, options, Instant::now()));
         let signal = state.signal().clone();

@@ -134,8 +134,6 @@ impl Waiters {
 pub struct SocketState {
     machine: Machine,
     signal: Arc<Signal>,
-    /// Endpoints given to `connect` and the peers dialling them, for `disconnect`.
-    connects: Vec<(String, PeerId)>,
     /// The driver task was woken and has not run since.
     driver_notified: bool,
     /// The deadline the driver task's timer was last armed for.
@@ -161,7 +159,6 @@ impl SocketState {
         Self {
             machine,
             signal: Arc::default(),
-            connects: Vec::new(),
             driver_notified: false,
             armed: None,
             recv: Waiters::default(),
@@ -212,7 +209,6 @@ impl SocketState {
     pub fn connect(&mut self, endpoint: &str, now: Instant) -> Result<PeerId, EndpointError> {
         Endpoint::parse_dial(endpoint)?;
         let peer = self.machine.connect(endpoint, now);
-        self.connects.push((endpoint.to_owned(), peer));
         self.notify_driver();
         Ok(peer)
     }
@@ -220,17 +216,7 @@ impl SocketState {
     /// Stops dialling `endpoint` and drops the queues of its peers; false if it was never
     /// given to [`SocketState::connect`] (or was already disconnected).
     pub fn disconnect(&mut self, endpoint: &str, now: Instant) -> bool {
-        let before = self.connects.len();
-        let mut i = 0;
-        while i < self.connects.len() {
-            if self.connects[i].0 == endpoint {
-                let (_, peer) = self.connects.swap_remove(i);
-                self.machine.disconnect(peer, now);
-            } else {
-                i += 1;
-            }
-        }
-        let found = self.connects.len() != before;
+        let found = self.machine.disconnect_endpoint(endpoint, now);
         if found {
             self.notify_driver();
         }
@@ -490,7 +476,6 @@ impl SocketState {
     /// The driver has finished (every connection closed): wakes every waiting task.
     pub(crate) fn finish(&mut self) {
         self.finished = true;
-        self.connects.clear();
         if let Some(w) = self.close.take() {
             w.wake();
         }

@@ -17,13 +17,56 @@
 //! | [`endpoint`] | `tcp://` and `ipc://` endpoint strings |
 //! | [`connection`] | the per-connection machine tying the above together, with heartbeats |
 //! | [`message`] | multipart messages |
-//! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types |
+//! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types; a peer's bytes through [`PeerStream`] |
 //!
 //! # The run loop
 //!
 //! Every machine follows the same contract: mutate with `handle_*` or a command verb (`send`),
 //! then drain every `poll_*` until it returns `None`, write what is pending, and sleep until
-//! `poll_timeout`:
+//! `poll_timeout`. At the socket level, a driver carries out [`Socket::poll_action`]'s dials
+//! and closes, moves each peer's bytes through [`Socket::stream`], and hands the application
+//! [`Socket::recv`]'s whole messages. Two sockets pumped in memory:
+//!
+//! ```
+//! use std::time::Instant;
+//! use zmtp_proto::{Action, Msg, Socket, SocketOptions, SocketType};
+//!
+//! let now = Instant::now();
+//! let mut client = Socket::new(SocketType::Req, SocketOptions::default(), now);
+//! let mut server = Socket::new(SocketType::Rep, SocketOptions::default(), now);
+//! // The application: connect (the machine asks for a dial) and send a request.
+//! let c = client.connect("tcp://server:5555", now);
+//! client.send(Msg::from("ping")).unwrap();
+//! // The driver: carry out the dial; the server's driver accepts the connection.
+//! while let Some(action) = client.poll_action() {
+//!     if let Action::Dial { peer, .. } = action {
+//!         client.attach(peer, now);
+//!     }
+//! }
+//! let s = server.accept(now);
+//! // Move bytes both ways until neither side has anything to write.
+//! fn pump(a: &mut Socket, pa: zmtp_proto::PeerId, b: &mut Socket, pb: zmtp_proto::PeerId, now: Instant) -> bool {
+//!     let mut out = Vec::new();
+//!     if let Some(stream) = a.stream(pa) {
+//!         stream.take_transmit(&mut out);
+//!     }
+//!     if let Some(stream) = b.stream(pb) {
+//!         stream.handle_input(&out.concat(), now);
+//!     }
+//!     !out.is_empty()
+//! }
+//! while pump(&mut client, c, &mut server, s, now) | pump(&mut server, s, &mut client, c, now) {}
+//! // The application on the server side: the request, and its reply.
+//! let request = server.recv().unwrap().expect("a request");
+//! server.send(request).unwrap();
+//! while pump(&mut server, s, &mut client, c, now) {}
+//! assert_eq!(client.recv().unwrap(), Some(Msg::from("ping")));
+//! // Monitor events and the next deadline, drained after every step.
+//! while let Some(_event) = client.poll_event() {}
+//! let _next_wake_up = client.poll_timeout();
+//! ```
+//!
+//! The same contract one level down, for one connection:
 //!
 //! ```
 //! use std::time::Instant;

@@ -198,7 +198,7 @@ fn router_fair_queue_in_with_identities() {
 #[test]
 fn router_generates_five_byte_identities() {
     let mut net = Net::new(7);
-    let router = net.add(SocketType::Router, opts(|o| o.seed = 0xDEAD_BEEF));
+    let router = net.add(SocketType::Router, opts(|o| o.seed = Some(0xDEAD_BEEF)));
     let dealers: Vec<usize> = (0..2)
         .map(|_| net.add_default(SocketType::Dealer))
         .collect();

@@ -158,6 +158,10 @@ impl std::fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// Where generated ROUTER identities start when the options give no seed (deterministic, for
+/// machines driven in tests; the async drivers always give a random one).
+const FIXED_SEED: u32 = 0x5eed_1234;
+
 /// Per-type state.
 #[derive(Debug)]
 enum Kind {
@@ -191,7 +195,9 @@ impl Socket {
             SocketType::Req => Kind::Req(reqrep::Req::default()),
             SocketType::Rep => Kind::Rep(reqrep::Rep::default()),
             SocketType::Dealer => Kind::Dealer,
-            SocketType::Router => Kind::Router(router::Router::new(options.seed)),
+            SocketType::Router => {
+                Kind::Router(router::Router::new(options.seed.unwrap_or(FIXED_SEED)))
+            }
             SocketType::Pub | SocketType::XPub => Kind::Pub(pubsub::Pub::default()),
             SocketType::Sub | SocketType::XSub => Kind::Sub(pubsub::Sub::default()),
             SocketType::Push => Kind::Push,
@@ -289,6 +295,33 @@ impl Socket {
             router.forget(&self.core, peer);
         }
         self.core.disconnect(peer);
+    }
+
+    /// Stops dialling `endpoint`: every peer [`Socket::connect`] made for it is disconnected
+    /// (see [`Socket::disconnect`]). False if there was none.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let now = Instant::now();
+    /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
+    /// push.connect("ipc:///tmp/a", now);
+    /// push.connect("ipc:///tmp/a", now);
+    /// push.connect("ipc:///tmp/b", now);
+    /// assert!(push.disconnect_endpoint("ipc:///tmp/a", now));
+    /// assert_eq!(push.peer_count(), 1);
+    /// assert!(!push.disconnect_endpoint("ipc:///tmp/a", now));
+    /// ```
+    pub fn disconnect_endpoint(&mut self, endpoint: &str, now: Instant) -> bool {
+        let core = &self.core;
+        let peers: Vec<PeerId> = core
+            .peer_ids()
+            .filter(|&id| core.peer(id).and_then(|p| p.endpoint.as_deref()) == Some(endpoint))
+            .collect();
+        for &peer in &peers {
+            self.disconnect(peer, now);
+        }
+        !peers.is_empty()
     }
 
     /// Number of peers (connected, connecting or waiting to redial).
@@ -427,7 +460,8 @@ impl Socket {
         }
         let core = &mut self.core;
         let result = match &mut self.kind {
-            Kind::Dealer | Kind::Push | Kind::Pair => unreachable!("sent above"),
+            // Sent above without the match; the same call, should it ever come here.
+            Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
             Kind::Router(router) => router.send(core, msg),
             Kind::Req(req) => req.send(core, msg),
             Kind::Rep(rep) => rep.send(core, msg),
@@ -436,14 +470,10 @@ impl Socket {
                 Ok(())
             }
             Kind::Pull => Err(Error::NotSupported("PULL sockets cannot send")),
-            kind => {
-                // The other types take the message by value.
+            Kind::Sub(sub) => {
+                // XSUB takes the message by value.
                 let owned = std::mem::take(msg);
-                let sent = match kind {
-                    Kind::Sub(sub) => sub.send(core, owned),
-                    _ => unreachable!("handled above"),
-                };
-                sent.map_err(|e| {
+                sub.send(core, owned).map_err(|e| {
                     *msg = e.msg;
                     e.error
                 })
@@ -534,7 +564,8 @@ impl Socket {
         }
         let core = &mut self.core;
         let result = match &mut self.kind {
-            Kind::Dealer | Kind::Pull | Kind::Pair => unreachable!("received above"),
+            // Received above without the match; the same call, should it ever come here.
+            Kind::Dealer | Kind::Pull | Kind::Pair => Ok(core.next_inbound(msg, |_| ()).is_some()),
             Kind::Router(router) => Ok(router.recv_into(core, msg)),
             Kind::Sub(sub) => Ok(sub.recv_into(core, msg)),
             Kind::Req(req) => req.recv_into(core, msg),
@@ -789,16 +820,12 @@ impl Socket {
             // Ignoring it took its decoded messages, which may have resumed its decoder.
             self.process_events(old);
         }
-        match &mut self.kind {
-            Kind::Req(_) | Kind::Dealer | Kind::Push | Kind::Pair => {
-                self.core.set_routable(id, true);
-            }
-            Kind::Router(_) | Kind::Pub(_) | Kind::Rep(_) => self.core.set_routable(id, true),
-            Kind::Sub(sub) => {
-                self.core.set_routable(id, true);
-                sub.on_active(&mut self.core, id);
-            }
-            Kind::Pull => {}
+        // Every type but PULL sends to its peers; SUB also sends them its subscriptions.
+        if !matches!(self.kind, Kind::Pull) {
+            self.core.set_routable(id, true);
+        }
+        if let Kind::Sub(sub) = &mut self.kind {
+            sub.on_active(&mut self.core, id);
         }
     }
 

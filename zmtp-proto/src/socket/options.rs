@@ -69,9 +69,10 @@ pub struct SocketOptions {
     pub mechanism: MechanismConfig,
     /// Application metadata sent in READY (`ZMQ_METADATA`, `X-` names).
     pub metadata: Metadata,
-    /// Seed for generated ROUTER identities; drivers pass a random value (libzmq starts its
-    /// counter at a random number).
-    pub seed: u32,
+    /// Where generated ROUTER identities start counting. `None` (the default): the machine
+    /// starts at a fixed value, and the async drivers pick a random one per socket, as libzmq
+    /// starts its counter at a random number.
+    pub seed: Option<u32>,
 }
 
 impl Default for SocketOptions {
@@ -98,7 +99,7 @@ impl Default for SocketOptions {
             immediate: false,
             mechanism: MechanismConfig::Null,
             metadata: Metadata::new(),
-            seed: 0x5eed_1234,
+            seed: None,
         }
     }
 }
