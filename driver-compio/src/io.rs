@@ -7,8 +7,8 @@
 //! except on purpose (a peer being closed, an unbound listener, the end of the socket), because
 //! dropping a compio operation cancels it and loses what the kernel already delivered.
 //!
-//! Each connected peer has two long-lived operation slots (`OpSlot`), one for reading and one for
-//! writing: a slot keeps its operation's future in place from one operation to the next (no
+//! Each connected peer has two long-lived operation slots (`OpSlot`, in `ops.rs`), one for
+//! reading and one for writing: a slot keeps its operation's future in place from one operation to the next (no
 //! allocation per operation) and a waker of its own, which records the peer in a ready list
 //! when the operation completes. A round of work polls only the peers on that list, so a round
 //! costs the same with one peer or a thousand. Accepts and dials are rare and live in a
@@ -21,42 +21,40 @@
 //! task, which keeps everything moving when the application is elsewhere (the protocol is
 //! `zmtp_async`'s: every slot's waker reports to the socket's [`Signal`]).
 //!
-//! Reads go straight into the machine's arena ([`Socket::take_read_buf`] lends its free space
-//! as an owned `BytesMut`, [`Socket::give_read_buf`] takes it back without a copy). Writes take
-//! everything pending with [`Socket::take_transmit`] and hand it to the socket with one
+//! Reads go straight into the machine's arena ([`PeerStream::take_read_buf`] lends its free
+//! space as an owned `BytesMut`, [`PeerStream::give_read_buf`] takes it back without a copy).
+//! Writes take everything pending with [`PeerStream::take_transmit`] and hand it to the socket with one
 //! non-blocking `sendmsg`; what the socket does not take at once goes out as one io_uring
 //! vectored write, and new messages pile up in the machine behind a write in flight and go out
 //! together when it completes (a lone message leaves at once, a burst leaves in few writes).
 //!
-//! [`Socket::take_read_buf`]: zmtp_proto::Socket::take_read_buf
-//! [`Socket::give_read_buf`]: zmtp_proto::Socket::give_read_buf
-//! [`Socket::take_transmit`]: zmtp_proto::Socket::take_transmit
+//! [`PeerStream::take_read_buf`]: zmtp_proto::PeerStream::take_read_buf
+//! [`PeerStream::give_read_buf`]: zmtp_proto::PeerStream::give_read_buf
+//! [`PeerStream::take_transmit`]: zmtp_proto::PeerStream::take_transmit
+//! [`Signal`]: zmtp_async::Signal
 
-use std::cell::Cell;
-use std::future::{poll_fn, Future};
 use std::path::PathBuf;
-use std::pin::{pin, Pin};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use compio::buf::BufResult;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use zmtp_async::{remove_bound, Io, MonitorEvent, Round, Signal};
 use zmtp_proto::endpoint::Endpoint;
 use zmtp_proto::socket::{Action, PeerId};
 
-use crate::transport::{self, Listener, Stream, DIRECT_IOV};
+use crate::ops::{
+    accept_op, dial_op, read_op, write_op, AcceptOrDial, AcceptedOrDialled, OpSlot, ReadOpSlot,
+    Ready, Stop, WriteOpSlot,
+};
+use crate::transport::{Listener, Stream, DIRECT_IOV};
 
 /// Most buffers handed to one vectored write (Linux's `IOV_MAX`).
 const MAX_IOV: usize = 1024;
 /// Rounds of work per poll before the driver lets other tasks run.
 const ROUNDS_PER_POLL: usize = 32;
-/// Pause before accepting again after `accept` failed (e.g. out of file descriptors).
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// A listener as the handle sees it. Dropping it (unbind, close) stops its accept, which
 /// closes the listening socket, and removes its ipc file.
@@ -73,252 +71,6 @@ impl Drop for Bound {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// A switch that ends an operation on purpose (dropping it, which cancels it in the kernel).
-#[derive(Clone, Default)]
-struct Stop(Rc<StopInner>);
-
-#[derive(Default)]
-struct StopInner {
-    stopped: Cell<bool>,
-    waker: Cell<Option<Waker>>,
-}
-
-impl Stop {
-    fn stop(&self) {
-        self.0.stopped.set(true);
-        if let Some(w) = self.0.waker.take() {
-            w.wake();
-        }
-    }
-
-    fn is_stopped(&self) -> bool {
-        self.0.stopped.get()
-    }
-
-    /// Runs `fut` to completion unless [`Stop::stop`] is called first; then `fut` is dropped
-    /// (cancelling its operation) and the result is `None`.
-    async fn run<F: Future>(&self, fut: F) -> Option<F::Output> {
-        let mut fut = pin!(fut);
-        poll_fn(|cx| {
-            if self.is_stopped() {
-                return Poll::Ready(None);
-            }
-            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Some(v));
-            }
-            let waker = match self.0.waker.take() {
-                Some(w) if w.will_wake(cx.waker()) => w,
-                _ => cx.waker().clone(),
-            };
-            self.0.waker.set(Some(waker));
-            Poll::Pending
-        })
-        .await
-    }
-}
-
-/// The peers whose operation may have completed, and the signal their wakers report to.
-struct Ready {
-    /// Indices of peers with an operation that may have completed (duplicates are harmless).
-    /// The signal's pending mark says it is not empty (read without taking the lock).
-    list: Mutex<Vec<usize>>,
-    signal: Arc<Signal>,
-}
-
-impl Ready {
-    fn push(&self, index: usize) {
-        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
-        list.push(index);
-        self.signal.set_pending();
-    }
-
-    /// Moves the list into `out` (empty, its allocation reused); false if it was empty.
-    fn take(&self, out: &mut Vec<usize>) -> bool {
-        debug_assert!(out.is_empty());
-        if !self.signal.is_pending() {
-            // Nothing was pushed since the last take (the usual answer on the last pass of
-            // `CompioIo::poll_peers`): no lock. A push marks the signal before its waker runs,
-            // and the woken task's next round takes it.
-            return false;
-        }
-        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::swap(&mut *list, out);
-        self.signal.clear_pending();
-        !out.is_empty()
-    }
-}
-
-/// The waker of one operation slot.
-struct OpWaker {
-    index: usize,
-    woken: AtomicBool,
-    ready: Arc<Ready>,
-}
-
-impl OpWaker {
-    /// Puts the slot on the ready list; false if it was there already.
-    fn mark(&self) -> bool {
-        let first = !self.woken.swap(true, Ordering::AcqRel);
-        if first {
-            self.ready.push(self.index);
-        }
-        first
-    }
-}
-
-impl Wake for OpWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.mark();
-        self.ready.signal.wake();
-    }
-}
-
-/// A future type kept in place from one operation to the next.
-trait Op<A, T> {
-    /// Starts an operation; the slot must be idle.
-    fn start(&mut self, arg: A);
-    /// Polls the operation in flight; after `Ready` the slot is idle again.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T>;
-    fn is_busy(&self) -> bool;
-    /// Drops the operation in flight, cancelling it.
-    fn cancel(&mut self);
-}
-
-struct OpBox<A, F> {
-    make: fn(A) -> F,
-    fut: Pin<Box<Option<F>>>,
-}
-
-impl<A, F: Future> Op<A, F::Output> for OpBox<A, F> {
-    fn start(&mut self, arg: A) {
-        debug_assert!(self.fut.is_none(), "operation already in flight");
-        self.fut.set(Some((self.make)(arg)));
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let Some(fut) = self.fut.as_mut().as_pin_mut() else {
-            return Poll::Pending;
-        };
-        let out = std::task::ready!(fut.poll(cx));
-        // Never polled again after completion.
-        self.fut.set(None);
-        Poll::Ready(out)
-    }
-
-    fn is_busy(&self) -> bool {
-        self.fut.is_some()
-    }
-
-    fn cancel(&mut self) {
-        self.fut.set(None);
-    }
-}
-
-/// One operation slot of a peer, with its waker.
-struct OpSlot<A: 'static, T: 'static> {
-    op: Box<dyn Op<A, T>>,
-    flag: Arc<OpWaker>,
-    waker: Waker,
-}
-
-impl<A: 'static, T: 'static> OpSlot<A, T> {
-    fn new<F: Future<Output = T> + 'static>(
-        make: fn(A) -> F,
-        index: usize,
-        ready: &Arc<Ready>,
-    ) -> Self {
-        let flag = Arc::new(OpWaker {
-            index,
-            woken: AtomicBool::new(false),
-            ready: ready.clone(),
-        });
-        Self {
-            op: Box::new(OpBox {
-                make,
-                fut: Box::pin(None),
-            }),
-            waker: Waker::from(flag.clone()),
-            flag,
-        }
-    }
-
-    /// Starts an operation; the next look at the ready list polls it (which submits it).
-    fn start(&mut self, arg: A) {
-        self.op.start(arg);
-        self.flag.mark();
-    }
-
-    /// Polls the operation if its waker fired since the last poll.
-    fn poll(&mut self) -> Poll<T> {
-        if !self.flag.woken.swap(false, Ordering::AcqRel) {
-            return Poll::Pending;
-        }
-        self.op.poll(&mut Context::from_waker(&self.waker))
-    }
-}
-
-type ReadOpSlot = OpSlot<(Stream, BytesMut), (Stream, BufResult<usize, BytesMut>)>;
-type WriteOpSlot = OpSlot<(Stream, Vec<Bytes>), (Stream, BufResult<usize, Vec<Bytes>>)>;
-
-async fn read_op((stream, buf): (Stream, BytesMut)) -> (Stream, BufResult<usize, BytesMut>) {
-    let result = stream.read(buf).await;
-    (stream, result)
-}
-
-async fn write_op((stream, bufs): (Stream, Vec<Bytes>)) -> (Stream, BufResult<usize, Vec<Bytes>>) {
-    let result = stream.write(bufs).await;
-    (stream, result)
-}
-
-/// A rare operation in flight (accept, dial) and what it hands back.
-type AcceptOrDial = Pin<Box<dyn Future<Output = AcceptedOrDialled>>>;
-
-enum AcceptedOrDialled {
-    Accepted {
-        listener: Listener,
-        stop: Stop,
-        endpoint: Rc<str>,
-        /// `None` if the listener was unbound.
-        result: Option<std::io::Result<Stream>>,
-    },
-    Dialled {
-        peer: PeerId,
-        result: std::io::Result<Stream>,
-    },
-}
-
-fn accept_op(listener: Listener, stop: Stop, endpoint: Rc<str>, pause: bool) -> AcceptOrDial {
-    Box::pin(async move {
-        let result = stop
-            .run(async {
-                if pause {
-                    compio::time::sleep(ACCEPT_RETRY).await;
-                }
-                listener.accept().await
-            })
-            .await;
-        AcceptedOrDialled::Accepted {
-            listener,
-            stop,
-            endpoint,
-            result,
-        }
-    })
-}
-
-fn dial_op(peer: PeerId, endpoint: Endpoint) -> AcceptOrDial {
-    Box::pin(async move {
-        AcceptedOrDialled::Dialled {
-            peer,
-            result: transport::connect(endpoint).await,
-        }
-    })
 }
 
 /// The I/O of one connected peer.
@@ -429,7 +181,7 @@ impl Io for CompioIo {
     }
 
     /// Everything that does not wait, until nothing is left or the budget of
-    /// [`ROUNDS_PER_POLL`] passes is spent.
+    /// `ROUNDS_PER_POLL` passes is spent.
     fn round(&mut self, r: &mut Round<'_>, mut driver: Option<&mut Context<'_>>) -> bool {
         if let Some(cx) = driver.as_deref_mut() {
             for (listener, stop, endpoint) in self.new_listeners.drain(..) {

@@ -44,6 +44,7 @@
 //! like everything else on compio. Run one runtime per core and give each its own sockets.
 
 mod io;
+mod ops;
 mod transport;
 
 use std::cell::RefCell;

@@ -19,7 +19,10 @@ use std::task::{Wake, Waker};
 
 use futures_util::task::AtomicWaker;
 
-/// The wake-up point of one socket's I/O. See the [module docs](self).
+/// The wake-up point of one socket's I/O: every readiness registration and completion reports
+/// here. It records the event and wakes the application task that ran the last inline round
+/// and, unless that task's wait is live, the driver task (`docs/architecture.md` tells the
+/// whole protocol).
 ///
 /// ```
 /// use std::sync::Arc;

@@ -113,8 +113,9 @@ impl Waiters {
     }
 }
 
-/// What a socket handle shares with its driver task besides I/O. See the
-/// [module docs](self).
+/// What a socket handle shares with its driver task besides I/O: the machine (private:
+/// application calls go through the named operations below, driver rounds through
+/// [`Round::machine`](crate::Round::machine)), the tasks waiting on it and the monitor queue.
 ///
 /// ```
 /// use std::task::{Context, Waker};
