@@ -36,6 +36,22 @@ const HEARTBEAT: Heartbeat = Heartbeat {
 /// Slack for scheduling on a loaded machine, on top of each bound the cases assert.
 const SLACK: Duration = Duration::from_millis(100);
 
+/// Connects our socket and a peer through a [`Relay`], our socket binding (the peer dials the
+/// relay) or the peer binding (we dial the relay).
+async fn through_relay<D: Driver>(ours: &Sock<D>, peer: &Peer<D>, ours_binds: bool) -> Relay {
+    if ours_binds {
+        let ep = ours.bind("tcp://127.0.0.1:*").await.expect("bind");
+        let relay = Relay::start(&ep).expect("relay");
+        peer.connect(relay.endpoint()).await;
+        relay
+    } else {
+        let ep = peer.bind("tcp://127.0.0.1:*").await;
+        let relay = Relay::start(&ep).expect("relay");
+        ours.connect(relay.endpoint()).await.expect("connect");
+        relay
+    }
+}
+
 /// Our PULL connects to a peer PUSH and waits in `recv`; the peer is closed and bound again
 /// at the same endpoint. Without any further call from the application, the PULL must redial
 /// within `reconnect_ivl` (+ scheduling slack) of the new bind, and the `recv` that waited all
@@ -119,17 +135,7 @@ async fn parked_recv_heartbeats<D: Driver>(kind: PeerKind) {
         let pull = D::socket(SocketType::Pull, options);
         let mut mon = pull.monitor();
         let push = Peer::<D>::new(kind, SocketType::Push);
-        let relay = if ours_binds {
-            let ep = pull.bind("tcp://127.0.0.1:*").await.expect("bind");
-            let relay = Relay::start(&ep).expect("relay");
-            push.connect(relay.endpoint()).await;
-            relay
-        } else {
-            let ep = push.bind("tcp://127.0.0.1:*").await;
-            let relay = Relay::start(&ep).expect("relay");
-            pull.connect(relay.endpoint()).await.expect("connect");
-            relay
-        };
+        let relay = through_relay(&pull, &push, ours_binds).await;
         push.send(msg(&["hello"])).await;
         assert_eq!(
             within::<D, _>(Duration::from_secs(5), "first recv", pull.recv())
@@ -389,17 +395,7 @@ async fn parked_send_heartbeats<D: Driver>(kind: PeerKind) {
         let push = D::socket(SocketType::Push, options);
         let mut mon = push.monitor();
         let pull = Peer::<D>::new(kind, SocketType::Pull);
-        let relay = if ours_binds {
-            let ep = push.bind("tcp://127.0.0.1:*").await.expect("bind");
-            let relay = Relay::start(&ep).expect("relay");
-            pull.connect(relay.endpoint()).await;
-            relay
-        } else {
-            let ep = pull.bind("tcp://127.0.0.1:*").await;
-            let relay = Relay::start(&ep).expect("relay");
-            push.connect(relay.endpoint()).await.expect("connect");
-            relay
-        };
+        let relay = through_relay(&push, &pull, ours_binds).await;
         within::<D, _>(
             Duration::from_secs(5),
             "first send",
