@@ -187,11 +187,7 @@ impl Io for CompioIo {
             for (listener, stop, endpoint) in self.new_listeners.drain(..) {
                 self.ops.push(accept_op(listener, stop, endpoint, false));
             }
-            let machine = r.machine();
-            let quiet = self.paused.is_empty()
-                && !machine.has_any_transmit()
-                && !machine.has_action()
-                && !r.signal().is_pending();
+            let quiet = r.is_quiet(!self.paused.is_empty());
             // Woken by `send` or `recv` for work an inline round has done by now, or by an
             // accept or dial: only those are polled.
             if quiet && !self.poll_ops(r, cx) {

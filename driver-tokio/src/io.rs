@@ -72,12 +72,7 @@ impl Io for TokioIo {
             self.poll_dials(cx, r);
             // Woken only because the application queued output or took a message, which an
             // inline round has handled by now: nothing to read, write or carry out.
-            let machine = r.machine();
-            if !self.read_paused
-                && !machine.has_any_transmit()
-                && !machine.has_action()
-                && !r.signal().is_pending()
-            {
+            if r.is_quiet(self.read_paused) {
                 return false;
             }
         }

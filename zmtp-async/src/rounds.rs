@@ -58,11 +58,7 @@ impl<I: Io> Shared<I> {
     /// True if a round would find nothing to do: no I/O event since the last round, no paused
     /// read, no output or action pending.
     pub(crate) fn is_quiet(&self) -> bool {
-        let machine = self.state.machine();
-        !self.state.signal().is_pending()
-            && !self.io.has_paused_reads()
-            && !machine.has_any_transmit()
-            && !machine.has_action()
+        self.state.is_quiet(self.io.has_paused_reads())
     }
 
     /// True if an inline round for `app` would find nothing to do and change nothing: the

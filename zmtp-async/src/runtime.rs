@@ -200,6 +200,13 @@ impl<'a> Round<'a> {
     pub fn signal(&self) -> &Arc<Signal> {
         self.state.signal()
     }
+
+    /// True if the rest of this round would find nothing to do: no I/O event since the last
+    /// round, no output or action pending, and no read paused (`paused_reads`, the driver's to
+    /// say). A driver task woken only for work an inline round has done since skips its I/O.
+    pub fn is_quiet(&self, paused_reads: bool) -> bool {
+        self.state.is_quiet(paused_reads)
+    }
 }
 
 /// The time of a round, read from the clock when first needed (most rounds that only write

@@ -383,6 +383,16 @@ impl SocketState {
         self.armed = deadline;
     }
 
+    /// True if a round would find nothing to do: no I/O event since the last round, no read
+    /// paused at the receive high-water mark (`paused_reads`, the driver's to say), no output
+    /// or action pending.
+    pub(crate) fn is_quiet(&self, paused_reads: bool) -> bool {
+        !paused_reads
+            && !self.signal.is_pending()
+            && !self.machine.has_any_transmit()
+            && !self.machine.has_action()
+    }
+
     /// True if the machine's next deadline is earlier than the driver's timer.
     pub(crate) fn timer_moved_earlier(&self) -> bool {
         self.machine

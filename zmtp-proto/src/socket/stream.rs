@@ -54,10 +54,6 @@ impl<'a> PeerStream<'a> {
         Some(Self { socket, peer })
     }
 
-    fn conn(&self) -> &Connection {
-        self.socket.connection(self.peer).expect("checked in new")
-    }
-
     fn conn_mut(&mut self) -> &mut Connection {
         let p = self
             .socket
@@ -109,8 +105,12 @@ impl<'a> PeerStream<'a> {
     }
 
     fn after_input(self) {
-        let ignored = self.socket.core.peer(self.peer).is_some_and(|p| p.ignored);
-        let events = self.conn().has_events() || ignored;
+        // One look-up: an ignored peer's input is dropped as it is processed.
+        let events = self
+            .socket
+            .core
+            .peer(self.peer)
+            .is_some_and(|p| p.ignored || p.conn.as_ref().is_some_and(Connection::has_events));
         self.socket.after_input(self.peer, events);
     }
 
