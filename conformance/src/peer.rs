@@ -887,14 +887,22 @@ impl<D: Driver> Peer<D> {
 
     /// Sends one message (waits at most [`RECV_LIMIT`]).
     pub async fn send(&self, msg: Msg) {
-        let r = match self {
+        self.try_send(msg)
+            .await
+            .unwrap_or_else(|e| self.fail("send", e));
+    }
+
+    /// Sends one message (waits at most [`RECV_LIMIT`]), reporting a failure instead of
+    /// failing the case: for a peer that may have no connection left to send on (a refused
+    /// libzmq client drops its pipe and does not redial).
+    pub async fn try_send(&self, msg: Msg) -> Result<(), String> {
+        match self {
             Self::Ours(s, _) => match timeout::<D, _>(RECV_LIMIT, s.send(msg)).await {
                 Some(r) => r.map_err(|e| e.to_string()),
                 None => Err(format!("blocked for {RECV_LIMIT:?}")),
             },
             _ => self.remote(Op::Send(msg)).await.map(drop),
-        };
-        r.unwrap_or_else(|e| self.fail("send", e));
+        }
     }
 
     /// Receives one message, or `None` after `limit`.
