@@ -98,7 +98,13 @@ impl<R: Runtime> Socket<R> {
             let random = std::collections::hash_map::RandomState::new().hash_one(0u8) as u32;
             options.seed = Some(random);
         }
-        let state = SocketState::new(Machine::new(socket_type, options, Instant::now()));
+        let mut machine = Machine::new(socket_type, options, Instant::now());
+        // The core reads no OS source: CURVE's transient keys come from this seed.
+        let mut seed = [0; 32];
+        getrandom::getrandom(&mut seed).expect("the OS random number generator failed");
+        machine.seed_rng(seed);
+        zeroize::Zeroize::zeroize(&mut seed);
+        let state = SocketState::new(machine);
         let signal = state.signal().clone();
         let io = R::new_io(&signal);
         let shared = R::Shared::new(Shared { state, io });

@@ -70,6 +70,9 @@ pub enum Error {
     HandshakeTimeout,
     /// No traffic arrived within the heartbeat timeout after a PING, or within the peer's TTL.
     HeartbeatTimeout,
+    /// A CURVE box did not open, held the wrong keys, or came with a nonce that was not above
+    /// the last one (libzmq's `ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC` and `_INVALID_SEQUENCE`).
+    Cryptographic(&'static str),
     /// Authentication failed on our side (PLAIN/CURVE credentials refused).
     AuthenticationFailed(String),
     /// The connection was closed.
@@ -153,6 +156,7 @@ impl std::fmt::Display for Error {
             Self::PeerError(reason) => write!(f, "peer refused the handshake: {reason:?}"),
             Self::HandshakeTimeout => write!(f, "handshake timed out"),
             Self::HeartbeatTimeout => write!(f, "heartbeat timed out (peer silent)"),
+            Self::Cryptographic(why) => write!(f, "CURVE: {why}"),
             Self::AuthenticationFailed(why) => write!(f, "authentication failed: {why}"),
             Self::Closed => write!(f, "connection closed"),
             Self::PeerRefused(why) => write!(f, "peer refused: {why}"),

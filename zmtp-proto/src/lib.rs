@@ -103,6 +103,7 @@ pub mod message;
 pub mod metadata;
 pub mod socket;
 pub mod socket_type;
+pub mod z85;
 
 pub use config::ConnectionConfig;
 pub use connection::{Connection, Event, PeerInfo};

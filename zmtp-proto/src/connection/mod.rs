@@ -48,6 +48,7 @@
 //! ```
 
 mod receive;
+mod secure;
 mod timer;
 mod transmit;
 
@@ -62,6 +63,7 @@ use crate::config::ConnectionConfig;
 use crate::error::Error;
 use crate::frame::{encode_header, FrameHeader};
 use crate::greeting::{self, GreetingReader, Version};
+use crate::mechanism::curve::CurveCipher;
 use crate::mechanism::Mechanism;
 use crate::message::{Frame, Msg, INLINE_FRAME_BYTES};
 use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
@@ -122,6 +124,9 @@ pub struct Connection {
     greeting: GreetingReader,
     peer_version: Option<Version>,
     mechanism: Mechanism,
+    /// CURVE's frame transform, from the end of its handshake on; `None` keeps NULL's and
+    /// PLAIN's frames zero-copy.
+    cipher: Option<Box<CurveCipher>>,
     peer: Option<PeerInfo>,
     error: Option<Error>,
     now: Instant,
@@ -136,24 +141,61 @@ pub struct Connection {
 
 impl Connection {
     /// A new connection that has queued its greeting. `now` starts the handshake deadline.
+    ///
+    /// A CURVE connection needs entropy: build it with [`Connection::with_entropy`]. One built
+    /// here has failed before it starts (its first event is [`Event::Closed`]).
     pub fn new(config: ConnectionConfig, now: Instant) -> Self {
-        let mechanism = config.mechanism.build();
+        Self::build(config, now, None)
+    }
+
+    /// Like [`Connection::new`], with 32 bytes from a cryptographically secure generator (the
+    /// OS's, read by the driver) that seed the connection's own ChaCha20 generator: CURVE
+    /// makes its transient keys, cookie key and nonces from it. NULL and PLAIN ignore it.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// use zmtp_proto::mechanism::{CurveClientConfig, CurveKeyPair, CurveSecretKey};
+    /// use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, SocketType};
+    ///
+    /// let server = CurveKeyPair::from_secret(CurveSecretKey::from_bytes([1; 32]));
+    /// let mut config = ConnectionConfig::new(SocketType::Req);
+    /// config.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(
+    ///     *server.public(),
+    ///     CurveKeyPair::from_secret(CurveSecretKey::from_bytes([2; 32])),
+    /// ));
+    /// let entropy = [42; 32]; // getrandom::getrandom in a driver
+    /// let conn = Connection::with_entropy(config.clone(), Instant::now(), entropy);
+    /// assert!(conn.error().is_none());
+    /// assert!(Connection::new(config, Instant::now()).error().is_some());
+    /// ```
+    pub fn with_entropy(config: ConnectionConfig, now: Instant, entropy: [u8; 32]) -> Self {
+        Self::build(config, now, Some(entropy))
+    }
+
+    fn build(config: ConnectionConfig, now: Instant, entropy: Option<[u8; 32]>) -> Self {
+        let (mechanism, error) = match config.mechanism.build(entropy) {
+            Ok(m) => (m, None),
+            Err(e) => (Mechanism::Null(crate::mechanism::Null::new()), Some(e)),
+        };
         let mut output = Transmit::new(config.read_chunk.max(4096), config.zero_copy_threshold);
-        output.buf_mut().put_slice(&greeting::encode(
-            config.mechanism.name().as_bytes(),
-            config.mechanism.as_server(),
-        ));
+        if error.is_none() {
+            output.buf_mut().put_slice(&greeting::encode(
+                config.mechanism.name().as_bytes(),
+                config.mechanism.as_server(),
+            ));
+        }
         let mut timers = TimerTable::default();
         if let Some(ivl) = config.handshake_ivl {
             timers.set(Timer::Handshake, now + ivl);
         }
         let input = Receive::new(config.read_chunk);
-        Self {
+        let mut conn = Self {
             config,
             state: State::Greeting,
             greeting: GreetingReader::new(),
             peer_version: None,
             mechanism,
+            cipher: None,
             peer: None,
             error: None,
             now,
@@ -161,7 +203,12 @@ impl Connection {
             input,
             events: VecDeque::new(),
             output,
+        };
+        if let Some(e) = error {
+            tracing::error!(error = %e, "ZMTP connection cannot start");
+            conn.fail(e);
         }
+        conn
     }
 
     /// The configuration this connection was built with.
@@ -402,7 +449,7 @@ impl Connection {
             self.check_limits(&header)?;
             let (start, size) = (header.header_len, header.size as usize);
             left -= start + size;
-            if header.is_command() || size > INLINE_FRAME_BYTES {
+            if header.is_command() || size > INLINE_FRAME_BYTES || self.cipher.is_some() {
                 self.split_frame(&header)?;
             } else {
                 let body = Frame::copy_from_slice(&self.input.arena[start..start + size]);
@@ -420,6 +467,9 @@ impl Connection {
     #[inline(always)]
     fn split_frame(&mut self, header: &FrameHeader) -> Result<(), Error> {
         let total = header.header_len + header.size as usize;
+        if self.cipher.is_some() {
+            return self.open_frame(header.header_len, total);
+        }
         let mut body = self.input.arena.split_to(total).freeze();
         body.advance(header.header_len);
         self.handle_frame(header, body)
@@ -435,7 +485,7 @@ impl Connection {
     }
 
     fn check_limits(&self, header: &FrameHeader) -> Result<(), Error> {
-        if header.is_command() {
+        if header.is_command() || self.cipher.is_some() {
             if self.state != State::Active && header.size > MAX_HANDSHAKE_COMMAND {
                 return Err(Error::MessageTooLarge {
                     size: header.size,
@@ -458,20 +508,26 @@ impl Connection {
             if self.state != State::Active {
                 return Err(Error::MessageBeforeHandshake);
             }
-            if let Some(max) = self.config.maxmsgsize {
-                let size = self.input.partial_bytes.saturating_add(header.size);
-                if size > max {
-                    return Err(Error::MessageTooLarge { size, max });
-                }
-            }
-            if self.input.partial.len() >= self.config.max_frames {
-                return Err(Error::TooManyFrames {
-                    max: self.config.max_frames,
-                });
-            }
+            self.check_message_frame(header.size)?;
         }
         if usize::try_from(header.size).is_err() {
             return Err(Error::FrameTooLong(header.size));
+        }
+        Ok(())
+    }
+
+    /// `ZMQ_MAXMSGSIZE` and the frame count, for a message frame of `size` bytes.
+    fn check_message_frame(&self, size: u64) -> Result<(), Error> {
+        if let Some(max) = self.config.maxmsgsize {
+            let size = self.input.partial_bytes.saturating_add(size);
+            if size > max {
+                return Err(Error::MessageTooLarge { size, max });
+            }
+        }
+        if self.input.partial.len() >= self.config.max_frames {
+            return Err(Error::TooManyFrames {
+                max: self.config.max_frames,
+            });
         }
         Ok(())
     }
@@ -481,6 +537,7 @@ impl Connection {
         match self.state {
             State::Handshake => {
                 if let Some(meta) = self.mechanism.handle_command(body, self.output.buf_mut())? {
+                    self.cipher = self.mechanism.take_cipher().map(Box::new);
                     self.finish_handshake(meta)?;
                 }
                 Ok(())
@@ -498,8 +555,7 @@ impl Connection {
         })?;
         if !ours.is_compatible(theirs) {
             // RFC 37: SHOULD send ERROR, then disconnect.
-            Command::Error(Bytes::from_static(b"Invalid socket type"))
-                .encode(self.output.buf_mut());
+            self.send_command(&Command::Error(Bytes::from_static(b"Invalid socket type")));
             return Err(Error::IncompatibleSocketType { ours, theirs });
         }
         let routing_id = if theirs.sends_identity() {
@@ -528,13 +584,9 @@ impl Connection {
     }
 
     fn handle_active_command(&mut self, body: Bytes) -> Result<(), Error> {
-        debug_assert!(
-            !self.mechanism.encrypts(),
-            "frame transform not wired for NULL"
-        );
         match Command::parse(&body)? {
             Command::Ping { ttl_ds, context } => {
-                Command::Pong(context).encode(self.output.buf_mut());
+                self.send_command(&Command::Pong(context));
                 if ttl_ds > 0 && self.timers.get(Timer::PeerTtl).is_none() {
                     let ttl = Duration::from_millis(u64::from(ttl_ds) * 100);
                     self.timers.set(Timer::PeerTtl, self.now + ttl);
@@ -623,6 +675,9 @@ impl Connection {
             // Only an active connection has no error (`fail` leaves the Active state).
             self.check_can_send()?;
         }
+        if let Some(cipher) = self.cipher.as_deref_mut() {
+            return cipher.seal_message(envelope, frames, self.output.buf_mut());
+        }
         self.output.encode_message(envelope, frames)
     }
 
@@ -641,6 +696,10 @@ impl Connection {
         if self.state != State::Active {
             self.check_can_send()?;
         }
+        if let Some(cipher) = self.cipher.as_deref_mut() {
+            cipher.seal_frame(0, body, self.output.buf_mut());
+            return Ok(());
+        }
         self.output.encode_copy(0, body);
         Ok(())
     }
@@ -650,6 +709,10 @@ impl Connection {
     pub fn send_subscription(&mut self, topic: &[u8], subscribe: bool) -> Result<(), Error> {
         self.check_can_send()?;
         let version = self.peer_version.expect("active");
+        if let Some(cipher) = self.cipher.as_deref_mut() {
+            cipher.seal_subscription(version, topic, subscribe, self.output.buf_mut());
+            return Ok(());
+        }
         let buf = self.output.buf_mut();
         if version.has_commands() {
             let name: &[u8] = if subscribe { b"SUBSCRIBE" } else { b"CANCEL" };
@@ -729,11 +792,10 @@ impl Connection {
             let ttl_ds = self.config.heartbeat_ttl.map_or(0, |ttl| {
                 (ttl.as_millis() / 100).min(u128::from(u16::MAX)) as u16
             });
-            Command::Ping {
+            self.send_command(&Command::Ping {
                 ttl_ds,
                 context: Bytes::new(),
-            }
-            .encode(self.output.buf_mut());
+            });
             let ivl = self
                 .config
                 .heartbeat_ivl

@@ -1,21 +1,30 @@
 //! Security mechanisms (RFC 23/37 "Security", checklist §1.5, §1.8, §1.9).
 //!
-//! A mechanism owns the handshake that follows the greeting and, for mechanisms that encrypt
-//! (CURVE), the per-frame transform after it. The connection is generic over the mechanism
-//! through the [`Mechanism`] enum: adding PLAIN or CURVE means adding a variant and its module;
-//! the connection's handshake loop and frame path do not change.
+//! A mechanism owns the handshake that follows the greeting and, for CURVE, the per-frame
+//! transform after it. The connection is generic over the mechanism through the [`Mechanism`]
+//! enum: adding one means adding a variant and its module.
 //!
-//! NULL does not transform frames, so the frame path stays zero-copy; a transforming mechanism
-//! reports [`Mechanism::encrypts`] and the connection routes every frame through it.
+//! NULL and PLAIN do not transform frames, so their frame path stays zero-copy. A CURVE
+//! handshake ends by handing the connection a [`CurveCipher`] ([`Mechanism::take_cipher`]),
+//! through which the connection then routes every frame, both ways.
 
+pub(crate) mod curve;
 mod null;
 mod plain;
 
+pub use curve::{
+    CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
+    CurveServerConfig,
+};
 pub use null::Null;
 pub use plain::{PlainClient, PlainCredentials, PlainServer, PlainUsers, USER_ID};
 
+use curve::{CurveCipher, CurveClient, CurveServer};
+use rand_core::SeedableRng;
+
 use bytes::{Bytes, BytesMut};
 
+use crate::command::Command;
 use crate::error::Error;
 use crate::greeting::PeerGreeting;
 use crate::metadata::Metadata;
@@ -24,7 +33,9 @@ use crate::metadata::Metadata;
 ///
 /// libzmq's `ZMQ_PLAIN_USERNAME` + `ZMQ_PLAIN_PASSWORD` make a [`MechanismConfig::PlainClient`],
 /// `ZMQ_PLAIN_SERVER` a [`MechanismConfig::PlainServer`] (whose users a ZAP handler would check
-/// in libzmq; here they are a [`PlainUsers`] list).
+/// in libzmq; here they are a [`PlainUsers`] list). `ZMQ_CURVE_SERVERKEY` with the client's key
+/// pair makes a [`MechanismConfig::CurveClient`], `ZMQ_CURVE_SERVER` a
+/// [`MechanismConfig::CurveServer`].
 ///
 /// ```
 /// use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
@@ -46,6 +57,10 @@ pub enum MechanismConfig {
     PlainClient(PlainCredentials),
     /// PLAIN server (RFC 24): lets in the clients whose credentials `PlainUsers` accepts.
     PlainServer(PlainUsers),
+    /// CURVE client (RFC 26): encrypts everything, authenticates the server by its key.
+    CurveClient(CurveClientConfig),
+    /// CURVE server (RFC 26): encrypts everything, lets in the clients `CurveClients` accepts.
+    CurveServer(CurveServerConfig),
 }
 
 impl MechanismConfig {
@@ -54,20 +69,42 @@ impl MechanismConfig {
         match self {
             Self::Null => "NULL",
             Self::PlainClient(_) | Self::PlainServer(_) => "PLAIN",
+            Self::CurveClient(_) | Self::CurveServer(_) => "CURVE",
         }
     }
 
     /// Whether the greeting's as-server byte is set for this configuration.
     pub fn as_server(&self) -> bool {
-        matches!(self, Self::PlainServer(_))
+        matches!(self, Self::PlainServer(_) | Self::CurveServer(_))
     }
 
-    pub(crate) fn build(&self) -> Mechanism {
-        match self {
+    /// Whether a connection with this mechanism needs entropy (CURVE's transient keys).
+    pub fn needs_entropy(&self) -> bool {
+        matches!(self, Self::CurveClient(_) | Self::CurveServer(_))
+    }
+
+    /// The running mechanism; `entropy` seeds CURVE's generator, which refuses to start
+    /// without it.
+    pub(crate) fn build(&self, entropy: Option<[u8; 32]>) -> Result<Mechanism, Error> {
+        let rng = || {
+            entropy
+                .map(rand_chacha::ChaCha20Rng::from_seed)
+                .ok_or(Error::InvalidOption(
+                    "CURVE needs 32 bytes of entropy per connection (Connection::with_entropy, \
+                 Socket::seed_rng)",
+                ))
+        };
+        Ok(match self {
             Self::Null => Mechanism::Null(Null::new()),
             Self::PlainClient(c) => Mechanism::PlainClient(PlainClient::new(c.clone())),
             Self::PlainServer(u) => Mechanism::PlainServer(PlainServer::new(u.clone())),
-        }
+            Self::CurveClient(c) => {
+                Mechanism::CurveClient(Box::new(CurveClient::new(c.clone(), rng()?)))
+            }
+            Self::CurveServer(c) => {
+                Mechanism::CurveServer(Box::new(CurveServer::new(c.clone(), rng()?)))
+            }
+        })
     }
 }
 
@@ -80,6 +117,10 @@ pub(crate) enum Mechanism {
     PlainClient(PlainClient),
     /// PLAIN, server side.
     PlainServer(PlainServer),
+    /// CURVE, client side.
+    CurveClient(Box<CurveClient>),
+    /// CURVE, server side.
+    CurveServer(Box<CurveServer>),
 }
 
 impl Mechanism {
@@ -88,6 +129,7 @@ impl Mechanism {
         let ours = match self {
             Self::Null(_) => "NULL",
             Self::PlainClient(_) | Self::PlainServer(_) => "PLAIN",
+            Self::CurveClient(_) | Self::CurveServer(_) => "CURVE",
         };
         if peer.mechanism_name() != ours.as_bytes()
             || peer.mechanism[ours.len()..].iter().any(|&b| b != 0)
@@ -101,7 +143,7 @@ impl Mechanism {
         if matches!(self, Self::Null(_)) && peer.as_server {
             return Err(Error::BadAsServer);
         }
-        // P1: with PLAIN the peer's as-server byte is not checked, because libzmq takes its
+        // P1: with PLAIN (and CURVE) the peer's as-server byte is not checked, because libzmq takes its
         // role from its own options and does not set it (checklist §1.1). Two clients fail on
         // the unexpected HELLO; two servers wait for the handshake timeout.
         Ok(())
@@ -113,6 +155,8 @@ impl Mechanism {
             Self::Null(m) => m.start(ours, out),
             Self::PlainClient(m) => m.start(ours, out),
             Self::PlainServer(m) => m.start(ours, out),
+            Self::CurveClient(m) => m.start(ours, out),
+            Self::CurveServer(m) => m.start(ours, out),
         }
     }
 
@@ -127,15 +171,27 @@ impl Mechanism {
             Self::Null(m) => m.handle_command(body, out),
             Self::PlainClient(m) => m.handle_command(body, out),
             Self::PlainServer(m) => m.handle_command(body, out),
+            Self::CurveClient(m) => m.handle_command(body, out),
+            Self::CurveServer(m) => m.handle_command(body, out),
         }
     }
 
-    /// True if frames would be transformed (encrypted) after the handshake. NULL and PLAIN
-    /// never are, and no mechanism that does exists yet: the connection does not route frames
-    /// through a mechanism after the handshake (it asserts this is false). CURVE will.
-    pub(crate) fn encrypts(&self) -> bool {
+    /// The frame transform for after the handshake: `Some` once, when a CURVE handshake has
+    /// just completed; NULL and PLAIN never transform frames.
+    pub(crate) fn take_cipher(&mut self) -> Option<CurveCipher> {
         match self {
-            Self::Null(_) | Self::PlainClient(_) | Self::PlainServer(_) => false,
+            Self::Null(_) | Self::PlainClient(_) | Self::PlainServer(_) => None,
+            Self::CurveClient(m) => m.take_cipher(),
+            Self::CurveServer(m) => m.take_cipher(),
         }
+    }
+}
+
+/// The error an ERROR command from the peer during the handshake stands for.
+pub(crate) fn peer_error(body: &Bytes) -> Error {
+    match Command::parse(body) {
+        Ok(Command::Error(reason)) => Error::from_peer_reason(&reason),
+        Ok(_) => Error::MalformedCommand("ERROR"),
+        Err(e) => e,
     }
 }

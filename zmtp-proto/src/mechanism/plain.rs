@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::peer_error;
 use crate::command::{encode_command_header, split_name, Command};
 use crate::error::Error;
 use crate::metadata::Metadata;
@@ -421,14 +422,6 @@ fn parse_hello(data: &Bytes) -> Result<(Bytes, Bytes), Error> {
         ));
     }
     Ok((user, pass))
-}
-
-fn peer_error(body: &Bytes) -> Error {
-    match Command::parse(body) {
-        Ok(Command::Error(reason)) => Error::from_peer_reason(&reason),
-        Ok(_) => Error::MalformedCommand("ERROR"),
-        Err(e) => e,
-    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,17 @@ pub(crate) struct Core {
     /// Where bodies sent with `Socket::send_slice` are copied when they must wait in a peer's
     /// queue (see [`Copied`]).
     spill: BytesMut,
+    /// The socket's generator, seeded by the driver: 32 bytes for each CURVE connection.
+    rng: Option<SocketRng>,
+}
+
+/// A ChaCha20 generator whose state never shows in `Debug`.
+pub(crate) struct SocketRng(rand_chacha::ChaCha20Rng);
+
+impl std::fmt::Debug for SocketRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SocketRng(..)")
+    }
 }
 
 impl Core {
@@ -145,6 +156,27 @@ impl Core {
             closing: false,
             flush_hint: false,
             spill: BytesMut::new(),
+            rng: None,
+        }
+    }
+
+    /// Seeds the generator CURVE connections draw their entropy from.
+    pub(crate) fn seed_rng(&mut self, seed: [u8; 32]) {
+        use rand_core::SeedableRng;
+        self.rng = Some(SocketRng(rand_chacha::ChaCha20Rng::from_seed(seed)));
+    }
+
+    /// A new connection, with entropy from the socket's generator when its mechanism needs
+    /// some (without a seed, a CURVE connection fails at once: see `Connection::new`).
+    fn new_connection(&mut self) -> Connection {
+        let config = self.conn_config.clone();
+        match self.rng.as_mut() {
+            Some(SocketRng(rng)) if config.mechanism.needs_entropy() => {
+                let mut entropy = [0; 32];
+                rand_core::RngCore::fill_bytes(rng, &mut entropy);
+                Connection::with_entropy(config, self.now, entropy)
+            }
+            _ => Connection::new(config, self.now),
         }
     }
 
@@ -227,23 +259,23 @@ impl Core {
 
     pub(crate) fn add_accepted(&mut self) -> PeerId {
         let mut peer = Peer::new(None);
-        peer.conn = Some(Connection::new(self.conn_config.clone(), self.now));
+        peer.conn = Some(self.new_connection());
         self.insert(peer)
     }
 
     pub(crate) fn attach(&mut self, id: PeerId) -> bool {
-        let config = self.conn_config.clone();
-        let now = self.now;
-        let Some(p) = self.peer_mut(id) else {
-            return false;
-        };
-        if p.conn.is_some() || p.endpoint.is_none() {
+        if self
+            .peer(id)
+            .is_none_or(|p| p.conn.is_some() || p.endpoint.is_none())
+        {
             return false;
         }
+        let conn = self.new_connection();
+        let p = self.peer_mut(id).expect("checked above");
         p.dialing = false;
         p.close_requested = false;
         p.ignored = false;
-        p.conn = Some(Connection::new(config, now));
+        p.conn = Some(conn);
         let endpoint = p.endpoint.clone().expect("connect side");
         self.events
             .push_back(SocketEvent::Connected { peer: id, endpoint });

@@ -20,6 +20,11 @@ use zmtp_proto::{Connection, ConnectionConfig, Error, Event, Metadata, Msg, Sock
 /// per round need a few million, so anything beyond means two machines keep talking forever.
 const MAX_ROUNDS: usize = 10_000_000;
 
+/// The entropy `Pair` gives its client (CURVE's transient keys and nonces come from it).
+pub const CLIENT_ENTROPY: [u8; 32] = [0xC1; 32];
+/// The entropy `Pair` gives its server.
+pub const SERVER_ENTROPY: [u8; 32] = [0x5E; 32];
+
 /// A client and a server connection joined by an in-memory byte pipe, on a virtual clock.
 ///
 /// Bytes move only when `step()` / `drive()` / `deliver_*()` are called, so tests decide exactly
@@ -47,8 +52,9 @@ impl Pair {
     pub fn with_configs(client: ConnectionConfig, server: ConnectionConfig) -> Self {
         let now = Instant::now();
         Self {
-            client: Connection::new(client, now),
-            server: Connection::new(server, now),
+            // Fixed entropy (used by CURVE only): the same configs give the same bytes.
+            client: Connection::with_entropy(client, now, CLIENT_ENTROPY),
+            server: Connection::with_entropy(server, now, SERVER_ENTROPY),
             now,
             c2s: Tap::default(),
             s2c: Tap::default(),
