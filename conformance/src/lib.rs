@@ -77,6 +77,8 @@
 //! * [`cases::faults`]: redials and heartbeats while the application waits in `recv` or in
 //!   `send` at the high-water mark, peers that never greet, peers killed mid-frame (RST and
 //!   FIN), the redial backoff;
+//! * [`cases::curve`]: CURVE between our sockets and against libzmq 4.3.5 (pyzmq, a
+//!   [`pyzmq::PyPeer`] process), both roles, volumes, subscriptions, heartbeats, refusals;
 //! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
 //!
 //! # What the peers do differently (and how the suite copes)
@@ -99,6 +101,7 @@
 
 pub mod cases;
 pub mod peer;
+pub mod pyzmq;
 pub mod relay;
 pub mod util;
 
@@ -214,6 +217,9 @@ macro_rules! conformance_tests {
             // Security (PLAIN).
             plain_ours, plain_libzmq,
             plain_without_users_libzmq,
+            // Security (CURVE): libzmq through pyzmq.
+            curve_ours, curve_client_of_libzmq, curve_server_for_libzmq,
+            curve_pub_sub_libzmq, curve_refusals_libzmq,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
             unbind_disconnect_ours, unbind_disconnect_libzmq,
             pub_never_blocks_ours, pub_never_blocks_libzmq,

@@ -3,6 +3,7 @@
 //! checklist items it covers.
 
 pub mod cancel;
+pub mod curve;
 pub mod endpoints;
 pub mod faults;
 pub mod heartbeat;
@@ -15,6 +16,7 @@ pub mod semantics;
 pub mod volume;
 
 pub use cancel::*;
+pub use curve::*;
 pub use endpoints::*;
 pub use faults::*;
 pub use heartbeat::*;
