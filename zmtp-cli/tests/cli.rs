@@ -692,25 +692,12 @@ fn mechanism_option_selects_the_mechanism(d: &str) {
     assert_eq!(pull.stdout, ["over null"]);
 }
 
-/// `--mechanism curve` is refused (CURVE is not implemented), never run as NULL; a
-/// `--mechanism` that the PLAIN options contradict, or PLAIN without a role, is a usage error.
+/// A `--mechanism` that the PLAIN options contradict, or PLAIN without a role, is a usage
+/// error (the CURVE cases are in `tests/curve.rs`).
 #[test]
 fn mechanism_option_usage_errors() {
     let ep = "tcp://127.0.0.1:1";
     let cases: &[(&[&str], &[&str])] = &[
-        (
-            &["cat", "pull", "--connect", ep, "--mechanism", "curve"],
-            &["CURVE", "not supported yet"],
-        ),
-        (
-            &["cat", "pull", "--connect", ep, "--mechanism=curve"],
-            &["CURVE", "not supported yet"],
-        ),
-        // Also with the CURVE-less rest of a command line that is wrong.
-        (
-            &["cat", "pull", "--mechanism=curve"],
-            &["CURVE", "not supported yet"],
-        ),
         (
             &[
                 "cat",
