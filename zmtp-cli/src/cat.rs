@@ -229,8 +229,7 @@ async fn session<B: Runtime>(config: &Config) -> CmdResult {
     };
     let mut state = Loop::new(config);
     state.run(&socket, &mut monitor, lines.as_ref()).await?;
-    socket.close().await;
-    Ok(())
+    state.close(socket, &mut monitor).await
 }
 
 /// Where a req or rep socket is in its request/reply cycle.
@@ -371,6 +370,42 @@ impl<'a> Loop<'a> {
                     return Err(Failure::error(format!("cannot read stdin: {e}")));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Closes the socket, flushing for up to `--linger`, and handles the monitor's events
+    /// until it ends: a push or pub client whose queued messages wait for a handshake that the
+    /// server refuses fails as it would during the run, instead of exiting 0. The monitor
+    /// ends once the socket is closed.
+    async fn close<R: Runtime>(
+        &mut self,
+        socket: Socket<R>,
+        monitor: &mut Monitor<R>,
+    ) -> CmdResult {
+        let mut closing = pin!(socket.close());
+        let mut closed = false;
+        while self.monitor_open {
+            let mut next = pin!(monitor.next());
+            // Events first: the one that explains why the close was quick comes with it.
+            let step = poll_fn(|cx| {
+                if let Poll::Ready(event) = next.as_mut().poll(cx) {
+                    return Poll::Ready(Some(event));
+                }
+                if !closed && closing.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await;
+            match step {
+                Some(Some(event)) => self.on_event(event)?,
+                Some(None) => self.monitor_open = false,
+                None => closed = true,
+            }
+        }
+        if !closed {
+            closing.await;
         }
         Ok(())
     }
