@@ -82,7 +82,7 @@ pub(crate) enum TypeArg {
 /// The security mechanisms, by their ZMTP names (`--mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum MechanismArg {
-    /// NULL: no security (the default without PLAIN options).
+    /// NULL: no security (the default without PLAIN or CURVE options).
     Null,
     /// PLAIN: a user name and password in clear text; needs --plain-user and --plain-password
     /// (client) or --plain-server (server).
@@ -182,8 +182,8 @@ pub(crate) struct CatArgs {
     #[arg(long)]
     pub(crate) curve_server: bool,
     /// CURVE: our long-term secret key, 40 characters of Z85 (ZMQ_CURVE_SECRETKEY); needed by
-    /// servers and clients alike. Make one with 'zmtp keygen'. A key that begins with '-'
-    /// needs --curve-secret-key=KEY.
+    /// servers and clients alike. Make one with 'zmtp keygen'. Keys may begin with '-':
+    /// the --curve-secret-key=KEY form (as for every key option) always works.
     #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub(crate) curve_secret_key: Option<String>,
     /// CURVE: our long-term public key (ZMQ_CURVE_PUBLICKEY); optional, as it is derived from
