@@ -16,10 +16,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
-use zmtp_proto::MechanismConfig;
-use zmtp_proto::{Msg, SocketType};
+use zmtp_proto::{MechanismConfig, Msg, SocketType};
 
 use zmtp_async::{Monitor, Runtime, Socket};
 
@@ -27,7 +25,8 @@ use crate::backend::{proto_error, sleep, Event};
 use crate::drivers::{self, with_backend, DriverName};
 use crate::frames::{decode_hex, encode_hex, format_msg, parse_line};
 use crate::lines::Lines;
-use crate::{CatArgs, CmdResult, Failure, MechanismArg, TypeArg};
+use crate::security;
+use crate::{CatArgs, CmdResult, Failure, TypeArg};
 
 /// Runs `zmtp cat`.
 pub(crate) fn run(driver: Option<DriverName>, args: &CatArgs) -> CmdResult {
@@ -105,7 +104,9 @@ impl Config {
             TypeArg::Pull => (SocketType::Pull, Role::RecvOnly),
             TypeArg::Pair => (SocketType::Pair, Role::Both),
         };
-        check_mechanism(args)?;
+        // First, so that a security mistake is reported before anything else.
+        let mut notes = Vec::new();
+        let mechanism = security::mechanism(args, &mut notes)?;
         if args.bind.is_empty() && args.connect.is_empty() {
             return Err(Failure::error(
                 "nothing to do: give at least one --bind or --connect endpoint",
@@ -168,42 +169,7 @@ impl Config {
         options.heartbeat_ivl = args.heartbeat_ivl.map(Duration::from_millis);
         options.heartbeat_timeout = args.heartbeat_timeout.map(Duration::from_millis);
         options.heartbeat_ttl = args.heartbeat_ttl.map(Duration::from_millis);
-        if let (Some(user), Some(pass)) = (&args.plain_user, &args.plain_password) {
-            let credentials = PlainCredentials::new(user.clone(), pass.clone())
-                .map_err(|e| Failure::error(format!("--plain-user/--plain-password: {e}")))?;
-            options.mechanism = MechanismConfig::PlainClient(credentials);
-        }
-        let mut notes = Vec::new();
-        if args.plain_server {
-            options.mechanism = MechanismConfig::PlainServer(if args.plain_accept_any {
-                notes.push(
-                    "warning: --plain-accept-any: any user name and password is let in; \
-                     PLAIN authenticates nobody"
-                        .to_owned(),
-                );
-                PlainUsers::insecure_accept_any()
-            } else if args.allow.is_empty() {
-                notes.push(
-                    "PLAIN server with no --allow: every client is refused, as by libzmq \
-                     without a ZAP handler"
-                        .to_owned(),
-                );
-                PlainUsers::none()
-            } else {
-                let users = args
-                    .allow
-                    .iter()
-                    .map(|a| {
-                        a.split_once(':')
-                            .map(|(u, p)| (u.to_owned(), p.to_owned()))
-                            .ok_or_else(|| {
-                                Failure::error(format!("--allow {a:?}: expected USER:PASSWORD"))
-                            })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                PlainUsers::new(users)
-            });
-        }
+        options.mechanism = mechanism;
         // Report messages for unknown routing ids instead of dropping them silently, and wait
         // at the high-water mark instead of dropping.
         options.router_mandatory = socket_type == SocketType::Router;
@@ -230,32 +196,6 @@ impl Config {
             Role::Rep | Role::Both => !self.echo,
             Role::RecvOnly => false,
         }
-    }
-}
-
-/// Checks `--mechanism` against the PLAIN options, which alone choose the mechanism when it is
-/// not given: `null` admits none of them, `plain` needs a role (client credentials or
-/// `--plain-server`; clap already keeps the two roles apart), and `curve` is refused rather
-/// than run as NULL.
-fn check_mechanism(args: &CatArgs) -> Result<(), Failure> {
-    let client = args.plain_user.is_some() || args.plain_password.is_some();
-    match args.mechanism {
-        None => Ok(()),
-        Some(MechanismArg::Curve) => Err(Failure::error(
-            "--mechanism curve: CURVE is not supported yet (supported: null, plain)",
-        )),
-        Some(MechanismArg::Plain) if !client && !args.plain_server => Err(Failure::error(
-            "--mechanism plain needs --plain-user and --plain-password (a client) or \
-             --plain-server (a server)",
-        )),
-        Some(MechanismArg::Null) if args.plain_server => Err(Failure::error(
-            "--mechanism null cannot be used with --plain-server (use --mechanism plain)",
-        )),
-        Some(MechanismArg::Null) if client => Err(Failure::error(
-            "--mechanism null cannot be used with --plain-user/--plain-password (use \
-             --mechanism plain)",
-        )),
-        Some(MechanismArg::Null | MechanismArg::Plain) => Ok(()),
     }
 }
 
@@ -289,8 +229,7 @@ async fn session<B: Runtime>(config: &Config) -> CmdResult {
     };
     let mut state = Loop::new(config);
     state.run(&socket, &mut monitor, lines.as_ref()).await?;
-    socket.close().await;
-    Ok(())
+    state.close(socket, &mut monitor).await
 }
 
 /// Where a req or rep socket is in its request/reply cycle.
@@ -435,6 +374,42 @@ impl<'a> Loop<'a> {
         Ok(())
     }
 
+    /// Closes the socket, flushing for up to `--linger`, and handles the monitor's events
+    /// until it ends: a push or pub client whose queued messages wait for a handshake that the
+    /// server refuses fails as it would during the run, instead of exiting 0. The monitor
+    /// ends once the socket is closed.
+    async fn close<R: Runtime>(
+        &mut self,
+        socket: Socket<R>,
+        monitor: &mut Monitor<R>,
+    ) -> CmdResult {
+        let mut closing = pin!(socket.close());
+        let mut closed = false;
+        while self.monitor_open {
+            let mut next = pin!(monitor.next());
+            // Events first: the one that explains why the close was quick comes with it.
+            let step = poll_fn(|cx| {
+                if let Poll::Ready(event) = next.as_mut().poll(cx) {
+                    return Poll::Ready(Some(event));
+                }
+                if !closed && closing.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await;
+            match step {
+                Some(Some(event)) => self.on_event(event)?,
+                Some(None) => self.monitor_open = false,
+                None => closed = true,
+            }
+        }
+        if !closed {
+            closing.await;
+        }
+        Ok(())
+    }
+
     fn on_line(&mut self, line: &[u8]) -> CmdResult {
         self.line_number += 1;
         let msg = parse_line(line, self.config.hex)
@@ -506,14 +481,29 @@ impl<'a> Loop<'a> {
                 self.dialled.insert(peer, endpoint);
             }
             Event::Socket(SocketEvent::HandshakeFailed { peer, error }) => {
+                let curve_client = matches!(
+                    self.config.options.mechanism,
+                    MechanismConfig::CurveClient(_)
+                );
                 if let Some(endpoint) = self.dialled.get(&peer) {
-                    if error.is_handshake_refusal() {
-                        // We are the client and the server said no: nothing will change that.
+                    // We are the client and the server said no (an ERROR command, as for a
+                    // CURVE key not on its allow list), or, with CURVE, its boxes do not open
+                    // with the key we were given: redialling will not change that.
+                    if error.is_handshake_refusal()
+                        || (curve_client && matches!(error, zmtp_proto::Error::Cryptographic(_)))
+                    {
                         return Err(Failure::error(format!("{endpoint}: {error}")));
                     }
                 }
+                // A CURVE server whose HELLO box does not open closes the connection without
+                // a word (libzmq too), so a wrong --curve-server-key looks like this.
+                let hint = if curve_client && error == zmtp_proto::Error::Closed {
+                    " (does the server's public key match --curve-server-key?)"
+                } else {
+                    ""
+                };
                 self.note(format!(
-                    "zmtp: handshake with {} failed: {error}",
+                    "zmtp: handshake with {} failed: {error}{hint}",
                     self.who(peer)
                 ));
             }

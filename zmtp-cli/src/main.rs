@@ -1,4 +1,5 @@
-//! `zmtp`: netcat for ZeroMQ (`zmtp cat`) and libzmq-compatible perf tools (`zmtp perf`).
+//! `zmtp`: netcat for ZeroMQ (`zmtp cat`), libzmq-compatible perf tools (`zmtp perf`) and a
+//! CURVE key generator (`zmtp keygen`).
 //!
 //! See `docs/cli.md` for the full description and examples. Exit codes: 0 on success, 1 on an
 //! error (one `error:` line on stderr), 3 when `--timeout` fired.
@@ -7,8 +8,10 @@ mod backend;
 mod cat;
 mod drivers;
 mod frames;
+mod keygen;
 mod lines;
 mod perf;
+mod security;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -20,7 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "zmtp",
     version,
-    about = "ZeroMQ from the shell: netcat for ZeroMQ (cat) and libzmq-compatible perf tools (perf)",
+    about = "ZeroMQ from the shell: netcat for ZeroMQ (cat), libzmq-compatible perf tools (perf) \
+             and CURVE key pairs (keygen)",
     after_help = "Exit codes: 0 success, 1 error (one 'error:' line on stderr), 3 --timeout fired."
 )]
 pub(crate) struct Cli {
@@ -43,6 +47,9 @@ enum Command {
     /// Latency and throughput, compatible with libzmq's local_lat, remote_lat, local_thr and
     /// remote_thr; with no arguments, both ends in one process on loopback for each driver.
     Perf(PerfArgs),
+    /// Print a fresh CURVE key pair, as libzmq's curve_keygen does: the public key, then the
+    /// secret key, 40 characters of Z85 each, each under its label.
+    Keygen,
 }
 
 /// The socket types, by their libzmq names.
@@ -75,12 +82,13 @@ pub(crate) enum TypeArg {
 /// The security mechanisms, by their ZMTP names (`--mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum MechanismArg {
-    /// NULL: no security (the default without PLAIN options).
+    /// NULL: no security (the default without PLAIN or CURVE options).
     Null,
     /// PLAIN: a user name and password in clear text; needs --plain-user and --plain-password
     /// (client) or --plain-server (server).
     Plain,
-    /// CURVE: not supported yet (refused with an error).
+    /// CURVE: encrypted and authenticated; needs --curve-server-key and --curve-secret-key
+    /// (client) or --curve-server and --curve-secret-key (server).
     Curve,
 }
 
@@ -139,9 +147,10 @@ pub(crate) struct CatArgs {
     /// deciseconds).
     #[arg(long, value_name = "MS")]
     pub(crate) heartbeat_ttl: Option<u64>,
-    /// The security mechanism. Without it, --plain-user/--plain-password make a PLAIN client,
-    /// --plain-server a PLAIN server, and NULL is used otherwise; with it, those options must
-    /// agree (null: none of them; plain: one of the two roles). CURVE is not supported yet.
+    /// The security mechanism. Without it, the PLAIN or CURVE options choose (--plain-user and
+    /// --plain-password or --plain-server: PLAIN; --curve-server-key or --curve-server: CURVE),
+    /// and NULL is used otherwise; with it, those options must agree (null: none of them; plain
+    /// or curve: one of that mechanism's two roles, and none of the other's options).
     #[arg(long, value_enum, value_name = "MECHANISM", ignore_case = true)]
     pub(crate) mechanism: Option<MechanismArg>,
     /// PLAIN client: the user name to present (ZMQ_PLAIN_USERNAME; needs --plain-password).
@@ -167,6 +176,27 @@ pub(crate) struct CatArgs {
     /// no libzmq option does this). Instead of --allow.
     #[arg(long, requires = "plain_server", conflicts_with = "allow")]
     pub(crate) plain_accept_any: bool,
+    /// CURVE server (ZMQ_CURVE_SERVER): needs --curve-secret-key. Clients must know its public
+    /// key; with no --allow-curve any client that does gets in, as with libzmq without a ZAP
+    /// handler.
+    #[arg(long)]
+    pub(crate) curve_server: bool,
+    /// CURVE: our long-term secret key, 40 characters of Z85 (ZMQ_CURVE_SECRETKEY); needed by
+    /// servers and clients alike. Make one with 'zmtp keygen'. Keys may begin with '-':
+    /// the --curve-secret-key=KEY form (as for every key option) always works.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    pub(crate) curve_secret_key: Option<String>,
+    /// CURVE: our long-term public key (ZMQ_CURVE_PUBLICKEY); optional, as it is derived from
+    /// --curve-secret-key, and it must match it when given.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    pub(crate) curve_public_key: Option<String>,
+    /// CURVE client: the server's public key (ZMQ_CURVE_SERVERKEY); needs --curve-secret-key.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    pub(crate) curve_server_key: Option<String>,
+    /// CURVE server: let in the client whose public key is KEY; repeatable. Clients not listed
+    /// are refused (ERROR 400).
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    pub(crate) allow_curve: Vec<String>,
 }
 
 /// Arguments of `zmtp perf`.
@@ -252,6 +282,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Cat(args) => cat::run(cli.driver, &args),
         Command::Perf(args) => perf::run(cli.driver, args.mode),
+        Command::Keygen => keygen::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,16 @@
 mod support;
 
 use support::{hex, interop_available, run_zmtp_on, Proc};
+use zmtp_proto::mechanism::CurveKeyPair;
+
+/// A fresh CURVE key pair as Z85 text: (public, secret).
+fn curve_keys() -> (String, String) {
+    let pair = CurveKeyPair::generate(&mut rand::rngs::OsRng);
+    (
+        pair.public().to_z85(),
+        pair.secret().expose_z85().to_string(),
+    )
+}
 
 fn push_to_libzmq_pull_with_binary_and_empty_frames(d: &str) {
     if !interop_available() {
@@ -447,6 +457,189 @@ fn perf_throughput_against_libzmq_both_ways(d: &str) {
     }
 }
 
+/// Our cat as a CURVE server with an allow list, libzmq (pyzmq) as its clients: a client whose
+/// key is not listed is refused and logged, then a listed one makes a round trip.
+fn curve_server_with_libzmq_clients(d: &str) {
+    if !interop_available() {
+        return;
+    }
+    let (server_public, server_secret) = curve_keys();
+    let (client_public, client_secret) = curve_keys();
+    let (stranger_public, stranger_secret) = curve_keys();
+    let rep = Proc::zmtp_on(
+        d,
+        &[
+            "cat",
+            "rep",
+            "--echo",
+            "-n",
+            "1",
+            "--curve-server",
+            &format!("--curve-secret-key={server_secret}"),
+            &format!("--allow-curve={client_public}"),
+            "--bind",
+            "tcp://127.0.0.1:*",
+        ],
+    );
+    let ep = rep.bound();
+    let stranger = Proc::python(
+        "peer.py",
+        &[
+            "REQ",
+            "--connect",
+            &ep,
+            "--curve-serverkey",
+            &server_public,
+            "--curve-publickey",
+            &stranger_public,
+            "--curve-secretkey",
+            &stranger_secret,
+            "--send",
+            &hex(b"let me in"),
+            "--recv",
+            "1",
+            "--timeout",
+            "3000",
+        ],
+    );
+    stranger.ready();
+    let log = rep.stderr_after("zmtp: handshake with");
+    assert!(
+        log.contains("not allowed") && log.contains(&stranger_public),
+        "{log}"
+    );
+    assert_eq!(stranger.line(), "timeout", "a refused client gets nothing");
+    let client = Proc::python(
+        "peer.py",
+        &[
+            "REQ",
+            "--connect",
+            &ep,
+            "--curve-serverkey",
+            &server_public,
+            "--curve-publickey",
+            &client_public,
+            "--curve-secretkey",
+            &client_secret,
+            "--send",
+            &format!("{}\t{}", hex(b"from"), hex(b"libzmq")),
+            "--recv",
+            "1",
+        ],
+    );
+    client.ready();
+    assert_eq!(
+        client.line(),
+        format!("{}\t{}", hex(b"from"), hex(b"libzmq"))
+    );
+    assert_eq!(client.line(), "done");
+    let rep = rep.finish();
+    assert_eq!(rep.code, Some(0), "{rep:?}");
+    assert_eq!(rep.stdout, ["from\tlibzmq"]);
+}
+
+/// Our cat as a CURVE client of a libzmq (pyzmq) CURVE server without ZAP, which lets in any
+/// client that knows its key.
+fn curve_client_to_libzmq_server(d: &str) {
+    if !interop_available() {
+        return;
+    }
+    let (server_public, server_secret) = curve_keys();
+    let (_, client_secret) = curve_keys();
+    let rep = Proc::python(
+        "peer.py",
+        &[
+            "REP",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-server",
+            "--curve-secretkey",
+            &server_secret,
+            "--echo",
+            "1",
+        ],
+    );
+    let ep = rep.ready();
+    let req = run_zmtp_on(
+        d,
+        &[
+            "cat",
+            "req",
+            "--connect",
+            &ep,
+            "--curve-server-key",
+            &server_public,
+            "--curve-secret-key",
+            &client_secret,
+            "--timeout",
+            "10000",
+        ],
+        b"to\tlibzmq\n",
+    );
+    assert_eq!(req.code, Some(0), "{req:?}");
+    assert_eq!(req.stdout, ["to\tlibzmq"]);
+    assert_eq!(rep.line(), format!("{}\t{}", hex(b"to"), hex(b"libzmq")));
+    assert_eq!(rep.line(), "done");
+}
+
+/// A libzmq CURVE server whose ZAP handler does not know our key answers ERROR 400: our client
+/// exits 1 with one `error:` line; with a known key the same server answers.
+fn curve_client_refused_by_libzmq_zap(d: &str) {
+    if !interop_available() {
+        return;
+    }
+    let (server_public, server_secret) = curve_keys();
+    let (client_public, client_secret) = curve_keys();
+    let (_, stranger_secret) = curve_keys();
+    let rep = Proc::python(
+        "peer.py",
+        &[
+            "REP",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-server",
+            "--curve-secretkey",
+            &server_secret,
+            "--curve-allow",
+            &client_public,
+            "--echo",
+            "1",
+        ],
+    );
+    let ep = rep.ready();
+    let client = |secret: &str, input: &[u8]| {
+        run_zmtp_on(
+            d,
+            &[
+                "cat",
+                "req",
+                "--connect",
+                &ep,
+                "--curve-server-key",
+                &server_public,
+                "--curve-secret-key",
+                secret,
+                "--timeout",
+                "10000",
+            ],
+            input,
+        )
+    };
+    let refused = client(&stranger_secret, b"let me in\n");
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    let line = refused.error_line();
+    assert!(
+        line.contains(&ep) && line.contains("refused") && line.contains("400"),
+        "{line}"
+    );
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    let allowed = client(&client_secret, b"known\n");
+    assert_eq!(allowed.code, Some(0), "{allowed:?}");
+    assert_eq!(allowed.stdout, ["known"]);
+    assert_eq!(rep.line(), hex(b"known"));
+    assert_eq!(rep.line(), "done");
+}
+
 for_each_driver!(
     push_to_libzmq_pull_with_binary_and_empty_frames,
     libzmq_push_to_pull_raw_and_hex,
@@ -461,4 +654,7 @@ for_each_driver!(
     incompatible_libzmq_peer_is_logged_and_others_served,
     perf_latency_against_libzmq_both_ways,
     perf_throughput_against_libzmq_both_ways,
+    curve_server_with_libzmq_clients,
+    curve_client_to_libzmq_server,
+    curve_client_refused_by_libzmq_zap,
 );

@@ -48,23 +48,47 @@ def main():
     p.add_argument("--heartbeat-ivl", type=int, default=0)
     p.add_argument("--zap-deny", action="store_true",
                    help="run a ZAP handler that refuses every client (NULL mechanism)")
+    p.add_argument("--curve-server", action="store_true", help="CURVE server (ZMQ_CURVE_SERVER)")
+    p.add_argument("--curve-secretkey", help="our CURVE secret key, Z85")
+    p.add_argument("--curve-publickey", help="our CURVE public key, Z85")
+    p.add_argument("--curve-serverkey", help="CURVE client: the server's public key, Z85")
+    p.add_argument("--curve-allow", action="append", default=[],
+                   help="CURVE server: run a ZAP handler that lets in only this client key (Z85);"
+                   " repeatable")
     p.add_argument("--timeout", type=int, default=10000, help="receive timeout in ms")
     p.add_argument("--hold", type=float, default=0.0, help="seconds to stay up before exiting")
     a = p.parse_args()
 
     ctx = zmq.Context()
     auth = None
-    if a.zap_deny:
+    if a.zap_deny or a.curve_allow:
         from zmq.auth.thread import ThreadAuthenticator
 
         auth = ThreadAuthenticator(ctx)
         auth.start()
+    if a.zap_deny:
         auth.deny("127.0.0.1")
+    if a.curve_allow:
+        allowed = {key.encode() for key in a.curve_allow}
+
+        class AllowList:
+            def callback(self, domain, key):
+                return key in allowed
+
+        auth.configure_curve_callback("global", credentials_provider=AllowList())
     s = ctx.socket(getattr(zmq, a.type.upper()))
     s.linger = 1000
     s.rcvtimeo = a.timeout
-    if a.zap_deny:
+    if a.zap_deny or a.curve_allow:
         s.zap_domain = b"global"
+    if a.curve_server:
+        s.curve_server = True
+    if a.curve_secretkey:
+        s.curve_secretkey = a.curve_secretkey.encode()
+    if a.curve_publickey:
+        s.curve_publickey = a.curve_publickey.encode()
+    if a.curve_serverkey:
+        s.curve_serverkey = a.curve_serverkey.encode()
     if a.identity is not None:
         s.setsockopt(zmq.ROUTING_ID, bytes.fromhex(a.identity))
     for prefix in a.subscribe:
