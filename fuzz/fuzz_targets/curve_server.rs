@@ -1,0 +1,13 @@
+//! A CURVE server fed a client's bytes: a recorded valid session's, cut short and followed by
+//! arbitrary bytes, or with bytes flipped (`common/curve.rs` says what is checked).
+#![no_main]
+
+#[path = "common/curve.rs"]
+mod curve;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: curve::Input| {
+    let recorded = &curve::session().client;
+    curve::run(&input, curve::server_config(), curve::SERVER_ENTROPY, recorded);
+});
