@@ -53,9 +53,13 @@ mod test_util;
 pub mod prelude {
     pub use crate::monitor::MonitorEvent;
     pub use crate::runtime::Runtime;
-    /// Security: PLAIN credentials (client) and the users a PLAIN server lets in, set through
+    /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
+    /// client and server settings and the clients a server lets in. All are set through
     /// [`SocketOptions::mechanism`].
-    pub use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
+    pub use zmtp_proto::mechanism::{
+        CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
+        CurveServerConfig, PlainCredentials, PlainUsers,
+    };
     pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
     pub use zmtp_proto::{Error, Frame, MechanismConfig, Msg, SendError, SocketType};
 }
