@@ -4,7 +4,8 @@
 //! must not allocate per message (bodies are slices of the input arena, `Msg` keeps up to four
 //! frames inline, the arena is reused once the application dropped the messages), and encoding
 //! through `send` + `transmit_chunks`/`advance_transmit` must not allocate at all (the
-//! coalescing buffer is reclaimed once written).
+//! coalescing buffer is reclaimed once written). The same holds through CURVE (frames sealed in
+//! place in the coalescing buffer, opened into the cipher's reused buffer).
 //!
 //! What remains on the decode side is amortised: about two allocations per 64 KiB arena refill
 //! (a new slab when the old one is still referenced by a message that spans the refill, plus the
@@ -24,7 +25,10 @@ use std::io::IoSlice;
 
 use bytes::Bytes;
 use support::*;
-use zmtp_proto::{Connection, ConnectionConfig, Msg, SocketType};
+use zmtp_proto::mechanism::{
+    CurveClientConfig, CurveClients, CurveKeyPair, CurveSecretKey, CurveServerConfig,
+};
+use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, Msg, SocketType};
 
 thread_local! {
     // Const-initialised and without destructor: reading it never allocates.
@@ -100,16 +104,41 @@ fn write_all(conn: &mut Connection, sink: &mut Vec<u8>) -> usize {
     total
 }
 
+/// A PUSH and a PULL config, with CURVE on both when `curve` is set.
+fn push_pull(curve: bool) -> (ConnectionConfig, ConnectionConfig) {
+    let (mut push, mut pull) = (
+        ConnectionConfig::new(SocketType::Push),
+        ConnectionConfig::new(SocketType::Pull),
+    );
+    if curve {
+        let key = |n| CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]));
+        push.mechanism =
+            MechanismConfig::CurveClient(CurveClientConfig::new(*key(1).public(), key(2)));
+        pull.mechanism =
+            MechanismConfig::CurveServer(CurveServerConfig::new(key(1), CurveClients::any()));
+    }
+    (push, pull)
+}
+
 /// Checklist-independent performance contract: decoding small messages allocates nothing per
 /// message once warm (only amortised arena refills are allowed).
 #[test]
 fn decode_small_messages_does_not_allocate_per_message() {
+    decode_small_messages(false);
+}
+
+/// The same through CURVE: each MESSAGE is opened into the cipher's reused buffer and a small
+/// body copied out inline.
+#[test]
+fn decode_small_curve_messages_does_not_allocate_per_message() {
+    decode_small_messages(true);
+}
+
+fn decode_small_messages(curve: bool) {
     const MESSAGES: usize = 200_000;
     const WARM_UP: usize = 20_000;
-    let mut p = Pair::connected(
-        ConnectionConfig::new(SocketType::Push),
-        ConnectionConfig::new(SocketType::Pull),
-    );
+    let (push, pull) = push_pull(curve);
+    let mut p = Pair::connected(push, pull);
     // Pre-encode the whole stream (allocations here do not count).
     let mut stream = Vec::new();
     for i in 0..MESSAGES {
@@ -165,12 +194,20 @@ fn decode_small_messages_does_not_allocate_per_message() {
 /// state.
 #[test]
 fn encode_small_messages_does_not_allocate() {
+    encode_small_messages(false);
+}
+
+/// The same through CURVE: each frame is sealed in place in the coalescing buffer.
+#[test]
+fn encode_small_curve_messages_does_not_allocate() {
+    encode_small_messages(true);
+}
+
+fn encode_small_messages(curve: bool) {
     const MESSAGES: usize = 200_000;
     const BATCH: usize = 64;
-    let mut p = Pair::connected(
-        ConnectionConfig::new(SocketType::Push),
-        ConnectionConfig::new(SocketType::Pull),
-    );
+    let (push, pull) = push_pull(curve);
+    let mut p = Pair::connected(push, pull);
     let msgs: Vec<Msg> = (0..BATCH).map(small_msg).collect();
     let mut sink = Vec::with_capacity(64 * 1024);
     let client = &mut p.client;

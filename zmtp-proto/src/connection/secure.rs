@@ -8,17 +8,27 @@ use super::Connection;
 use crate::command::Command;
 use crate::error::Error;
 use crate::frame::FrameHeader;
-use crate::mechanism::curve::cipher::{self, Opened};
+use crate::mechanism::curve::cipher;
+use crate::message::{Frame, INLINE_FRAME_BYTES};
 
 impl Connection {
     /// Decrypts the CURVE MESSAGE at the front of the arena (`total` bytes, its body from
-    /// `start`) and handles the frame it holds. The plaintext lands in the cipher's reused
-    /// buffer; the arena's bytes are released at once.
+    /// `start`) in place and handles the frame it holds: a small body is copied out inline, a
+    /// larger one is a slice of the arena, as on the NULL path.
     #[inline(never)]
     pub(super) fn open_frame(&mut self, start: usize, total: usize) -> Result<(), Error> {
         let cipher = self.cipher.as_deref_mut().expect("a CURVE connection");
-        let Opened { flags, body } = cipher.open_frame(&self.input.arena[start..total])?;
-        self.input.arena.advance(total);
+        let flags = cipher.open_in_place(&mut self.input.arena[start..total])?;
+        let from = start + cipher::OVERHEAD;
+        let body = if total - from <= INLINE_FRAME_BYTES {
+            let body = Frame::copy_from_slice(&self.input.arena[from..total]);
+            self.input.arena.advance(total);
+            body
+        } else {
+            let mut body = self.input.arena.split_to(total).freeze();
+            body.advance(from);
+            Frame::from(body)
+        };
         if flags & cipher::COMMAND != 0 {
             return self.handle_active_command(body.to_bytes());
         }

@@ -19,7 +19,7 @@ use super::crypto::{open_in_place, seal_in_place, short_nonce, MAC_LEN};
 use crate::error::Error;
 use crate::frame::encode_header;
 use crate::greeting::Version;
-use crate::message::{Frame, INLINE_FRAME_BYTES};
+use crate::message::Frame;
 
 /// The MESSAGE command's name with its length byte.
 const NAME: &[u8; 8] = b"\x07MESSAGE";
@@ -41,8 +41,6 @@ pub(crate) struct CurveCipher {
     next_send: u64,
     /// The short nonce of the last command received (READY or INITIATE, then MESSAGEs).
     last_recv: u64,
-    /// Where received frames are decrypted; reused, split off only for large bodies.
-    plain: BytesMut,
 }
 
 impl std::fmt::Debug for CurveCipher {
@@ -52,14 +50,6 @@ impl std::fmt::Debug for CurveCipher {
             .field("last_recv", &self.last_recv)
             .finish_non_exhaustive()
     }
-}
-
-/// What a MESSAGE held.
-pub(crate) struct Opened {
-    /// MORE and COMMAND.
-    pub(crate) flags: u8,
-    /// The frame's body.
-    pub(crate) body: Frame,
 }
 
 impl CurveCipher {
@@ -78,7 +68,6 @@ impl CurveCipher {
             recv_prefix,
             next_send,
             last_recv,
-            plain: BytesMut::new(),
         }
     }
 
@@ -145,8 +134,10 @@ impl CurveCipher {
         self.seal_frame(flags, &body, out);
     }
 
-    /// Opens the body of a received frame, which must be a MESSAGE.
-    pub(crate) fn open_frame(&mut self, frame: &[u8]) -> Result<Opened, Error> {
+    /// Opens the body of a received frame, which must be a MESSAGE, in place: on success the
+    /// frame's own body is `frame[OVERHEAD..]` and the flags are returned. The connection
+    /// decrypts in its input arena, so a body is then a slice of it, as with NULL.
+    pub(crate) fn open_in_place(&mut self, frame: &mut [u8]) -> Result<u8, Error> {
         if !frame.starts_with(NAME) {
             let name = frame
                 .first()
@@ -163,32 +154,21 @@ impl CurveCipher {
                 "MESSAGE nonce is not above the last one",
             ));
         }
-        let (mac, text) = frame[16..].split_at(MAC_LEN);
-        self.plain.clear();
-        self.plain.extend_from_slice(text);
+        let (mac, text) = frame[16..].split_at_mut(MAC_LEN);
         if !open_in_place(
             &self.boxer,
             &short_nonce(self.recv_prefix, nonce),
             mac,
-            &mut self.plain,
+            text,
         ) {
             return Err(Error::Cryptographic("MESSAGE box does not open"));
         }
         self.last_recv = nonce;
-        let flags = self.plain[0];
+        let flags = text[0];
         if flags & !(MORE | COMMAND) != 0 || flags == MORE | COMMAND {
             return Err(Error::BadFrameFlags(flags));
         }
-        let len = self.plain.len() - 1;
-        let body = if len <= INLINE_FRAME_BYTES {
-            // A small body is copied out whole; the buffer is reused for the next frame.
-            Frame::copy_from_slice(&self.plain[1..])
-        } else {
-            let mut all = self.plain.split().freeze();
-            bytes::Buf::advance(&mut all, 1);
-            Frame::from(all)
-        };
-        Ok(Opened { flags, body })
+        Ok(flags)
     }
 }
 
@@ -225,8 +205,9 @@ mod tests {
             client.seal_frame(flags, payload, &mut wire);
             assert_eq!(body(&wire).len(), OVERHEAD + payload.len());
             assert_eq!(&body(&wire)[..8], b"\x07MESSAGE");
-            let opened = server.open_frame(body(&wire)).unwrap();
-            assert_eq!((opened.flags, &opened.body[..]), (flags, payload));
+            let mut frame = body(&wire).to_vec();
+            assert_eq!(server.open_in_place(&mut frame), Ok(flags));
+            assert_eq!(&frame[OVERHEAD..], payload);
         }
     }
 
@@ -236,13 +217,16 @@ mod tests {
         let (mut first, mut second) = (BytesMut::new(), BytesMut::new());
         client.seal_frame(0, b"1", &mut first);
         client.seal_frame(0, b"2", &mut second);
-        server.open_frame(body(&second)).unwrap();
+        let open = |server: &mut CurveCipher, wire: &BytesMut| {
+            server.open_in_place(&mut body(wire).to_vec())
+        };
+        open(&mut server, &second).unwrap();
         assert!(matches!(
-            server.open_frame(body(&first)),
+            open(&mut server, &first),
             Err(Error::Cryptographic(_))
         ));
         assert!(matches!(
-            server.open_frame(body(&second)),
+            open(&mut server, &second),
             Err(Error::Cryptographic(_))
         ));
     }
@@ -257,11 +241,13 @@ mod tests {
             let (_, mut server) = pair();
             let mut bad = good.clone();
             bad[at] ^= 0x20;
-            assert!(server.open_frame(&bad).is_err(), "byte {at}");
+            assert!(server.open_in_place(&mut bad).is_err(), "byte {at}");
         }
         let (_, mut server) = pair();
-        assert!(server.open_frame(&good[..OVERHEAD - 1]).is_err());
-        assert!(server.open_frame(&good).is_ok());
+        assert!(server
+            .open_in_place(&mut good[..OVERHEAD - 1].to_vec())
+            .is_err());
+        assert!(server.open_in_place(&mut good.clone()).is_ok());
     }
 
     #[test]
@@ -270,8 +256,8 @@ mod tests {
         let mut wire = BytesMut::new();
         client.seal_frame(0x04, b"x", &mut wire);
         assert_eq!(
-            server.open_frame(body(&wire)).err(),
-            Some(Error::BadFrameFlags(0x04))
+            server.open_in_place(&mut body(&wire).to_vec()),
+            Err(Error::BadFrameFlags(0x04))
         );
     }
 }
