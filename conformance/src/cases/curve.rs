@@ -247,8 +247,9 @@ pub async fn curve_refusals_libzmq<D: Driver>() {
 }
 
 /// C1–C7 between our sockets: REQ/REP round trips with heartbeats; a client with the wrong
-/// server key is dropped (the server cannot open its HELLO); a client whose key is not
-/// allowed gets ERROR 400, each side's monitor saying why; the server keeps serving.
+/// server key is dropped (the server cannot open its HELLO); a NULL client is refused with
+/// both mechanisms named; a client whose key is not allowed gets ERROR 400, each side's
+/// monitor saying why; the server keeps serving.
 pub async fn curve_ours<D: Driver>() {
     let me = keys(1);
     let rep = D::socket(
@@ -268,6 +269,19 @@ pub async fn curve_ours<D: Driver>() {
         LIMIT,
         "a HELLO for another server key",
         failed_with(|e| matches!(e, Error::Cryptographic(_))),
+    )
+    .await;
+
+    // Downgrade: a NULL client is refused, and the monitor names both mechanisms.
+    let null = D::socket(SocketType::Req, SocketOptions::default());
+    null.connect(&ep).await.expect("connect");
+    wait_event::<D, _>(
+        &mut rep_mon,
+        LIMIT,
+        "a NULL client refused by name",
+        failed_with(
+            |e| matches!(e, Error::MechanismMismatch { ours: "CURVE", theirs } if theirs == "NULL"),
+        ),
     )
     .await;
 
@@ -308,7 +322,7 @@ pub async fn curve_ours<D: Driver>() {
             .expect("recv");
         assert_eq!(got, msg(&["pong"]));
     }
-    for s in [wrong_key, stranger, req, rep] {
+    for s in [wrong_key, null, stranger, req, rep] {
         s.close().await;
     }
 }
