@@ -4,7 +4,7 @@ mod net;
 use std::time::Duration;
 
 use net::Net;
-use zmtp_proto::{Msg, SocketType};
+use zmtp_proto::{Msg, SocketEvent, SocketType};
 
 #[test]
 fn push_pull_queued_before_connect() {
@@ -41,6 +41,58 @@ fn close_before_connect_delivers_within_linger() {
     net.drive();
     assert_eq!(net.recv_all(pull), [Msg::from("early")]);
     assert!(net.sockets[push].is_closed());
+}
+
+/// A handshake that fails after `close()` (here a CURVE server that cannot open our HELLO: we
+/// hold the wrong server key) does not drop what is queued: like libzmq, the socket keeps
+/// redialling for the linger period, and gives up only when it runs out.
+#[test]
+fn failed_handshake_while_closing_keeps_dialling_for_the_linger() {
+    use zmtp_proto::mechanism::{
+        CurveClientConfig, CurveClients, CurveKeyPair, CurveSecretKey, CurveServerConfig,
+    };
+    use zmtp_proto::MechanismConfig;
+    let key = |n| CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]));
+    let mut net = Net::new(6);
+    let mut o = zmtp_proto::SocketOptions::default();
+    o.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(key(1), CurveClients::any()));
+    let pull = net.add(SocketType::Pull, o);
+    let mut o = zmtp_proto::SocketOptions::default();
+    o.linger = Some(Duration::from_secs(2));
+    o.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(*key(9).public(), key(2)));
+    let push = net.add(SocketType::Push, o);
+    net.connect(push, pull);
+    net.sockets[push].send(Msg::from("queued")).unwrap();
+    let now = net.now;
+    net.sockets[push].close(now);
+    net.drive();
+    let failed = |net: &mut Net| {
+        net.take_events(push)
+            .iter()
+            .filter(|e| matches!(e, SocketEvent::HandshakeFailed { .. }))
+            .count()
+    };
+    assert_eq!(
+        failed(&mut net),
+        1,
+        "the wrong server key fails the handshake"
+    );
+    assert!(
+        !net.sockets[push].is_closed(),
+        "the queued message keeps the socket dialling"
+    );
+    net.advance(Duration::from_secs(1));
+    assert!(!net.sockets[push].is_closed());
+    assert!(
+        failed(&mut net) >= 1,
+        "redialled and failed again within the linger"
+    );
+    net.advance(Duration::from_secs(1));
+    assert!(
+        net.sockets[push].is_closed(),
+        "gives up when the linger runs out"
+    );
+    assert!(net.recv_all(pull).is_empty());
 }
 
 #[test]

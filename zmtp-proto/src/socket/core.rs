@@ -301,8 +301,8 @@ impl Core {
         self.schedule(id);
     }
 
-    /// The transport is gone. Connect-side peers keep their queue and are redialled; accepted
-    /// peers are removed (after their undelivered messages, if any, are taken), so the socket
+    /// The transport is gone. Connect-side peers keep their queue and are redialled (while
+    /// closing, only if something is queued for them); accepted peers are removed (after their undelivered messages, if any, are taken), so the socket
     /// type must forget the peer before this.
     pub(crate) fn detach(&mut self, id: PeerId) {
         let now = self.now;
@@ -324,7 +324,10 @@ impl Core {
         p.info = None;
         let already_reported = conn.error().is_some();
         let connect_side = p.endpoint.is_some();
-        if connect_side && !closing {
+        // A closing socket redials only for what it still has to deliver (libzmq keeps
+        // trying for the linger period); otherwise the peer goes.
+        let redial = connect_side && (!closing || !p.out.is_empty());
+        if redial {
             let delay = if was_active {
                 p.backoff = Duration::ZERO;
                 next_backoff(&mut p.backoff, ivl, max)
@@ -345,12 +348,10 @@ impl Core {
         if unroutable {
             self.set_routable(id, false);
         }
-        if connect_side {
-            if closing {
-                self.remove(id);
-            } else {
-                self.schedule(id);
-            }
+        if redial {
+            self.schedule(id);
+        } else if connect_side {
+            self.remove(id);
         } else if zombie {
             let p = self.peer_mut(id).expect("live");
             p.zombie = true;

@@ -136,7 +136,10 @@ impl Net {
     }
 
     pub fn add(&mut self, ty: SocketType, options: SocketOptions) -> usize {
-        self.sockets.push(Socket::new(ty, options, self.now));
+        let mut socket = Socket::new(ty, options, self.now);
+        // Deterministic entropy per socket (CURVE's transient keys).
+        socket.seed_rng([self.sockets.len() as u8; 32]);
+        self.sockets.push(socket);
         self.refusing.push(false);
         self.sockets.len() - 1
     }
