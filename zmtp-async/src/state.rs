@@ -144,7 +144,6 @@ pub struct SocketState {
     close: Option<Waker>,
     monitor: Option<VecDeque<MonitorEvent>>,
     monitor_waker: Option<Waker>,
-    close_started: Option<Instant>,
     finished: bool,
     /// The application task registered with the signal by the last inline round.
     app: Option<WakerKey>,
@@ -167,7 +166,6 @@ impl SocketState {
             close: None,
             monitor: None,
             monitor_waker: None,
-            close_started: None,
             finished: false,
             app: None,
             waited: false,
@@ -355,7 +353,6 @@ impl SocketState {
     /// wakes the driver. Does nothing once the socket is finished.
     pub fn close(&mut self, now: Instant) {
         if !self.finished {
-            self.close_started.get_or_insert(now);
             self.machine.close(now);
             self.notify_driver();
         }
@@ -478,10 +475,7 @@ impl SocketState {
     /// True once `close` was called and the `linger` option's time has passed since: the
     /// driver drops what it is still writing.
     pub(crate) fn linger_expired(&self, now: Instant) -> bool {
-        let linger = self.machine.options().linger;
-        self.close_started
-            .zip(linger)
-            .is_some_and(|(start, linger)| now >= start + linger)
+        self.machine.linger_deadline().is_some_and(|d| now >= d)
     }
 
     /// The driver has finished (every connection closed): wakes every waiting task.

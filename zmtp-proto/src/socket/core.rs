@@ -793,6 +793,10 @@ impl Core {
         }
     }
 
+    pub(crate) fn linger_deadline(&self) -> Option<Instant> {
+        self.linger_deadline
+    }
+
     pub(crate) fn is_closing(&self) -> bool {
         self.closing
     }

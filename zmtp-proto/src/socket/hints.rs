@@ -85,4 +85,22 @@ impl Socket {
             _ => true,
         }
     }
+
+    /// When a closing socket gives up flushing: the `close` time plus `linger`. `None` before
+    /// `close`, and with an unbounded linger.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let mut options = SocketOptions::default();
+    /// options.linger = Some(Duration::from_millis(10));
+    /// let now = Instant::now();
+    /// let mut push = Socket::new(SocketType::Push, options, now);
+    /// assert_eq!(push.linger_deadline(), None);
+    /// push.close(now);
+    /// assert_eq!(push.linger_deadline(), Some(now + Duration::from_millis(10)));
+    /// ```
+    pub fn linger_deadline(&self) -> Option<std::time::Instant> {
+        self.core.linger_deadline()
+    }
 }
