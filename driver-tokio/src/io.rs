@@ -37,6 +37,11 @@ pub struct TokioIo {
     streams: Vec<Option<Stream>>,
     listeners: Vec<Bound>,
     dials: Vec<(PeerId, Dial)>,
+    /// The stream indices of the peers that `poll_transmit` named and whose output is not all
+    /// written yet (a write would have blocked), with a flag per index so that each is listed
+    /// once.
+    to_write: Vec<usize>,
+    listed: Vec<bool>,
     /// A peer stopped reading at the receive high-water mark with its readiness unused: the
     /// next rounds read again (once messages are taken) without waiting for an event.
     read_paused: bool,
@@ -109,6 +114,8 @@ impl TokioIo {
             streams: Vec::new(),
             listeners: Vec::new(),
             dials: Vec::new(),
+            to_write: Vec::new(),
+            listed: Vec::new(),
             read_paused: false,
         }
     }
@@ -314,28 +321,49 @@ impl TokioIo {
         Some(ReadStop::Capped)
     }
 
-    /// Writes every peer's pending output until it would block.
+    /// Writes the pending output of the peers `poll_transmit` named (now or in an earlier round
+    /// whose write would have blocked) until it would block.
     fn write(&mut self, cx: &mut Context<'_>, r: &mut Round<'_>) {
-        while r.machine().poll_transmit().is_some() {}
-        for i in 0..self.streams.len() {
-            let Some(peer) = r.machine().peer_at(i) else {
-                continue;
-            };
-            if !r
-                .machine()
-                .connection(peer)
-                .is_some_and(|c| c.has_transmit())
-            {
-                continue;
+        while let Some(peer) = r.machine().poll_transmit() {
+            let i = peer.index();
+            if self.listed.len() <= i {
+                self.listed.resize(i + 1, false);
             }
-            let Some(stream) = self.streams[i].take() else {
-                continue;
+            if !std::mem::replace(&mut self.listed[i], true) {
+                self.to_write.push(i);
+            }
+        }
+        let mut k = 0;
+        while k < self.to_write.len() {
+            let i = self.to_write[k];
+            // The peer now at this index (a listed peer may have left and its index be reused).
+            let peer = r.machine().peer_at(i);
+            let more = match (peer, self.streams.get_mut(i).and_then(Option::take)) {
+                (Some(peer), Some(stream)) => {
+                    if self.write_peer(cx, r, peer, &stream) {
+                        self.streams[i] = Some(stream);
+                        r.machine()
+                            .connection(peer)
+                            .is_some_and(|c| c.has_transmit())
+                    } else {
+                        let now = r.now();
+                        r.machine().detach(peer, now);
+                        false
+                    }
+                }
+                (_, stream) => {
+                    // Gone, or not connected: nothing of its output can be written here.
+                    if let Some(stream) = stream {
+                        self.streams[i] = Some(stream);
+                    }
+                    false
+                }
             };
-            if self.write_peer(cx, r, peer, &stream) {
-                self.streams[i] = Some(stream);
+            if more {
+                k += 1;
             } else {
-                let now = r.now();
-                r.machine().detach(peer, now);
+                self.listed[i] = false;
+                self.to_write.swap_remove(k);
             }
         }
     }
