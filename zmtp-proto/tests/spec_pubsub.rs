@@ -444,3 +444,52 @@ fn subscription_behind_paused_messages_takes_effect() {
         );
     }
 }
+
+/// `max_subscriptions`: a subscriber holding the limit has further subscriptions refused (the
+/// publisher's monitor names it), and may subscribe again once it cancels one; off by default.
+#[test]
+fn max_subscriptions_bounds_each_subscriber() {
+    let mut net = Net::new(41);
+    let (p, s) = pub_sub(
+        &mut net,
+        SocketType::XPub,
+        opts(|o| o.max_subscriptions = Some(2)),
+    );
+    for topic in ["a", "b", "c"] {
+        net.sockets[s].subscribe(topic.as_bytes()).unwrap();
+    }
+    net.drive();
+    assert_eq!(notices(&mut net, p), ["+a", "+b"], "c was refused");
+    let refused: Vec<_> = net
+        .take_events(p)
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                zmtp_proto::SocketEvent::SubscriptionRefused { limit: 2, .. }
+            )
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "one event for the refused subscription");
+    publish(&mut net, p, &["a1", "b1", "c1"]);
+    assert_eq!(firsts(&net.recv_all(s)), ["a1", "b1"]);
+
+    net.sockets[s].unsubscribe(b"a").unwrap();
+    net.sockets[s].subscribe(b"d").unwrap();
+    net.drive();
+    assert_eq!(notices(&mut net, p), ["-a", "+d"]);
+    publish(&mut net, p, &["a2", "d2"]);
+    assert_eq!(firsts(&net.recv_all(s)), ["d2"]);
+
+    // Unlimited by default.
+    let mut net = Net::new(42);
+    let (p, s) = pub_sub(&mut net, SocketType::Pub, SocketOptions::default());
+    for i in 0..1000 {
+        net.sockets[s]
+            .subscribe(format!("t{i}").as_bytes())
+            .unwrap();
+    }
+    net.drive();
+    publish(&mut net, p, &["t999"]);
+    assert_eq!(firsts(&net.recv_all(s)), ["t999"]);
+}

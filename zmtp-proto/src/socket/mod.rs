@@ -140,6 +140,14 @@ pub enum SocketEvent {
         /// Why.
         error: Error,
     },
+    /// A PUB/XPUB refused a subscription: the peer already holds `max_subscriptions` topics
+    /// ([`SocketOptions::max_subscriptions`]).
+    SubscriptionRefused {
+        /// The peer.
+        peer: PeerId,
+        /// The limit it reached.
+        limit: usize,
+    },
 }
 
 /// A message that `send` did not take, handed back with the reason.

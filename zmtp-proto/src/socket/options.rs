@@ -61,6 +61,13 @@ pub struct SocketOptions {
     pub xpub_verbose: bool,
     /// XPUB: pass every unsubscription too (`ZMQ_XPUB_VERBOSER`).
     pub xpub_verboser: bool,
+    /// PUB/XPUB: distinct topics one subscriber may hold; a subscription beyond it is refused
+    /// (ignored, and reported as [`SocketEvent::SubscriptionRefused`]). `None`, the default,
+    /// is unlimited, as libzmq is (which has no such option: the name follows its style), so a
+    /// publisher that faces subscribers it does not trust should set it.
+    ///
+    /// [`SocketEvent::SubscriptionRefused`]: crate::socket::SocketEvent::SubscriptionRefused
+    pub max_subscriptions: Option<usize>,
     /// Keep only the last message in each queue (`ZMQ_CONFLATE`; PUSH, PULL, PUB, SUB, DEALER).
     pub conflate: bool,
     /// Queue messages only to completed connections (`ZMQ_IMMEDIATE`).
@@ -95,6 +102,7 @@ impl Default for SocketOptions {
             req_correlate: false,
             xpub_verbose: false,
             xpub_verboser: false,
+            max_subscriptions: None,
             conflate: false,
             immediate: false,
             mechanism: MechanismConfig::Null,

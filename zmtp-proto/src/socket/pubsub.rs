@@ -8,7 +8,7 @@
 //! goes away. Subscribers send their subscriptions to every publisher, again on every
 //! reconnection, and filter locally too (messages may arrive before a change takes effect).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -24,6 +24,8 @@ use crate::socket_type::SocketType;
 #[derive(Debug, Default)]
 pub(crate) struct Pub {
     subs: SubscriptionTrie<PeerId>,
+    /// Distinct topics per subscriber, kept when `max_subscriptions` bounds them.
+    held: HashMap<PeerId, usize>,
     notices: VecDeque<Msg>,
     targets: Vec<PeerId>,
 }
@@ -77,12 +79,25 @@ impl Pub {
             let first = if self.subs.contains(&topic, peer) {
                 false
             } else {
+                if let Some(limit) = core.options.max_subscriptions {
+                    let held = self.held.entry(peer).or_default();
+                    if *held >= limit {
+                        tracing::debug!(?peer, limit, "subscription refused");
+                        core.events
+                            .push_back(super::SocketEvent::SubscriptionRefused { peer, limit });
+                        return;
+                    }
+                    *held += 1;
+                }
                 self.subs.add(&topic, peer)
             };
             if xpub && (first || verbose || verboser) {
                 self.notices.push_back(notice(true, &topic));
             }
         } else if let Some(last) = self.subs.remove(&topic, peer) {
+            if let Some(held) = self.held.get_mut(&peer) {
+                *held -= 1;
+            }
             if xpub && (last || verboser) {
                 self.notices.push_back(notice(false, &topic));
             }
@@ -95,6 +110,7 @@ impl Pub {
     pub(crate) fn on_inactive(&mut self, core: &mut Core, peer: PeerId) {
         let xpub = core.socket_type == SocketType::XPub;
         let verboser = core.options.xpub_verboser;
+        self.held.remove(&peer);
         let notices = &mut self.notices;
         self.subs.remove_key_with(peer, |topic, last| {
             if xpub && (last || verboser) {
