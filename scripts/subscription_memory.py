@@ -9,7 +9,8 @@ set size (VmRSS) is read before and after, once it has stopped growing. The publ
                             with `cargo build --release -p zmtp-cli`)
   libzmq                    a pyzmq PUB (libzmq 4.3.5, bundled with pyzmq)
 
-Usage: scripts/subscription_memory.py [N] [--json FILE]     (N defaults to 1,000,000)
+Usage: scripts/subscription_memory.py [N] [--json FILE] [--only NAME[,NAME]]
+(N defaults to 1,000,000; NAME is ours-tokio, ours-compio or libzmq)
 Prints one line per publisher: bytes per subscription, and the RSS growth in MB.
 """
 
@@ -32,8 +33,11 @@ ctx = zmq.Context()
 pub = ctx.socket(zmq.PUB)
 port = pub.bind_to_random_port("tcp://127.0.0.1")
 print("bound tcp://127.0.0.1:%d" % port, file=sys.stderr, flush=True)
+# libzmq processes subscriptions on the socket's own thread, when the application calls it:
+# keep calling, or its I/O thread stops reading at the high-water mark.
 while True:
-    time.sleep(1)
+    pub.getsockopt(zmq.EVENTS)
+    time.sleep(0.001)
 """
 
 
@@ -102,10 +106,13 @@ def measure(name, n):
     try:
         time.sleep(0.5)
         before = settled_rss(proc.pid, quiet_s=0.5)
+        started = time.monotonic()
         conn = subscriber(port, n)
-        after = settled_rss(proc.pid)
+        sent = time.monotonic() - started
+        after = settled_rss(proc.pid, limit_s=1800)
         conn.close()
-        return {"publisher": name, "subscriptions": n, "rss_before_kib": before,
+        return {"publisher": name, "subscriptions": n, "send_seconds": round(sent, 1),
+                "rss_before_kib": before,
                 "rss_after_kib": after,
                 "bytes_per_subscription": (after - before) * 1024 / n}
     finally:
@@ -120,14 +127,19 @@ def main():
         i = args.index("--json")
         out = args[i + 1]
         del args[i:i + 2]
+    names = ["ours-tokio", "ours-compio", "libzmq"]
+    if "--only" in args:
+        i = args.index("--only")
+        names = args[i + 1].split(",")
+        del args[i:i + 2]
     n = int(args[0]) if args else 1_000_000
     rows = []
-    for name in ["ours-tokio", "ours-compio", "libzmq"]:
+    for name in names:
         row = measure(name, n)
         rows.append(row)
-        print("%-12s %9d subscriptions: %7.0f bytes each (RSS %.0f -> %.0f MB)" % (
-            name, n, row["bytes_per_subscription"], row["rss_before_kib"] / 1024,
-            row["rss_after_kib"] / 1024), flush=True)
+        print("%-12s %9d subscriptions: %7.0f bytes each (RSS %.0f -> %.0f MB; sent in %.0f s)"
+              % (name, n, row["bytes_per_subscription"], row["rss_before_kib"] / 1024,
+                 row["rss_after_kib"] / 1024, row["send_seconds"]), flush=True)
     if out:
         with open(out, "w") as f:
             for row in rows:
