@@ -149,7 +149,7 @@ impl Connection {
     }
 
     /// Like [`Connection::new`], with 32 bytes from a cryptographically secure generator (the
-    /// OS's, read by the driver) that seed the connection's own ChaCha20 generator: CURVE
+    /// OS's, read by the driver) that seed the connection's own generator (an XSalsa20 keystream): CURVE
     /// makes its transient keys, cookie key and nonces from it. NULL and PLAIN ignore it.
     ///
     /// ```

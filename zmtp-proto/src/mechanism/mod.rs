@@ -20,7 +20,6 @@ pub use null::Null;
 pub use plain::{PlainClient, PlainCredentials, PlainServer, PlainUsers, USER_ID};
 
 use curve::{CurveCipher, CurveClient, CurveServer};
-use rand_core::SeedableRng;
 
 use bytes::{Bytes, BytesMut};
 
@@ -88,7 +87,8 @@ impl MechanismConfig {
     pub(crate) fn build(&self, entropy: Option<[u8; 32]>) -> Result<Mechanism, Error> {
         let rng = || {
             entropy
-                .map(rand_chacha::ChaCha20Rng::from_seed)
+                .as_ref()
+                .map(curve::crypto::Keystream::new)
                 .ok_or(Error::InvalidOption(
                     "CURVE needs 32 bytes of entropy per connection (Connection::with_entropy, \
                  Socket::seed_rng)",

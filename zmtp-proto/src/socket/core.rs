@@ -15,6 +15,7 @@ use super::{Action, PeerId, SocketEvent};
 use crate::config::ConnectionConfig;
 use crate::connection::{Connection, PeerInfo};
 use crate::error::Error;
+use crate::mechanism::curve::crypto::Keystream;
 use crate::message::{Frame, Msg};
 use crate::socket_type::SocketType;
 
@@ -121,16 +122,7 @@ pub(crate) struct Core {
     /// queue (see [`Copied`]).
     spill: BytesMut,
     /// The socket's generator, seeded by the driver: 32 bytes for each CURVE connection.
-    rng: Option<SocketRng>,
-}
-
-/// A ChaCha20 generator whose state never shows in `Debug`.
-pub(crate) struct SocketRng(rand_chacha::ChaCha20Rng);
-
-impl std::fmt::Debug for SocketRng {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SocketRng(..)")
-    }
+    rng: Option<Keystream>,
 }
 
 impl Core {
@@ -162,8 +154,7 @@ impl Core {
 
     /// Seeds the generator CURVE connections draw their entropy from.
     pub(crate) fn seed_rng(&mut self, seed: [u8; 32]) {
-        use rand_core::SeedableRng;
-        self.rng = Some(SocketRng(rand_chacha::ChaCha20Rng::from_seed(seed)));
+        self.rng = Some(Keystream::new(&seed));
     }
 
     /// A new connection, with entropy from the socket's generator when its mechanism needs
@@ -171,10 +162,10 @@ impl Core {
     fn new_connection(&mut self) -> Connection {
         let config = self.conn_config.clone();
         match self.rng.as_mut() {
-            Some(SocketRng(rng)) if config.mechanism.needs_entropy() => {
-                let mut entropy = [0; 32];
-                rand_core::RngCore::fill_bytes(rng, &mut entropy);
-                Connection::with_entropy(config, self.now, entropy)
+            Some(rng) if config.mechanism.needs_entropy() => {
+                let mut entropy = zeroize::Zeroizing::new([0; 32]);
+                rng.fill(&mut entropy[..]);
+                Connection::with_entropy(config, self.now, *entropy)
             }
             _ => Connection::new(config, self.now),
         }

@@ -221,7 +221,7 @@ impl Socket {
         }
     }
 
-    /// Seeds the socket's ChaCha20 generator with 32 bytes from the OS's secure generator;
+    /// Seeds the socket's generator (an XSalsa20 keystream, zeroed on drop) with 32 bytes from the OS's secure generator;
     /// each CURVE connection takes its entropy from it (the core reads no OS source itself).
     /// Drivers call it once, at creation; without it, CURVE connections fail at once.
     pub fn seed_rng(&mut self, seed: [u8; 32]) {

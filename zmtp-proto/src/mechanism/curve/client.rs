@@ -9,13 +9,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use crypto_box::SalsaBox;
-use rand_chacha::ChaCha20Rng;
-use rand_core::RngCore;
 use zeroize::Zeroizing;
 
 use super::cipher::CurveCipher;
-use super::crypto::{key_box, long_nonce, open, seal, short_nonce};
-use super::keys::{CurveKeyPair, CurveSecretKey, KEY_LEN};
+use super::crypto::{key_box, long_nonce, open, seal, short_nonce, Keystream};
+use super::keys::{CurveKeyPair, KEY_LEN};
 use super::{peer_error, CurveClientConfig, COOKIE_LEN, HELLO_LEN, WELCOME_LEN};
 use crate::command::{encode_command_header, split_name};
 use crate::error::Error;
@@ -26,7 +24,7 @@ pub(crate) struct CurveClient {
     config: CurveClientConfig,
     /// C', made for this connection.
     transient: CurveKeyPair,
-    rng: ChaCha20Rng,
+    rng: Keystream,
     ours: Metadata,
     /// The short nonce of our next command.
     nonce: u64,
@@ -53,8 +51,8 @@ impl std::fmt::Debug for CurveClient {
 }
 
 impl CurveClient {
-    pub(crate) fn new(config: CurveClientConfig, mut rng: ChaCha20Rng) -> Self {
-        let transient = CurveKeyPair::from_secret(CurveSecretKey::generate(&mut rng));
+    pub(crate) fn new(config: CurveClientConfig, mut rng: Keystream) -> Self {
+        let transient = CurveKeyPair::from_secret(rng.secret_key());
         Self {
             config,
             transient,
@@ -146,7 +144,7 @@ impl CurveClient {
     ) -> SalsaBox {
         // vouch = long-nonce box[C' S](C→S')
         let mut vouch_nonce = [0; 16];
-        self.rng.fill_bytes(&mut vouch_nonce);
+        self.rng.fill(&mut vouch_nonce);
         let mut vouch_plain = Zeroizing::new([0; 2 * KEY_LEN]);
         vouch_plain[..KEY_LEN].copy_from_slice(self.transient.public().as_bytes());
         vouch_plain[KEY_LEN..].copy_from_slice(self.config.server_key.as_bytes());

@@ -7,9 +7,42 @@ use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::{AeadInPlace, KeyInit};
 use crypto_box::{PublicKey, SalsaBox};
 use crypto_secretbox::XSalsa20Poly1305;
+use salsa20::cipher::{KeyIvInit, StreamCipher};
+use salsa20::XSalsa20;
 use zeroize::Zeroizing;
 
 use super::keys::{CurveSecretKey, KEY_LEN};
+
+/// A cryptographically secure generator: the XSalsa20 keystream under a 32-byte seed from
+/// the OS (the driver reads it; the core has no OS access). Its state is zeroed when dropped,
+/// unlike a general-purpose generator's, so a dropped connection leaves no key material behind.
+pub(crate) struct Keystream(XSalsa20);
+
+impl Keystream {
+    /// The keystream of `seed`.
+    pub(crate) fn new(seed: &[u8; 32]) -> Self {
+        Self(XSalsa20::new(seed.into(), &[0; 24].into()))
+    }
+
+    /// Fills `out` with the next bytes of the keystream.
+    pub(crate) fn fill(&mut self, out: &mut [u8]) {
+        out.fill(0);
+        self.0.apply_keystream(out);
+    }
+
+    /// The next 32 bytes, as a secret key.
+    pub(crate) fn secret_key(&mut self) -> CurveSecretKey {
+        let mut key = Zeroizing::new([0; KEY_LEN]);
+        self.fill(&mut key[..]);
+        CurveSecretKey::from_bytes(*key)
+    }
+}
+
+impl std::fmt::Debug for Keystream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keystream(..)")
+    }
+}
 
 /// Bytes a box adds to its plaintext (the Poly1305 MAC).
 pub(super) const MAC_LEN: usize = 16;
@@ -100,6 +133,18 @@ pub(super) fn open_in_place(
 mod tests {
     use super::*;
     use crate::mechanism::curve::keys::CurveKeyPair;
+
+    #[test]
+    fn keystreams_differ_by_seed_and_never_repeat() {
+        let (mut a, mut b) = (Keystream::new(&[1; 32]), Keystream::new(&[2; 32]));
+        let (mut x, mut y, mut z) = ([0; 32], [0; 32], [0; 32]);
+        a.fill(&mut x);
+        a.fill(&mut y);
+        b.fill(&mut z);
+        assert!(x != y && x != z && y != z);
+        assert_ne!(x, [0; 32]);
+        assert_eq!(format!("{a:?}"), "Keystream(..)");
+    }
 
     #[test]
     fn a_box_opens_only_with_the_right_keys_and_nonce() {

@@ -6,7 +6,8 @@
 //!
 //! Randomness comes in from outside, as time does: a connection is built with 32 bytes of
 //! entropy from the driver ([`Connection::with_entropy`](crate::Connection::with_entropy)),
-//! which seed a ChaCha20 generator for its transient keys, cookie key and nonces. A CURVE
+//! which seed an XSalsa20 keystream for its transient keys, cookie key and nonces (zeroed with
+//! the connection). A CURVE
 //! connection built without entropy fails at once rather than use predictable keys.
 //!
 //! ```
@@ -29,7 +30,7 @@
 
 pub(crate) mod cipher;
 mod client;
-mod crypto;
+pub(crate) mod crypto;
 mod keys;
 mod server;
 

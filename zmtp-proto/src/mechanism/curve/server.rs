@@ -6,12 +6,10 @@
 //! on another connection, or a cookie from another connection, fails to open.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use rand_chacha::ChaCha20Rng;
-use rand_core::RngCore;
 use zeroize::Zeroizing;
 
 use super::cipher::CurveCipher;
-use super::crypto::{cookie_box, key_box, long_nonce, open, seal, short_nonce, MAC_LEN};
+use super::crypto::{cookie_box, key_box, long_nonce, open, seal, short_nonce, Keystream, MAC_LEN};
 use super::keys::{CurvePublicKey, CurveSecretKey, KEY_LEN};
 use super::{peer_error, CurveServerConfig, COOKIE_LEN, HELLO_LEN, REFUSED};
 use crate::command::{encode_command_header, split_name, Command};
@@ -25,7 +23,7 @@ const MIN_INITIATE_LEN: usize = 9 + COOKIE_LEN + 8 + MAC_LEN + KEY_LEN + 96;
 /// The server side of a CURVE handshake.
 pub(crate) struct CurveServer {
     config: CurveServerConfig,
-    rng: ChaCha20Rng,
+    rng: Keystream,
     ours: Metadata,
     state: State,
     cipher: Option<CurveCipher>,
@@ -51,7 +49,7 @@ impl std::fmt::Debug for CurveServer {
 }
 
 impl CurveServer {
-    pub(crate) fn new(config: CurveServerConfig, rng: ChaCha20Rng) -> Self {
+    pub(crate) fn new(config: CurveServerConfig, rng: Keystream) -> Self {
         Self {
             config,
             rng,
@@ -132,16 +130,16 @@ impl CurveServer {
     /// cookie key.
     fn welcome(&mut self, hello: &[u8], out: &mut BytesMut) -> Zeroizing<[u8; KEY_LEN]> {
         let client_transient: [u8; KEY_LEN] = hello[80..112].try_into().expect("32 bytes");
-        let transient = CurveSecretKey::generate(&mut self.rng);
+        let transient = self.rng.secret_key();
         let mut cookie_key = Zeroizing::new([0; KEY_LEN]);
-        self.rng.fill_bytes(&mut cookie_key[..]);
+        self.rng.fill(&mut cookie_key[..]);
 
         // cookie = long-nonce box[C' s'](K)
         let mut cookie_plain = Zeroizing::new(Vec::with_capacity(2 * KEY_LEN));
         cookie_plain.extend_from_slice(&client_transient);
         cookie_plain.extend_from_slice(&transient.expose_bytes()[..]);
         let mut cookie_nonce = [0; 16];
-        self.rng.fill_bytes(&mut cookie_nonce);
+        self.rng.fill(&mut cookie_nonce);
         let mut welcome_plain = BytesMut::with_capacity(KEY_LEN + COOKIE_LEN);
         welcome_plain.put_slice(transient.public_key().as_bytes());
         welcome_plain.put_slice(&cookie_nonce);
@@ -153,7 +151,7 @@ impl CurveServer {
         );
 
         let mut welcome_nonce = [0; 16];
-        self.rng.fill_bytes(&mut welcome_nonce);
+        self.rng.fill(&mut welcome_nonce);
         encode_command_header(b"WELCOME", 16 + MAC_LEN + KEY_LEN + COOKIE_LEN, out);
         out.put_slice(&welcome_nonce);
         seal(
