@@ -7,9 +7,14 @@ stderr. Everything has a timeout (SIGALRM).
 
 Scenarios (our socket plays the other end):
   pipe-server N          DEALER, CURVE server, binds: receives N numbered messages and a
-                         16 MiB one, sends the same back, then idles, PINGing our client
+                         16 MiB one, sends the same back
   pipe-client N PORT KEY DEALER, CURVE client of our server at PORT with public key KEY: the
-                         same exchange; it sends no PINGs (ours does)
+                         same exchange
+  ping-server            DEALER, CURVE server with heartbeats, binds: idles past its heartbeat
+                         timeout PINGing our client, which sends nothing but PONGs; must not
+                         drop it
+  ping-client PORT KEY   DEALER, CURVE client without heartbeats: idles while our server
+                         PINGs it; its PONGs must keep our server from dropping it
   sub PORT KEY           SUB, CURVE client: subscribes to "A", takes 1000 "A" messages and
                          checks it never sees a "B" one
   pub                    PUB, CURVE server, binds: publishes "A<i>" and "B<i>" until killed
@@ -28,7 +33,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 BIG = 16 << 20
 # Idle longer than the heartbeat timeout: a peer that stopped answering PINGs is dropped.
-HEARTBEAT_TIMEOUT_MS = 2000
+HEARTBEAT_TIMEOUT_MS = 1500
 IDLE_S = 2.5
 
 
@@ -106,10 +111,23 @@ def pipe(sock, n):
     for i in range(n):
         sock.send(b"%d" % i)
     sock.send(big)
-    # Idle with heartbeats both ways: PING/PONG travel inside MESSAGE (COMMAND flag).
+    if recv(sock, mon) != b"bye":
+        fail("no bye")
+    say("OK")
+
+
+def idle(sock):
+    """Hellos both ways, then idles past the heartbeat timeout: must still be connected."""
+    mon = sock.get_monitor_socket()
+    sock.setsockopt(zmq.RCVTIMEO, 20000)
+    sock.send(b"hello")
+    if recv(sock, mon) != b"hello":
+        fail("no hello")
+    # PING/PONG travel inside MESSAGE (COMMAND flag); nothing else moves while idle.
     events = monitor_events(mon, time.monotonic() + IDLE_S)
     if any(e["event"] == zmq.EVENT_DISCONNECTED for e in events):
         fail("disconnected while idle: %r" % events)
+    sock.send(b"still here")
     if recv(sock, mon) != b"bye":
         fail("no bye")
     say("OK")
@@ -120,21 +138,30 @@ def main():
     scenario = sys.argv[1]
     ctx = zmq.Context()
     if scenario == "pipe-server":
-        # libzmq PINGs; our client sends none, so only its PONGs keep libzmq from dropping it.
         sock, public = server_socket(ctx, zmq.DEALER)
-        heartbeats(sock)
         sock.setsockopt(zmq.RCVTIMEO, 20000)
         port = sock.bind_to_random_port("tcp://127.0.0.1")
         say("PORT %d" % port)
         say("KEY %s" % public.decode())
         pipe(sock, int(sys.argv[2]))
     elif scenario == "pipe-client":
-        # No heartbeats of its own: our server PINGs, so only libzmq's PONGs keep us from
-        # dropping it while idle.
         sock = client_socket(ctx, zmq.DEALER, sys.argv[4])
         sock.setsockopt(zmq.RCVTIMEO, 20000)
         sock.connect("tcp://127.0.0.1:%s" % sys.argv[3])
         pipe(sock, int(sys.argv[2]))
+    elif scenario == "ping-server":
+        # libzmq PINGs; our client sends none, so only its PONGs keep libzmq from dropping it.
+        sock, public = server_socket(ctx, zmq.DEALER)
+        heartbeats(sock)
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
+        say("PORT %d" % port)
+        say("KEY %s" % public.decode())
+        idle(sock)
+    elif scenario == "ping-client":
+        # No heartbeats of its own: our server PINGs, so only libzmq's PONGs keep it.
+        sock = client_socket(ctx, zmq.DEALER, sys.argv[3])
+        sock.connect("tcp://127.0.0.1:%s" % sys.argv[2])
+        idle(sock)
     elif scenario == "sub":
         sock = client_socket(ctx, zmq.SUB, sys.argv[3])
         sock.setsockopt(zmq.RCVTIMEO, 20000)

@@ -219,7 +219,7 @@ macro_rules! conformance_tests {
             plain_without_users_libzmq,
             // Security (CURVE): libzmq through pyzmq.
             curve_ours, curve_client_of_libzmq, curve_server_for_libzmq,
-            curve_pub_sub_libzmq, curve_refusals_libzmq,
+            curve_heartbeats_libzmq, curve_pub_sub_libzmq, curve_refusals_libzmq,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
             unbind_disconnect_ours, unbind_disconnect_libzmq,
             pub_never_blocks_ours, pub_never_blocks_libzmq,

@@ -28,8 +28,8 @@ fn keys(n: u8) -> CurveKeyPair {
 
 fn with_heartbeats(mut o: SocketOptions) -> SocketOptions {
     o.heartbeat_ivl = Some(Duration::from_millis(100));
-    // Generous: a loaded CI machine may keep a side busy (a 16 MiB message) for a second.
-    o.heartbeat_timeout = Some(Duration::from_secs(2));
+    // Shorter than libzmq's idle time, so a PONG that never comes is noticed.
+    o.heartbeat_timeout = Some(Duration::from_millis(1500));
     o
 }
 
@@ -51,7 +51,7 @@ fn big_body() -> Vec<u8> {
     (0..BIG).map(|i| i as u8).collect()
 }
 
-fn port(endpoint: &str) -> &str {
+fn port_of(endpoint: &str) -> &str {
     endpoint.rsplit(':').next().expect("tcp endpoint")
 }
 
@@ -77,8 +77,8 @@ async fn recv_from<D: Driver>(
     }
 }
 
-/// Receives `MANY` numbered messages and a 16 MiB one from libzmq, in order, then sends the
-/// same back, then "bye" once the peer has idled with heartbeats.
+/// Sends `MANY` numbered messages and a 16 MiB one to libzmq, then receives the same back, in
+/// order, then says "bye".
 async fn pipe<D: Driver>(sock: &Sock<D>, peer: &mut PyPeer) {
     let big = big_body();
     let mut mon = sock.monitor();
@@ -94,30 +94,43 @@ async fn pipe<D: Driver>(sock: &Sock<D>, peer: &mut PyPeer) {
     }
     let got = recv_from::<D>(sock, &mut mon, peer, "libzmq's 16 MiB").await;
     assert!(got.len() == 1 && got[0][..] == big[..], "16 MiB message");
-    // libzmq idles 2.5 s (beyond both heartbeat timeouts) with PINGs both ways: neither side
-    // may drop the other.
-    D::sleep(Duration::from_millis(2800)).await;
+    sock.send(msg(&["bye"])).await.expect("send");
+    peer.passes::<D>(LIMIT).await;
+}
+
+/// Hellos both ways, then both sides idle past the PINGing side's heartbeat timeout: the
+/// other side sends nothing but PONGs (inside MESSAGE, COMMAND flag), which must keep the
+/// connection up on both sides.
+async fn idle<D: Driver>(sock: &Sock<D>, peer: &mut PyPeer) {
+    let mut mon = sock.monitor();
+    sock.send(msg(&["hello"])).await.expect("send");
+    assert_eq!(
+        recv_from::<D>(sock, &mut mon, peer, "hello").await,
+        msg(&["hello"])
+    );
+    assert_eq!(
+        recv_from::<D>(sock, &mut mon, peer, "still here").await,
+        msg(&["still here"])
+    );
     let events = crate::util::drain_events::<D, _>(&mut mon).await;
     assert!(
         !events.iter().any(|e| matches!(
             e,
             crate::MonitorEvent::Socket(SocketEvent::Disconnected { .. })
         )),
-        "{}: disconnected from libzmq: {events:?}",
+        "{}: disconnected from libzmq while idle: {events:?}",
         D::NAME
     );
     sock.send(msg(&["bye"])).await.expect("send");
     peer.passes::<D>(LIMIT).await;
 }
 
-/// C1–C6 against libzmq as the CURVE server: our DEALER client exchanges 100,000 messages and
-/// a 16 MiB one each way with a libzmq DEALER whose key libzmq made; libzmq PINGs us, and we
-/// send nothing else while it idles.
+/// C1–C5 against libzmq as the CURVE server: our DEALER client exchanges 100,000 messages and
+/// a 16 MiB one each way with a libzmq DEALER whose key libzmq made.
 pub async fn curve_client_of_libzmq<D: Driver>() {
     let mut peer = PyPeer::spawn("curve_peer.py", &["pipe-server", &MANY.to_string()]);
     let port = peer.line::<D>("PORT ", LIMIT).await;
     let key = CurvePublicKey::from_z85(&peer.line::<D>("KEY ", LIMIT).await).expect("Z85 key");
-    // No PINGs of ours: only our PONGs (inside MESSAGE) keep libzmq from dropping us.
     let sock = D::socket(SocketType::Dealer, client_options(key, keys(2)));
     sock.connect(&format!("tcp://127.0.0.1:{port}"))
         .await
@@ -126,9 +139,41 @@ pub async fn curve_client_of_libzmq<D: Driver>() {
     sock.close().await;
 }
 
-/// The same with our DEALER as the CURVE server and libzmq as the client; this time we PING
-/// and libzmq does not, so only its PONGs keep us from dropping it.
+/// The same with our DEALER as the CURVE server and libzmq as the client.
 pub async fn curve_server_for_libzmq<D: Driver>() {
+    let me = keys(1);
+    let sock = D::socket(
+        SocketType::Dealer,
+        server_options(me.clone(), CurveClients::any()),
+    );
+    let ep = sock.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let mut peer = PyPeer::spawn(
+        "curve_peer.py",
+        &[
+            "pipe-client",
+            &MANY.to_string(),
+            port_of(&ep),
+            &me.public().to_z85(),
+        ],
+    );
+    pipe::<D>(&sock, &mut peer).await;
+    sock.close().await;
+}
+
+/// C6, heartbeats over CURVE, one side PINGing at a time so that a PONG that does not arrive is
+/// seen: libzmq's server PINGs our client, which sends nothing else while idle; then our server
+/// PINGs libzmq's client. (Checked: with our PONG removed, the first half fails.)
+pub async fn curve_heartbeats_libzmq<D: Driver>() {
+    let mut peer = PyPeer::spawn("curve_peer.py", &["ping-server"]);
+    let port = peer.line::<D>("PORT ", LIMIT).await;
+    let key = CurvePublicKey::from_z85(&peer.line::<D>("KEY ", LIMIT).await).expect("Z85 key");
+    let sock = D::socket(SocketType::Dealer, client_options(key, keys(2)));
+    sock.connect(&format!("tcp://127.0.0.1:{port}"))
+        .await
+        .expect("connect");
+    idle::<D>(&sock, &mut peer).await;
+    sock.close().await;
+
     let me = keys(1);
     let sock = D::socket(
         SocketType::Dealer,
@@ -137,14 +182,9 @@ pub async fn curve_server_for_libzmq<D: Driver>() {
     let ep = sock.bind("tcp://127.0.0.1:*").await.expect("bind");
     let mut peer = PyPeer::spawn(
         "curve_peer.py",
-        &[
-            "pipe-client",
-            &MANY.to_string(),
-            port(&ep),
-            &me.public().to_z85(),
-        ],
+        &["ping-client", port_of(&ep), &me.public().to_z85()],
     );
-    pipe::<D>(&sock, &mut peer).await;
+    idle::<D>(&sock, &mut peer).await;
     sock.close().await;
 }
 
@@ -158,7 +198,10 @@ pub async fn curve_pub_sub_libzmq<D: Driver>() {
         server_options(me.clone(), CurveClients::any()),
     );
     let ep = publisher.bind("tcp://127.0.0.1:*").await.expect("bind");
-    let mut peer = PyPeer::spawn("curve_peer.py", &["sub", port(&ep), &me.public().to_z85()]);
+    let mut peer = PyPeer::spawn(
+        "curve_peer.py",
+        &["sub", port_of(&ep), &me.public().to_z85()],
+    );
     let deadline = std::time::Instant::now() + LIMIT;
     let mut i = 0u64;
     while !peer.has_exited() {
@@ -215,7 +258,7 @@ pub async fn curve_refusals_libzmq<D: Driver>() {
     let ep = sock.bind("tcp://127.0.0.1:*").await.expect("bind");
     let mut peer = PyPeer::spawn(
         "curve_peer.py",
-        &["refused", port(&ep), &me.public().to_z85()],
+        &["refused", port_of(&ep), &me.public().to_z85()],
     );
     wait_event::<D, _>(
         &mut mon,
