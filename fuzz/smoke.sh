@@ -18,7 +18,11 @@ failed=()
 for t in "${targets[@]}"; do
   echo "=== fuzz $t for ${seconds}s, seed $seed"
   mkdir -p "corpus/$t"
-  if ! cargo fuzz run -s none "$t" -- -max_total_time="$seconds" -seed="$seed" -print_final_stats=1; then
+  # The minimised corpus of the long runs (seeds/, kept in the repo) is read as a second
+  # directory; what the run finds goes to corpus/ (not kept).
+  dirs=("corpus/$t")
+  if [ -d "seeds/$t" ]; then dirs+=("seeds/$t"); fi
+  if ! cargo fuzz run -s none "$t" "${dirs[@]}" -- -max_total_time="$seconds" -seed="$seed" -print_final_stats=1; then
     failed+=("$t")
   fi
 done
