@@ -79,6 +79,8 @@
 //!   FIN), the redial backoff;
 //! * [`cases::curve`]: CURVE between our sockets and against libzmq 4.3.5 (pyzmq, a
 //!   [`pyzmq::PyPeer`] process), both roles, volumes, subscriptions, heartbeats, refusals;
+//! * [`cases::curve_omq`]: CURVE against omq.rs (`omq-tokio`, an [`omq::Omq`] peer on its own
+//!   tokio runtime in a thread), both roles, volumes, subscriptions, heartbeats, refusals;
 //! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
 //!
 //! # What the peers do differently (and how the suite copes)
@@ -100,6 +102,7 @@
 //! `--test-threads=6` brings it to about 25 s.
 
 pub mod cases;
+pub mod omq;
 pub mod peer;
 pub mod pyzmq;
 pub mod relay;
@@ -220,6 +223,8 @@ macro_rules! conformance_tests {
             // Security (CURVE): libzmq through pyzmq.
             curve_ours, curve_client_of_libzmq, curve_server_for_libzmq,
             curve_pub_sub_libzmq, curve_refusals_libzmq,
+            // Security (CURVE): omq.rs (omq-tokio).
+            curve_client_of_omq, curve_server_for_omq, curve_pub_sub_omq, curve_refusals_omq,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
             unbind_disconnect_ours, unbind_disconnect_libzmq,
             pub_never_blocks_ours, pub_never_blocks_libzmq,
