@@ -98,7 +98,8 @@
 //!
 //! Debug build, 2 cores: about 55–60 s per driver with the default two test threads (most of
 //! it is waiting on timers: heartbeat idles, a PUB sending once a second, lingers, the fault
-//! cases' deadlines and backoff).
+//! cases' deadlines and backoff), and some 20 s more for the omq.rs CURVE cases (omq's
+//! unoptimised crypto takes about 5 s to seal or open each 16 MiB message).
 //! `--test-threads=6` brings it to about 25 s.
 
 pub mod cases;

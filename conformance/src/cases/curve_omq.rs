@@ -402,8 +402,10 @@ async fn nothing_through<D: Driver>(sock: &Sock<D>, who: &str) {
 /// 1. Our DEALER server with an allow list without omq's key: our monitor reports
 ///    `AuthenticationFailed`, omq reports our ERROR "400" (and stops redialling, its design),
 ///    and what omq sent never reaches us.
-/// 2. An omq client given the wrong server key: we cannot open its HELLO, our monitor reports
-///    `Cryptographic`, and nothing of omq's reaches us.
+/// 2. An omq client given the wrong server key (its own key is allowed): we cannot open its
+///    HELLO, our monitor reports `Cryptographic`, nothing of omq's reaches us, and omq (which
+///    connected) reports no handshake (it redials, as libzmq does). The server then still
+///    serves the client it allows, both ways.
 /// 3. An omq server whose authenticator refuses our key: our monitor reports omq's ERROR
 ///    "400", and what we sent never reaches omq.
 pub async fn curve_refusals_omq<D: Driver>() {
@@ -458,13 +460,38 @@ pub async fn curve_refusals_omq<D: Driver>() {
     nothing_through::<D>(&sock, "omq with the wrong server key").await;
     let theirs = wrong_key.events().await;
     assert!(
-        !theirs
-            .iter()
-            .any(|e| matches!(e, OmqEvent::HandshakeSucceeded { .. })),
-        "{}: omq with the wrong server key reports a handshake: {theirs:?}",
+        theirs.contains(&OmqEvent::Connected)
+            && !theirs
+                .iter()
+                .any(|e| matches!(e, OmqEvent::HandshakeSucceeded { .. })),
+        "{}: omq with the wrong server key: {theirs:?}",
         D::NAME
     );
     wrong_key.close().await;
+
+    // The server keeps serving: the client it allows gets through, both ways.
+    let friend = Omq::new(
+        SocketType::Dealer,
+        OmqOptions::curve(OmqCurve::Client {
+            secret: secret(7),
+            server: public(1),
+        }),
+    );
+    friend.connect(&ep).await;
+    friend.send(msg(&["friend"])).await;
+    let got = within::<D, _>(LIMIT, "the allowed client's message", sock.recv())
+        .await
+        .expect("recv");
+    assert_eq!(
+        got,
+        msg(&["friend"]),
+        "{}: from the allowed client",
+        D::NAME
+    );
+    sock.send(msg(&["welcome"])).await.expect("send");
+    let got = friend.recv_timeout(LIMIT).await.expect("omq's receive");
+    assert_eq!(got, msg(&["welcome"]), "{}: at the allowed client", D::NAME);
+    friend.close().await;
     sock.close().await;
 
     let server = Omq::new(
