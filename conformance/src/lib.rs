@@ -79,6 +79,8 @@
 //!   FIN), the redial backoff;
 //! * [`cases::curve`]: CURVE between our sockets and against libzmq 4.3.5 (pyzmq, a
 //!   [`pyzmq::PyPeer`] process), both roles, volumes, subscriptions, heartbeats, refusals;
+//! * [`cases::curve_omq`]: CURVE against omq.rs (`omq-tokio`, an [`omq::Omq`] peer on its own
+//!   tokio runtime in a thread), both roles, volumes, subscriptions, heartbeats, refusals;
 //! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
 //!
 //! # What the peers do differently (and how the suite copes)
@@ -96,10 +98,12 @@
 //!
 //! Debug build, 2 cores: about 55–60 s per driver with the default two test threads (most of
 //! it is waiting on timers: heartbeat idles, a PUB sending once a second, lingers, the fault
-//! cases' deadlines and backoff).
+//! cases' deadlines and backoff), and some 20 s more for the omq.rs CURVE cases (omq's
+//! unoptimised crypto takes about 5 s to seal or open each 16 MiB message).
 //! `--test-threads=6` brings it to about 25 s.
 
 pub mod cases;
+pub mod omq;
 pub mod peer;
 pub mod pyzmq;
 pub mod relay;
@@ -220,6 +224,8 @@ macro_rules! conformance_tests {
             // Security (CURVE): libzmq through pyzmq.
             curve_ours, curve_client_of_libzmq, curve_server_for_libzmq,
             curve_heartbeats_libzmq, curve_pub_sub_libzmq, curve_refusals_libzmq,
+            // Security (CURVE): omq.rs (omq-tokio).
+            curve_client_of_omq, curve_server_for_omq, curve_pub_sub_omq, curve_refusals_omq,
             incompatible_refused_ours, incompatible_refused_libzmq, incompatible_refused_zmqrs,
             unbind_disconnect_ours, unbind_disconnect_libzmq,
             pub_never_blocks_ours, pub_never_blocks_libzmq,

@@ -4,6 +4,7 @@
 
 pub mod cancel;
 pub mod curve;
+pub mod curve_omq;
 pub mod endpoints;
 pub mod faults;
 pub mod heartbeat;
@@ -17,6 +18,7 @@ pub mod volume;
 
 pub use cancel::*;
 pub use curve::*;
+pub use curve_omq::*;
 pub use endpoints::*;
 pub use faults::*;
 pub use heartbeat::*;
