@@ -209,11 +209,13 @@ macro_rules! conformance_tests {
             heartbeat_after_cancelled_recv_libzmq,
             heartbeat_detects_vanished_libzmq, heartbeat_detects_vanished_ours,
             heartbeat_ttl_libzmq, heartbeat_ttl_ours,
-            // Faults while the application waits in `recv`.
+            // Peer restarts for every connect-side type, TCP and IPC: parked in `recv`, parked
+            // in `send` at the high-water mark, busy elsewhere.
             parked_recv_redials_libzmq, parked_recv_redials_ours,
-            parked_recv_heartbeats_libzmq, parked_recv_heartbeats_ours,
-            // Faults while parked in `send`; peers that never greet, or die mid-frame; backoff.
             parked_send_redials_libzmq, parked_send_redials_ours,
+            busy_redials_libzmq, busy_redials_ours,
+            // Heartbeats while parked; peers that never greet, or die mid-frame; backoff.
+            parked_recv_heartbeats_libzmq, parked_recv_heartbeats_ours,
             parked_send_heartbeats_libzmq, parked_send_heartbeats_ours,
             silent_client_dropped_libzmq, silent_client_dropped_ours,
             killed_mid_frame_libzmq, killed_mid_frame_ours,

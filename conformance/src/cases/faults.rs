@@ -18,13 +18,13 @@ use crate::cases::semantics::bind_retrying;
 use crate::peer::{Heartbeat, Peer, PeerKind, PeerOptions};
 use crate::relay::Relay;
 use crate::util::{
-    check_seq, drain_events, free_tcp_endpoint, is_disconnect, is_handshake, join, msg, oneshot,
-    seq_frame, seq_msg, timeout, wait_event, within,
+    drain_events, free_tcp_endpoint, is_disconnect, is_handshake, join, msg, oneshot, seq_frame,
+    seq_msg, timeout, wait_event, within,
 };
 use crate::{Driver, Either, Error, MonitorEvent, Msg, Sock, SocketEvent, SocketType};
 
-/// The reconnect interval of the parked PULL.
-const RECONNECT_IVL: Duration = Duration::from_millis(100);
+/// The reconnect interval of the sockets that redial.
+pub(crate) const RECONNECT_IVL: Duration = Duration::from_millis(100);
 
 /// 100 ms PINGs, 500 ms timeout.
 const HEARTBEAT: Heartbeat = Heartbeat {
@@ -50,77 +50,6 @@ async fn through_relay<D: Driver>(ours: &Sock<D>, peer: &Peer<D>, ours_binds: bo
         ours.connect(relay.endpoint()).await.expect("connect");
         relay
     }
-}
-
-/// Our PULL connects to a peer PUSH and waits in `recv`; the peer is closed and bound again
-/// at the same endpoint. Without any further call from the application, the PULL must redial
-/// within `reconnect_ivl` (+ scheduling slack) of the new bind, and the `recv` that waited all
-/// along gets the next message.
-async fn parked_recv_redials<D: Driver>(kind: PeerKind) {
-    let ep = free_tcp_endpoint();
-    let push = bind_retrying::<D>(kind, SocketType::Push, &ep).await;
-    let mut options = PeerOptions::default().to_socket_options();
-    options.reconnect_ivl = RECONNECT_IVL;
-    let pull = D::socket(SocketType::Pull, options);
-    let mut mon = pull.monitor();
-    pull.connect(&ep).await.expect("connect");
-    push.send(msg(&["before"])).await;
-    assert_eq!(
-        within::<D, _>(Duration::from_secs(5), "first recv", pull.recv())
-            .await
-            .expect("recv"),
-        msg(&["before"])
-    );
-    wait_event::<D, _>(&mut mon, Duration::from_secs(1), "handshake", is_handshake).await;
-
-    let restart = async {
-        // Let the `recv` park first.
-        D::sleep(Duration::from_millis(100)).await;
-        push.close().await;
-        wait_event::<D, _>(
-            &mut mon,
-            Duration::from_secs(5),
-            "Disconnected",
-            is_disconnect,
-        )
-        .await;
-        D::sleep(Duration::from_millis(50)).await;
-        let push = bind_retrying::<D>(kind, SocketType::Push, &ep).await;
-        let bound_at = Instant::now();
-        wait_event::<D, _>(
-            &mut mon,
-            Duration::from_secs(5),
-            "a new handshake while parked in recv",
-            is_handshake,
-        )
-        .await;
-        let took = bound_at.elapsed();
-        push.send(msg(&["after"])).await;
-        (push, took)
-    };
-    let (got, (push, took)) = join(
-        within::<D, _>(Duration::from_secs(10), "parked recv", pull.recv()),
-        restart,
-    )
-    .await;
-    assert_eq!(got.expect("recv"), msg(&["after"]));
-    assert!(
-        took <= RECONNECT_IVL + SLACK,
-        "{}: redialled {took:?} after the peer came back (reconnect_ivl {RECONNECT_IVL:?})",
-        D::NAME
-    );
-    push.close().await;
-    pull.close().await;
-}
-
-/// A libzmq PUSH restarts under our PULL parked in `recv`.
-pub async fn parked_recv_redials_libzmq<D: Driver>() {
-    parked_recv_redials::<D>(PeerKind::Libzmq).await;
-}
-
-/// Our own PUSH restarts under our PULL parked in `recv`.
-pub async fn parked_recv_redials_ours<D: Driver>() {
-    parked_recv_redials::<D>(PeerKind::Ours).await;
 }
 
 /// Our PULL (PINGing) waits in `recv` on a peer PUSH reached through a relay, connecting or
@@ -197,17 +126,17 @@ pub async fn parked_recv_heartbeats_ours<D: Driver>() {
 
 // ---- parked in `send` at the high-water mark ---------------------------------------------------
 
-/// The send high-water mark of the parked PUSH.
-const SNDHWM: usize = 4;
+/// The send high-water mark of a socket parked in `send`.
+pub(crate) const SNDHWM: usize = 4;
 
 /// Size of the messages that fill the path to a peer that does not read: large enough that the
 /// TCP buffers (a few MiB on the loopback) fill after a few dozen.
-const FILL_SIZE: usize = 64 * 1024;
+pub(crate) const FILL_SIZE: usize = 64 * 1024;
 
 /// Sends [`seq_msg`]`(next..)` with `try_send` until the socket stays at its high-water mark
 /// (refusing for 200 ms in a row while the driver writes what it can); returns the next
 /// sequence number.
-async fn fill_to_hwm<D: Driver>(sock: &Sock<D>, mut next: u64) -> u64 {
+pub(crate) async fn fill_to_hwm<D: Driver>(sock: &Sock<D>, mut next: u64) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut refused_since: Option<Instant> = None;
     loop {
@@ -231,151 +160,6 @@ async fn fill_to_hwm<D: Driver>(sock: &Sock<D>, mut next: u64) -> u64 {
             }
         }
     }
-}
-
-/// §1.12 (PUSH blocks at the high-water mark and SHALL NOT drop; connections are remade; a
-/// message is never delivered twice; messages between two peers arrive in order): our PUSH
-/// (`sndhwm` 4) connects to a peer PULL that does not read (`rcvhwm` 1) and fills the path
-/// until a `send` parks. The peer is closed and bound again at the same endpoint. Without any
-/// further call from the application the PUSH must redial within `reconnect_ivl` (+ slack) of
-/// the new bind and the parked `send` must complete. Only what was already written into the
-/// dying connection may be lost: the new peer gets an in-order run without duplicates that
-/// ends with the last message sent and starts at or before the parked one (everything queued
-/// after the disconnection arrives).
-async fn parked_send_redials<D: Driver>(kind: PeerKind) {
-    let ep = free_tcp_endpoint();
-    let slow = PeerOptions {
-        rcvhwm: Some(1),
-        ..PeerOptions::default()
-    };
-    let pull = Peer::<D>::with(kind, SocketType::Pull, &slow);
-    pull.bind(&ep).await;
-    let mut options = PeerOptions::default().to_socket_options();
-    options.sndhwm = SNDHWM;
-    options.reconnect_ivl = RECONNECT_IVL;
-    let push = D::socket(SocketType::Push, options);
-    let mut mon = push.monitor();
-    push.connect(&ep).await.expect("connect");
-    wait_event::<D, _>(&mut mon, Duration::from_secs(5), "handshake", is_handshake).await;
-    let fill_started = Instant::now();
-    let parked = fill_to_hwm::<D>(&push, 0).await;
-    eprintln!(
-        "{}: {kind}: at the high-water mark after {parked} messages of {FILL_SIZE} B ({:?})",
-        D::NAME,
-        fill_started.elapsed()
-    );
-
-    let restart = async {
-        // Let the `send` park first.
-        D::sleep(Duration::from_millis(100)).await;
-        pull.close().await;
-        wait_event::<D, _>(
-            &mut mon,
-            Duration::from_secs(5),
-            "Disconnected",
-            is_disconnect,
-        )
-        .await;
-        let disconnected_at = Instant::now();
-        D::sleep(Duration::from_millis(50)).await;
-        let pull = bind_retrying::<D>(kind, SocketType::Pull, &ep).await;
-        let bound_at = Instant::now();
-        wait_event::<D, _>(
-            &mut mon,
-            Duration::from_secs(5),
-            "a new handshake while parked in send",
-            is_handshake,
-        )
-        .await;
-        (pull, disconnected_at, bound_at, Instant::now())
-    };
-    let send = async {
-        let r = within::<D, _>(
-            Duration::from_secs(10),
-            "the parked send",
-            push.send(seq_msg(parked, FILL_SIZE)),
-        )
-        .await;
-        (r, Instant::now())
-    };
-    let ((sent, sent_at), (pull, disconnected_at, bound_at, handshake_at)) =
-        join(send, restart).await;
-    sent.expect("the parked send");
-    let redial = handshake_at - bound_at;
-    eprintln!(
-        "{}: {kind}: redialled {redial:?} after the new bind; the parked send completed \
-         {:?} after the disconnection",
-        D::NAME,
-        sent_at - disconnected_at
-    );
-    assert!(
-        sent_at >= disconnected_at,
-        "{}: the send meant to park at the high-water mark completed before the peer left",
-        D::NAME
-    );
-    assert!(
-        redial <= RECONNECT_IVL + SLACK,
-        "{}: redialled {redial:?} after the peer came back (reconnect_ivl {RECONNECT_IVL:?})",
-        D::NAME
-    );
-
-    let last = parked + 5;
-    for i in parked + 1..=last {
-        within::<D, _>(
-            Duration::from_secs(5),
-            "send after the reconnect",
-            push.send(seq_msg(i, FILL_SIZE)),
-        )
-        .await
-        .expect("send");
-    }
-    let mut got = Vec::new();
-    loop {
-        let m = pull.recv().await;
-        let id = u64::from_be_bytes(m[0][..8].try_into().expect("a sequence number"));
-        check_seq(&m, id, FILL_SIZE).unwrap_or_else(|e| panic!("{}: {e}", D::NAME));
-        got.push(id);
-        if id == last {
-            break;
-        }
-    }
-    got.extend(
-        pull.drain(Duration::from_millis(100))
-            .await
-            .iter()
-            .map(|m| u64::from_be_bytes(m[0][..8].try_into().expect("a sequence number"))),
-    );
-    let first = got[0];
-    let want: Vec<u64> = (first..=last).collect();
-    assert_eq!(
-        got,
-        want,
-        "{}: after the reconnect, an in-order run without duplicates ending with the last",
-        D::NAME
-    );
-    assert!(
-        first <= parked,
-        "{}: message {parked}, queued after the disconnection, was lost (first delivered: \
-         {first})",
-        D::NAME
-    );
-    eprintln!(
-        "{}: {kind}: lost with the dying connection: {first} of {} messages",
-        D::NAME,
-        last + 1
-    );
-    pull.close().await;
-    push.close().await;
-}
-
-/// A libzmq PULL restarts under our PUSH parked in `send`.
-pub async fn parked_send_redials_libzmq<D: Driver>() {
-    parked_send_redials::<D>(PeerKind::Libzmq).await;
-}
-
-/// Our own PULL restarts under our PUSH parked in `send`.
-pub async fn parked_send_redials_ours<D: Driver>() {
-    parked_send_redials::<D>(PeerKind::Ours).await;
 }
 
 /// H3, H4: our PUSH (PINGing, `sndhwm` 4) sends to a peer PULL through a relay, connecting or

@@ -11,6 +11,7 @@ pub mod heartbeat;
 pub mod lifecycle;
 pub mod pairs;
 pub mod progress;
+pub mod restart;
 pub mod robustness;
 pub mod security;
 pub mod semantics;
@@ -34,6 +35,7 @@ pub use pairs::{
     xpub_xsub_zmqrs,
 };
 pub use progress::*;
+pub use restart::*;
 pub use robustness::*;
 pub use security::*;
 pub use semantics::*;

@@ -285,9 +285,19 @@ pub async fn router_identities_zmqrs<D: Driver>() {
 /// Binds `peer` to `ep`, retrying for a while (a restarted binder may find the address busy
 /// for a moment).
 pub(crate) async fn bind_retrying<D: Driver>(kind: PeerKind, ty: SocketType, ep: &str) -> Peer<D> {
+    bind_retrying_with(kind, ty, ep, &PeerOptions::default()).await
+}
+
+/// [`bind_retrying`] with `opts`.
+pub(crate) async fn bind_retrying_with<D: Driver>(
+    kind: PeerKind,
+    ty: SocketType,
+    ep: &str,
+    opts: &PeerOptions,
+) -> Peer<D> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let peer = Peer::<D>::new(kind, ty);
+        let peer = Peer::<D>::with(kind, ty, opts);
         let r = match &peer {
             Peer::Ours(s, _) => s.bind(ep).await.map(drop).map_err(|e| e.to_string()),
             Peer::Libzmq(p, _) => p.op(crate::peer::Op::Bind(ep.to_owned())).await.map(drop),
@@ -305,7 +315,7 @@ pub(crate) async fn bind_retrying<D: Driver>(kind: PeerKind, ty: SocketType, ep:
     }
 }
 
-fn fixed_endpoint(transport: Transport, dir: &TempDir) -> String {
+pub(crate) fn fixed_endpoint(transport: Transport, dir: &TempDir) -> String {
     match transport {
         Transport::Tcp => free_tcp_endpoint(),
         Transport::Ipc => dir.ipc("restart.sock"),
