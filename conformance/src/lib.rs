@@ -220,6 +220,8 @@ macro_rules! conformance_tests {
             silent_client_dropped_libzmq, silent_client_dropped_ours,
             killed_mid_frame_libzmq, killed_mid_frame_ours,
             reconnect_backoff,
+            // Idleness and load.
+            idle_sockets_sleep,
             // Security (PLAIN).
             plain_ours, plain_libzmq,
             plain_without_users_libzmq,

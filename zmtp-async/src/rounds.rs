@@ -235,6 +235,7 @@ impl<R: Runtime> Future for DriverTask<R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let mut shared = this.shared.lock();
+        shared.state.signal().count_driver_poll();
         shared.state.register_driver(cx.waker());
         // At most one clock read per poll (a round takes microseconds).
         let mut clock = Clock::default();

@@ -13,7 +13,7 @@
 //!
 //! The vocabulary is the same in both drivers; `docs/architecture.md` tells the whole protocol.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
@@ -48,6 +48,9 @@ pub struct Signal {
     live: AtomicBool,
     /// The driver task, registered on each of its polls.
     driver: AtomicWaker,
+    /// How many times the driver task was polled (a diagnostic, see
+    /// [`Socket::driver_polls`](crate::Socket::driver_polls)).
+    driver_polls: AtomicU64,
 }
 
 impl Signal {
@@ -108,6 +111,16 @@ impl Signal {
     /// True if the registered application task is in a live wait.
     pub(crate) fn is_live(&self) -> bool {
         self.live.load(Ordering::Acquire)
+    }
+
+    /// Counts one poll of the driver task.
+    pub(crate) fn count_driver_poll(&self) {
+        self.driver_polls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times the driver task was polled so far.
+    pub(crate) fn driver_polls(&self) -> u64 {
+        self.driver_polls.load(Ordering::Relaxed)
     }
 
     /// Registers the driver task (on each of its polls).

@@ -464,6 +464,25 @@ impl<R: Runtime> Socket<R> {
         }
     }
 
+    /// How many times this socket's driver task has been polled: a diagnostic for tests and
+    /// tuning (one relaxed atomic increment per poll). An idle socket with no deadline (no
+    /// heartbeat, redial or handshake timer) is polled only when something happens: the
+    /// driver task sleeps until exactly the machine's next deadline, with no periodic tick.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use driver_compio::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// compio::time::sleep(std::time::Duration::from_millis(50)).await;
+    /// let before = pull.driver_polls();
+    /// assert!(before > 0); // it ran when it was spawned and when the listener was added
+    /// # });
+    /// ```
+    pub fn driver_polls(&self) -> u64 {
+        self.signal.driver_polls()
+    }
+
     /// Closes the socket: no more sends; queued messages are flushed for up to the `linger`
     /// option (forever if it is `None`, like libzmq's default), then every connection closes.
     ///
