@@ -221,7 +221,7 @@ macro_rules! conformance_tests {
             killed_mid_frame_libzmq, killed_mid_frame_ours,
             reconnect_backoff,
             // Idleness and load.
-            idle_sockets_sleep,
+            idle_sockets_sleep, slow_consumer_ours, slow_consumer_libzmq,
             // Security (PLAIN).
             plain_ours, plain_libzmq,
             plain_without_users_libzmq,
