@@ -222,6 +222,7 @@ macro_rules! conformance_tests {
             reconnect_backoff,
             // Idleness and load.
             idle_sockets_sleep, slow_consumer_ours, slow_consumer_libzmq,
+            router_thousand_peers, router_connect_cycles,
             // Security (PLAIN).
             plain_ours, plain_libzmq,
             plain_without_users_libzmq,

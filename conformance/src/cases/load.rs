@@ -7,10 +7,14 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use zmtp_async::Monitor;
+use zmtp_proto::Frame;
+
 use crate::cases::faults::{fill_to_hwm, FILL_SIZE};
 use crate::peer::{Peer, PeerKind, PeerOptions};
-use crate::util::{is_handshake, join, msg, seq_msg, timeout, wait_event, within};
-use crate::{Driver, Either, Msg, Sock, SocketType};
+use crate::util::{is_disconnect, is_handshake, join, msg, seq_msg, timeout, wait_event, within};
+use crate::{Driver, Either, Error, Msg, Sock, SocketType};
 
 // ---- idle sockets sleep ----------------------------------------------------------------------
 
@@ -298,4 +302,221 @@ pub async fn slow_consumer_ours<D: Driver>() {
 pub async fn slow_consumer_libzmq<D: Driver>() {
     slow_subscriber_dropped_alone::<D>(PeerKind::Libzmq).await;
     slow_pull_blocks_push::<D>(PeerKind::Libzmq).await;
+}
+
+// ---- a ROUTER at scale -----------------------------------------------------------------------
+
+/// Descriptors open in the process (`/proc/self/fd`).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// How many more descriptors than before may be open once everything closed: other cases run
+/// in the process at the same time (two test threads) and open their own.
+const FD_SLACK: usize = 64;
+
+/// A bound ROUTER with `router_mandatory` (a message for an id it does not hold fails), and
+/// its monitor.
+async fn mandatory_router<D: Driver>() -> (Sock<D>, Monitor<D::Runtime>, String) {
+    let mut options = PeerOptions::default().to_socket_options();
+    options.router_mandatory = true;
+    let router = D::socket(SocketType::Router, options);
+    let mon = router.monitor();
+    let ep = router.bind("tcp://127.0.0.1:*").await.expect("bind");
+    (router, mon, ep)
+}
+
+/// A DEALER of ours connected to `ep`, named `dealer-N` for even `n`, unnamed (the ROUTER
+/// makes up an id) for odd.
+async fn dealer<D: Driver>(ep: &str, n: usize) -> Sock<D> {
+    let mut options = PeerOptions::default().to_socket_options();
+    options.linger = Some(Duration::ZERO);
+    if n % 2 == 0 {
+        options.routing_id = format!("dealer-{n}").into();
+    }
+    let d = D::socket(SocketType::Dealer, options);
+    d.connect(ep).await.expect("connect");
+    d
+}
+
+/// Every DEALER sends `[round, n]`; the ROUTER answers each `[round, n, "re"]` to the id it
+/// came with; every DEALER gets its own answer. Returns the ids, by DEALER.
+async fn router_round<D: Driver>(
+    router: &Sock<D>,
+    dealers: &[(usize, Sock<D>)],
+    round: &str,
+) -> Vec<Frame> {
+    for (n, d) in dealers {
+        d.send(msg(&[round, &n.to_string()])).await.expect("send");
+    }
+    let mut ids = vec![Frame::default(); dealers.len()];
+    let first = dealers.first().map_or(0, |(n, _)| *n);
+    for _ in dealers {
+        let mut m = within::<D, _>(Duration::from_secs(20), "a DEALER's message", router.recv())
+            .await
+            .expect("recv");
+        let id = m.pop_front().expect("an id");
+        assert_eq!(m[0], round.as_bytes(), "{}: round", D::NAME);
+        let n: usize = std::str::from_utf8(&m[1])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .expect("a DEALER number");
+        if n % 2 == 0 {
+            assert_eq!(
+                id,
+                format!("dealer-{n}").as_bytes(),
+                "{}: a named id",
+                D::NAME
+            );
+        }
+        m.push(Bytes::from_static(b"re"));
+        m.push_front(id.clone());
+        router.send(m).await.expect("reply");
+        ids[n - first] = id;
+    }
+    for (n, d) in dealers {
+        let got = within::<D, _>(Duration::from_secs(20), "a reply", d.recv()).await;
+        assert_eq!(
+            got.expect("recv"),
+            msg(&[round, &n.to_string(), "re"]),
+            "{}: DEALER {n} got another's reply",
+            D::NAME
+        );
+    }
+    ids
+}
+
+/// Closes the DEALERs, waits for the ROUTER's `Disconnected` for each, and checks that the
+/// ROUTER kept none of their ids: a message for each fails (`router_mandatory`).
+async fn leave<D: Driver>(
+    router: &Sock<D>,
+    mon: &mut Monitor<D::Runtime>,
+    dealers: Vec<(usize, Sock<D>)>,
+    ids: &[Frame],
+) {
+    let n = dealers.len();
+    for (_, d) in dealers {
+        within::<D, _>(Duration::from_secs(5), "close", d.close()).await;
+    }
+    for _ in 0..n {
+        wait_event::<D, _>(mon, Duration::from_secs(20), "Disconnected", is_disconnect).await;
+    }
+    for id in ids {
+        let mut gone = msg(&["gone"]);
+        gone.push_front(id.clone());
+        let r = router.try_send(gone).map_err(|e| e.error);
+        assert_eq!(
+            r,
+            Err(Error::Unroutable),
+            "{}: the ROUTER still routes to {id:?} after its peer left",
+            D::NAME
+        );
+    }
+}
+
+/// Waits (up to 10 s) until at most `limit` descriptors are open; returns how many are.
+async fn fds_settle<D: Driver>(limit: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = open_fds();
+        if n <= limit || Instant::now() >= deadline {
+            return n;
+        }
+        D::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Peers of [`router_thousand_peers`].
+const PEERS: usize = 1000;
+
+/// R3 at scale: 1,000 of our DEALERs (every other one named) connect to our ROUTER at once
+/// and exchange two rounds of messages; each gets its own replies (named ids as given). Then
+/// all leave: the ROUTER reports each `Disconnected`, routes to none of their ids any more
+/// (`router_mandatory`), and the process's descriptors return to where they were (they
+/// counted at least two per connection while the peers were there).
+pub async fn router_thousand_peers<D: Driver>() {
+    let fds_before = open_fds();
+    let (router, mut mon, ep) = mandatory_router::<D>().await;
+    let started = Instant::now();
+    let mut dealers = Vec::with_capacity(PEERS);
+    for n in 0..PEERS {
+        dealers.push((n, dealer::<D>(&ep, n).await));
+    }
+    let ids = router_round::<D>(&router, &dealers, "one").await;
+    let again = router_round::<D>(&router, &dealers, "two").await;
+    assert_eq!(ids, again, "{}: the ids changed between rounds", D::NAME);
+    let fds_peak = open_fds();
+    let exchanged = started.elapsed();
+    assert!(
+        fds_peak >= fds_before + 2 * PEERS,
+        "{}: {fds_peak} descriptors open with {PEERS} connections ({fds_before} before)",
+        D::NAME
+    );
+    leave::<D>(&router, &mut mon, dealers, &ids).await;
+    let fds_after = fds_settle::<D>(fds_before + FD_SLACK).await;
+    eprintln!(
+        "{}: {PEERS} peers: two rounds in {exchanged:?}; descriptors {fds_before} before, \
+         {fds_peak} with the peers, {fds_after} after they left ({:?} in all)",
+        D::NAME,
+        started.elapsed()
+    );
+    assert!(
+        fds_after <= fds_before + FD_SLACK,
+        "{}: {fds_after} descriptors open after the peers left ({fds_before} before)",
+        D::NAME
+    );
+    within::<D, _>(Duration::from_secs(5), "close", router.close()).await;
+}
+
+/// Connect/disconnect cycles in [`router_connect_cycles`] (3 s on tokio, debug build).
+const CYCLES: usize = 10_000;
+
+/// DEALERs connected at once in each batch of [`router_connect_cycles`].
+const BATCH: usize = 50;
+
+/// R3 under churn: our DEALERs come to our ROUTER in batches of 50 (every other one named,
+/// each name used once), exchange a message each and leave, for 10,000 connections in
+/// all. After each batch the ROUTER routes to none of the ids that left (`router_mandatory`);
+/// at the end the descriptors are back to where they were, and the resident set has grown by
+/// less than 64 MiB since the first batch.
+pub async fn router_connect_cycles<D: Driver>() {
+    let total = CYCLES;
+    let fds_before = open_fds();
+    let (router, mut mon, ep) = mandatory_router::<D>().await;
+    let started = Instant::now();
+    let mut rss_first = None;
+    let mut n = 0;
+    while n < total {
+        let batch = BATCH.min(total - n);
+        let mut dealers = Vec::with_capacity(batch);
+        for k in n..n + batch {
+            dealers.push((k, dealer::<D>(&ep, k).await));
+        }
+        let ids = router_round::<D>(&router, &dealers, "cycle").await;
+        leave::<D>(&router, &mut mon, dealers, &ids).await;
+        n += batch;
+        rss_first.get_or_insert_with(rss_kib);
+    }
+    let took = started.elapsed();
+    let fds_after = fds_settle::<D>(fds_before + FD_SLACK).await;
+    let grew = rss_kib().saturating_sub(rss_first.unwrap_or_default());
+    eprintln!(
+        "{}: {total} connect/disconnect cycles in {took:?} ({:?} each); descriptors \
+         {fds_before} before, {fds_after} after; RSS +{grew} KiB since the first batch",
+        D::NAME,
+        took / total.max(1) as u32
+    );
+    assert!(
+        fds_after <= fds_before + FD_SLACK,
+        "{}: {fds_after} descriptors open after {total} cycles ({fds_before} before)",
+        D::NAME
+    );
+    assert!(
+        grew < 64 * 1024,
+        "{}: the resident set grew by {grew} KiB over {total} cycles",
+        D::NAME
+    );
+    within::<D, _>(Duration::from_secs(5), "close", router.close()).await;
 }
