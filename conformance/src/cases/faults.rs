@@ -399,7 +399,7 @@ pub async fn silent_client_dropped_ours<D: Driver>() {
 }
 
 /// A ZMTP 3.1 greeting with the NULL mechanism (§1.1, §1.14).
-fn null_greeting() -> [u8; 64] {
+pub(crate) fn null_greeting() -> [u8; 64] {
     let mut g = [0u8; 64];
     g[0] = 0xFF;
     g[9] = 0x7F;

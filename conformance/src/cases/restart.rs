@@ -16,7 +16,7 @@
 //!
 //! In every state the socket must redial within `reconnect_ivl` (+ slack) of the new bind with
 //! no call from the application, and its monitor must report `Disconnected` for the lost
-//! connection and `ConnectRetried` with the `reconnect_ivl` delay for each refused redial,
+//! connection (`Closed`) and `ConnectRetried` with the `reconnect_ivl` delay for each refused redial,
 //! naming the endpoint as given. TCP rows connect to `tcp://localhost:PORT` (the peer binds
 //! `127.0.0.1`), so every redial resolves the host name again.
 
@@ -32,7 +32,7 @@ use crate::util::{
     check_seq, free_tcp_endpoint, is_handshake, join, msg, prefixed, seq_msg, timeout, wait_event,
     within, TempDir, Transport,
 };
-use crate::{Driver, Either, Msg, Sock, SocketEvent, SocketOptions, SocketType};
+use crate::{Driver, Either, Error, Msg, Sock, SocketEvent, SocketOptions, SocketType};
 
 /// How long after the new bind the redial must have completed its handshake: `reconnect_ivl`
 /// plus generous slack for a loaded two-core machine (the defect this guards against took
@@ -223,13 +223,25 @@ impl<D: Driver> Pair<D> {
         let old = self.peer.borrow_mut().take().expect("a peer");
         old.close().await;
         let closed_at = Instant::now();
-        wait_event::<D, _>(
+        let e = wait_event::<D, _>(
             &mut self.mon.borrow_mut(),
             Duration::from_secs(5),
             "Disconnected",
             |e| matches!(e, SocketEvent::Disconnected { .. }),
         )
         .await;
+        // A peer that closes (FIN, or RST when it had unread input) is reported `Closed`.
+        assert!(
+            matches!(
+                e,
+                SocketEvent::Disconnected {
+                    error: Error::Closed,
+                    ..
+                }
+            ),
+            "{}: {e:?}",
+            self.what()
+        );
         closed_at
     }
 

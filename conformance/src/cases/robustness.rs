@@ -1,11 +1,13 @@
 //! Robustness (checklist F3, §1.13): a message above `maxmsgsize` costs the sender its
-//! connection, not the socket; clients that stay silent or send garbage are dropped while
+//! connection, not the socket; clients that stay silent, send garbage or announce another mechanism are dropped (the
+//! monitor says why: `HandshakeTimeout`, `BadSignature`, `MechanismMismatch`) while
 //! the socket keeps serving everyone else.
 
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::cases::faults::null_greeting;
 use crate::peer::{Peer, PeerKind, PeerOptions};
 use crate::util::{msg, wait_event, within};
 use crate::{Driver, Error, SocketEvent, SocketType};
@@ -87,15 +89,39 @@ pub async fn bad_clients_dropped<D: Driver>() {
         matches!(e, SocketEvent::HandshakeFailed { .. })
     })
     .await;
+    // G1, V5: not a ZMTP greeting (the first byte is not 0xFF) is refused at once, not by the
+    // deadline, and the monitor says why.
     assert!(
-        !matches!(
+        matches!(
             e,
             SocketEvent::HandshakeFailed {
-                error: Error::HandshakeTimeout,
+                error: Error::BadSignature,
                 ..
             }
         ),
-        "garbage is refused at once, not by the deadline: {e:?}"
+        "garbage is refused at once for its signature: {e:?}"
+    );
+
+    // G1: a ZMTP 3.1 greeting announcing PLAIN to a NULL socket is refused with the two
+    // mechanisms named.
+    let mut plain = TcpStream::connect(&addr).expect("connect");
+    let mut greeting = null_greeting();
+    greeting[12..17].copy_from_slice(b"PLAIN");
+    plain.write_all(&greeting).expect("write");
+    let e = wait_event::<D, _>(&mut mon, Duration::from_secs(5), "HandshakeFailed", |e| {
+        matches!(e, SocketEvent::HandshakeFailed { .. })
+    })
+    .await;
+    let SocketEvent::HandshakeFailed { error, .. } = &e else {
+        unreachable!()
+    };
+    assert_eq!(
+        *error,
+        Error::MechanismMismatch {
+            ours: "NULL",
+            theirs: "PLAIN".into()
+        },
+        "a mechanism mismatch is reported as one"
     );
     for i in 0..5 {
         good.send(msg(&["good", &i.to_string()])).await;
@@ -104,7 +130,7 @@ pub async fn bad_clients_dropped<D: Driver>() {
         let got = within::<D, _>(Duration::from_secs(10), "recv", pull.recv()).await;
         assert_eq!(got.expect("recv"), msg(&["good", &i.to_string()]));
     }
-    drop((silent, garbage));
+    drop((silent, garbage, plain));
     good.close().await;
     pull.close().await;
 }
