@@ -314,8 +314,10 @@ pub fn open_fds() -> usize {
 }
 
 /// How many more descriptors than before may be open once everything closed: other cases run
-/// in the process at the same time (two test threads) and open their own.
-const FD_SLACK: usize = 64;
+/// in the process at the same time (two test threads) and open their own (42 more were seen
+/// in a full run, libzmq peers' contexts hold several each). A leak of one per connection
+/// would show 1,000 or 10,000.
+const FD_SLACK: usize = 200;
 
 /// A bound ROUTER with `router_mandatory` (a message for an id it does not hold fails), and
 /// its monitor.
@@ -450,7 +452,7 @@ pub async fn router_thousand_peers<D: Driver>() {
     let fds_peak = open_fds();
     let exchanged = started.elapsed();
     assert!(
-        fds_peak >= fds_before + 2 * PEERS,
+        fds_peak + FD_SLACK >= fds_before + 2 * PEERS,
         "{}: {fds_peak} descriptors open with {PEERS} connections ({fds_before} before)",
         D::NAME
     );
