@@ -74,9 +74,16 @@
 //!   application is busy, `close()` flushing for the linger time;
 //! * [`cases::endpoints`]: wildcard binds, host names, abstract IPC names;
 //! * [`cases::lifecycle`]: `unbind`, linger, ipc files, the monitor, `Stream`/`Sink`;
-//! * [`cases::faults`]: redials and heartbeats while the application waits in `recv` or in
-//!   `send` at the high-water mark, peers that never greet, peers killed mid-frame (RST and
-//!   FIN), the redial backoff;
+//! * [`cases::restart`]: the peer of each of the eleven types of ours, connecting, restarts
+//!   over TCP (connected by host name) and IPC while the application waits in `recv`, waits
+//!   in `send` at the high-water mark, or is busy elsewhere: redial, re-subscription, what was
+//!   queued meanwhile delivered, the monitor's `Disconnected` and `ConnectRetried`;
+//! * [`cases::faults`]: heartbeats while the application waits in `recv` or in `send` at the
+//!   high-water mark, peers that never greet, peers killed mid-frame (RST and FIN), the redial
+//!   backoff;
+//! * [`cases::load`]: idle sockets whose driver is not polled, slow consumers (PUB drops for
+//!   the stalled subscriber alone, PUSH waits, RSS bounded), a ROUTER with 1,000 peers and
+//!   10,000 connect/disconnect cycles (descriptors and routing-table entries counted);
 //! * [`cases::curve`]: CURVE between our sockets and against libzmq 4.3.5 (pyzmq, a
 //!   [`pyzmq::PyPeer`] process), both roles, volumes, subscriptions, heartbeats, refusals;
 //! * [`cases::curve_omq`]: CURVE against omq.rs (`omq-tokio`, an [`omq::Omq`] peer on its own
@@ -96,10 +103,11 @@
 //!
 //! # Running time
 //!
-//! Debug build, 2 cores: about 55–60 s per driver with the default two test threads (most of
+//! Debug build, 2 cores: about 75–80 s per driver with the default two test threads (most of
 //! it is waiting on timers: heartbeat idles, a PUB sending once a second, lingers, the fault
-//! cases' deadlines and backoff), and some 20 s more for the omq.rs CURVE cases (omq's
-//! unoptimised crypto takes about 5 s to seal or open each 16 MiB message).
+//! cases' deadlines and backoff, the 38 peer restarts of [`cases::restart`] per peer kind),
+//! and some 20 s more for the omq.rs CURVE cases (omq's unoptimised crypto takes about 5 s to
+//! seal or open each 16 MiB message).
 //! `--test-threads=6` brings it to about 25 s.
 
 pub mod cases;

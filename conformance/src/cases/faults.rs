@@ -1,8 +1,9 @@
 //! Faults while the application waits (checklist H1–H4, §1.12, §1.13, F4, G4): every timer the
 //! machine arms must fire whichever task ran the last round of I/O. A `recv` that waits, or a
-//! `send` parked at the high-water mark, runs rounds on the application's task; the peer's FIN
-//! read there schedules a redial, and the handshake that completes there schedules the first
-//! PING. Both must happen on time while the application stays parked.
+//! `send` parked at the high-water mark, runs rounds on the application's task; the handshake
+//! that completes there schedules the first PING, which must leave on time while the
+//! application stays parked (the redials after a peer's FIN read there are
+//! [`restart`](super::restart)'s).
 //!
 //! Also here: peers that connect and never greet (`handshake_ivl`), peers killed in the middle
 //! of a frame (RST and FIN), and the redial backoff (`reconnect_ivl_max`).
@@ -525,8 +526,15 @@ async fn killed_mid_frame<D: Driver>(kind: PeerKind) {
             killed_at.elapsed()
         );
         assert!(
-            matches!(e, SocketEvent::Disconnected { .. }),
-            "{}: a peer lost after its handshake is reported Disconnected, got {e:?}",
+            matches!(
+                e,
+                SocketEvent::Disconnected {
+                    error: Error::Closed,
+                    ..
+                }
+            ),
+            "{}: a peer lost after its handshake is reported Disconnected (Closed, for an RST \
+             as for a FIN), got {e:?}",
             D::NAME
         );
         drop(raw);
