@@ -2,7 +2,7 @@
 //! connections are remade after a delay, a connect-side queue exists before the connection and
 //! outlives it; §1.12; S3: SUB and XSUB subscribe again on every new connection).
 //!
-//! One table ([`ROWS`]) names each socket type of ours that connects and the peer it talks to,
+//! One table (`ROWS`) names each socket type of ours that connects and the peer it talks to,
 //! bound at a fixed endpoint; the peer is closed and bound again there, over TCP and IPC,
 //! against libzmq and our own sockets, while the application is in one of three states:
 //!
@@ -20,7 +20,8 @@
 //! naming the endpoint as given. TCP rows connect to `tcp://localhost:PORT` (the peer binds
 //! `127.0.0.1`), so every redial resolves the host name again.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use zmtp_async::Monitor;
@@ -147,14 +148,15 @@ fn endpoints(transport: Transport, dir: &TempDir) -> (String, String) {
 }
 
 /// One row's sockets: our connecting socket with its monitor, the bound peer and where. The
-/// peer and the monitor are cells, so that a restart runs while a `recv` or `send` of ours is
-/// parked (on the same task, joined).
+/// peer and the monitor are in cells, so that a restart runs while a `recv` or `send` of ours
+/// is parked (on the same task, joined); no borrow of a cell lasts across an `await` (the peer
+/// is shared by `Rc`, the monitor taken out while it is read).
 struct Pair<D: Driver> {
     row: Row,
     kind: PeerKind,
     ours: Sock<D>,
-    mon: RefCell<Monitor<D::Runtime>>,
-    peer: RefCell<Option<Peer<D>>>,
+    mon: Cell<Option<Monitor<D::Runtime>>>,
+    peer: RefCell<Option<Rc<Peer<D>>>>,
     bind: String,
     connect: String,
     _dir: TempDir,
@@ -187,8 +189,8 @@ impl<D: Driver> Pair<D> {
             row,
             kind,
             ours,
-            mon: RefCell::new(mon),
-            peer: RefCell::new(Some(peer)),
+            mon: Cell::new(Some(mon)),
+            peer: RefCell::new(Some(Rc::new(peer))),
             bind,
             connect,
             _dir: dir,
@@ -196,8 +198,22 @@ impl<D: Driver> Pair<D> {
     }
 
     /// The current peer.
-    fn peer(&self) -> Ref<'_, Peer<D>> {
-        Ref::map(self.peer.borrow(), |p| p.as_ref().expect("a peer"))
+    fn peer(&self) -> Rc<Peer<D>> {
+        self.peer.borrow().clone().expect("a peer")
+    }
+
+    /// Takes the current peer out (to close it): nothing else holds it by then.
+    fn take_peer(&self) -> Option<Peer<D>> {
+        let peer = self.peer.borrow_mut().take()?;
+        Some(Rc::try_unwrap(peer).unwrap_or_else(|_| panic!("the peer is in use")))
+    }
+
+    /// Waits for a monitor event of ours, as [`wait_event`] does.
+    async fn wait_event(&self, what: &str, pred: impl FnMut(&SocketEvent) -> bool) -> SocketEvent {
+        let mut mon = self.mon.take().expect("the monitor");
+        let e = wait_event::<D, _>(&mut mon, Duration::from_secs(5), what, pred).await;
+        self.mon.set(Some(mon));
+        e
     }
 
     fn what(&self) -> String {
@@ -220,16 +236,14 @@ impl<D: Driver> Pair<D> {
 
     /// Closes the peer and waits for our `Disconnected`; returns when the peer was closed.
     async fn go_down(&self) -> Instant {
-        let old = self.peer.borrow_mut().take().expect("a peer");
+        let old = self.take_peer().expect("a peer");
         old.close().await;
         let closed_at = Instant::now();
-        let e = wait_event::<D, _>(
-            &mut self.mon.borrow_mut(),
-            Duration::from_secs(5),
-            "Disconnected",
-            |e| matches!(e, SocketEvent::Disconnected { .. }),
-        )
-        .await;
+        let e = self
+            .wait_event("Disconnected", |e| {
+                matches!(e, SocketEvent::Disconnected { .. })
+            })
+            .await;
         // A peer that closes (FIN, or RST when it had unread input) is reported `Closed`.
         assert!(
             matches!(
@@ -259,10 +273,9 @@ impl<D: Driver> Pair<D> {
         if row.peer == SocketType::Sub {
             peer.subscribe(TOPIC).await;
         }
-        *self.peer.borrow_mut() = Some(peer);
-        let mut mon = self.mon.borrow_mut();
+        *self.peer.borrow_mut() = Some(Rc::new(peer));
         let mut retried = Vec::new();
-        wait_event::<D, _>(&mut mon, Duration::from_secs(5), "a new handshake", |e| {
+        self.wait_event("a new handshake", |e| {
             if let SocketEvent::ConnectRetried {
                 delay, endpoint, ..
             } = e
@@ -393,7 +406,7 @@ impl<D: Driver> Pair<D> {
     }
 
     async fn close(self) {
-        if let Some(peer) = self.peer.borrow_mut().take() {
+        if let Some(peer) = self.take_peer() {
             peer.close().await;
         }
         within::<D, _>(Duration::from_secs(5), "close", self.ours.close()).await;
