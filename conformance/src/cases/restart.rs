@@ -151,7 +151,7 @@ fn endpoints(transport: Transport, dir: &TempDir) -> (String, String) {
 /// peer and the monitor are in cells, so that a restart runs while a `recv` or `send` of ours
 /// is parked (on the same task, joined); no borrow of a cell lasts across an `await` (the peer
 /// is shared by `Rc`, the monitor taken out while it is read).
-struct Pair<D: Driver> {
+struct Link<D: Driver> {
     row: Row,
     kind: PeerKind,
     ours: Sock<D>,
@@ -162,7 +162,7 @@ struct Pair<D: Driver> {
     _dir: TempDir,
 }
 
-impl<D: Driver> Pair<D> {
+impl<D: Driver> Link<D> {
     /// Binds the peer (with `peer_options`), connects ours (with `options`), and waits for the
     /// handshake.
     async fn start(
@@ -227,7 +227,7 @@ impl<D: Driver> Pair<D> {
     }
 
     /// Closes the peer, waits for our `Disconnected`, leaves the endpoint free for `down`,
-    /// then [`Pair::come_back`]; returns when the peer was closed and how long after the new
+    /// then [`Link::come_back`]; returns when the peer was closed and how long after the new
     /// bind the handshake came.
     async fn restart(&self, down: Duration) -> (Instant, Duration) {
         let closed_at = self.go_down().await;
@@ -450,14 +450,14 @@ async fn restart_rows<D: Driver>(kind: PeerKind, mode: Mode) {
                 options.sndhwm = SNDHWM;
                 peer_options.rcvhwm = Some(1);
             }
-            let pair = Pair::<D>::start(row, kind, transport, options, &peer_options).await;
+            let link = Link::<D>::start(row, kind, transport, options, &peer_options).await;
             match mode {
-                Mode::ParkedRecv if row.ours == SocketType::Req => parked_req(&pair).await,
-                Mode::ParkedRecv => parked_recv(&pair).await,
-                Mode::ParkedSend => parked_send(&pair).await,
-                Mode::Busy => busy(&pair).await,
+                Mode::ParkedRecv if row.ours == SocketType::Req => parked_req(&link).await,
+                Mode::ParkedRecv => parked_recv(&link).await,
+                Mode::ParkedSend => parked_send(&link).await,
+                Mode::Busy => busy(&link).await,
             }
-            pair.close().await;
+            link.close().await;
         }
     }
     eprintln!(
@@ -470,40 +470,40 @@ async fn restart_rows<D: Driver>(kind: PeerKind, mode: Mode) {
 // ---- parked in `recv` ------------------------------------------------------------------------
 
 /// The `recv` that waits while the peer restarts gets the new peer's first message.
-async fn parked_recv<D: Driver>(pair: &Pair<D>) {
-    pair.exchange("t-before").await;
+async fn parked_recv<D: Driver>(link: &Link<D>) {
+    link.exchange("t-before").await;
     let m = msg(&["t-after"]);
     let got = Cell::new(false);
     let restart = async {
         // Let the `recv` park first.
         D::sleep(Duration::from_millis(100)).await;
-        pair.restart(Duration::from_millis(50)).await;
-        pair.feed(&m, &got).await;
+        link.restart(Duration::from_millis(50)).await;
+        link.feed(&m, &got).await;
     };
-    let (r, ()) = join(pair.recv("the parked recv", &got), restart).await;
-    pair.took(r, &m).await;
-    pair.exchange("t-again").await;
+    let (r, ()) = join(link.recv("the parked recv", &got), restart).await;
+    link.took(r, &m).await;
+    link.exchange("t-again").await;
 }
 
 /// REQ waits for the reply to a request the old peer took and never answered: it redials
 /// while parked; the request is not sent again, as with libzmq; the `recv` keeps waiting.
-async fn parked_req<D: Driver>(pair: &Pair<D>) {
-    pair.exchange("t-before").await;
+async fn parked_req<D: Driver>(link: &Link<D>) {
+    link.exchange("t-before").await;
     let request = msg(&["t-lost"]);
-    pair.ours.send(request.clone()).await.expect("send");
-    assert_eq!(pair.peer().recv().await, request);
+    link.ours.send(request.clone()).await.expect("send");
+    assert_eq!(link.peer().recv().await, request);
     let restart = async {
         D::sleep(Duration::from_millis(100)).await;
-        pair.restart(Duration::from_millis(50)).await;
-        pair.peer().recv_timeout(Duration::from_millis(300)).await
+        link.restart(Duration::from_millis(50)).await;
+        link.peer().recv_timeout(Duration::from_millis(300)).await
     };
-    match D::race(pair.ours.recv(), restart).await {
+    match D::race(link.ours.recv(), restart).await {
         Either::Right(None) => {}
         Either::Right(Some(m)) => panic!(
             "{}: the request in flight was sent again to the new peer: {m:?}",
-            pair.what()
+            link.what()
         ),
-        Either::Left(r) => panic!("{}: the parked recv returned {r:?}", pair.what()),
+        Either::Left(r) => panic!("{}: the parked recv returned {r:?}", link.what()),
     }
 }
 
@@ -526,10 +526,10 @@ pub async fn parked_recv_redials_ours<D: Driver>() {
 /// Only what was already written into the dying connection may be lost: the new peer gets an
 /// in-order run without duplicates that ends with the last message sent and starts at or
 /// before the parked one (everything queued after the disconnection arrives).
-async fn parked_send<D: Driver>(pair: &Pair<D>) {
-    let what = pair.what();
+async fn parked_send<D: Driver>(link: &Link<D>) {
+    let what = link.what();
     let fill_started = Instant::now();
-    let parked = fill_to_hwm::<D>(&pair.ours, 0).await;
+    let parked = fill_to_hwm::<D>(&link.ours, 0).await;
     eprintln!(
         "{what}: at the high-water mark after {parked} messages of {FILL_SIZE} B ({:?})",
         fill_started.elapsed()
@@ -537,13 +537,13 @@ async fn parked_send<D: Driver>(pair: &Pair<D>) {
     let restart = async {
         // Let the `send` park first.
         D::sleep(Duration::from_millis(100)).await;
-        pair.restart(Duration::from_millis(50)).await
+        link.restart(Duration::from_millis(50)).await
     };
     let send = async {
         let r = within::<D, _>(
             Duration::from_secs(10),
             "the parked send",
-            pair.ours.send(seq_msg(parked, FILL_SIZE)),
+            link.ours.send(seq_msg(parked, FILL_SIZE)),
         )
         .await;
         (r, Instant::now())
@@ -563,12 +563,12 @@ async fn parked_send<D: Driver>(pair: &Pair<D>) {
         within::<D, _>(
             Duration::from_secs(5),
             "send after the reconnect",
-            pair.ours.send(seq_msg(i, FILL_SIZE)),
+            link.ours.send(seq_msg(i, FILL_SIZE)),
         )
         .await
         .expect("send");
     }
-    let peer = pair.peer();
+    let peer = link.peer();
     let id = |m: &Msg| u64::from_be_bytes(m[0][..8].try_into().expect("a sequence number"));
     let mut got = Vec::new();
     loop {
@@ -615,13 +615,13 @@ pub async fn parked_send_redials_ours<D: Driver>() {
 /// The application leaves the socket alone while the peer is down for 250 ms (two redials are
 /// refused), except to send what it has (the types that queue: four messages, REQ one
 /// request, none of which may wait), and only reads the monitor. The socket redials on its
-/// own; what was queued arrives first, in order; then the pair exchanges as before (SUB and
+/// own; what was queued arrives first, in order; then the two exchange as before (SUB and
 /// XSUB subscribed again, PUB and XPUB serving the new subscriber).
-async fn busy<D: Driver>(pair: &Pair<D>) {
-    pair.exchange("t-before").await;
-    pair.go_down().await;
-    let n = match pair.row.ours {
-        _ if !pair.row.queues() => 0,
+async fn busy<D: Driver>(link: &Link<D>) {
+    link.exchange("t-before").await;
+    link.go_down().await;
+    let n = match link.row.ours {
+        _ if !link.row.queues() => 0,
         SocketType::Req => 1,
         _ => 4,
     };
@@ -630,16 +630,16 @@ async fn busy<D: Driver>(pair: &Pair<D>) {
         within::<D, _>(
             Duration::from_secs(1),
             "a send while disconnected",
-            pair.ours.send(pair.row.outgoing(m)),
+            link.ours.send(link.row.outgoing(m)),
         )
         .await
         .expect("send");
     }
-    pair.come_back(Duration::from_millis(250)).await;
+    link.come_back(Duration::from_millis(250)).await;
     for m in &queued {
-        pair.peer_takes(m).await;
+        link.peer_takes(m).await;
     }
-    pair.exchange("t-after").await;
+    link.exchange("t-after").await;
 }
 
 /// A libzmq peer of each connect-side type restarts while the application is busy elsewhere.
