@@ -20,7 +20,7 @@ use crate::{Driver, MonitorEvent, Msg, SocketEvent};
 /// alternates from call to call, so neither side is always favoured.
 pub async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
     static TURN: AtomicU64 = AtomicU64::new(0);
-    let a_first = TURN.fetch_add(1, Ordering::Relaxed) % 2 == 0;
+    let a_first = TURN.fetch_add(1, Ordering::Relaxed).is_multiple_of(2);
     let mut a = pin!(a);
     let mut b = pin!(b);
     poll_fn(|cx| {

@@ -335,7 +335,7 @@ async fn mandatory_router<D: Driver>() -> (Sock<D>, Monitor<D::Runtime>, String)
 async fn dealer<D: Driver>(ep: &str, n: usize) -> Sock<D> {
     let mut options = PeerOptions::default().to_socket_options();
     options.linger = Some(Duration::ZERO);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         options.routing_id = format!("dealer-{n}").into();
     }
     let d = D::socket(SocketType::Dealer, options);
@@ -365,7 +365,7 @@ async fn router_round<D: Driver>(
             .ok()
             .and_then(|s| s.parse().ok())
             .expect("a DEALER number");
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             assert_eq!(
                 id,
                 format!("dealer-{n}").as_bytes(),
