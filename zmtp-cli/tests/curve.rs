@@ -5,7 +5,7 @@
 mod support;
 
 use rand::RngCore;
-use support::{run_zmtp, run_zmtp_on, Proc};
+use support::{run_zmtp, run_zmtp_on, Finished, Proc};
 use zmtp_proto::mechanism::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
 
 /// A key pair as Z85 text.
@@ -219,50 +219,53 @@ fn keys_beginning_with_a_dash_in_both_forms(d: &str) {
     assert_eq!(pull.stdout, ["dashing back"]);
 }
 
+/// A CURVE server of type `ty` (with `extra` options) that allows only `allowed`, serves one
+/// message and exits.
+fn allow_list_server(d: &str, ty: &str, extra: &[&str], server: &Keys, allowed: &Keys) -> Proc {
+    let mut args = vec!["cat", ty];
+    args.extend_from_slice(extra);
+    args.extend([
+        "-n",
+        "1",
+        "--curve-server",
+        "--curve-secret-key",
+        &server.secret,
+        "--allow-curve",
+        &allowed.public,
+        "--bind",
+        "tcp://127.0.0.1:*",
+    ]);
+    Proc::zmtp_on(d, &args)
+}
+
+/// A CURVE client of type `ty` to `ep` (whose server is `server`) as `keys`, fed `input`.
+fn curve_client(d: &str, ty: &str, ep: &str, server: &Keys, keys: &Keys, input: &[u8]) -> Finished {
+    run_zmtp_on(
+        d,
+        &[
+            "cat",
+            ty,
+            "--connect",
+            ep,
+            "--curve-server-key",
+            &server.public,
+            "--curve-secret-key",
+            &keys.secret,
+            "--timeout",
+            "10000",
+        ],
+        input,
+    )
+}
+
 /// A client whose key is not on the server's allow list gets ERROR 400 and exits 1 with one
 /// `error:` line; the server logs the refusal, naming the client's key, and goes on to serve
 /// an allowed client.
 fn refused_client_exits_1_and_the_server_keeps_serving(d: &str) {
-    let server = keygen();
-    let allowed = keygen();
-    let stranger = keygen();
-    let rep = Proc::zmtp_on(
-        d,
-        &[
-            "cat",
-            "rep",
-            "--echo",
-            "-n",
-            "1",
-            "--curve-server",
-            "--curve-secret-key",
-            &server.secret,
-            "--allow-curve",
-            &allowed.public,
-            "--bind",
-            "tcp://127.0.0.1:*",
-        ],
-    );
+    let (server, allowed, stranger) = (keygen(), keygen(), keygen());
+    let rep = allow_list_server(d, "rep", &["--echo"], &server, &allowed);
     let ep = rep.bound();
-    let client = |keys: &Keys, input: &[u8]| {
-        run_zmtp_on(
-            d,
-            &[
-                "cat",
-                "req",
-                "--connect",
-                &ep,
-                "--curve-server-key",
-                &server.public,
-                "--curve-secret-key",
-                &keys.secret,
-                "--timeout",
-                "10000",
-            ],
-            input,
-        )
-    };
-    let refused = client(&stranger, b"let me in\n");
+    let refused = curve_client(d, "req", &ep, &server, &stranger, b"let me in\n");
     assert_eq!(refused.code, Some(1), "{refused:?}");
     let line = refused.error_line();
     assert!(
@@ -276,7 +279,7 @@ fn refused_client_exits_1_and_the_server_keeps_serving(d: &str) {
         "{log}"
     );
 
-    let welcome = client(&allowed, b"hello again\n");
+    let welcome = curve_client(d, "req", &ep, &server, &allowed, b"hello again\n");
     assert_eq!(welcome.code, Some(0), "{welcome:?}");
     assert_eq!(welcome.stdout, ["hello again"]);
     let rep = rep.finish();
@@ -287,49 +290,14 @@ fn refused_client_exits_1_and_the_server_keeps_serving(d: &str) {
 /// A send-only client (push) whose handshake is refused while its message waits in the queue
 /// exits 1 too, instead of exiting 0 once the close is done.
 fn refused_push_exits_1(d: &str) {
-    let server = keygen();
-    let allowed = keygen();
-    let stranger = keygen();
-    let pull = Proc::zmtp_on(
-        d,
-        &[
-            "cat",
-            "pull",
-            "-n",
-            "1",
-            "--curve-server",
-            "--curve-secret-key",
-            &server.secret,
-            "--allow-curve",
-            &allowed.public,
-            "--bind",
-            "tcp://127.0.0.1:*",
-        ],
-    );
+    let (server, allowed, stranger) = (keygen(), keygen(), keygen());
+    let pull = allow_list_server(d, "pull", &[], &server, &allowed);
     let ep = pull.bound();
-    let push = |keys: &Keys, input: &[u8]| {
-        run_zmtp_on(
-            d,
-            &[
-                "cat",
-                "push",
-                "--connect",
-                &ep,
-                "--curve-server-key",
-                &server.public,
-                "--curve-secret-key",
-                &keys.secret,
-                "--timeout",
-                "10000",
-            ],
-            input,
-        )
-    };
-    let refused = push(&stranger, b"dropped\n");
+    let refused = curve_client(d, "push", &ep, &server, &stranger, b"dropped\n");
     assert_eq!(refused.code, Some(1), "{refused:?}");
     let line = refused.error_line();
     assert!(line.contains(&ep) && line.contains("400"), "{refused:?}");
-    let delivered = push(&allowed, b"delivered\n");
+    let delivered = curve_client(d, "push", &ep, &server, &allowed, b"delivered\n");
     assert_eq!(delivered.code, Some(0), "{delivered:?}");
     let pull = pull.finish();
     assert_eq!(pull.code, Some(0), "{pull:?}");
