@@ -51,6 +51,15 @@ fn big_body() -> Vec<u8> {
     (0..BIG).map(|i| i as u8).collect()
 }
 
+/// Starts a libzmq peer that binds (`args`: its scenario and arguments); returns it, its
+/// endpoint and its public key.
+async fn binding_peer<D: Driver>(args: &[&str]) -> (PyPeer, String, CurvePublicKey) {
+    let mut peer = PyPeer::spawn("curve_peer.py", args);
+    let port = peer.line::<D>("PORT ", LIMIT).await;
+    let key = CurvePublicKey::from_z85(&peer.line::<D>("KEY ", LIMIT).await).expect("Z85 key");
+    (peer, format!("tcp://127.0.0.1:{port}"), key)
+}
+
 fn port_of(endpoint: &str) -> &str {
     endpoint.rsplit(':').next().expect("tcp endpoint")
 }
@@ -128,13 +137,9 @@ async fn idle<D: Driver>(sock: &Sock<D>, peer: &mut PyPeer) {
 /// C1–C5 against libzmq as the CURVE server: our DEALER client exchanges 100,000 messages and
 /// a 16 MiB one each way with a libzmq DEALER whose key libzmq made.
 pub async fn curve_client_of_libzmq<D: Driver>() {
-    let mut peer = PyPeer::spawn("curve_peer.py", &["pipe-server", &MANY.to_string()]);
-    let port = peer.line::<D>("PORT ", LIMIT).await;
-    let key = CurvePublicKey::from_z85(&peer.line::<D>("KEY ", LIMIT).await).expect("Z85 key");
+    let (mut peer, endpoint, key) = binding_peer::<D>(&["pipe-server", &MANY.to_string()]).await;
     let sock = D::socket(SocketType::Dealer, client_options(key, keys(2)));
-    sock.connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    sock.connect(&endpoint).await.expect("connect");
     pipe::<D>(&sock, &mut peer).await;
     sock.close().await;
 }
@@ -164,13 +169,9 @@ pub async fn curve_server_for_libzmq<D: Driver>() {
 /// seen: libzmq's server PINGs our client, which sends nothing else while idle; then our server
 /// PINGs libzmq's client. (Checked: with our PONG removed, the first half fails.)
 pub async fn curve_heartbeats_libzmq<D: Driver>() {
-    let mut peer = PyPeer::spawn("curve_peer.py", &["ping-server"]);
-    let port = peer.line::<D>("PORT ", LIMIT).await;
-    let key = CurvePublicKey::from_z85(&peer.line::<D>("KEY ", LIMIT).await).expect("Z85 key");
+    let (mut peer, endpoint, key) = binding_peer::<D>(&["ping-server"]).await;
     let sock = D::socket(SocketType::Dealer, client_options(key, keys(2)));
-    sock.connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    sock.connect(&endpoint).await.expect("connect");
     idle::<D>(&sock, &mut peer).await;
     sock.close().await;
 
@@ -225,17 +226,13 @@ pub async fn curve_pub_sub_libzmq<D: Driver>() {
     peer.passes::<D>(LIMIT).await;
     publisher.close().await;
 
-    let mut peer = PyPeer::spawn("curve_peer.py", &["pub"]);
-    let port = peer.line::<D>("PORT ", LIMIT).await;
-    let key = CurvePublicKey::from_z85(&peer.line::<D>("KEY ", LIMIT).await).expect("Z85 key");
+    let (_publisher, endpoint, key) = binding_peer::<D>(&["pub"]).await;
     let sub = D::socket(
         SocketType::Sub,
         with_heartbeats(client_options(key, keys(2))),
     );
     sub.subscribe(b"A").await.expect("subscribe");
-    sub.connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    sub.connect(&endpoint).await.expect("connect");
     for _ in 0..1000 {
         let got = within::<D, _>(LIMIT, "libzmq's publication", sub.recv())
             .await
@@ -270,14 +267,10 @@ pub async fn curve_refusals_libzmq<D: Driver>() {
     peer.passes::<D>(LIMIT).await;
     sock.close().await;
 
-    let mut peer = PyPeer::spawn("curve_peer.py", &["zap-refuses"]);
-    let port = peer.line::<D>("PORT ", LIMIT).await;
-    let key = CurvePublicKey::from_z85(&peer.line::<D>("KEY ", LIMIT).await).expect("Z85 key");
+    let (mut peer, endpoint, key) = binding_peer::<D>(&["zap-refuses"]).await;
     let sock = D::socket(SocketType::Dealer, client_options(key, keys(2)));
     let mut mon = sock.monitor();
-    sock.connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    sock.connect(&endpoint).await.expect("connect");
     wait_event::<D, _>(
         &mut mon,
         LIMIT,
