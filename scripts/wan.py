@@ -28,11 +28,13 @@ The link-return time is when the control file was written; wanemu reads it every
 docs/reliability-wan.jsonl (--out).
 
     sudo python3 scripts/wan.py [--impls tokio,compio,libzmq] [--scenarios bulk,hb,...]
-                                [--repeat N] [--no-build]
+                                [--repeat N] [--raw DIR] [--no-build]
 """
 import argparse
 import json
 import os
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HB = ["--hb-ivl", "200", "--hb-timeout", "1000"]
 BASE_LOSS = "0.01"
 BH_AT, BH_LEN, RUN = 2.0, 3.0, 12.0
+RAW = None
 
 
 class Wan:
@@ -142,6 +145,9 @@ def run_one(wan, impl, scenario, port):
     time.sleep(BH_LEN)
     off = wan.set_loss(BASE_LOSS)
     rl, sl = lines_of(r, RUN + 20), lines_of(s, RUN + 20)
+    if RAW:
+        with open(os.path.join(RAW, f"{scenario}-{impl}-{port}.json"), "w") as f:
+            json.dump(dict(blackhole_on=on, blackhole_off=off, recv=rl, send=sl), f)
     rs = next(e for e in rl if e["ev"] == "summary")
     ss = next(e for e in sl if e["ev"] == "summary")
     msgs = [e for e in rl if e["ev"] == "msg"]
@@ -149,7 +155,12 @@ def run_one(wan, impl, scenario, port):
     def rel(t, base):
         return None if t is None else round((t - base) * 1000)
 
-    rdisc, sdisc = first(rl, "disconnected", on), first(sl, "disconnected", on)
+    # Disconnections caused by the blackhole: from its start to the sender's end of sending
+    # (after that the sender closes, which the receiver sees as a disconnection too).
+    stop = next(e["t"] for e in sl if e["ev"] == "start") + RUN - 0.2
+    rl_w = [e for e in rl if e["t"] < stop]
+    sl_w = [e for e in sl if e["t"] < stop]
+    rdisc, sdisc = first(rl_w, "disconnected", on), first(sl_w, "disconnected", on)
     hs = [t for t in (first(rl, "handshake", on), first(sl, "handshake", on)) if t]
     redial = min(hs) if hs else None
     after = [m["t"] for m in msgs if m["t"] > off]
@@ -160,7 +171,7 @@ def run_one(wan, impl, scenario, port):
         recv_disconnect_ms=rel(rdisc, on), send_disconnect_ms=rel(sdisc, on),
         redial_handshake_after_return_ms=rel(redial, off),
         first_msg_after_return_ms=rel(min(after) if after else None, off),
-        disconnects=sum(1 for e in rl + sl if e["ev"] == "disconnected" and on <= e["t"]),
+        disconnects=sum(1 for e in rl_w + sl_w if e["ev"] == "disconnected" and on <= e["t"]),
         last_seq_before_blackhole=last_before,
         started_to_blackhole_ms=rel(on, t0))
     if scenario == "nohb":
@@ -183,7 +194,13 @@ def main():
     ap.add_argument("--wanemu", default="/work/shared/tools/wanemu.py")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "reliability-wan.jsonl"))
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--raw", help="directory for each blackhole run's events (JSON)")
     args = ap.parse_args()
+    global RAW
+    RAW = args.raw
+    # A SIGTERM ends the run through the `finally` below, which stops wanemu (it then deletes
+    # its namespaces).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if os.geteuid() != 0:
         raise SystemExit("wan.py needs root (network namespaces, TUN devices)")
     if not args.no_build:
@@ -224,17 +241,22 @@ def main():
                  f"first message {r['first_msg_after_return_ms']} ms after return; sent {r['sent']}, "
                  f"received {r['received']}, missing {r['missing']}, out of order {r['out_of_order']}")
         print(f"{r['scenario']:12} {r['impl']:7} {'yes' if r['ok'] else 'NO':4} {d}")
-    # Within one heartbeat interval (200 ms) of libzmq's first message after the return.
-    by = {(r["scenario"], r["impl"], r["run"]): r for r in rows}
+    # The first message after the return, within one heartbeat interval (200 ms) of libzmq's:
+    # medians over the runs (with 1 % loss a lost SYN-ACK or first segment costs a retransmit
+    # timeout, up to a second, to any implementation in any one run).
     verdict = all(r["ok"] for r in rows)
-    for (sc, impl, rep), r in by.items():
-        z = by.get((sc, "libzmq", rep))
-        if sc != "bulk" and impl != "libzmq" and z and r["first_msg_after_return_ms"] is not None \
-                and z["first_msg_after_return_ms"] is not None:
-            late = r["first_msg_after_return_ms"] - z["first_msg_after_return_ms"]
-            if late > 200:
-                verdict = False
-                print(f"{sc} {impl}: first message {late} ms later than libzmq's (> one heartbeat interval)")
+    groups = {}
+    for r in rows:
+        if r["scenario"] not in ("bulk", "nohb") and r["first_msg_after_return_ms"] is not None:
+            groups.setdefault((r["scenario"], r["impl"]), []).append(r["first_msg_after_return_ms"])
+    med = {k: statistics.median(v) for k, v in groups.items()}
+    for (sc, impl), m in sorted(med.items()):
+        z = med.get((sc, "libzmq"))
+        note = ""
+        if impl != "libzmq" and z is not None and m - z > 200:
+            verdict = False
+            note = " (more than one heartbeat interval after libzmq's)"
+        print(f"{sc:12} {impl:7} first message after return, median of {len(groups[(sc, impl)])}: {m:.0f} ms{note}")
     print("PASS" if verdict else "FAIL")
     sys.exit(0 if verdict else 1)
 
