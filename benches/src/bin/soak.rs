@@ -213,7 +213,7 @@ async fn req_rep<R: Runtime>(run: &Run) -> u64 {
                 }
                 match until::<R, _>(Instant::now() + Duration::from_secs(5), req.recv()).await {
                     Some(Ok(reply)) if reply[0] == request[0] => {
-                        run.stats.req_rep.set(run.stats.req_rep.get() + 1)
+                        run.stats.req_rep.set(run.stats.req_rep.get() + 1);
                     }
                     Some(Ok(_)) => run.stats.error(format!("req {inc}: wrong reply to {seq}")),
                     Some(Err(e)) => run.stats.error(format!("req recv: {e}")),

@@ -92,7 +92,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                     "pub" => SocketType::Pub,
                     "sub" => SocketType::Sub,
                     _ => return Err(format!("--type {v}")),
-                })
+                });
             }
             "--bind" => a.bind = Some(v.clone()),
             "--connect" => a.connect = Some(v.clone()),
