@@ -40,6 +40,8 @@
 //! in one page.
 
 mod monitor;
+pub mod net;
+mod options;
 mod rounds;
 mod runtime;
 mod signal;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use super::core::Core;
 use super::idhash::IdentityHash;
 use super::transfer::Skipping;
-use super::PeerId;
+use super::{PeerId, SocketOptions};
 use crate::connection::PeerInfo;
 use crate::error::Error;
 use crate::message::{Frame, Msg};
@@ -103,8 +103,13 @@ impl Router {
             }
         }
         self.by_id.insert(identity.clone(), id);
+        let notify = core.options.router_notify & SocketOptions::NOTIFY_CONNECT != 0;
         if let Some(p) = core.peer_mut(id) {
             p.routing_id = identity;
+            if notify {
+                // `router_notify`: an empty message from the peer before its first one.
+                p.stranded_in.push_back(Msg::from(Frame::new()));
+            }
         }
         Admission::Routed { displaced }
     }
@@ -115,9 +120,16 @@ impl Router {
     /// A connect-side peer keeps it while it is redialled (unless `immediate`), as libzmq's
     /// pipe outlives the connection: messages routed to it wait in its queue.
     pub(crate) fn on_inactive(&mut self, core: &mut Core, id: PeerId, _info: &PeerInfo) {
-        let redialled = core
-            .peer(id)
-            .is_some_and(|p| p.endpoint.is_some() && !core.options.immediate && !core.is_closing());
+        let stops =
+            core.options.reconnect_stop & SocketOptions::RECONNECT_STOP_AFTER_DISCONNECT != 0;
+        let redialled = core.peer(id).is_some_and(|p| {
+            p.endpoint.is_some() && !core.options.immediate && !core.is_closing() && !stops
+        });
+        if core.options.router_notify & SocketOptions::NOTIFY_DISCONNECT != 0 {
+            if let Some(p) = core.peer_mut(id).filter(|p| !p.ignored) {
+                p.notify_on_detach = true;
+            }
+        }
         if !redialled {
             self.forget(core, id);
         }
