@@ -201,7 +201,8 @@ impl TcpSettings {
     /// Binds and listens on `host:port` (`port` 0 picks one), as libzmq does: `*` is every
     /// IPv4 interface (with `ipv6`, `::` accepting IPv4 too), an IP literal is that address,
     /// and any other name is first looked up as a network interface (`tcp://lo:*`,
-    /// `tcp://eth0:5555`: its first IPv4 address, or IPv6 with `ipv6`), then resolved as a
+    /// `tcp://eth0:5555`: its first IPv4 address, or with `ipv6` its first IPv6 address, as
+    /// libzmq picks), then resolved as a
     /// host name (synchronously, as libzmq does). Returns a listener in blocking mode for the
     /// driver to hand to its runtime (setting non-blocking mode if the runtime needs it).
     ///
@@ -287,35 +288,31 @@ fn bind_device(_sock: &SockRef<'_>, dev: &str) -> io::Result<()> {
     ))
 }
 
-/// The first address of network interface `name` (IPv4, or also IPv6 with `ipv6`); `None`
-/// if there is no interface of that name.
+/// The first address of network interface `name`: IPv4, or with `ipv6` IPv6 (as libzmq's
+/// `resolve_nic_name` picks the family by `ZMQ_IPV6`); `None` if there is no interface of
+/// that name.
 fn interface_address(name: &str, ipv6: bool) -> io::Result<Option<IpAddr>> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return Ok(None);
     };
     let mut found = false;
-    let mut v6 = None;
     for ifa in addrs.filter(|a| a.interface_name == name) {
         found = true;
         let Some(addr) = ifa.address else { continue };
-        if let Some(v4) = addr.as_sockaddr_in() {
-            return Ok(Some(IpAddr::V4(v4.ip())));
-        }
-        if let Some(a) = addr.as_sockaddr_in6() {
-            v6 = v6.or(Some(IpAddr::V6(a.ip())));
+        match (addr.as_sockaddr_in(), addr.as_sockaddr_in6()) {
+            (Some(v4), _) if !ipv6 => return Ok(Some(IpAddr::V4(v4.ip()))),
+            (_, Some(v6)) if ipv6 => return Ok(Some(IpAddr::V6(v6.ip()))),
+            _ => {}
         }
     }
-    match v6 {
-        Some(ip) if ipv6 => Ok(Some(ip)),
-        _ if found => Err(io::Error::new(
+    if found {
+        let family = if ipv6 { "IPv6" } else { "IPv4" };
+        return Err(io::Error::new(
             io::ErrorKind::AddrNotAvailable,
-            format!(
-                "interface {name} has no IPv4 address{}",
-                if ipv6 { " or IPv6 address" } else { "" }
-            ),
-        )),
-        _ => Ok(None),
+            format!("interface {name} has no {family} address"),
+        ));
     }
+    Ok(None)
 }
 
 /// Runs a dial under `ZMQ_CONNECT_TIMEOUT`: `Err(TimedOut)` once `timeout` has passed.
