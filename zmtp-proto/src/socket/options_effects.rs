@@ -172,6 +172,36 @@ mod tests {
     }
 
     #[test]
+    fn router_notify_on_each_connection_of_a_connect_side_peer() {
+        let mut r = SocketOptions::default();
+        r.router_notify = SocketOptions::NOTIFY_CONNECT;
+        let mut o = SocketOptions::default();
+        o.routing_id = bytes::Bytes::from_static(b"D");
+        let (mut router, pr, mut dealer, _pd, now) =
+            pair(SocketType::Router, r, SocketType::Dealer, o);
+        assert_eq!(
+            frames(&router.recv().unwrap().unwrap()),
+            [b"D".to_vec(), vec![]]
+        );
+        // The connection drops; the redial makes a new one, announced again.
+        router.detach(pr, now);
+        let later = now + std::time::Duration::from_secs(1);
+        router.handle_timeout(later);
+        assert!(matches!(
+            router.poll_action(),
+            Some(crate::socket::Action::Dial { .. })
+        ));
+        router.attach(pr, later);
+        let pd = dealer.accept(later);
+        pump(&mut router, pr, &mut dealer, pd, later);
+        assert_eq!(
+            frames(&router.recv().unwrap().unwrap()),
+            [b"D".to_vec(), vec![]]
+        );
+        assert!(router.recv().unwrap().is_none());
+    }
+
+    #[test]
     fn welcome_message_reaches_a_subscriber() {
         let mut p = SocketOptions::default();
         p.xpub_welcome_msg = Some(bytes::Bytes::from_static(b"WELCOME"));

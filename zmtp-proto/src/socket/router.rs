@@ -81,6 +81,8 @@ impl Router {
         {
             // A connect-side peer back from a redial keeps its identity, whatever it announces
             // now: libzmq identifies a pipe once and skips the identity of a reconnection.
+            // `router_notify` still announces the new connection.
+            Self::notify_connect(core, id);
             return Admission::Routed { displaced: None };
         }
         let mut displaced = None;
@@ -103,15 +105,22 @@ impl Router {
             }
         }
         self.by_id.insert(identity.clone(), id);
-        let notify = core.options.router_notify & SocketOptions::NOTIFY_CONNECT != 0;
         if let Some(p) = core.peer_mut(id) {
             p.routing_id = identity;
-            if notify {
-                // `router_notify`: an empty message from the peer before its first one.
-                p.stranded_in.push_back(Msg::from(Frame::new()));
-            }
         }
+        Self::notify_connect(core, id);
         Admission::Routed { displaced }
+    }
+
+    /// `router_notify` with `NOTIFY_CONNECT`: an empty message from the peer before its first
+    /// one on this connection.
+    fn notify_connect(core: &mut Core, id: PeerId) {
+        if core.options.router_notify & SocketOptions::NOTIFY_CONNECT == 0 {
+            return;
+        }
+        if let Some(p) = core.peer_mut(id) {
+            p.stranded_in.push_back(Msg::from(Frame::new()));
+        }
     }
 
     /// Releases the identity of a peer whose connection ended. Called while the peer is
