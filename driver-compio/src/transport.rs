@@ -13,6 +13,11 @@ use socket2::{SockAddr, SockRef};
 use zmtp_async::net::{with_connect_timeout, TcpSettings};
 use zmtp_proto::endpoint::Endpoint;
 
+/// How often, and after how long, a TCP bind that finds its address in use tries again (see
+/// [`bind`]): 50 ms in all.
+const BIND_RETRIES: u32 = 50;
+const BIND_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Most buffers one [`Stream::try_send`] hands to `sendmsg`.
 pub(crate) const DIRECT_IOV: usize = 16;
 
@@ -110,7 +115,19 @@ pub(crate) async fn bind(
 ) -> io::Result<(Listener, String, Option<PathBuf>)> {
     match endpoint {
         Endpoint::Tcp { host, port } => {
-            let l = TcpListener::from_std(tcp.bind(host, port.unwrap_or(0))?)?;
+            let mut tries = 0;
+            let l = loop {
+                match tcp.bind(host, port.unwrap_or(0)) {
+                    // A listener an `unbind` just stopped closes once the driver task has
+                    // ended its accept (and io_uring its cancellation): give it that time.
+                    Err(e) if e.kind() == io::ErrorKind::AddrInUse && tries < BIND_RETRIES => {
+                        tries += 1;
+                        compio::time::sleep(BIND_RETRY).await;
+                    }
+                    other => break other?,
+                }
+            };
+            let l = TcpListener::from_std(l)?;
             let local = l.local_addr()?;
             Ok((
                 Listener::Tcp(l, tcp.clone()),
