@@ -17,9 +17,6 @@ use zmtp_proto::socket::SocketOptions;
 
 use crate::runtime::Runtime;
 
-/// Listen backlog, libzmq's `ZMQ_BACKLOG` default.
-const BACKLOG: i32 = 100;
-
 /// The transport settings of a socket's TCP connections and listeners, taken from its
 /// [`SocketOptions`] when a listener is bound or a dial starts (as libzmq copies its options
 /// then: changing them later affects later binds and dials).
@@ -32,7 +29,7 @@ const BACKLOG: i32 = 100;
 /// o.sndbuf = Some(65536);
 /// assert_eq!(TcpSettings::from(&o).sndbuf, Some(65536));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TcpSettings {
     /// `ZMQ_TCP_KEEPALIVE`.
@@ -55,8 +52,17 @@ pub struct TcpSettings {
     pub maxrt: Option<Duration>,
     /// `ZMQ_IPV6`.
     pub ipv6: bool,
+    /// `ZMQ_BACKLOG`.
+    pub backlog: u32,
     /// `ZMQ_CONNECT_TIMEOUT`.
     pub connect_timeout: Option<Duration>,
+}
+
+impl Default for TcpSettings {
+    /// libzmq's defaults (those of [`SocketOptions::default`]).
+    fn default() -> Self {
+        Self::from(&SocketOptions::default())
+    }
 }
 
 impl From<&SocketOptions> for TcpSettings {
@@ -72,6 +78,7 @@ impl From<&SocketOptions> for TcpSettings {
             bindtodevice: o.bindtodevice.clone(),
             maxrt: o.tcp_maxrt,
             ipv6: o.ipv6,
+            backlog: o.backlog,
             connect_timeout: o.connect_timeout,
         }
     }
@@ -262,7 +269,7 @@ impl TcpSettings {
         }
         self.apply_early(&SockRef::from(&sock), addr.is_ipv6())?;
         sock.bind(&addr.into())?;
-        sock.listen(BACKLOG)?;
+        sock.listen(i32::try_from(self.backlog).unwrap_or(i32::MAX))?;
         Ok(sock.into())
     }
 }

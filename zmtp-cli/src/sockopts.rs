@@ -59,6 +59,9 @@ pub(crate) struct SocketOptionArgs {
     /// Use only network interface IFACE (ZMQ_BINDTODEVICE; Linux, needs CAP_NET_RAW).
     #[arg(long, value_name = "IFACE")]
     pub(crate) bindtodevice: Option<String>,
+    /// Pending connections a TCP listener queues (ZMQ_BACKLOG) [default: 100].
+    #[arg(long, value_name = "N")]
+    pub(crate) backlog: Option<u32>,
     /// Use IPv6 as well as IPv4 (ZMQ_IPV6): needed for IPv6 addresses, makes 'tcp://*' bind
     /// '::' (accepting both).
     #[arg(long)]
@@ -144,6 +147,7 @@ impl SocketOptionArgs {
         o.rcvbuf = self.rcvbuf.or(o.rcvbuf);
         o.tos = self.tos.unwrap_or(o.tos);
         o.bindtodevice = self.bindtodevice.clone().or(o.bindtodevice.take());
+        o.backlog = self.backlog.unwrap_or(o.backlog);
         o.ipv6 |= self.ipv6;
         o.immediate |= self.immediate;
         o.probe_router |= self.probe_router;

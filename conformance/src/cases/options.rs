@@ -433,6 +433,24 @@ pub async fn tcp_options_on_the_socket_libzmq<D: Driver>() {
         .unwrap();
     let fds = our_tcp_sockets(Some(port_of(&ep)), None);
     assert!(!SockRef::from(&fds[0]).keepalive().unwrap());
+
+    // ZMQ_BACKLOG: the listener's accept queue, as `ss` shows it (Send-Q of a listener);
+    // libzmq's default 100, and a value set.
+    for backlog in [None, Some(7)] {
+        let mut o = SocketOptions::default();
+        if let Some(b) = backlog {
+            o.backlog = b;
+        }
+        let pull = D::socket(SocketType::Pull, o);
+        let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+        let ss = std::process::Command::new("ss")
+            .args(["-ltnH", &format!("sport = :{}", port_of(&ep))])
+            .output()
+            .expect("ss (iproute2)");
+        let line = String::from_utf8_lossy(&ss.stdout).into_owned();
+        let send_q = line.split_whitespace().nth(2).unwrap_or("");
+        assert_eq!(send_q, backlog.unwrap_or(100).to_string(), "ss: {line}");
+    }
 }
 
 /// `ZMQ_CONNECT_TIMEOUT`: a dial to a black hole (a listener whose backlog is full, so that
@@ -595,7 +613,7 @@ pub async fn ipv6_libzmq<D: Driver>() {
 /// a new socket; options change on a live socket (and take effect: a raised high-water mark
 /// lets more messages queue); options of another type and values out of range are refused.
 pub async fn options_defaults_and_changes_libzmq<D: Driver>() {
-    const NAMES: [&str; 16] = [
+    const NAMES: [&str; 17] = [
         "sndhwm",
         "rcvhwm",
         "reconnect_ivl",
@@ -612,6 +630,7 @@ pub async fn options_defaults_and_changes_libzmq<D: Driver>() {
         "maxmsgsize",
         "handshake_ivl",
         "linger",
+        "backlog",
     ];
     let lz: Vec<i64> = off_thread::<D, _>(|| {
         let ctx = zmq::Context::new();
@@ -633,6 +652,7 @@ pub async fn options_defaults_and_changes_libzmq<D: Driver>() {
             s.get_maxmsgsize().unwrap(),
             s.get_handshake_ivl().unwrap().into(),
             s.get_linger().unwrap().into(),
+            s.get_backlog().unwrap().into(),
         ];
         drop(s);
         drop(ctx);
@@ -662,6 +682,7 @@ pub async fn options_defaults_and_changes_libzmq<D: Driver>() {
         o.maxmsgsize.map_or(-1, |n| n as i64),
         or(o.handshake_ivl, millis, 0),
         or(o.linger, millis, -1),
+        o.backlog.into(),
     ];
     let pairs = |v: &[i64]| {
         NAMES

@@ -144,6 +144,9 @@ pub struct SocketOptions {
     /// connection is dropped (`ZMQ_TCP_MAXRT`, whole milliseconds; `None` is libzmq's 0, the
     /// OS default).
     pub tcp_maxrt: Option<Duration>,
+    /// Pending connections a TCP listener queues for `accept` (`ZMQ_BACKLOG`; libzmq's
+    /// default, 100). Applies to listeners bound from now on.
+    pub backlog: u32,
     /// Use IPv6 too (`ZMQ_IPV6`): host names resolve to IPv6 and IPv4 addresses, `tcp://*`
     /// binds `::` accepting both. Off (the default, as in libzmq): IPv4 only, and an IPv6
     /// address in an endpoint is refused.
@@ -193,6 +196,7 @@ impl Default for SocketOptions {
             tos: 0,
             bindtodevice: None,
             tcp_maxrt: None,
+            backlog: 100,
             ipv6: false,
         }
     }
@@ -334,6 +338,7 @@ impl SocketOptions {
             self.connect_timeout.is_some_and(|d| d.is_zero()),
             "connect_timeout: zero (use None)",
         )?;
+        bad(self.backlog > i32::MAX as u32, "backlog: at most 2^31 - 1")?;
         bad(
             self.tcp_maxrt.is_some_and(|d| d.is_zero()),
             "tcp_maxrt: zero (use None)",
