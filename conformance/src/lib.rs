@@ -88,7 +88,12 @@
 //!   [`pyzmq::PyPeer`] process), both roles, volumes, subscriptions, heartbeats, refusals;
 //! * [`cases::curve_omq`]: CURVE against omq.rs (`omq-tokio`, an [`omq::Omq`] peer on its own
 //!   tokio runtime in a thread), both roles, volumes, subscriptions, heartbeats, refusals;
-//! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
+//! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped;
+//! * [`cases::options`]: libzmq's socket options where they show: on the wire against libzmq
+//!   (`probe_router`, `router_notify`, `xpub_welcome_msg`, `invert_matching`, `xpub_manual`,
+//!   `xpub_nodrop`, `reconnect_stop`) or on our connections' descriptors (keepalive, buffers,
+//!   TOS, `tcp_maxrt`, `bindtodevice`), `connect_timeout` against a black hole, interface
+//!   names, `ipv6`, defaults compared with libzmq's, options changed on a live socket.
 //!
 //! # What the peers do differently (and how the suite copes)
 //!
@@ -260,6 +265,11 @@ macro_rules! conformance_tests {
             unbind_releases_the_port, close_gives_up_after_linger, ipc_file_removed_on_close,
             monitor_reports_and_ends, slow_receiver_pauses_and_resumes,
             stream_and_sink_in_order, sink_waits_at_the_high_water_mark,
+            // libzmq's socket options (issue 21).
+            probe_router_libzmq, router_notify_libzmq, xpub_welcome_msg_libzmq,
+            invert_matching_libzmq, xpub_manual_libzmq, xpub_nodrop_libzmq,
+            reconnect_stop_libzmq, tcp_options_on_the_socket_libzmq, connect_timeout_black_hole,
+            bind_interface_name_libzmq, ipv6_libzmq, options_defaults_and_changes_libzmq,
         }
     };
 }

@@ -376,7 +376,8 @@ impl CompioIo {
             match action {
                 Action::Dial { peer, endpoint } => match Endpoint::parse_dial(&endpoint) {
                     Ok(ep) => {
-                        self.ops.push(dial_op(peer, ep));
+                        let tcp = zmtp_async::net::TcpSettings::from(r.machine().options());
+                        self.ops.push(dial_op(peer, ep, tcp));
                         // The driver task polls it (this may be a round run inline).
                         r.notify_driver();
                     }
@@ -431,7 +432,11 @@ impl CompioIo {
                 Err(error) => {
                     tracing::debug!(%error, "dial failed");
                     let now = r.now();
-                    r.machine().dial_failed(peer, now);
+                    if error.kind() == std::io::ErrorKind::ConnectionRefused {
+                        r.machine().dial_refused(peer, now);
+                    } else {
+                        r.machine().dial_failed(peer, now);
+                    }
                 }
             },
         }

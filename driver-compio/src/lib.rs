@@ -113,8 +113,11 @@ impl Runtime for Compio {
         Box::pin(compio::time::sleep_until(deadline))
     }
 
-    async fn bind(endpoint: &Endpoint) -> std::io::Result<((Listener, Option<PathBuf>), String)> {
-        let (listener, resolved, ipc_path) = transport::bind(endpoint).await?;
+    async fn bind(
+        endpoint: &Endpoint,
+        tcp: &zmtp_async::net::TcpSettings,
+    ) -> std::io::Result<((Listener, Option<PathBuf>), String)> {
+        let (listener, resolved, ipc_path) = transport::bind(endpoint, tcp).await?;
         Ok(((listener, ipc_path), resolved))
     }
 

@@ -270,11 +270,15 @@ pub(crate) fn accept_op(
     })
 }
 
-pub(crate) fn dial_op(peer: PeerId, endpoint: Endpoint) -> AcceptOrDial {
+pub(crate) fn dial_op(
+    peer: PeerId,
+    endpoint: Endpoint,
+    tcp: zmtp_async::net::TcpSettings,
+) -> AcceptOrDial {
     Box::pin(async move {
         AcceptedOrDialled::Dialled {
             peer,
-            result: transport::connect(endpoint).await,
+            result: transport::connect(endpoint, tcp).await,
         }
     })
 }

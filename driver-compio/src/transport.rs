@@ -6,9 +6,17 @@ use std::path::PathBuf;
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
-use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use compio::net::{
+    TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync, UnixListener, UnixStream,
+};
 use socket2::{SockAddr, SockRef};
-use zmtp_proto::endpoint::{Endpoint, Host};
+use zmtp_async::net::{with_connect_timeout, TcpSettings};
+use zmtp_proto::endpoint::Endpoint;
+
+/// How often, and after how long, a TCP bind that finds its address in use tries again (see
+/// [`bind`]): 50 ms in all.
+const BIND_RETRIES: u32 = 50;
+const BIND_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Most buffers one [`Stream::try_send`] hands to `sendmsg`.
 pub(crate) const DIRECT_IOV: usize = 16;
@@ -61,8 +69,8 @@ impl Stream {
 /// it.
 #[derive(Debug, Clone)]
 pub enum Listener {
-    /// A TCP listener.
-    Tcp(TcpListener),
+    /// A TCP listener, with the settings for the streams it accepts.
+    Tcp(TcpListener, TcpSettings),
     /// A Unix listener.
     Unix(UnixListener),
 }
@@ -70,9 +78,11 @@ pub enum Listener {
 impl Listener {
     pub(crate) async fn accept(&self) -> io::Result<Stream> {
         match self {
-            Self::Tcp(l) => {
+            Self::Tcp(l, tcp) => {
                 let (s, _) = l.accept().await?;
-                s.set_nodelay(true)?;
+                if let Err(error) = tcp.configure_stream(SockRef::from(&s)) {
+                    tracing::warn!(%error, "cannot set the options of an accepted connection");
+                }
                 Ok(Stream::Tcp(s))
             }
             Self::Unix(l) => Ok(Stream::Unix(l.accept().await?.0)),
@@ -99,17 +109,31 @@ fn abstract_addr(name: &str) -> io::Result<SockAddr> {
 /// Binds `endpoint`; returns the listener, the endpoint actually bound (ephemeral port and
 /// wildcard address resolved, as libzmq's `ZMQ_LAST_ENDPOINT` reports it) and, for `ipc://`
 /// paths, the socket file to remove when the listener goes away.
-pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(Listener, String, Option<PathBuf>)> {
+pub(crate) async fn bind(
+    endpoint: &Endpoint,
+    tcp: &TcpSettings,
+) -> io::Result<(Listener, String, Option<PathBuf>)> {
     match endpoint {
         Endpoint::Tcp { host, port } => {
-            let host = match host {
-                Host::Any => "0.0.0.0",
-                Host::Name(name) => name.as_str(),
+            let mut tries = 0;
+            let l = loop {
+                match tcp.bind(host, port.unwrap_or(0)) {
+                    // A listener an `unbind` just stopped closes once the driver task has
+                    // ended its accept (and io_uring its cancellation): give it that time.
+                    Err(e) if e.kind() == io::ErrorKind::AddrInUse && tries < BIND_RETRIES => {
+                        tries += 1;
+                        compio::time::sleep(BIND_RETRY).await;
+                    }
+                    other => break other?,
+                }
             };
-            // compio resolves the name and tries each address in turn.
-            let l = TcpListener::bind((host, port.unwrap_or(0))).await?;
+            let l = TcpListener::from_std(l)?;
             let local = l.local_addr()?;
-            Ok((Listener::Tcp(l), format!("tcp://{local}"), None))
+            Ok((
+                Listener::Tcp(l, tcp.clone()),
+                format!("tcp://{local}"),
+                None,
+            ))
         }
         Endpoint::Ipc(path) => {
             remove_stale_ipc(path).await;
@@ -130,15 +154,16 @@ async fn remove_stale_ipc(path: &std::path::Path) {
     }
 }
 
-/// Dials `endpoint`.
-pub(crate) async fn connect(endpoint: Endpoint) -> io::Result<Stream> {
+/// Dials `endpoint`, within `tcp.connect_timeout`.
+pub(crate) async fn connect(endpoint: Endpoint, tcp: TcpSettings) -> io::Result<Stream> {
     match &endpoint {
         Endpoint::Tcp { .. } => {
-            let target = endpoint
+            let (host, port) = endpoint
                 .dial_target()
                 .ok_or_else(|| invalid(format!("cannot dial the wildcard endpoint {endpoint}")))?;
-            let s = TcpStream::connect(target).await?;
-            s.set_nodelay(true)?;
+            let timeout = tcp.connect_timeout;
+            let s = with_connect_timeout::<crate::Compio, _>(dial_tcp(host, port, &tcp), timeout)
+                .await?;
             Ok(Stream::Tcp(s))
         }
         Endpoint::Ipc(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
@@ -146,4 +171,23 @@ pub(crate) async fn connect(endpoint: Endpoint) -> io::Result<Stream> {
             UnixStream::connect_addr(&abstract_addr(name)?).await?,
         )),
     }
+}
+
+/// Resolves `host` and dials its addresses in turn, each through a socket set up by `tcp`.
+async fn dial_tcp(host: &str, port: u16, tcp: &TcpSettings) -> io::Result<TcpStream> {
+    let addrs = tcp.dial_addrs(host, (host, port).to_socket_addrs_async().await?)?;
+    let mut last = None;
+    for addr in addrs {
+        let attempt = async {
+            let sock = TcpSocket::from_std_stream(tcp.dial_socket(addr)?.into())?;
+            let s = sock.connect(addr).await?;
+            tcp.configure_stream(SockRef::from(&s))?;
+            Ok::<_, io::Error>(s)
+        };
+        match attempt.await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| invalid(format!("{host}: no address to dial"))))
 }

@@ -202,7 +202,11 @@ impl TokioIo {
                         Err(error) => {
                             tracing::debug!(%error, "dial failed");
                             let now = r.now();
-                            r.machine().dial_failed(peer, now);
+                            if error.kind() == io::ErrorKind::ConnectionRefused {
+                                r.machine().dial_refused(peer, now);
+                            } else {
+                                r.machine().dial_failed(peer, now);
+                            }
                         }
                     }
                 }
@@ -217,7 +221,9 @@ impl TokioIo {
             match action {
                 Action::Dial { peer, endpoint } => match endpoint.parse::<Endpoint>() {
                     Ok(ep) => {
-                        self.dials.push((peer, Box::pin(transport::connect(ep))));
+                        let tcp = zmtp_async::net::TcpSettings::from(r.machine().options());
+                        self.dials
+                            .push((peer, Box::pin(transport::connect(ep, tcp))));
                         // Dials are polled by the driver task (this may be an inline round).
                         r.notify_driver();
                         dialled = true;

@@ -108,8 +108,11 @@ impl Runtime for Tokio {
         )))
     }
 
-    fn bind(endpoint: &Endpoint) -> impl Future<Output = std::io::Result<(Listener, String)>> {
-        transport::bind(endpoint)
+    fn bind(
+        endpoint: &Endpoint,
+        tcp: &zmtp_async::net::TcpSettings,
+    ) -> impl Future<Output = std::io::Result<(Listener, String)>> {
+        transport::bind(endpoint, tcp)
     }
 
     fn block_on<F: Future>(future: F) -> std::io::Result<F::Output> {

@@ -1,13 +1,13 @@
 //! TCP and IPC streams and listeners behind one type each.
 
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use tokio::io::Interest;
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
+use zmtp_async::net::{with_connect_timeout, TcpSettings};
 use zmtp_proto::endpoint::{Endpoint, Host};
 
 /// A connected byte stream.
@@ -76,8 +76,8 @@ impl Stream {
 /// A listening socket (TCP or Unix), as [`Tokio::bind`](zmtp_async::Runtime::bind) returns it.
 #[derive(Debug)]
 pub enum Listener {
-    /// A TCP listener.
-    Tcp(TcpListener),
+    /// A TCP listener, with the settings for the streams it accepts.
+    Tcp(TcpListener, TcpSettings),
     /// A Unix listener, with the socket file to remove when it goes away.
     Unix(UnixListener, Option<PathBuf>),
 }
@@ -85,8 +85,10 @@ pub enum Listener {
 impl Listener {
     pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
         match self {
-            Self::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| {
-                let _ = s.set_nodelay(true);
+            Self::Tcp(l, tcp) => l.poll_accept(cx).map_ok(|(s, _)| {
+                if let Err(error) = tcp.configure_stream(socket2::SockRef::from(&s)) {
+                    tracing::warn!(%error, "cannot set the options of an accepted connection");
+                }
                 Stream::Tcp(s)
             }),
             Self::Unix(l, _) => l.poll_accept(cx).map_ok(|(s, _)| Stream::Unix(s)),
@@ -108,27 +110,14 @@ fn invalid(msg: String) -> io::Error {
 
 /// Binds `endpoint`; returns the listener and the endpoint actually bound (ephemeral port and
 /// wildcard address resolved, as libzmq's `ZMQ_LAST_ENDPOINT` reports it).
-pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(Listener, String)> {
+pub(crate) async fn bind(endpoint: &Endpoint, tcp: &TcpSettings) -> io::Result<(Listener, String)> {
     match endpoint {
         Endpoint::Tcp { host, port } => {
-            let port = port.unwrap_or(0);
-            let addrs: Vec<SocketAddr> = match host {
-                Host::Any => vec![SocketAddr::from(([0, 0, 0, 0], port))],
-                Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))
-                    .await?
-                    .collect(),
-            };
-            let mut last = invalid(format!("{endpoint}: no address to bind"));
-            for addr in addrs {
-                match TcpListener::bind(addr).await {
-                    Ok(l) => {
-                        let local = l.local_addr()?;
-                        return Ok((Listener::Tcp(l), format!("tcp://{local}")));
-                    }
-                    Err(e) => last = e,
-                }
-            }
-            Err(last)
+            let l = tcp.bind(host, port.unwrap_or(0))?;
+            l.set_nonblocking(true)?;
+            let l = TcpListener::from_std(l)?;
+            let local = l.local_addr()?;
+            Ok((Listener::Tcp(l, tcp.clone()), format!("tcp://{local}")))
         }
         Endpoint::Ipc(path) => {
             remove_stale_ipc(path).await;
@@ -183,8 +172,8 @@ fn connect_abstract(_name: &str) -> io::Result<UnixStream> {
     ))
 }
 
-/// Dials `endpoint`.
-pub(crate) async fn connect(endpoint: Endpoint) -> io::Result<Stream> {
+/// Dials `endpoint`, within `tcp.connect_timeout`.
+pub(crate) async fn connect(endpoint: Endpoint, tcp: TcpSettings) -> io::Result<Stream> {
     match endpoint {
         Endpoint::Tcp { host, port } => {
             let Host::Name(host) = host else {
@@ -193,11 +182,34 @@ pub(crate) async fn connect(endpoint: Endpoint) -> io::Result<Stream> {
             let Some(port) = port else {
                 return Err(invalid("cannot connect to port '*'".into()));
             };
-            let s = TcpStream::connect((host.as_str(), port)).await?;
-            s.set_nodelay(true)?;
+            let timeout = tcp.connect_timeout;
+            let s =
+                with_connect_timeout::<crate::Tokio, _>(dial_tcp(host, port, tcp), timeout).await?;
             Ok(Stream::Tcp(s))
         }
         Endpoint::Ipc(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
         Endpoint::IpcAbstract(name) => Ok(Stream::Unix(connect_abstract(&name)?)),
     }
+}
+
+/// Resolves `host` and dials its addresses in turn, each through a socket set up by `tcp`.
+async fn dial_tcp(host: String, port: u16, tcp: TcpSettings) -> io::Result<TcpStream> {
+    let addrs = tcp.dial_addrs(&host, tokio::net::lookup_host((host.as_str(), port)).await?)?;
+    let mut last = None;
+    for addr in addrs {
+        let attempt = async {
+            let sock = tcp.dial_socket(addr)?;
+            sock.set_nonblocking(true)?;
+            let s = TcpSocket::from_std_stream(sock.into())
+                .connect(addr)
+                .await?;
+            tcp.configure_stream(socket2::SockRef::from(&s))?;
+            Ok::<_, io::Error>(s)
+        };
+        match attempt.await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| invalid(format!("{host}: no address to dial"))))
 }

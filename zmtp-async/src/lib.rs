@@ -10,6 +10,8 @@
 //! | [`Signal`] (`signal.rs`) | where a socket's I/O reports events, and whom that wakes |
 //! | `rounds.rs` | who runs I/O: the driver task ([`DriverTask`]) and inline rounds on the application's task, and what every round does at its end |
 //! | [`Runtime`], [`Io`] (`runtime.rs`) | what a driver implements: spawn, timers, bind, and the rounds that move its peers' bytes |
+//! | [`net`] (`net.rs`) | TCP listeners and dials set up from the socket's options (buffers, keepalive, TOS, device, `ipv6`, interface names, `connect_timeout`), for every driver |
+//! | `options.rs` | reading and changing a live socket's options: [`Socket::options`], [`Socket::set_options`], [`Socket::try_with_options`] |
 //!
 //! A driver crate (`driver-tokio`, `driver-compio`) implements [`Runtime`] and [`Io`] and
 //! re-exports `Socket<ItsRuntime>` as its `Socket`. Code that works with any driver is generic
@@ -40,6 +42,8 @@
 //! in one page.
 
 mod monitor;
+pub mod net;
+mod options;
 mod rounds;
 mod runtime;
 mod signal;

@@ -15,6 +15,7 @@ use zmtp_proto::endpoint::{names_bound, Endpoint};
 use zmtp_proto::socket::Socket as Machine;
 
 use crate::monitor::MonitorEvent;
+use crate::net::TcpSettings;
 use crate::rounds::DriverTask;
 use crate::signal::Signal;
 use crate::state::SocketState;
@@ -43,9 +44,12 @@ pub trait Runtime: Sized + 'static {
     /// A timer that fires at `deadline`.
     fn sleep_until(deadline: Instant) -> Self::Sleep;
     /// Binds `endpoint`; returns the listener and the endpoint actually bound (ephemeral port
-    /// and wildcard address resolved, as libzmq's `ZMQ_LAST_ENDPOINT` reports it).
+    /// and wildcard address resolved, as libzmq's `ZMQ_LAST_ENDPOINT` reports it). A TCP
+    /// listener is made by [`TcpSettings::bind`] and sets up the streams it accepts with
+    /// [`TcpSettings::configure_stream`].
     fn bind(
         endpoint: &Endpoint,
+        tcp: &TcpSettings,
     ) -> impl Future<Output = io::Result<(<Self::Io as Io>::Listener, String)>>;
     /// Runs `future` to completion on a fresh single-threaded runtime of this kind, on the
     /// calling thread (for programs, tools and tests that want one runtime and no more).

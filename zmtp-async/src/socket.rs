@@ -46,7 +46,7 @@ use crate::state::{Outbound, SocketState};
 /// nothing: a dropped `send` did not queue its message, a dropped `recv` took nothing out of
 /// the socket.
 pub struct Socket<R: Runtime> {
-    shared: R::Shared,
+    pub(crate) shared: R::Shared,
     signal: Arc<Signal>,
     sink_item: Option<Outbound<'static>>,
 }
@@ -136,7 +136,8 @@ impl<R: Runtime> Socket<R> {
     /// ```
     pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
         let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
-        let (listener, resolved) = R::bind(&parsed).await?;
+        let tcp = crate::net::TcpSettings::from(self.shared.lock().state.machine().options());
+        let (listener, resolved) = R::bind(&parsed, &tcp).await?;
         let mut shared = self.shared.lock();
         shared.io.add_listener(listener, &resolved);
         shared.state.push_monitor(MonitorEvent::Listening {

@@ -173,6 +173,9 @@ impl Config {
         // Report messages for unknown routing ids instead of dropping them silently, and wait
         // at the high-water mark instead of dropping.
         options.router_mandatory = socket_type == SocketType::Router;
+        args.sockopts
+            .apply(&mut options, socket_type, args.hex)
+            .map_err(Failure::error)?;
 
         Ok(Self {
             socket_type,

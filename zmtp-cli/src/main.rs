@@ -12,6 +12,7 @@ mod keygen;
 mod lines;
 mod perf;
 mod security;
+mod sockopts;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -197,6 +198,9 @@ pub(crate) struct CatArgs {
     /// are refused (ERROR 400).
     #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub(crate) allow_curve: Vec<String>,
+    /// libzmq's socket options.
+    #[command(flatten)]
+    pub(crate) sockopts: sockopts::SocketOptionArgs,
 }
 
 /// Arguments of `zmtp perf`.

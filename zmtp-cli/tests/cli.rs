@@ -265,7 +265,7 @@ fn bound_lines_resolve_wildcards(d: &str) {
     assert!(p.bound().starts_with("tcp://127.0.0.1:"));
     p.kill();
     if std::net::TcpListener::bind("[::1]:0").is_ok() {
-        let p = Proc::zmtp_on(d, &["cat", "pull", "--bind", "tcp://[::1]:*"]);
+        let p = Proc::zmtp_on(d, &["cat", "pull", "--ipv6", "--bind", "tcp://[::1]:*"]);
         let v6 = p.bound();
         assert!(v6.starts_with("tcp://[::1]:"), "{v6}");
         p.kill();

@@ -10,6 +10,7 @@ pub mod faults;
 pub mod heartbeat;
 pub mod lifecycle;
 pub mod load;
+pub mod options;
 pub mod pairs;
 pub mod progress;
 pub mod restart;
@@ -26,6 +27,7 @@ pub use faults::*;
 pub use heartbeat::*;
 pub use lifecycle::*;
 pub use load::*;
+pub use options::*;
 pub use pairs::{
     dealer_dealer_libzmq, dealer_dealer_ours, dealer_dealer_zmqrs, dealer_rep_libzmq,
     dealer_rep_ours, dealer_rep_zmqrs, dealer_router_libzmq, dealer_router_ours,

@@ -56,6 +56,9 @@ pub(crate) struct Peer {
     zombie: bool,
     /// Matching epoch, used to visit each PUB subscriber once per message.
     pub(crate) epoch: u64,
+    /// ROUTER with `router_notify` disconnect: when the transport goes, an empty message
+    /// follows the peer's last one (see [`Core::detach`]).
+    pub(crate) notify_on_detach: bool,
 }
 
 impl Peer {
@@ -78,6 +81,7 @@ impl Peer {
             close_requested: false,
             zombie: false,
             epoch: 0,
+            notify_on_detach: false,
         }
     }
 
@@ -150,6 +154,12 @@ impl Core {
             spill: BytesMut::new(),
             rng: None,
         }
+    }
+
+    /// New options (checked by the caller); connections made from now on use them.
+    pub(crate) fn replace_options(&mut self, options: SocketOptions) {
+        self.conn_config = options.connection_config(self.socket_type);
+        self.options = options;
     }
 
     /// Seeds the generator CURVE connections draw their entropy from.
@@ -299,6 +309,7 @@ impl Core {
         let now = self.now;
         let (ivl, max) = (self.options.reconnect_ivl, self.options.reconnect_ivl_max);
         let immediate = self.options.immediate;
+        let reconnect_stop = self.options.reconnect_stop;
         let closing = self.closing;
         let Some(p) = self.peer_mut(id) else { return };
         let Some(mut conn) = p.conn.take() else {
@@ -311,13 +322,23 @@ impl Core {
                 p.stranded_in.push_back(m);
             }
         }
+        if std::mem::take(&mut p.notify_on_detach) {
+            // `router_notify`: the empty message after the peer's last one.
+            p.stranded_in.push_back(Msg::from(Frame::new()));
+        }
         let error = conn.error().cloned().unwrap_or(Error::Closed);
         p.info = None;
         let already_reported = conn.error().is_some();
         let connect_side = p.endpoint.is_some();
+        // `reconnect_stop`: after an established connection, or after a failed handshake.
+        let stop = if was_active {
+            reconnect_stop & SocketOptions::RECONNECT_STOP_AFTER_DISCONNECT != 0
+        } else {
+            already_reported && reconnect_stop & SocketOptions::RECONNECT_STOP_HANDSHAKE_FAILED != 0
+        };
         // A closing socket redials only for what it still has to deliver (libzmq keeps
         // trying for the linger period); otherwise the peer goes.
-        let redial = connect_side && (!closing || !p.out.is_empty());
+        let redial = connect_side && !stop && (!closing || !p.out.is_empty());
         if redial {
             let delay = if was_active {
                 p.backoff = Duration::ZERO;
@@ -327,8 +348,8 @@ impl Core {
             };
             p.redial_at = Some(now + delay);
         }
-        let unroutable = !connect_side || immediate;
-        let zombie = !connect_side && !p.stranded_in.is_empty();
+        let unroutable = !connect_side || immediate || stop;
+        let zombie = (!connect_side || stop) && !p.stranded_in.is_empty();
         if !already_reported {
             self.events.push_back(if was_active {
                 SocketEvent::Disconnected { peer: id, error }
@@ -341,8 +362,6 @@ impl Core {
         }
         if redial {
             self.schedule(id);
-        } else if connect_side {
-            self.remove(id);
         } else if zombie {
             let p = self.peer_mut(id).expect("live");
             p.zombie = true;

@@ -81,6 +81,7 @@ impl Socket {
         match &self.kind {
             Kind::Req(req) => req.is_writable(&self.core),
             Kind::Dealer | Kind::Push | Kind::Pair => self.core.round_robin_has_room(),
+            Kind::Pub(p) => p.is_writable(&self.core),
             Kind::Pull => false,
             _ => true,
         }

@@ -42,6 +42,7 @@ mod core;
 mod hints;
 mod idhash;
 mod options;
+mod options_effects;
 mod pipeline;
 mod pubsub;
 mod reqrep;
@@ -249,6 +250,9 @@ impl Socket {
         if !self.core.options.immediate && self.takes_unconnected_peers() {
             self.core.set_routable(id, true);
         }
+        if !self.core.options.immediate {
+            self.on_new_pipe(id);
+        }
         id
     }
 
@@ -265,6 +269,7 @@ impl Socket {
     pub fn accept(&mut self, now: Instant) -> PeerId {
         self.core.now = now;
         let id = self.core.add_accepted();
+        self.on_new_pipe(id);
         self.process_events(id);
         id
     }
@@ -481,10 +486,7 @@ impl Socket {
             Kind::Router(router) => router.send(core, msg),
             Kind::Req(req) => req.send(core, msg),
             Kind::Rep(rep) => rep.send(core, msg),
-            Kind::Pub(p) => {
-                p.send(core, msg);
-                Ok(())
-            }
+            Kind::Pub(p) => p.send(core, msg),
             Kind::Pull => Err(Error::NotSupported("PULL sockets cannot send")),
             Kind::Sub(sub) => {
                 // XSUB takes the message by value.
@@ -609,10 +611,16 @@ impl Socket {
     }
 
     /// SUB/XSUB: subscribes to messages whose first frame starts with `topic`.
+    /// XPUB with [`SocketOptions::xpub_manual`]: subscribes the peer whose subscription
+    /// [`Socket::recv`] returned last.
     pub fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         match &mut self.kind {
             Kind::Sub(sub) => {
                 sub.subscribe(&mut self.core, topic, true);
+                Ok(())
+            }
+            Kind::Pub(p) if self.core.options.xpub_manual => {
+                p.manual_subscribe(&mut self.core, topic, true);
                 Ok(())
             }
             _ => Err(Error::NotSupported("only SUB and XSUB sockets subscribe")),
@@ -620,10 +628,16 @@ impl Socket {
     }
 
     /// SUB/XSUB: removes one subscription to `topic`.
+    /// XPUB with [`SocketOptions::xpub_manual`]: for the peer whose subscription
+    /// [`Socket::recv`] returned last.
     pub fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         match &mut self.kind {
             Kind::Sub(sub) => {
                 sub.subscribe(&mut self.core, topic, false);
+                Ok(())
+            }
+            Kind::Pub(p) if self.core.options.xpub_manual => {
+                p.manual_subscribe(&mut self.core, topic, false);
                 Ok(())
             }
             _ => Err(Error::NotSupported("only SUB and XSUB sockets subscribe")),
@@ -752,6 +766,10 @@ impl Socket {
         if let Some(old) = displaced {
             // Ignoring it took its decoded messages, which may have resumed its decoder.
             self.process_events(old);
+        }
+        if self.core.options.immediate && self.core.peer(id).is_some_and(|p| p.endpoint.is_some()) {
+            // With `immediate` the "pipe" of a connect-side peer is new with each connection.
+            self.on_new_pipe(id);
         }
         // Every type but PULL sends to its peers; SUB also sends them its subscriptions.
         if !matches!(self.kind, Kind::Pull) {

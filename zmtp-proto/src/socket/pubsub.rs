@@ -26,8 +26,19 @@ pub(crate) struct Pub {
     subs: SubscriptionTrie<PeerId>,
     /// Distinct topics per subscriber, kept when `max_subscriptions` bounds them.
     held: HashMap<PeerId, usize>,
-    notices: VecDeque<Msg>,
+    /// Subscription messages for the XPUB application, each with the peer it came from
+    /// (`None` for those synthesised when a peer goes).
+    notices: VecDeque<(Msg, Option<PeerId>)>,
     targets: Vec<PeerId>,
+    /// `xpub_manual`: what each peer asked for (its subscriptions are what the application
+    /// applied); used to report a leaving peer's topics.
+    requested: SubscriptionTrie<PeerId>,
+    /// `xpub_manual`: the peer whose subscription the application received last; its
+    /// `subscribe`/`unsubscribe` apply to it.
+    last_peer: Option<PeerId>,
+    /// `xpub_nodrop`: the subscribers at their high-water mark that refused the last send;
+    /// the socket is writable again once they all have room.
+    blocked: Vec<PeerId>,
 }
 
 fn notice(subscribe: bool, topic: &[u8]) -> Msg {
@@ -39,14 +50,44 @@ fn notice(subscribe: bool, topic: &[u8]) -> Msg {
 
 impl Pub {
     /// Publishes in place: `msg` is read by every subscriber's encoder (cloned only for one
-    /// whose queue holds messages already) and left empty.
-    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) {
+    /// whose queue holds messages already) and left empty. With `xpub_nodrop`, a matching
+    /// subscriber at its high-water mark refuses the whole send ([`Error::WouldBlock`],
+    /// `msg` untouched).
+    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
         core.epoch += 1;
         let epoch = core.epoch;
         let topic = msg.first().expect("send checked for frames");
         self.targets.clear();
         let targets = &mut self.targets;
         self.subs.matches(topic, |peer| targets.push(peer));
+        if core.options.invert_matching {
+            // The subscribers with no matching subscription (libzmq `dist.reverse_match`).
+            for &peer in &self.targets {
+                if let Some(p) = core.peer_mut(peer) {
+                    p.epoch = epoch;
+                }
+            }
+            let inverted: Vec<PeerId> = core
+                .round_robin
+                .iter()
+                .copied()
+                .filter(|&id| core.peer(id).is_some_and(|p| p.epoch != epoch))
+                .collect();
+            self.targets = inverted;
+            core.epoch += 1;
+        }
+        let epoch = core.epoch;
+        if core.options.xpub_nodrop {
+            self.blocked.clear();
+            for &peer in &self.targets {
+                if core.peer(peer).is_some_and(|p| p.routable) && core.is_full(peer) {
+                    self.blocked.push(peer);
+                }
+            }
+            if !self.blocked.is_empty() {
+                return Err(Error::WouldBlock);
+            }
+        }
         for i in 0..self.targets.len() {
             let peer = self.targets[i];
             let Some(p) = core.peer_mut(peer) else {
@@ -61,6 +102,37 @@ impl Pub {
             }
         }
         msg.clear();
+        Ok(())
+    }
+
+    /// `xpub_nodrop`: false while a subscriber that refused the last send is still full.
+    pub(crate) fn is_writable(&self, core: &Core) -> bool {
+        self.blocked
+            .iter()
+            .all(|&peer| core.peer(peer).is_none() || !core.is_full(peer))
+    }
+
+    /// The message `xpub_welcome_msg` has each new subscriber's queue start with.
+    pub(crate) fn welcome(core: &mut Core, peer: PeerId) {
+        if let Some(welcome) = core.options.xpub_welcome_msg.clone() {
+            let _ = core.enqueue(peer, Msg::from(welcome));
+        }
+    }
+
+    /// `xpub_manual`: the application's `subscribe`/`unsubscribe` on the XPUB, for the peer
+    /// whose subscription it received last (nothing if there is none, as in libzmq).
+    pub(crate) fn manual_subscribe(&mut self, core: &mut Core, topic: &[u8], subscribe: bool) {
+        let Some(peer) = self.last_peer else { return };
+        if core.peer(peer).is_none() {
+            return;
+        }
+        if subscribe {
+            if !self.subs.contains(topic, peer) {
+                self.subs.add(topic, peer);
+            }
+        } else {
+            self.subs.remove(topic, peer);
+        }
     }
 
     pub(crate) fn on_subscription(
@@ -72,6 +144,19 @@ impl Pub {
     ) {
         let xpub = core.socket_type == SocketType::XPub;
         let (verbose, verboser) = (core.options.xpub_verbose, core.options.xpub_verboser);
+        if xpub && core.options.xpub_manual {
+            // Nothing is applied: every request goes to the application, with its peer.
+            if subscribe {
+                if !self.requested.contains(&topic, peer) {
+                    self.requested.add(&topic, peer);
+                }
+            } else {
+                self.requested.remove(&topic, peer);
+            }
+            self.notices
+                .push_back((notice(subscribe, &topic), Some(peer)));
+            return;
+        }
         if subscribe {
             // A peer's subscriptions are a set, as in libzmq's mtrie: a subscriber forwards
             // every subscribe but only its last cancel (S1), so counting duplicates here would
@@ -92,14 +177,14 @@ impl Pub {
                 self.subs.add(&topic, peer)
             };
             if xpub && (first || verbose || verboser) {
-                self.notices.push_back(notice(true, &topic));
+                self.notices.push_back((notice(true, &topic), Some(peer)));
             }
         } else if let Some(last) = self.subs.remove(&topic, peer) {
             if let Some(held) = self.held.get_mut(&peer) {
                 *held -= 1;
             }
             if xpub && (last || verboser) {
-                self.notices.push_back(notice(false, &topic));
+                self.notices.push_back((notice(false, &topic), Some(peer)));
             }
         }
     }
@@ -111,10 +196,22 @@ impl Pub {
         let xpub = core.socket_type == SocketType::XPub;
         let verboser = core.options.xpub_verboser;
         self.held.remove(&peer);
+        self.blocked.retain(|&p| p != peer);
+        if self.last_peer == Some(peer) {
+            self.last_peer = None;
+        }
         let notices = &mut self.notices;
+        if xpub && core.options.xpub_manual {
+            // Every topic the peer asked for (libzmq reports them all in manual mode).
+            self.requested.remove_key_with(peer, |topic, _| {
+                notices.push_back((notice(false, topic), None));
+            });
+            self.subs.remove_key_with(peer, |_, _| ());
+            return;
+        }
         self.subs.remove_key_with(peer, |topic, last| {
             if xpub && (last || verboser) {
-                notices.push_back(notice(false, topic));
+                notices.push_back((notice(false, topic), None));
             }
         });
     }
@@ -123,7 +220,10 @@ impl Pub {
         if core.socket_type != SocketType::XPub {
             return Err(Error::NotSupported("PUB sockets cannot receive"));
         }
-        if let Some(n) = self.notices.pop_front() {
+        if let Some((n, peer)) = self.notices.pop_front() {
+            if core.options.xpub_manual {
+                self.last_peer = peer;
+            }
             return Ok(Some(n));
         }
         let mut msg = None;
@@ -188,15 +288,16 @@ impl Sub {
             return core.next_inbound(out, |_| ()).is_some();
         }
         let subs = &self.subs;
+        let invert = core.options.invert_matching;
         let mut target = Filtered {
             inner: out,
-            accept: |_, m: &Msg| Self::wanted(subs, m),
+            accept: |_, m: &Msg| Self::wanted(subs, m) != invert,
         };
         core.next_inbound(&mut target, |_| ()).is_some()
     }
 
     /// S2: SUB filters locally as well; XSUB passes everything on, like libzmq (only
-    /// `sub.cpp` sets `options.filter`).
+    /// `sub.cpp` sets `options.filter`). With `invert_matching` the caller inverts this.
     #[inline]
     fn wanted(subs: &SubscriptionTrie<()>, msg: &Msg) -> bool {
         subs.is_match(msg.first().map_or(&[][..], |f| &f[..]))

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use super::core::Core;
 use super::idhash::IdentityHash;
 use super::transfer::Skipping;
-use super::PeerId;
+use super::{PeerId, SocketOptions};
 use crate::connection::PeerInfo;
 use crate::error::Error;
 use crate::message::{Frame, Msg};
@@ -81,6 +81,8 @@ impl Router {
         {
             // A connect-side peer back from a redial keeps its identity, whatever it announces
             // now: libzmq identifies a pipe once and skips the identity of a reconnection.
+            // `router_notify` still announces the new connection.
+            Self::notify_connect(core, id);
             return Admission::Routed { displaced: None };
         }
         let mut displaced = None;
@@ -106,7 +108,19 @@ impl Router {
         if let Some(p) = core.peer_mut(id) {
             p.routing_id = identity;
         }
+        Self::notify_connect(core, id);
         Admission::Routed { displaced }
+    }
+
+    /// `router_notify` with `NOTIFY_CONNECT`: an empty message from the peer before its first
+    /// one on this connection.
+    fn notify_connect(core: &mut Core, id: PeerId) {
+        if core.options.router_notify & SocketOptions::NOTIFY_CONNECT == 0 {
+            return;
+        }
+        if let Some(p) = core.peer_mut(id) {
+            p.stranded_in.push_back(Msg::from(Frame::new()));
+        }
     }
 
     /// Releases the identity of a peer whose connection ended. Called while the peer is
@@ -115,9 +129,16 @@ impl Router {
     /// A connect-side peer keeps it while it is redialled (unless `immediate`), as libzmq's
     /// pipe outlives the connection: messages routed to it wait in its queue.
     pub(crate) fn on_inactive(&mut self, core: &mut Core, id: PeerId, _info: &PeerInfo) {
-        let redialled = core
-            .peer(id)
-            .is_some_and(|p| p.endpoint.is_some() && !core.options.immediate && !core.is_closing());
+        let stops =
+            core.options.reconnect_stop & SocketOptions::RECONNECT_STOP_AFTER_DISCONNECT != 0;
+        let redialled = core.peer(id).is_some_and(|p| {
+            p.endpoint.is_some() && !core.options.immediate && !core.is_closing() && !stops
+        });
+        if core.options.router_notify & SocketOptions::NOTIFY_DISCONNECT != 0 {
+            if let Some(p) = core.peer_mut(id).filter(|p| !p.ignored) {
+                p.notify_on_detach = true;
+            }
+        }
         if !redialled {
             self.forget(core, id);
         }
