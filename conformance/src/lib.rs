@@ -88,7 +88,9 @@
 //!   [`pyzmq::PyPeer`] process), both roles, volumes, subscriptions, heartbeats, refusals;
 //! * [`cases::curve_omq`]: CURVE against omq.rs (`omq-tokio`, an [`omq::Omq`] peer on its own
 //!   tokio runtime in a thread), both roles, volumes, subscriptions, heartbeats, refusals;
-//! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
+//! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped;
+//! * [`cases::proxy`]: the proxy as a queue, a forwarder and a streamer with libzmq (pyzmq)
+//!   peers on both ends, capture, steering, high-water marks through it, cancel safety.
 //!
 //! # What the peers do differently (and how the suite copes)
 //!
@@ -260,6 +262,9 @@ macro_rules! conformance_tests {
             unbind_releases_the_port, close_gives_up_after_linger, ipc_file_removed_on_close,
             monitor_reports_and_ends, slow_receiver_pauses_and_resumes,
             stream_and_sink_in_order, sink_waits_at_the_high_water_mark,
+            // The proxy, libzmq peers on both ends.
+            proxy_queue_libzmq, proxy_forwarder_libzmq, proxy_streamer_capture_libzmq,
+            proxy_steerable_libzmq, proxy_hwm_backpressure_libzmq, proxy_cancel_safe_libzmq,
         }
     };
 }

@@ -40,6 +40,7 @@
 //! in one page.
 
 mod monitor;
+mod proxy;
 mod rounds;
 mod runtime;
 mod signal;
@@ -52,6 +53,7 @@ mod test_util;
 /// root (`use driver_tokio::{Error, Frame, Msg, SendError};` needs no `zmtp-proto`).
 pub mod prelude {
     pub use crate::monitor::MonitorEvent;
+    pub use crate::proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
     pub use crate::runtime::Runtime;
     /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
     /// client and server settings and the clients a server lets in. All are set through
@@ -65,6 +67,7 @@ pub mod prelude {
 }
 
 pub use monitor::{Monitor, MonitorEvent};
+pub use proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
 pub use rounds::DriverTask;
 pub use runtime::{remove_bound, Clock, Io, Round, Runtime, Share, Shared};
 pub use signal::Signal;

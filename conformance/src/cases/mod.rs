@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod pairs;
 pub mod progress;
+pub mod proxy;
 pub mod restart;
 pub mod robustness;
 pub mod security;
@@ -37,6 +38,7 @@ pub use pairs::{
     xpub_xsub_zmqrs,
 };
 pub use progress::*;
+pub use proxy::*;
 pub use restart::*;
 pub use robustness::*;
 pub use security::*;
