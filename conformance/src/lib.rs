@@ -265,6 +265,7 @@ macro_rules! conformance_tests {
             // The proxy, libzmq peers on both ends.
             proxy_queue_libzmq, proxy_forwarder_libzmq, proxy_streamer_capture_libzmq,
             proxy_steerable_libzmq, proxy_hwm_backpressure_libzmq, proxy_cancel_safe_libzmq,
+            proxy_drops_unroutable_ours,
         }
     };
 }

@@ -287,11 +287,14 @@ impl<'a, R: Runtime> Proxy<'a, R> {
         loop {
             if let Some(mut held) = self.held[dir.index()].take() {
                 let (frames, bytes) = (held.len(), held.byte_len());
-                if !offer(dst, &mut held, cx)? {
-                    self.held[dir.index()] = Some(held);
-                    break;
+                match offer(dst, &mut held, cx)? {
+                    Offered::Queued => self.stats.count(dir, frames, bytes, true),
+                    Offered::Dropped => {}
+                    Offered::Full => {
+                        self.held[dir.index()] = Some(held);
+                        break;
+                    }
                 }
-                self.stats.count(dir, frames, bytes, true);
             }
             if moved == BATCH {
                 more = true;
@@ -308,15 +311,18 @@ impl<'a, R: Runtime> Proxy<'a, R> {
             self.stats.count(dir, frames, bytes, false);
             if let Some(capture) = self.capture {
                 let mut copy = msg.clone();
-                if !offer(capture, &mut copy, cx)? {
+                if offer(capture, &mut copy, cx)? == Offered::Full {
+                    // It had room a moment ago: only a peer gone in between explains this.
                     tracing::debug!("proxy: the capture socket refused a copy; dropped");
                 }
             }
-            if offer(dst, &mut msg, cx)? {
-                self.stats.count(dir, frames, bytes, true);
-            } else {
-                self.held[dir.index()] = Some(std::mem::take(&mut msg));
-                break;
+            match offer(dst, &mut msg, cx)? {
+                Offered::Queued => self.stats.count(dir, frames, bytes, true),
+                Offered::Dropped => {}
+                Offered::Full => {
+                    self.held[dir.index()] = Some(std::mem::take(&mut msg));
+                    break;
+                }
             }
         }
         if moved > 0 {
@@ -336,7 +342,7 @@ impl<'a, R: Runtime> Proxy<'a, R> {
         let mut msg = Msg::new();
         loop {
             if let Some(mut reply) = self.reply.take() {
-                if !offer(control, &mut reply, cx)? {
+                if offer(control, &mut reply, cx)? == Offered::Full {
                     self.reply = Some(reply);
                     return Ok(false);
                 }
@@ -367,7 +373,7 @@ impl<'a, R: Runtime> Proxy<'a, R> {
             }
             if command == Some(Command::Terminate) {
                 if let Some(mut reply) = self.reply.take() {
-                    if offer(control, &mut reply, cx)? {
+                    if offer(control, &mut reply, cx)? == Offered::Queued {
                         control.shared().lock().flush();
                     }
                 }
@@ -414,10 +420,25 @@ fn take<R: Runtime>(socket: &Socket<R>, msg: &mut Msg, cx: &mut Context<'_>) -> 
     Ok(got)
 }
 
-/// Queues `msg` on `socket`; false (with `msg` untouched and the task parked) if it refused it
-/// at its high-water mark. Any other refusal (an unroutable message for a `router_mandatory`
-/// ROUTER, say) drops the message with a log line, as a `send` that failed would.
-fn offer<R: Runtime>(socket: &Socket<R>, msg: &mut Msg, cx: &mut Context<'_>) -> io::Result<bool> {
+/// What became of a message offered to a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Offered {
+    /// Queued.
+    Queued,
+    /// Refused at the high-water mark: `msg` is untouched and the task parked until there is
+    /// room.
+    Full,
+    /// Refused for good (an unroutable message for a `router_mandatory` ROUTER, say): dropped
+    /// with a log line, as a `send` that failed would drop it.
+    Dropped,
+}
+
+/// Offers `msg` to `socket` (see [`Offered`]).
+fn offer<R: Runtime>(
+    socket: &Socket<R>,
+    msg: &mut Msg,
+    cx: &mut Context<'_>,
+) -> io::Result<Offered> {
     let mut shared = socket.shared().lock();
     match shared.state.machine_mut().send_from(msg) {
         Ok(()) => {
@@ -425,17 +446,17 @@ fn offer<R: Runtime>(socket: &Socket<R>, msg: &mut Msg, cx: &mut Context<'_>) ->
             if shared.state.machine_mut().take_flush_hint() {
                 shared.flush();
             }
-            Ok(true)
+            Ok(Offered::Queued)
         }
         Err(Error::WouldBlock) => {
             shared.state.park_send(cx.waker());
-            Ok(false)
+            Ok(Offered::Full)
         }
         Err(Error::Closed) => Err(closed()),
         Err(error) => {
             tracing::debug!(%error, "proxy: message refused by its destination; dropped");
             *msg = Msg::new();
-            Ok(true)
+            Ok(Offered::Dropped)
         }
     }
 }

@@ -214,3 +214,35 @@ pub async fn proxy_cancel_safe_libzmq<D: Driver>() {
     assert_eq!(stats.frontend_received_frames, frames, "{stats:?}");
     assert_eq!(stats.backend_sent_frames, frames, "{stats:?}");
 }
+
+/// A message its destination refuses for good (an unknown routing id at a `router_mandatory`
+/// ROUTER backend) is dropped and not counted as sent; the proxy carries on with the next.
+pub async fn proxy_drops_unroutable_ours<D: Driver>() {
+    let dir = TempDir::new();
+    let (front, front_ep) =
+        bound::<D>(SocketType::Dealer, linger(), Transport::Tcp, &dir, "f").await;
+    let mut o = linger();
+    o.router_mandatory = true;
+    let (back, back_ep) = bound::<D>(SocketType::Router, o, Transport::Ipc, &dir, "b").await;
+    let mut w = linger();
+    w.routing_id = bytes::Bytes::from_static(b"worker");
+    let worker = D::socket(SocketType::Dealer, w);
+    worker.connect(&back_ep).await.expect("connect");
+    // Once the ROUTER has its message, it knows the worker's routing id.
+    worker.send("here").await.expect("send");
+    let hello = timeout::<D, _>(LIMIT, back.recv()).await.expect("in time");
+    assert_eq!(hello.expect("recv"), Msg::from(["worker", "here"]));
+    let client = socket::<D>(SocketType::Dealer);
+    client.connect(&front_ep).await.expect("connect");
+    client.send(["nobody", "lost"]).await.expect("send");
+    client.send(["worker", "found"]).await.expect("send");
+    let mut proxy = Proxy::new(&front, &back);
+    let got = match D::race(proxy.run(), timeout::<D, _>(LIMIT, worker.recv())).await {
+        Either::Left(end) => panic!("{}: the proxy ended: {end:?}", D::NAME),
+        Either::Right(got) => got.expect("the worker's message in time").expect("recv"),
+    };
+    assert_eq!(got, Msg::from(["found"]));
+    let stats = proxy.statistics();
+    assert_eq!(stats.frontend_received_frames, 4, "{stats:?}");
+    assert_eq!(stats.backend_sent_frames, 2, "{stats:?}");
+}
