@@ -474,6 +474,12 @@ fn offer<R: Runtime>(
 /// back.bind("tcp://*:5560").await?;
 /// proxy(&front, &back, None).await
 /// # }
+///
+/// // On tokio the future is `Send`: it may run on a multi-threaded runtime's `spawn`.
+/// fn assert_send<T: Send>(_: T) {}
+/// fn check(front: &Socket, back: &Socket) {
+///     assert_send(proxy(front, back, None));
+/// }
 /// ```
 pub async fn proxy<R: Runtime>(
     frontend: &Socket<R>,
