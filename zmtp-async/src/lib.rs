@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`Socket`] (`socket.rs`) | the socket API: bind, connect, send, recv, subscribe, monitor, close, `Stream`/`Sink` |
 //! | [`SocketState`] (`state.rs`) | what a handle shares with its driver task: the machine (private), waiting tasks, the monitor queue |
+//! | [`Proxy`] (`proxy.rs`) | `zmq_proxy` and `zmq_proxy_steerable`: messages moved between sockets on the caller's task |
 //! | [`Signal`] (`signal.rs`) | where a socket's I/O reports events, and whom that wakes |
 //! | `rounds.rs` | who runs I/O: the driver task ([`DriverTask`]) and inline rounds on the application's task, and what every round does at its end |
 //! | [`Runtime`], [`Io`] (`runtime.rs`) | what a driver implements: spawn, timers, bind, and the rounds that move its peers' bytes |
