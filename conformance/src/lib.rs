@@ -94,6 +94,8 @@
 //!   `xpub_nodrop`, `reconnect_stop`) or on our connections' descriptors (keepalive, buffers,
 //!   TOS, `tcp_maxrt`, `bindtodevice`), `connect_timeout` against a black hole, interface
 //!   names, `ipv6`, defaults compared with libzmq's, options changed on a live socket.
+//! * [`cases::proxy`]: the proxy as a queue, a forwarder and a streamer with libzmq (pyzmq)
+//!   peers on both ends, capture, steering, high-water marks through it, cancel safety.
 //!
 //! # What the peers do differently (and how the suite copes)
 //!
@@ -270,6 +272,10 @@ macro_rules! conformance_tests {
             invert_matching_libzmq, xpub_manual_libzmq, xpub_nodrop_libzmq,
             reconnect_stop_libzmq, tcp_options_on_the_socket_libzmq, connect_timeout_black_hole,
             bind_interface_name_libzmq, ipv6_libzmq, options_defaults_and_changes_libzmq,
+            // The proxy, libzmq peers on both ends.
+            proxy_queue_libzmq, proxy_forwarder_libzmq, proxy_streamer_capture_libzmq,
+            proxy_steerable_libzmq, proxy_hwm_backpressure_libzmq, proxy_cancel_safe_libzmq,
+            proxy_drops_unroutable_ours,
         }
     };
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`Socket`] (`socket.rs`) | the socket API: bind, connect, send, recv, subscribe, monitor, close, `Stream`/`Sink` |
 //! | [`SocketState`] (`state.rs`) | what a handle shares with its driver task: the machine (private), waiting tasks, the monitor queue |
+//! | [`Proxy`] (`proxy.rs`) | `zmq_proxy` and `zmq_proxy_steerable`: messages moved between sockets on the caller's task |
 //! | [`Signal`] (`signal.rs`) | where a socket's I/O reports events, and whom that wakes |
 //! | `rounds.rs` | who runs I/O: the driver task ([`DriverTask`]) and inline rounds on the application's task, and what every round does at its end |
 //! | [`Runtime`], [`Io`] (`runtime.rs`) | what a driver implements: spawn, timers, bind, and the rounds that move its peers' bytes |
@@ -44,6 +45,7 @@
 mod monitor;
 pub mod net;
 mod options;
+mod proxy;
 mod rounds;
 mod runtime;
 mod signal;
@@ -56,6 +58,7 @@ mod test_util;
 /// root (`use driver_tokio::{Error, Frame, Msg, SendError};` needs no `zmtp-proto`).
 pub mod prelude {
     pub use crate::monitor::MonitorEvent;
+    pub use crate::proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
     pub use crate::runtime::Runtime;
     /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
     /// client and server settings and the clients a server lets in. All are set through
@@ -69,6 +72,7 @@ pub mod prelude {
 }
 
 pub use monitor::{Monitor, MonitorEvent};
+pub use proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
 pub use rounds::DriverTask;
 pub use runtime::{remove_bound, Clock, Io, Round, Runtime, Share, Shared};
 pub use signal::Signal;

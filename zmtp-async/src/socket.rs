@@ -116,6 +116,11 @@ impl<R: Runtime> Socket<R> {
         }
     }
 
+    /// The state shared with the driver task (for the proxy, which drives several sockets).
+    pub(crate) fn shared(&self) -> &R::Shared {
+        &self.shared
+    }
+
     /// The socket's type.
     pub fn socket_type(&self) -> SocketType {
         self.shared.lock().state.machine().socket_type()

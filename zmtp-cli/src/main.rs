@@ -1,5 +1,5 @@
-//! `zmtp`: netcat for ZeroMQ (`zmtp cat`), libzmq-compatible perf tools (`zmtp perf`) and a
-//! CURVE key generator (`zmtp keygen`).
+//! `zmtp`: netcat for ZeroMQ (`zmtp cat`), libzmq-compatible perf tools (`zmtp perf`), a
+//! proxy (`zmtp proxy`) and a CURVE key generator (`zmtp keygen`).
 //!
 //! See `docs/cli.md` for the full description and examples. Exit codes: 0 on success, 1 on an
 //! error (one `error:` line on stderr), 3 when `--timeout` fired.
@@ -11,6 +11,7 @@ mod frames;
 mod keygen;
 mod lines;
 mod perf;
+mod proxy;
 mod security;
 mod sockopts;
 
@@ -24,7 +25,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "zmtp",
     version,
-    about = "ZeroMQ from the shell: netcat for ZeroMQ (cat), libzmq-compatible perf tools (perf) \
+    about = "ZeroMQ from the shell: netcat for ZeroMQ (cat), libzmq-compatible perf tools (perf), \
+             a proxy (proxy) \
              and CURVE key pairs (keygen)",
     after_help = "Exit codes: 0 success, 1 error (one 'error:' line on stderr), 3 --timeout fired."
 )]
@@ -48,6 +50,11 @@ enum Command {
     /// Latency and throughput, compatible with libzmq's local_lat, remote_lat, local_thr and
     /// remote_thr; with no arguments, both ends in one process on loopback for each driver.
     Perf(PerfArgs),
+    /// A proxy (libzmq's zmq_proxy): messages move between a frontend and a backend socket,
+    /// e.g. router '@tcp://*:5559' dealer '@tcp://*:5560' (a queue), xsub ... xpub ... (a
+    /// forwarder), pull ... push ... (a streamer). Runs until a signal, or a TERMINATE command
+    /// on --control.
+    Proxy(ProxyArgs),
     /// Print a fresh CURVE key pair, as libzmq's curve_keygen does: the public key, then the
     /// secret key, 40 characters of Z85 each, each under its label.
     Keygen,
@@ -78,6 +85,56 @@ pub(crate) enum TypeArg {
     Pull,
     /// PAIR: send stdin lines, print what arrives.
     Pair,
+}
+
+impl TypeArg {
+    /// The socket type this names.
+    pub(crate) fn socket_type(self) -> zmtp_proto::SocketType {
+        use zmtp_proto::SocketType as T;
+        match self {
+            Self::Req => T::Req,
+            Self::Rep => T::Rep,
+            Self::Dealer => T::Dealer,
+            Self::Router => T::Router,
+            Self::Pub => T::Pub,
+            Self::Sub => T::Sub,
+            Self::Xpub => T::XPub,
+            Self::Xsub => T::XSub,
+            Self::Push => T::Push,
+            Self::Pull => T::Pull,
+            Self::Pair => T::Pair,
+        }
+    }
+}
+
+/// Arguments of `zmtp proxy`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// The frontend's socket type.
+    #[arg(value_enum, value_name = "FRONT_TYPE")]
+    pub(crate) front_type: TypeArg,
+    /// The frontend's endpoints: @EP binds, >EP connects (czmq's convention); several
+    /// separated by commas. Each bind prints 'bound <endpoint>' on stderr.
+    #[arg(value_name = "FRONT_EP")]
+    pub(crate) front_ep: String,
+    /// The backend's socket type.
+    #[arg(value_enum, value_name = "BACK_TYPE")]
+    pub(crate) back_type: TypeArg,
+    /// The backend's endpoints, as for FRONT_EP.
+    #[arg(value_name = "BACK_EP")]
+    pub(crate) back_ep: String,
+    /// Send a copy of every message moved to a socket of TYPE at EP (@ binds, > connects). A
+    /// push, dealer or pair capture holds the proxy back when it cannot take more; pub drops.
+    #[arg(long, num_args = 2, value_names = ["TYPE", "EP"])]
+    pub(crate) capture: Option<Vec<String>>,
+    /// Bind a REP socket at EP taking zmq_proxy_steerable's commands: PAUSE, RESUME,
+    /// TERMINATE (exit 0), STATISTICS (eight 8-byte counters). Each gets a reply.
+    #[arg(long, value_name = "EP")]
+    pub(crate) control: Option<String>,
+    /// Send and receive high-water marks of every socket, in messages (0 = unlimited)
+    /// [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub(crate) hwm: Option<usize>,
 }
 
 /// The security mechanisms, by their ZMTP names (`--mechanism`).
@@ -286,6 +343,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Cat(args) => cat::run(cli.driver, &args),
         Command::Perf(args) => perf::run(cli.driver, args.mode),
+        Command::Proxy(args) => proxy::run(cli.driver, &args),
         Command::Keygen => keygen::run(),
     };
     match result {

@@ -13,6 +13,7 @@ pub mod load;
 pub mod options;
 pub mod pairs;
 pub mod progress;
+pub mod proxy;
 pub mod restart;
 pub mod robustness;
 pub mod security;
@@ -39,6 +40,7 @@ pub use pairs::{
     xpub_xsub_zmqrs,
 };
 pub use progress::*;
+pub use proxy::*;
 pub use restart::*;
 pub use robustness::*;
 pub use security::*;
