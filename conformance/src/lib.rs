@@ -88,7 +88,11 @@
 //!   [`pyzmq::PyPeer`] process), both roles, volumes, subscriptions, heartbeats, refusals;
 //! * [`cases::curve_omq`]: CURVE against omq.rs (`omq-tokio`, an [`omq::Omq`] peer on its own
 //!   tokio runtime in a thread), both roles, volumes, subscriptions, heartbeats, refusals;
-//! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped.
+//! * [`cases::robustness`]: `maxmsgsize` enforced, silent and garbage clients dropped;
+//! * [`cases::api`]: `close` from another future wakes its waiters with `Error::Terminated`,
+//!   linger set after creation or at close, a dropped socket's dialling ended by its linger,
+//!   the process-wide `shutdown` (alone in its process: each driver's `tests/shutdown.rs`),
+//!   errors to match on, every monitor getting every event.
 //!
 //! # What the peers do differently (and how the suite copes)
 //!
@@ -260,6 +264,11 @@ macro_rules! conformance_tests {
             unbind_releases_the_port, close_gives_up_after_linger, ipc_file_removed_on_close,
             monitor_reports_and_ends, slow_receiver_pauses_and_resumes,
             stream_and_sink_in_order, sink_waits_at_the_high_water_mark,
+            // The API as libzmq users expect it (issue 21); `process_shutdown` runs alone, in
+            // each driver's `tests/shutdown.rs`.
+            close_wakes_waiters, close_with_linger_bounds_close, dropped_socket_stops_dialling,
+            dropped_socket_lingers_forever_by_default, errors_to_match_on,
+            connect_retried_says_why, every_monitor_gets_every_event,
         }
     };
 }

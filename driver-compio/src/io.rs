@@ -382,8 +382,10 @@ impl CompioIo {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        let now = r.now();
-                        r.machine().dial_failed(peer, now);
+                        r.dial_failed(
+                            peer,
+                            &std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+                        );
                     }
                 },
                 Action::Close { peer } => self.close_peer(r, peer, true),
@@ -429,9 +431,7 @@ impl CompioIo {
                     }
                 }
                 Err(error) => {
-                    tracing::debug!(%error, "dial failed");
-                    let now = r.now();
-                    r.machine().dial_failed(peer, now);
+                    r.dial_failed(peer, &error);
                 }
             },
         }

@@ -200,9 +200,7 @@ impl TokioIo {
                             r.machine().attach(peer, now);
                         }
                         Err(error) => {
-                            tracing::debug!(%error, "dial failed");
-                            let now = r.now();
-                            r.machine().dial_failed(peer, now);
+                            r.dial_failed(peer, &error);
                         }
                     }
                 }
@@ -224,8 +222,10 @@ impl TokioIo {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        let now = r.now();
-                        r.machine().dial_failed(peer, now);
+                        r.dial_failed(
+                            peer,
+                            &std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+                        );
                     }
                 },
                 Action::Close { peer } => {

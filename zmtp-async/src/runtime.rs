@@ -191,6 +191,23 @@ impl<'a> Round<'a> {
         self.state.push_monitor(event);
     }
 
+    /// A dial for `peer` failed with `error`: the machine schedules the redial and reports
+    /// [`SocketEvent::ConnectRetried`](zmtp_proto::SocketEvent::ConnectRetried) with the cause
+    /// (a host name that does not resolve is `NotFound`).
+    pub fn dial_failed(&mut self, peer: zmtp_proto::socket::PeerId, error: &io::Error) {
+        tracing::debug!(%error, "dial failed");
+        let cause = zmtp_proto::Error::endpoint(
+            zmtp_proto::EndpointOp::Dial,
+            "",
+            error,
+            io::ErrorKind::NotFound,
+        );
+        let now = self.clock.now();
+        self.state
+            .machine_mut()
+            .dial_failed_because(peer, now, cause);
+    }
+
     /// Wakes the driver task (a new dial for it to poll, when this is an inline round).
     pub fn notify_driver(&mut self) {
         self.state.notify_driver();

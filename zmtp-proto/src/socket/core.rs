@@ -273,7 +273,7 @@ impl Core {
         true
     }
 
-    pub(crate) fn dial_failed(&mut self, id: PeerId) {
+    pub(crate) fn dial_failed(&mut self, id: PeerId, mut error: Error) {
         let now = self.now;
         let (ivl, max) = (self.options.reconnect_ivl, self.options.reconnect_ivl_max);
         let Some(p) = self.peer_mut(id) else { return };
@@ -284,10 +284,19 @@ impl Core {
         let delay = next_backoff(&mut p.backoff, ivl, max);
         p.redial_at = Some(now + delay);
         let endpoint = p.endpoint.clone().expect("connect side");
+        if let Error::Endpoint {
+            endpoint: named, ..
+        } = &mut error
+        {
+            if named.is_empty() {
+                named.push_str(&endpoint);
+            }
+        }
         self.events.push_back(SocketEvent::ConnectRetried {
             peer: id,
             endpoint,
             delay,
+            error,
         });
         self.schedule(id);
     }
@@ -781,6 +790,25 @@ impl Core {
             .collect();
         for id in idle {
             self.remove(id);
+        }
+    }
+
+    /// Changes the linger time; on a closing socket the new time counts from now (see
+    /// `Socket::set_linger`).
+    pub(crate) fn set_linger(&mut self, linger: Option<Duration>) {
+        self.options.linger = linger;
+        if self.closing {
+            self.linger_deadline = linger.map(|l| self.now + l);
+            if self.linger_deadline.is_some_and(|d| d <= self.now) {
+                // Nothing more is delivered: peers still waiting to be dialled go now.
+                let idle: Vec<PeerId> = self
+                    .peer_ids()
+                    .filter(|&id| self.peer(id).is_some_and(|p| p.conn.is_none()))
+                    .collect();
+                for id in idle {
+                    self.remove(id);
+                }
+            }
         }
     }
 

@@ -41,6 +41,7 @@
 mod core;
 mod hints;
 mod idhash;
+mod lifecycle;
 mod options;
 mod pipeline;
 mod pubsub;
@@ -118,6 +119,9 @@ pub enum SocketEvent {
         endpoint: Arc<str>,
         /// Delay before the next attempt.
         delay: Duration,
+        /// Why the dial failed: an [`Error::Endpoint`] with the `io::ErrorKind` and the
+        /// operating system's words (connection refused, a host name that does not resolve...).
+        error: Error,
     },
     /// The handshake completed.
     HandshakeSucceeded {
@@ -277,10 +281,17 @@ impl Socket {
         }
     }
 
-    /// The dial for `peer` failed: the socket schedules another after `reconnect_ivl`.
+    /// The dial for `peer` failed: the socket schedules another after `reconnect_ivl`. The
+    /// [`SocketEvent::ConnectRetried`] says only that it failed; a driver that knows why
+    /// calls [`Socket::dial_failed_because`].
     pub fn dial_failed(&mut self, peer: PeerId, now: Instant) {
-        self.core.now = now;
-        self.core.dial_failed(peer);
+        let error = Error::Endpoint {
+            operation: crate::error::EndpointOp::Dial,
+            endpoint: String::new(), // filled in with the peer's
+            kind: std::io::ErrorKind::Other,
+            reason: "dial failed".into(),
+        };
+        self.dial_failed_because(peer, now, error);
     }
 
     /// The transport of `peer` is gone (closed by the peer, an I/O error, or after
@@ -468,7 +479,7 @@ impl Socket {
             return Err(Error::InvalidState("a message needs at least one frame"));
         }
         if self.core.is_closing() {
-            return Err(Error::Closed);
+            return Err(Error::Terminated);
         }
         if let Kind::Dealer | Kind::Push | Kind::Pair = self.kind {
             // Nothing here resumes a decoder: the result goes straight back (see recv_into).
@@ -525,7 +536,7 @@ impl Socket {
         if let Kind::Dealer | Kind::Push | Kind::Pair = self.kind {
             if body.len() < crate::config::DEFAULT_ZERO_COPY_THRESHOLD {
                 if self.core.is_closing() {
-                    return Err(Error::Closed);
+                    return Err(Error::Terminated);
                 }
                 return pipeline::send_round_robin(&mut self.core, transfer::Copied(body));
             }
