@@ -86,7 +86,12 @@ pub fn tokio_round() -> std::io::Result<()> {
             other => panic!("{other:?}"),
         };
         match events.next().await {
-            Some(MonitorEvent::Socket(SocketEvent::HandshakeSucceeded { peer: p, info })) => {
+            Some(MonitorEvent::Socket(SocketEvent::HandshakeSucceeded {
+                peer: p,
+                info,
+                remote,
+            })) => {
+                assert!(remote.is_some_and(|r| r.starts_with("tcp://127.0.0.1:")));
                 let info: PeerInfo = info;
                 assert_eq!(p, peer);
                 assert_eq!(info.socket_type, SocketType::Push);

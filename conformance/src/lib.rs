@@ -269,6 +269,7 @@ macro_rules! conformance_tests {
             close_wakes_waiters, close_with_linger_bounds_close, dropped_socket_stops_dialling,
             dropped_socket_lingers_forever_by_default, errors_to_match_on,
             connect_retried_says_why, every_monitor_gets_every_event,
+            events_carry_remote_libzmq, events_carry_remote_ours, borrowed_sends_libzmq,
         }
     };
 }

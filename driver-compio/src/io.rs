@@ -403,13 +403,12 @@ impl CompioIo {
             } => match result {
                 None => {}
                 Some(Ok(stream)) => {
-                    let now = r.now();
-                    let peer = r.machine().accept(now);
+                    let remote = match &stream {
+                        Stream::Tcp(s) => s.peer_addr().ok(),
+                        Stream::Unix(_) => None,
+                    };
+                    let peer = r.accepted(&endpoint, remote);
                     self.add_peer(r, peer, stream);
-                    r.push_monitor(MonitorEvent::Accepted {
-                        endpoint: endpoint.to_string(),
-                        peer,
-                    });
                     self.ops.push(accept_op(listener, stop, endpoint, false));
                 }
                 Some(Err(error)) => {

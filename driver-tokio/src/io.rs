@@ -166,11 +166,12 @@ impl TokioIo {
             while let Poll::Ready(result) = self.listeners[i].listener.poll_accept(cx) {
                 match result {
                     Ok(stream) => {
-                        let now = r.now();
-                        let peer = r.machine().accept(now);
+                        let remote = match &stream {
+                            Stream::Tcp(s) => s.peer_addr().ok(),
+                            Stream::Unix(_) => None,
+                        };
+                        let peer = r.accepted(&self.listeners[i].endpoint, remote);
                         self.set_stream(r, peer, stream);
-                        let endpoint = self.listeners[i].endpoint.clone();
-                        r.push_monitor(MonitorEvent::Accepted { endpoint, peer });
                     }
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");

@@ -25,6 +25,9 @@ pub enum MonitorEvent {
         endpoint: String,
         /// The new peer.
         peer: PeerId,
+        /// Where the peer is (`tcp://203.0.113.7:50512`); `None` for an unnamed `ipc://`
+        /// peer. The peer's later events carry it too.
+        remote: Option<std::sync::Arc<str>>,
     },
     /// Accepting on `endpoint` failed (e.g. out of file descriptors).
     AcceptFailed {

@@ -191,6 +191,29 @@ impl<'a> Round<'a> {
         self.state.push_monitor(event);
     }
 
+    /// Adds a peer for a connection accepted on the listener bound at `endpoint`, from
+    /// `remote` (the TCP peer's address; `None` for an unnamed Unix peer), and reports it
+    /// ([`MonitorEvent::Accepted`]; the peer's later events carry `remote` too).
+    pub fn accepted(
+        &mut self,
+        endpoint: &str,
+        remote: Option<std::net::SocketAddr>,
+    ) -> zmtp_proto::socket::PeerId {
+        let now = self.clock.now();
+        let machine = self.state.machine_mut();
+        let peer = machine.accept(now);
+        let remote: Option<std::sync::Arc<str>> = remote.map(|a| format!("tcp://{a}").into());
+        if let Some(remote) = &remote {
+            machine.set_remote(peer, remote.clone());
+        }
+        self.state.push_monitor(MonitorEvent::Accepted {
+            endpoint: endpoint.to_owned(),
+            peer,
+            remote,
+        });
+        peer
+    }
+
     /// A dial for `peer` failed with `error`: the machine schedules the redial and reports
     /// [`SocketEvent::ConnectRetried`](zmtp_proto::SocketEvent::ConnectRetried) with the cause
     /// (a host name that does not resolve is `NotFound`).

@@ -3,17 +3,19 @@
 //! creation or at close time, bounds `close` and ends a dropped socket's dialling; the
 //! process-wide [`zmtp_async::shutdown`]; errors a program matches on (the endpoint named, a
 //! full queue told apart from no peer, misuse from what a type cannot do, why a dial failed);
-//! every monitor gets every event, unbinding and closing included.
+//! every monitor gets every event, unbinding and closing included, and events name the remote
+//! address; borrowed data is sent without a `'static` bound.
 
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use crate::peer::{Peer, PeerKind};
 use crate::util::{free_tcp_endpoint, join, timeout, wait_event, within};
 use zmtp_proto::EndpointOp;
 
-use crate::{Driver, Error, MonitorEvent, SocketEvent, SocketOptions, SocketType};
+use crate::{Driver, Error, MonitorEvent, Msg, SocketEvent, SocketOptions, SocketType};
 
 /// The socket's error inside an `io::Error` a call returned.
 fn ours(e: &std::io::Error) -> &Error {
@@ -338,4 +340,141 @@ pub async fn every_monitor_gets_every_event<D: Driver>() {
         }
         assert_eq!(seen, expected, "{}", D::NAME);
     }
+}
+
+/// The remote address of `e`, for the events that carry one.
+fn remote_of(e: &MonitorEvent) -> Option<Option<&str>> {
+    match e {
+        MonitorEvent::Accepted { remote, .. }
+        | MonitorEvent::Socket(
+            SocketEvent::HandshakeSucceeded { remote, .. }
+            | SocketEvent::HandshakeFailed { remote, .. }
+            | SocketEvent::Disconnected { remote, .. },
+        ) => Some(remote.as_deref()),
+        _ => None,
+    }
+}
+
+/// Monitor events carry the remote address: on our bound PULL, the accepted connection's
+/// `Accepted`, `HandshakeSucceeded` and (when the peer goes) `Disconnected` all name the
+/// peer's `tcp://127.0.0.1:port`; on our connecting PUSH, the endpoint it dialled. The peer
+/// is libzmq (its address comes from the operating system) and ours.
+async fn events_carry_remote<D: Driver>(kind: PeerKind) {
+    let pull = D::socket(SocketType::Pull, SocketOptions::default());
+    let mut events = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let peer = Peer::<D>::new(kind, SocketType::Push);
+    peer.connect(&ep).await;
+    peer.send(Msg::from("hello")).await;
+    within::<D, _>(Duration::from_secs(5), "recv", pull.recv())
+        .await
+        .expect("recv");
+    peer.close().await;
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|e| matches!(e, MonitorEvent::Socket(SocketEvent::Disconnected { .. })))
+    {
+        let e = within::<D, _>(Duration::from_secs(5), "Disconnected", events.next()).await;
+        seen.push(e.expect("the monitor ended early"));
+    }
+    let remotes: Vec<Option<&str>> = seen.iter().filter_map(remote_of).collect();
+    assert_eq!(remotes.len(), 3, "{}: {seen:?}", D::NAME);
+    let first = remotes[0].expect("the accepted peer's address");
+    assert!(
+        first.starts_with("tcp://127.0.0.1:") && first != ep,
+        "{}: remote {first} (listening on {ep})",
+        D::NAME
+    );
+    assert!(
+        remotes.iter().all(|r| *r == Some(first)),
+        "{}: {remotes:?}",
+        D::NAME
+    );
+
+    // The dialling side: the endpoint dialled.
+    let rep = D::socket(SocketType::Rep, SocketOptions::default());
+    let ep = rep.bind("tcp://127.0.0.1:*").await.expect("bind");
+    let req = D::socket(SocketType::Req, SocketOptions::default());
+    let mut events = req.monitor();
+    req.connect(&ep).await.expect("connect");
+    let e = wait_event::<D, _>(&mut events, Duration::from_secs(5), "a handshake", |e| {
+        matches!(e, SocketEvent::HandshakeSucceeded { .. })
+    })
+    .await;
+    assert!(
+        matches!(&e, SocketEvent::HandshakeSucceeded { remote: Some(r), .. } if **r == *ep),
+        "{}: {e:?}",
+        D::NAME
+    );
+}
+
+/// [`events_carry_remote`] with a libzmq peer.
+pub async fn events_carry_remote_libzmq<D: Driver>() {
+    events_carry_remote::<D>(PeerKind::Libzmq).await;
+}
+
+/// [`events_carry_remote`] with a peer of ours.
+pub async fn events_carry_remote_ours<D: Driver>() {
+    events_carry_remote::<D>(PeerKind::Ours).await;
+}
+
+/// Borrowed data is sent without a `'static` bound, copied as `zmq_send` copies: a `&str` from
+/// a `String`, a slice of a buffer, a `&Vec<u8>`, an array of borrowed parts (multi-frame),
+/// through `send` and `try_send`, from a DEALER (the coalescing path) and a REQ (the message
+/// path), received intact by libzmq; the buffers are reused between sends.
+pub async fn borrowed_sends_libzmq<D: Driver>() {
+    let router = Peer::<D>::new(PeerKind::Libzmq, SocketType::Router);
+    let ep = router.bind("tcp://127.0.0.1:*").await;
+    let dealer = D::socket(SocketType::Dealer, SocketOptions::default());
+    dealer.connect(&ep).await.expect("connect");
+    let mut line = String::new();
+    let mut buf = vec![0u8; 10_000];
+    for i in 0..3u8 {
+        line.clear();
+        line.push_str(&format!("line {i}"));
+        buf.fill(i);
+        dealer.send(line.as_str()).await.expect("send &str");
+        dealer.send(&buf[..100]).await.expect("send &[u8]");
+        dealer.send(&buf).await.expect("send &Vec<u8> (10 kB)");
+        dealer
+            .send([line.as_str(), "", &line[..4]])
+            .await
+            .expect("send borrowed parts");
+        let bytes: &[u8] = &buf[..3];
+        dealer.send([bytes, bytes]).await.expect("send [&[u8]; 2]");
+        loop {
+            match dealer.try_send(line.as_str()) {
+                Ok(()) => break,
+                Err(e) => assert_eq!(e.error, Error::NoPeer, "{}", D::NAME),
+            }
+            D::sleep(Duration::from_millis(5)).await;
+        }
+        let expected: [Vec<Vec<u8>>; 6] = [
+            vec![line.clone().into_bytes()],
+            vec![vec![i; 100]],
+            vec![vec![i; 10_000]],
+            vec![line.clone().into_bytes(), vec![], b"line".to_vec()],
+            vec![vec![i; 3], vec![i; 3]],
+            vec![line.clone().into_bytes()],
+        ];
+        for want in expected {
+            let got = router.recv().await;
+            let frames: Vec<Vec<u8>> = got.iter().skip(1).map(|f| f.to_vec()).collect();
+            assert_eq!(frames, want, "{}: round {i}", D::NAME);
+        }
+    }
+    // REQ takes the message path (an envelope is added), borrowed all the same.
+    let rep = Peer::<D>::new(PeerKind::Libzmq, SocketType::Rep);
+    let ep = rep.bind("tcp://127.0.0.1:*").await;
+    let req = D::socket(SocketType::Req, SocketOptions::default());
+    req.connect(&ep).await.expect("connect");
+    let question = String::from("borrowed question");
+    req.send(question.as_str()).await.expect("send");
+    assert_eq!(rep.recv().await, Msg::from(question.clone()));
+    rep.send(Msg::from("answer")).await;
+    let answer = within::<D, _>(Duration::from_secs(5), "the reply", req.recv()).await;
+    assert_eq!(answer.expect("recv"), Msg::from("answer"));
+    router.close().await;
+    rep.close().await;
 }

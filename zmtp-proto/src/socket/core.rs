@@ -32,6 +32,8 @@ pub(crate) struct Peer {
     pub(crate) conn: Option<Connection>,
     /// Where to dial, for peers we connected to.
     pub(crate) endpoint: Option<Arc<str>>,
+    /// Where an accepted peer is, as the driver reported it (`Socket::set_remote`).
+    pub(crate) remote: Option<Arc<str>>,
     /// Messages waiting for room in the connection's output (the "pipe").
     pub(crate) out: VecDeque<Msg>,
     /// Messages decoded from a connection that is gone, still to be delivered.
@@ -63,6 +65,7 @@ impl Peer {
         Self {
             conn: None,
             endpoint,
+            remote: None,
             out: VecDeque::new(),
             stranded_in: VecDeque::new(),
             info: None,
@@ -248,6 +251,12 @@ impl Core {
         id
     }
 
+    /// Where peer `id` is: the endpoint dialled, or the address reported for an accepted peer.
+    pub(crate) fn remote_of(&self, id: PeerId) -> Option<Arc<str>> {
+        let p = self.peer(id)?;
+        p.remote.clone().or_else(|| p.endpoint.clone())
+    }
+
     pub(crate) fn add_accepted(&mut self) -> PeerId {
         let mut peer = Peer::new(None);
         peer.conn = Some(self.new_connection());
@@ -324,6 +333,7 @@ impl Core {
         p.info = None;
         let already_reported = conn.error().is_some();
         let connect_side = p.endpoint.is_some();
+        let remote = p.remote.clone().or_else(|| p.endpoint.clone());
         // A closing socket redials only for what it still has to deliver (libzmq keeps
         // trying for the linger period); otherwise the peer goes.
         let redial = connect_side && (!closing || !p.out.is_empty());
@@ -340,9 +350,17 @@ impl Core {
         let zombie = !connect_side && !p.stranded_in.is_empty();
         if !already_reported {
             self.events.push_back(if was_active {
-                SocketEvent::Disconnected { peer: id, error }
+                SocketEvent::Disconnected {
+                    peer: id,
+                    error,
+                    remote,
+                }
             } else {
-                SocketEvent::HandshakeFailed { peer: id, error }
+                SocketEvent::HandshakeFailed {
+                    peer: id,
+                    error,
+                    remote,
+                }
             });
         }
         if unroutable {

@@ -60,6 +60,31 @@ impl Socket {
         self.core.dial_failed(peer, error);
     }
 
+    /// Records where an accepted peer is (`tcp://203.0.113.7:50512`), as the driver saw it:
+    /// its events ([`SocketEvent`](super::SocketEvent)) carry it as `remote`. A peer we dialled
+    /// needs none: its `remote` is the endpoint dialled.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use zmtp_proto::{Error, Socket, SocketEvent, SocketOptions, SocketType};
+    /// let now = Instant::now();
+    /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), now);
+    /// let peer = pull.accept(now);
+    /// pull.set_remote(peer, "tcp://192.0.2.1:40000");
+    /// pull.stream(peer).unwrap().handle_input(b"garbage, not a greeting", now);
+    /// match pull.poll_event() {
+    ///     Some(SocketEvent::HandshakeFailed { remote, .. }) => {
+    ///         assert_eq!(remote.as_deref(), Some("tcp://192.0.2.1:40000"));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn set_remote(&mut self, peer: PeerId, remote: impl Into<std::sync::Arc<str>>) {
+        if let Some(p) = self.core.peer_mut(peer) {
+            p.remote = Some(remote.into());
+        }
+    }
+
     /// True if some peer can take a message now or once its connection is up (a connect-side
     /// peer of a type that queues before connecting): for the types that block, a send that
     /// fails with none has no peer at all ([`Error::NoPeer`]) rather than a full queue.

@@ -129,6 +129,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// What the peer announced.
         info: PeerInfo,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
     /// The connection ended before its handshake completed.
     HandshakeFailed {
@@ -136,6 +139,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// Why.
         error: Error,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
     /// An established connection ended.
     Disconnected {
@@ -143,6 +149,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// Why.
         error: Error,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
     /// A PUB/XPUB refused a subscription: the peer already holds `max_subscriptions` topics
     /// ([`SocketOptions::max_subscriptions`]).
@@ -151,6 +160,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// The limit it reached.
         limit: usize,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
 }
 
@@ -686,10 +698,19 @@ impl Socket {
                 Event::Cancel(topic) => self.on_subscription(id, topic, false),
                 Event::Closed(error) => {
                     let active = self.core.peer(id).is_some_and(|p| p.info.is_some());
+                    let remote = self.core.remote_of(id);
                     self.core.events.push_back(if active {
-                        SocketEvent::Disconnected { peer: id, error }
+                        SocketEvent::Disconnected {
+                            peer: id,
+                            error,
+                            remote,
+                        }
                     } else {
-                        SocketEvent::HandshakeFailed { peer: id, error }
+                        SocketEvent::HandshakeFailed {
+                            peer: id,
+                            error,
+                            remote,
+                        }
                     });
                     if let Some(info) = self.core.peer_mut(id).and_then(|p| p.info.clone()) {
                         self.on_inactive(id, &info);
@@ -753,9 +774,12 @@ impl Socket {
             p.backoff = Duration::ZERO;
             p.ignored = !admitted;
         }
-        self.core
-            .events
-            .push_back(SocketEvent::HandshakeSucceeded { peer: id, info });
+        let remote = self.core.remote_of(id);
+        self.core.events.push_back(SocketEvent::HandshakeSucceeded {
+            peer: id,
+            info,
+            remote,
+        });
         if !admitted {
             tracing::debug!("ignoring a peer whose routing id is in use");
             return;
