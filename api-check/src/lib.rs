@@ -165,6 +165,9 @@ pub fn shutdown_round() -> std::io::Result<()> {
             describe(&recv.unwrap_err()),
             "closed: stop using the socket"
         );
+        // libzmq's zmq_ctx_term: wait until every socket's driver task has ended.
+        driver_tokio::terminate(Duration::ZERO).await;
+        assert_eq!(driver_tokio::running_sockets(), 0);
         std::io::Result::Ok(())
     })?
 }

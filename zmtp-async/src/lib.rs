@@ -53,7 +53,7 @@ mod test_util;
 /// The types a program names besides the socket, re-exported by every driver crate at its
 /// root (`use driver_tokio::{Error, Frame, Msg, SendError};` needs no `zmtp-proto`).
 pub mod prelude {
-    pub use crate::lifecycle::{running_sockets, shutdown};
+    pub use crate::lifecycle::{running_sockets, shutdown, terminate};
     pub use crate::monitor::MonitorEvent;
     pub use crate::outbound::IntoOutbound;
     pub use crate::runtime::Runtime;
@@ -70,7 +70,7 @@ pub mod prelude {
     };
 }
 
-pub use lifecycle::{running_sockets, shutdown};
+pub use lifecycle::{running_sockets, shutdown, terminate};
 pub use monitor::{Monitor, MonitorEvent};
 pub use outbound::IntoOutbound;
 pub use rounds::DriverTask;

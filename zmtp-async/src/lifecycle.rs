@@ -1,13 +1,16 @@
 //! A socket's life beyond one call: its linger, chosen after creation or at close time, and the
-//! process-wide [`shutdown`] that stops every socket still running (libzmq's context
-//! `shutdown`/`term`), with [`running_sockets`] to see how many are left.
+//! process-wide [`shutdown`] that stops every socket still running (libzmq's
+//! `zmq_ctx_shutdown`), [`terminate`] that also waits for them to end (`zmq_ctx_term`), and
+//! [`running_sockets`] to see how many are left.
 //!
 //! Every socket registers its [`Signal`] (thread-safe, unlike a compio socket's state) in one
 //! process-wide list when it is created; [`shutdown`] asks each through it, and each socket's
 //! driver task (or its next application call) carries the request out on its own thread.
 
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::runtime::{Runtime, Share};
@@ -20,6 +23,9 @@ static SOCKETS: Mutex<Vec<Weak<Signal>>> = Mutex::new(Vec::new());
 
 /// Driver tasks not yet ended.
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Tasks in [`terminate`], woken when the last driver task ends.
+static IDLE_WAITERS: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
 
 /// Adds a new socket's signal to the process-wide list.
 pub(crate) fn register(signal: &Arc<Signal>) {
@@ -44,7 +50,11 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        RUNNING.fetch_sub(1, Ordering::Relaxed);
+        if RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let waiters =
+                std::mem::take(&mut *IDLE_WAITERS.lock().unwrap_or_else(PoisonError::into_inner));
+            waiters.into_iter().for_each(Waker::wake);
+        }
     }
 }
 
@@ -98,7 +108,48 @@ pub fn shutdown(linger: Duration) -> usize {
 /// # });
 /// ```
 pub fn running_sockets() -> usize {
-    RUNNING.load(Ordering::Relaxed)
+    RUNNING.load(Ordering::Acquire)
+}
+
+/// [`shutdown`], then waits until no socket's driver task runs any more in this process
+/// ([`running_sockets`] is 0): libzmq's `zmq_ctx_term`. With `Duration::ZERO` that is as soon
+/// as each driver task has run once more; with a longer `linger`, sockets that still deliver
+/// what they queued take up to that long.
+///
+/// Sockets created meanwhile are waited for too, and so are sockets on a runtime that no
+/// longer runs its tasks (without being dropped): call it where every socket's runtime keeps
+/// running.
+///
+/// ```
+/// use std::time::Duration;
+/// use driver_compio::{Socket, SocketType};
+///
+/// compio::runtime::Runtime::new().unwrap().block_on(async {
+///     let push = Socket::new(SocketType::Push);
+///     push.connect("tcp://127.0.0.1:9").await.unwrap(); // nobody listens there
+///     push.send("never delivered").await.unwrap();
+///     drop(push); // its linger is infinite: it would keep dialling
+///     zmtp_async::terminate(Duration::ZERO).await;
+///     assert_eq!(zmtp_async::running_sockets(), 0);
+/// });
+/// ```
+pub async fn terminate(linger: Duration) {
+    shutdown(linger);
+    poll_fn(|cx| {
+        if running_sockets() == 0 {
+            return Poll::Ready(());
+        }
+        let mut waiters = IDLE_WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
+        // Checked again under the lock: the last task to end takes it before it wakes us.
+        if running_sockets() == 0 {
+            return Poll::Ready(());
+        }
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    })
+    .await;
 }
 
 impl<R: Runtime> Socket<R> {

@@ -142,7 +142,8 @@ pub async fn dropped_socket_lingers_forever_by_default<D: Driver>() {
 
 /// The process-wide [`zmtp_async::shutdown`]: a `recv` waiting on a live socket ends with
 /// `Error::Terminated`, a dropped REQ that would linger forever stops dialling (the server that
-/// starts later receives nothing), and every driver task ends. Run alone in its process (the
+/// starts later receives nothing), and [`zmtp_async::terminate`] returns once every driver task
+/// has ended. Run alone in its process (the
 /// shutdown reaches every socket of the process): `tests/shutdown.rs` of each driver.
 pub async fn process_shutdown<D: Driver>() {
     let absent = free_tcp_endpoint();
@@ -168,15 +169,15 @@ pub async fn process_shutdown<D: Driver>() {
     assert_eq!(ours(&recv.unwrap_err()), &Error::Terminated, "{}", D::NAME);
     within::<D, _>(Duration::from_secs(1), "close after shutdown", pull.close()).await;
     drop(pull);
-    let mut left = zmtp_async::running_sockets();
-    for _ in 0..100 {
-        if left == 0 {
-            break;
-        }
-        D::sleep(Duration::from_millis(10)).await;
-        left = zmtp_async::running_sockets();
-    }
-    assert_eq!(left, 0, "{}: driver tasks still running", D::NAME);
+    // `terminate` (libzmq's `zmq_ctx_term`) waits for every driver task to end: the dropped
+    // REQ's included.
+    within::<D, _>(
+        Duration::from_secs(2),
+        "terminate",
+        zmtp_async::terminate(Duration::ZERO),
+    )
+    .await;
+    assert_eq!(zmtp_async::running_sockets(), 0, "{}", D::NAME);
     // Sockets made after the shutdown work.
     let rep = D::socket(SocketType::Rep, SocketOptions::default());
     rep.bind(&absent).await.expect("bind the late server");
