@@ -840,6 +840,101 @@ mod tests {
     }
 
     #[test]
+    fn terminate_wakes_every_waiter_and_refuses_every_later_call() {
+        let mut s = state(SocketType::Dealer, SocketOptions::default());
+        let (recv_count, recv_waker) = counter();
+        let (send_count, send_waker) = counter();
+        let (closers, closer) = counter();
+        let (other_closers, other_closer) = counter();
+        assert!(s
+            .poll_recv(&mut Context::from_waker(&recv_waker))
+            .is_pending());
+        let mut pending = Some(Outbound::Msg(Msg::from("no peer")));
+        assert!(s
+            .poll_send(&mut Context::from_waker(&send_waker), &mut pending)
+            .is_pending());
+        s.terminate(Instant::now());
+        assert_eq!((recv_count.get(), send_count.get()), (1, 1));
+        assert!(s.is_terminated());
+        let mut msg = Msg::new();
+        assert_eq!(s.try_recv_into(&mut msg), Err(Error::Terminated));
+        assert_eq!(s.offer(pending.as_mut().unwrap()), Err(Error::Terminated));
+        let refused = s.try_send(Msg::from("late")).unwrap_err();
+        assert_eq!(
+            (refused.error, refused.msg),
+            (Error::Terminated, Msg::from("late"))
+        );
+        assert_eq!(
+            s.try_send_slice(b"late").unwrap_err().error,
+            Error::Terminated
+        );
+        // Two tasks closing at once are both woken when the driver finishes.
+        assert!(s
+            .poll_finished(&mut Context::from_waker(&closer))
+            .is_pending());
+        assert!(s
+            .poll_finished(&mut Context::from_waker(&other_closer))
+            .is_pending());
+        s.finish();
+        assert_eq!((closers.get(), other_closers.get()), (1, 1));
+    }
+
+    #[test]
+    fn no_peer_is_told_apart_from_a_full_queue() {
+        let mut options = SocketOptions::default();
+        options.sndhwm = 1;
+        let mut s = state(SocketType::Push, options);
+        assert_eq!(s.try_send(Msg::from("a")).unwrap_err().error, Error::NoPeer);
+        assert_eq!(s.try_send_slice(b"a").unwrap_err().error, Error::NoPeer);
+        s.connect("tcp://127.0.0.1:1", Instant::now()).unwrap();
+        s.try_send(Msg::from("a")).unwrap();
+        assert_eq!(
+            s.try_send(Msg::from("b")).unwrap_err().error,
+            Error::WouldBlock
+        );
+        let refused = s.try_send_slice(b"c").unwrap_err();
+        assert_eq!(
+            (refused.error, refused.msg),
+            (Error::WouldBlock, Msg::from("c"))
+        );
+    }
+
+    #[test]
+    fn every_monitor_gets_every_event_and_a_dropped_one_stops() {
+        let mut s = state(SocketType::Pull, SocketOptions::default());
+        let mut cx = Context::from_waker(Waker::noop());
+        let a = s.start_monitor();
+        let b = s.start_monitor();
+        s.add_bound("tcp://127.0.0.1:1");
+        s.remove_bound("tcp://127.0.0.1:1");
+        let listening = MonitorEvent::Listening {
+            endpoint: "tcp://127.0.0.1:1".into(),
+        };
+        let closed = MonitorEvent::ListenerClosed {
+            endpoint: "tcp://127.0.0.1:1".into(),
+        };
+        for id in [a, b] {
+            assert_eq!(
+                s.poll_monitor(id, &mut cx),
+                Poll::Ready(Some(listening.clone()))
+            );
+            assert_eq!(
+                s.poll_monitor(id, &mut cx),
+                Poll::Ready(Some(closed.clone()))
+            );
+            assert!(s.poll_monitor(id, &mut cx).is_pending());
+        }
+        s.stop_monitor(a);
+        s.finish();
+        assert_eq!(s.poll_monitor(a, &mut cx), Poll::Ready(None));
+        assert_eq!(
+            s.poll_monitor(b, &mut cx),
+            Poll::Ready(Some(MonitorEvent::Closed))
+        );
+        assert_eq!(s.poll_monitor(b, &mut cx), Poll::Ready(None));
+    }
+
+    #[test]
     fn the_driver_is_due_when_the_deadline_moves_earlier_than_its_timer() {
         let mut s = state(SocketType::Push, SocketOptions::default());
         let now = Instant::now();
