@@ -96,6 +96,10 @@
 //!   names, `ipv6`, defaults compared with libzmq's, options changed on a live socket.
 //! * [`cases::proxy`]: the proxy as a queue, a forwarder and a streamer with libzmq (pyzmq)
 //!   peers on both ends, capture, steering, high-water marks through it, cancel safety.
+//! * [`cases::api`]: `close` from another future wakes its waiters with `Error::Terminated`,
+//!   linger set after creation or at close, a dropped socket's dialling ended by its linger,
+//!   the process-wide `shutdown` (alone in its process: each driver's `tests/shutdown.rs`),
+//!   errors to match on, every monitor getting every event.
 //!
 //! # What the peers do differently (and how the suite copes)
 //!
@@ -276,6 +280,12 @@ macro_rules! conformance_tests {
             proxy_queue_libzmq, proxy_forwarder_libzmq, proxy_streamer_capture_libzmq,
             proxy_steerable_libzmq, proxy_hwm_backpressure_libzmq, proxy_cancel_safe_libzmq,
             proxy_drops_unroutable_ours,
+            // The API as libzmq users expect it (issue 21); `process_shutdown` runs alone, in
+            // each driver's `tests/shutdown.rs`.
+            close_wakes_waiters, close_with_linger_bounds_close, dropped_socket_stops_dialling,
+            dropped_socket_lingers_forever_by_default, errors_to_match_on,
+            connect_retried_says_why, every_monitor_gets_every_event,
+            events_carry_remote_libzmq, events_carry_remote_ours, borrowed_sends_libzmq,
         }
     };
 }

@@ -383,8 +383,10 @@ impl CompioIo {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        let now = r.now();
-                        r.machine().dial_failed(peer, now);
+                        r.dial_failed(
+                            peer,
+                            &std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+                        );
                     }
                 },
                 Action::Close { peer } => self.close_peer(r, peer, true),
@@ -402,13 +404,12 @@ impl CompioIo {
             } => match result {
                 None => {}
                 Some(Ok(stream)) => {
-                    let now = r.now();
-                    let peer = r.machine().accept(now);
+                    let remote = match &stream {
+                        Stream::Tcp(s) => s.peer_addr().ok(),
+                        Stream::Unix(_) => None,
+                    };
+                    let peer = r.accepted(&endpoint, remote);
                     self.add_peer(r, peer, stream);
-                    r.push_monitor(MonitorEvent::Accepted {
-                        endpoint: endpoint.to_string(),
-                        peer,
-                    });
                     self.ops.push(accept_op(listener, stop, endpoint, false));
                 }
                 Some(Err(error)) => {
@@ -430,13 +431,7 @@ impl CompioIo {
                     }
                 }
                 Err(error) => {
-                    tracing::debug!(%error, "dial failed");
-                    let now = r.now();
-                    if error.kind() == std::io::ErrorKind::ConnectionRefused {
-                        r.machine().dial_refused(peer, now);
-                    } else {
-                        r.machine().dial_failed(peer, now);
-                    }
+                    r.dial_failed(peer, &error);
                 }
             },
         }

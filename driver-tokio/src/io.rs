@@ -166,11 +166,12 @@ impl TokioIo {
             while let Poll::Ready(result) = self.listeners[i].listener.poll_accept(cx) {
                 match result {
                     Ok(stream) => {
-                        let now = r.now();
-                        let peer = r.machine().accept(now);
+                        let remote = match &stream {
+                            Stream::Tcp(s) => s.peer_addr().ok(),
+                            Stream::Unix(_) => None,
+                        };
+                        let peer = r.accepted(&self.listeners[i].endpoint, remote);
                         self.set_stream(r, peer, stream);
-                        let endpoint = self.listeners[i].endpoint.clone();
-                        r.push_monitor(MonitorEvent::Accepted { endpoint, peer });
                     }
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
@@ -200,13 +201,7 @@ impl TokioIo {
                             r.machine().attach(peer, now);
                         }
                         Err(error) => {
-                            tracing::debug!(%error, "dial failed");
-                            let now = r.now();
-                            if error.kind() == io::ErrorKind::ConnectionRefused {
-                                r.machine().dial_refused(peer, now);
-                            } else {
-                                r.machine().dial_failed(peer, now);
-                            }
+                            r.dial_failed(peer, &error);
                         }
                     }
                 }
@@ -230,8 +225,10 @@ impl TokioIo {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "cannot dial");
-                        let now = r.now();
-                        r.machine().dial_failed(peer, now);
+                        r.dial_failed(
+                            peer,
+                            &std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+                        );
                     }
                 },
                 Action::Close { peer } => {

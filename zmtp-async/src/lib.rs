@@ -42,10 +42,12 @@
 //! `docs/architecture.md` in the repository tells the layering and the protocol of the rounds
 //! in one page.
 
+mod lifecycle;
 mod monitor;
 pub mod net;
 mod options;
 mod proxy;
+mod outbound;
 mod rounds;
 mod runtime;
 mod signal;
@@ -57,8 +59,10 @@ mod test_util;
 /// The types a program names besides the socket, re-exported by every driver crate at its
 /// root (`use driver_tokio::{Error, Frame, Msg, SendError};` needs no `zmtp-proto`).
 pub mod prelude {
+    pub use crate::lifecycle::{running_sockets, shutdown, terminate};
     pub use crate::monitor::MonitorEvent;
     pub use crate::proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
+    pub use crate::outbound::IntoOutbound;
     pub use crate::runtime::Runtime;
     /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
     /// client and server settings and the clients a server lets in. All are set through
@@ -68,11 +72,15 @@ pub mod prelude {
         CurveServerConfig, PlainCredentials, PlainUsers,
     };
     pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
-    pub use zmtp_proto::{Error, Frame, MechanismConfig, Msg, SendError, SocketType};
+    pub use zmtp_proto::{
+        EndpointOp, Error, Frame, MechanismConfig, Msg, PeerInfo, SendError, SocketType,
+    };
 }
 
+pub use lifecycle::{running_sockets, shutdown, terminate};
 pub use monitor::{Monitor, MonitorEvent};
 pub use proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
+pub use outbound::IntoOutbound;
 pub use rounds::DriverTask;
 pub use runtime::{remove_bound, Clock, Io, Round, Runtime, Share, Shared};
 pub use signal::Signal;

@@ -25,6 +25,9 @@ pub enum MonitorEvent {
         endpoint: String,
         /// The new peer.
         peer: PeerId,
+        /// Where the peer is (`tcp://203.0.113.7:50512`); `None` for an unnamed `ipc://`
+        /// peer. The peer's later events carry it too.
+        remote: Option<std::sync::Arc<str>>,
     },
     /// Accepting on `endpoint` failed (e.g. out of file descriptors).
     AcceptFailed {
@@ -33,9 +36,22 @@ pub enum MonitorEvent {
         /// The error.
         error: String,
     },
+    /// The socket stopped listening on `endpoint`: `unbind`, or the socket closed (libzmq's
+    /// `ZMQ_EVENT_CLOSED` for a listener).
+    ListenerClosed {
+        /// The endpoint as `bind` reported it.
+        endpoint: String,
+    },
+    /// The socket finished closing (after its linger): the last event, after which the
+    /// monitor's stream ends (libzmq's `ZMQ_EVENT_MONITOR_STOPPED`).
+    Closed,
 }
 
 /// A stream of [`MonitorEvent`]s from [`Socket::monitor`](crate::Socket::monitor).
+///
+/// Every monitor of a socket gets every event from its creation on: two monitors see the same
+/// events, in the same order. Each keeps at most [`MONITOR_CAPACITY`](crate::MONITOR_CAPACITY)
+/// unread events (the oldest go first); dropping a monitor stops its recording.
 ///
 /// ```
 /// use driver_compio::{MonitorEvent, Socket, SocketEvent, SocketType};
@@ -52,6 +68,15 @@ pub enum MonitorEvent {
 /// ```
 pub struct Monitor<R: Runtime> {
     pub(crate) shared: R::Shared,
+    pub(crate) id: u64,
+}
+
+impl<R: Runtime> Drop for Monitor<R> {
+    fn drop(&mut self) {
+        if let Some(mut shared) = self.shared.try_lock() {
+            shared.state.stop_monitor(self.id);
+        }
+    }
 }
 
 impl<R: Runtime> Monitor<R> {
@@ -59,10 +84,11 @@ impl<R: Runtime> Monitor<R> {
     ///
     /// ```
     /// # compio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use driver_compio::{Socket, SocketType};
+    /// use driver_compio::{MonitorEvent, Socket, SocketType};
     /// let pull = Socket::new(SocketType::Pull);
     /// let mut events = pull.monitor();
     /// pull.close().await;
+    /// assert_eq!(events.next().await, Some(MonitorEvent::Closed));
     /// assert_eq!(events.next().await, None);
     /// # });
     /// ```
@@ -71,7 +97,7 @@ impl<R: Runtime> Monitor<R> {
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
-        self.shared.lock().state.poll_monitor(cx)
+        self.shared.lock().state.poll_monitor(self.id, cx)
     }
 }
 

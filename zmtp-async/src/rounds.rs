@@ -197,6 +197,8 @@ impl Drop for Wait<'_> {
 /// deadline. It ends once the socket is closed and flushed.
 pub struct DriverTask<R: Runtime> {
     shared: R::Shared,
+    /// Counts this task among the running ones until it ends or is dropped.
+    _running: crate::lifecycle::Running,
     /// Armed only while the machine has a deadline (a timer left in a runtime's wheel makes
     /// every park of the runtime look at it).
     timer: Option<(Instant, R::Sleep)>,
@@ -206,6 +208,7 @@ impl<R: Runtime> DriverTask<R> {
     pub(crate) fn new(shared: R::Shared) -> Self {
         Self {
             shared,
+            _running: crate::lifecycle::Running::new(),
             timer: None,
         }
     }
@@ -237,6 +240,7 @@ impl<R: Runtime> Future for DriverTask<R> {
         let mut shared = this.shared.lock();
         shared.state.signal().count_driver_poll();
         shared.state.register_driver(cx.waker());
+        shared.state.check_shutdown();
         // At most one clock read per poll (a round takes microseconds).
         let mut clock = Clock::default();
         let more = shared.round(Some(cx), &mut clock);

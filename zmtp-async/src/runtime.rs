@@ -195,6 +195,53 @@ impl<'a> Round<'a> {
         self.state.push_monitor(event);
     }
 
+    /// Adds a peer for a connection accepted on the listener bound at `endpoint`, from
+    /// `remote` (the TCP peer's address; `None` for an unnamed Unix peer), and reports it
+    /// ([`MonitorEvent::Accepted`]; the peer's later events carry `remote` too).
+    pub fn accepted(
+        &mut self,
+        endpoint: &str,
+        remote: Option<std::net::SocketAddr>,
+    ) -> zmtp_proto::socket::PeerId {
+        let now = self.clock.now();
+        let machine = self.state.machine_mut();
+        let peer = machine.accept(now);
+        let remote: Option<std::sync::Arc<str>> = remote.map(|a| format!("tcp://{a}").into());
+        if let Some(remote) = &remote {
+            machine.set_remote(peer, remote.clone());
+        }
+        self.state.push_monitor(MonitorEvent::Accepted {
+            endpoint: endpoint.to_owned(),
+            peer,
+            remote,
+        });
+        peer
+    }
+
+    /// A dial for `peer` failed with `error`: the machine schedules the redial and reports
+    /// [`SocketEvent::ConnectRetried`](zmtp_proto::SocketEvent::ConnectRetried) with the cause
+    /// (a host name that does not resolve is `NotFound`).
+    pub fn dial_failed(&mut self, peer: zmtp_proto::socket::PeerId, error: &io::Error) {
+        tracing::debug!(%error, "dial failed");
+        let cause = zmtp_proto::Error::endpoint(
+            zmtp_proto::EndpointOp::Dial,
+            "",
+            error,
+            io::ErrorKind::NotFound,
+        );
+        let now = self.clock.now();
+        let machine = self.state.machine_mut();
+        let stop_on_refusal = machine.options().reconnect_stop
+            & zmtp_proto::SocketOptions::RECONNECT_STOP_CONN_REFUSED
+            != 0;
+        if error.kind() == io::ErrorKind::ConnectionRefused && stop_on_refusal {
+            // `reconnect_stop` with `ZMQ_RECONNECT_STOP_CONN_REFUSED`: the peer goes.
+            machine.dial_refused(peer, now);
+        } else {
+            machine.dial_failed_because(peer, now, cause);
+        }
+    }
+
     /// Wakes the driver task (a new dial for it to poll, when this is an inline round).
     pub fn notify_driver(&mut self) {
         self.state.notify_driver();

@@ -51,6 +51,9 @@ pub struct Signal {
     /// How many times the driver task was polled (a diagnostic, see
     /// [`Socket::driver_polls`](crate::Socket::driver_polls)).
     driver_polls: AtomicU64,
+    /// A process-wide [`shutdown`](crate::shutdown) asked this socket to close: the linger
+    /// time it allows, in nanoseconds, plus one (0: not asked).
+    shutdown: AtomicU64,
 }
 
 impl Signal {
@@ -131,6 +134,30 @@ impl Signal {
     /// Wakes the driver task.
     pub(crate) fn wake_driver(&self) {
         self.driver.wake();
+    }
+
+    /// Asks the socket to close, with at most `linger` (see [`shutdown`](crate::shutdown)),
+    /// and wakes its driver task and the application task that waits on it.
+    pub(crate) fn request_shutdown(&self, linger: std::time::Duration) {
+        let nanos = u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.shutdown.store(nanos + 1, Ordering::Release);
+        self.driver.wake();
+        self.app.wake();
+    }
+
+    /// True if a shutdown was asked and not yet taken (one relaxed load: checked on every
+    /// application call).
+    #[inline]
+    pub(crate) fn shutdown_asked(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed) != 0
+    }
+
+    /// The linger a shutdown allows, once.
+    pub(crate) fn take_shutdown(&self) -> Option<std::time::Duration> {
+        match self.shutdown.swap(0, Ordering::AcqRel) {
+            0 => None,
+            n => Some(std::time::Duration::from_nanos(n - 1)),
+        }
     }
 
     /// Ends a live wait: events wake the driver task again, and it is woken now if an event

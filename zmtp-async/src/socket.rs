@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use zmtp_proto::endpoint::Endpoint;
 use zmtp_proto::socket::{SendError, Socket as Machine, SocketOptions};
-use zmtp_proto::{Msg, SocketType};
+use zmtp_proto::{EndpointOp, Error, Msg, SocketType};
 
-use crate::monitor::{Monitor, MonitorEvent};
+use crate::monitor::Monitor;
+use crate::outbound::IntoOutbound;
 use crate::rounds::{DriverTask, Wait, SEND_BUDGET};
 use crate::runtime::{Io, Runtime, Share, Shared};
 use crate::signal::Signal;
@@ -62,8 +63,20 @@ impl<R: Runtime> std::fmt::Debug for Socket<R> {
     }
 }
 
-fn invalid_input(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, e)
+/// An endpoint call's failure, naming the call and the endpoint (see [`Error::Endpoint`]).
+fn endpoint_error(
+    operation: EndpointOp,
+    endpoint: &str,
+    kind: io::ErrorKind,
+    reason: impl std::fmt::Display,
+) -> io::Error {
+    Error::Endpoint {
+        operation,
+        endpoint: endpoint.into(),
+        kind,
+        reason: reason.to_string().into(),
+    }
+    .into()
 }
 
 impl<R: Runtime> Socket<R> {
@@ -106,6 +119,7 @@ impl<R: Runtime> Socket<R> {
         zeroize::Zeroize::zeroize(&mut seed);
         let state = SocketState::new(machine);
         let signal = state.signal().clone();
+        crate::lifecycle::register(&signal);
         let io = R::new_io(&signal);
         let shared = R::Shared::new(Shared { state, io });
         R::spawn(DriverTask::new(shared.clone()));
@@ -139,17 +153,54 @@ impl<R: Runtime> Socket<R> {
     /// assert_eq!(pull.bind(&name).await.unwrap(), name);
     /// # });
     /// ```
+    ///
+    /// A failure is an [`Error::Endpoint`] naming the endpoint, whose kind (also the
+    /// `io::Error`'s) says why: `AddrInUse`, `AddrNotAvailable` (no such host or interface),
+    /// `PermissionDenied`, `InvalidInput` (not an endpoint); [`Error::Terminated`] once closed.
+    ///
+    /// ```
+    /// # compio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::io::ErrorKind;
+    /// use driver_compio::{EndpointOp, Error, Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull);
+    /// let taken = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    /// let err = Socket::new(SocketType::Pull).bind(&taken).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::AddrInUse);
+    /// match Error::of(&err) {
+    ///     Some(Error::Endpoint { operation: EndpointOp::Bind, endpoint, .. }) => assert_eq!(*endpoint, taken),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # });
+    /// ```
     pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
-        let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
+        let parsed: Endpoint = endpoint.parse().map_err(|e| {
+            endpoint_error(EndpointOp::Bind, endpoint, io::ErrorKind::InvalidInput, e)
+        })?;
+        self.refuse_if_terminated()?;
         let tcp = crate::net::TcpSettings::from(self.shared.lock().state.machine().options());
-        let (listener, resolved) = R::bind(&parsed, &tcp).await?;
+        let (listener, resolved) = R::bind(&parsed, &tcp).await.map_err(|e| {
+            Error::endpoint(
+                EndpointOp::Bind,
+                endpoint,
+                &e,
+                io::ErrorKind::AddrNotAvailable,
+            )
+        })?;
         let mut shared = self.shared.lock();
         shared.io.add_listener(listener, &resolved);
-        shared.state.push_monitor(MonitorEvent::Listening {
-            endpoint: resolved.clone(),
-        });
+        shared.state.add_bound(&resolved);
         shared.state.notify_driver();
         Ok(resolved)
+    }
+
+    /// [`Error::Terminated`] once the socket was closed.
+    fn refuse_if_terminated(&self) -> io::Result<()> {
+        let mut shared = self.shared.lock();
+        shared.state.check_shutdown();
+        if shared.state.is_terminated() {
+            return Err(Error::Terminated.into());
+        }
+        Ok(())
     }
 
     /// Stops listening on an endpoint returned by [`Socket::bind`] (or given to it).
@@ -164,13 +215,19 @@ impl<R: Runtime> Socket<R> {
     /// assert!(pull.unbind(&ep).await.is_err());
     /// # });
     /// ```
+    /// Each listener closed is reported as [`MonitorEvent::ListenerClosed`](crate::MonitorEvent::ListenerClosed). An endpoint not
+    /// bound is an [`Error::Endpoint`] of kind `NotFound`.
     pub async fn unbind(&self, endpoint: &str) -> io::Result<()> {
-        if self.shared.lock().io.unbind(endpoint) {
+        let mut shared = self.shared.lock();
+        if shared.io.unbind(endpoint) {
+            shared.state.remove_bound(endpoint);
             Ok(())
         } else {
-            Err(io::Error::new(
+            Err(endpoint_error(
+                EndpointOp::Unbind,
+                endpoint,
                 io::ErrorKind::NotFound,
-                format!("not bound to {endpoint}"),
+                "not bound",
             ))
         }
     }
@@ -187,12 +244,23 @@ impl<R: Runtime> Socket<R> {
     /// assert!(push.connect("tcp://*:5555").await.is_err());
     /// # });
     /// ```
+    ///
+    /// A malformed endpoint is an [`Error::Endpoint`] of kind `InvalidInput`; why a dial fails
+    /// is reported by the monitor ([`SocketEvent::ConnectRetried`](crate::prelude::SocketEvent)).
     pub async fn connect(&self, endpoint: &str) -> io::Result<()> {
+        self.refuse_if_terminated()?;
         let mut shared = self.shared.lock();
         shared
             .state
             .connect(endpoint, Instant::now())
-            .map_err(invalid_input)?;
+            .map_err(|e| {
+                endpoint_error(
+                    EndpointOp::Connect,
+                    endpoint,
+                    io::ErrorKind::InvalidInput,
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -217,15 +285,19 @@ impl<R: Runtime> Socket<R> {
         {
             Ok(())
         } else {
-            Err(io::Error::new(
+            Err(endpoint_error(
+                EndpointOp::Disconnect,
+                endpoint,
                 io::ErrorKind::NotFound,
-                format!("not connected to {endpoint}"),
+                "not connected",
             ))
         }
     }
 
-    /// Sends a message. Waits only at the high-water mark (or, for types that block, while no
-    /// peer is available); otherwise it queues and returns at once. Messages sent in a burst
+    /// Sends a message: owned data is moved in, borrowed data (`line.as_str()`, `&buf[..]`,
+    /// `[a.as_str(), b.as_str()]`) is copied, as `zmq_send` copies (see [`IntoOutbound`]).
+    /// Waits only at the high-water mark (or, for types that block, while no peer is
+    /// available); otherwise it queues and returns at once. Messages sent in a burst
     /// leave together in few writes, with no flush call; a lone message on an idle socket
     /// leaves at once.
     ///
@@ -240,8 +312,8 @@ impl<R: Runtime> Socket<R> {
     /// dealer.send(Msg::from(["two", "frames"])).await.unwrap();
     /// # });
     /// ```
-    pub async fn send(&self, msg: impl Into<Msg>) -> io::Result<()> {
-        let mut pending = Some(Outbound::Msg(msg.into()));
+    pub async fn send<'m>(&self, msg: impl IntoOutbound<'m>) -> io::Result<()> {
+        let mut pending = Some(msg.into_outbound());
         let wait = Wait::new(&self.signal);
         poll_fn(|cx| self.poll_send(cx, &mut pending, Some(&wait))).await
     }
@@ -277,6 +349,7 @@ impl<R: Runtime> Socket<R> {
         live: Option<&Wait<'_>>,
     ) -> Poll<io::Result<()>> {
         let mut shared = self.shared.lock();
+        shared.state.check_shutdown();
         if Wait::is_parked(live) && shared.is_still_parked(cx.waker(), false) {
             // Polled again with nothing changed since it parked at the high-water mark.
             return Poll::Pending;
@@ -290,12 +363,12 @@ impl<R: Runtime> Socket<R> {
         }
         // The message is sent in place: it stays in `pending` until the machine takes it.
         let out = pending.as_mut().expect("polled after completion");
-        match out.offer(shared.state.machine_mut()) {
+        match shared.state.offer_quiet(out) {
             Ok(()) => {}
             Err(zmtp_proto::Error::WouldBlock) => {
                 // At the high-water mark: write out what we can right here, then retry once.
                 shared.run_inline(cx.waker(), Wait::arm(live));
-                if out.offer(shared.state.machine_mut()).is_err() {
+                if shared.state.offer_quiet(out).is_err() {
                     // Still full (or failing: the offer in `poll_send` reports it).
                     let poll = shared.state.poll_send(cx, pending).map_err(io::Error::from);
                     if poll.is_pending() {
@@ -333,21 +406,28 @@ impl<R: Runtime> Socket<R> {
         Poll::Ready(Ok(()))
     }
 
-    /// Sends without waiting; fails with [`zmtp_proto::Error::WouldBlock`] at the high-water
-    /// mark, handing the message back in the [`SendError`].
+    /// Sends without waiting; fails with [`Error::WouldBlock`] at the high-water mark, with
+    /// [`Error::NoPeer`] when a type that blocks has no peer at all, and with
+    /// [`Error::Terminated`] once closed, handing the message back in the [`SendError`].
     ///
     /// ```
     /// # compio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use driver_compio::{Socket, SocketType};
+    /// use driver_compio::{Error, Socket, SocketType};
     /// let push = Socket::new(SocketType::Push);
     /// // No peer yet: PUSH blocks, so the message comes back.
     /// let err = push.try_send("hi").unwrap_err();
+    /// assert_eq!(err.error, Error::NoPeer);
     /// assert_eq!(&err.msg[0][..], b"hi");
     /// # });
     /// ```
     #[allow(clippy::result_large_err)] // reason: the message is handed back unboxed, as `zmtp_proto::Socket::send` does
-    pub fn try_send(&self, msg: impl Into<Msg>) -> Result<(), SendError> {
-        self.shared.lock().state.try_send(msg.into())
+    pub fn try_send<'m>(&self, msg: impl IntoOutbound<'m>) -> Result<(), SendError> {
+        let mut shared = self.shared.lock();
+        shared.state.check_shutdown();
+        match msg.into_outbound() {
+            Outbound::Msg(msg) => shared.state.try_send(msg),
+            Outbound::Slice(body) => shared.state.try_send_slice(body),
+        }
     }
 
     /// Receives the next message.
@@ -373,6 +453,7 @@ impl<R: Runtime> Socket<R> {
     /// Takes the next message, or parks; `live` as for [`Socket::poll_send`].
     fn poll_recv(&self, cx: &mut Context<'_>, live: Option<&Wait<'_>>) -> Poll<io::Result<Msg>> {
         let mut shared = self.shared.lock();
+        shared.state.check_shutdown();
         if Wait::is_parked(live) && shared.is_still_parked(cx.waker(), true) {
             // Polled again with nothing changed: a `join!` or `select!` polls every future of
             // its task when any of them is woken.
@@ -414,6 +495,7 @@ impl<R: Runtime> Socket<R> {
     /// ```
     pub fn try_recv(&self) -> io::Result<Option<Msg>> {
         let mut shared = self.shared.lock();
+        shared.state.check_shutdown();
         let mut msg = Msg::new();
         if !shared.state.try_recv_into(&mut msg)? {
             return Ok(None);
@@ -450,9 +532,10 @@ impl<R: Runtime> Socket<R> {
         Ok(self.shared.lock().state.subscribe(topic.as_ref(), false)?)
     }
 
-    /// Starts recording monitor events and returns a stream of them. Events that happen before
-    /// the first call are not recorded; at most
-    /// [`MONITOR_CAPACITY`](crate::MONITOR_CAPACITY) unread events are kept.
+    /// A new stream of monitor events: every event from now on, and every monitor gets every
+    /// event (two monitors see the same events). Events before the call are not recorded; at
+    /// most [`MONITOR_CAPACITY`](crate::MONITOR_CAPACITY) unread events are kept per monitor.
+    /// The stream ends after [`MonitorEvent::Closed`](crate::MonitorEvent::Closed).
     ///
     /// ```
     /// # compio::runtime::Runtime::new().unwrap().block_on(async {
@@ -464,9 +547,10 @@ impl<R: Runtime> Socket<R> {
     /// # });
     /// ```
     pub fn monitor(&self) -> Monitor<R> {
-        self.shared.lock().state.start_monitor();
+        let id = self.shared.lock().state.start_monitor();
         Monitor {
             shared: self.shared.clone(),
+            id,
         }
     }
 
@@ -490,7 +574,14 @@ impl<R: Runtime> Socket<R> {
     }
 
     /// Closes the socket: no more sends; queued messages are flushed for up to the `linger`
-    /// option (forever if it is `None`, like libzmq's default), then every connection closes.
+    /// option (forever if it is `None`, like libzmq's default; see [`Socket::set_linger`] and
+    /// [`Socket::close_with_linger`]), then every connection closes, dialling stops and the
+    /// listeners close. Returns once that is done.
+    ///
+    /// It takes `&self`, so any task can close a shared socket (an `Arc<Socket>`): every
+    /// `send` and `recv` waiting on it, in any task, and every later call ends with
+    /// [`Error::Terminated`] (libzmq's `ETERM`); as a [`Stream`](futures_core::Stream) it
+    /// ends. Closing twice is harmless; dropping the socket closes it too, in the background.
     ///
     /// ```
     /// # compio::runtime::Runtime::new().unwrap().block_on(async {
@@ -503,8 +594,8 @@ impl<R: Runtime> Socket<R> {
     /// push.close().await; // gives up after 10 ms
     /// # });
     /// ```
-    pub async fn close(self) {
-        self.shared.lock().state.close(Instant::now());
+    pub async fn close(&self) {
+        self.shared.lock().state.terminate(Instant::now());
         poll_fn(|cx| self.shared.lock().state.poll_finished(cx)).await;
     }
 }
@@ -518,11 +609,17 @@ impl<R: Runtime> Drop for Socket<R> {
     }
 }
 
-/// Receiving sockets are streams of messages (errors end nothing: they are yielded).
+/// Receiving sockets are streams of messages (errors end nothing: they are yielded), until
+/// the socket is closed.
 impl<R: Runtime> futures_core::Stream for Socket<R> {
     type Item = io::Result<Msg>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_recv(cx, None).map(Some)
+        match self.poll_recv(cx, None) {
+            Poll::Ready(Err(e)) if matches!(Error::of(&e), Some(Error::Terminated)) => {
+                Poll::Ready(None)
+            }
+            poll => poll.map(Some),
+        }
     }
 }
 

@@ -88,9 +88,29 @@ impl WakerKey {
     }
 }
 
+/// One monitor's unread events and the task waiting for the next.
+#[derive(Debug)]
+struct MonitorQueue {
+    id: u64,
+    events: VecDeque<MonitorEvent>,
+    waker: Option<Waker>,
+}
+
 /// Tasks waiting for one condition (a message to receive, room to send).
 #[derive(Debug, Default)]
 struct Waiters(Vec<(WakerKey, Waker)>);
+
+impl MonitorQueue {
+    fn push(&mut self, event: MonitorEvent) {
+        if self.events.len() == MONITOR_CAPACITY {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
 
 impl Waiters {
     fn contains(&self, waker: &Waker) -> bool {
@@ -141,9 +161,15 @@ pub struct SocketState {
     armed: Option<Instant>,
     recv: Waiters,
     send: Waiters,
-    close: Option<Waker>,
-    monitor: Option<VecDeque<MonitorEvent>>,
-    monitor_waker: Option<Waker>,
+    close: Waiters,
+    /// Every monitor's queue (see [`SocketState::start_monitor`]).
+    monitors: Vec<MonitorQueue>,
+    next_monitor: u64,
+    /// The endpoints the socket listens on, as `bind` reported them.
+    bound: Vec<String>,
+    /// The application closed the socket (or a process-wide shutdown did): every `send` and
+    /// `recv`, waiting or later, ends with [`Error::Terminated`].
+    terminated: bool,
     finished: bool,
     /// The application task registered with the signal by the last inline round.
     app: Option<WakerKey>,
@@ -163,9 +189,11 @@ impl SocketState {
             armed: None,
             recv: Waiters::default(),
             send: Waiters::default(),
-            close: None,
-            monitor: None,
-            monitor_waker: None,
+            close: Waiters::default(),
+            monitors: Vec::new(),
+            next_monitor: 0,
+            bound: Vec::new(),
+            terminated: false,
             finished: false,
             app: None,
             waited: false,
@@ -225,9 +253,22 @@ impl SocketState {
     /// Offers `out` to the machine; on success the driver is woken. [`Error::WouldBlock`] at
     /// the high-water mark, with `out` untouched.
     pub fn offer(&mut self, out: &mut Outbound<'_>) -> Result<(), Error> {
+        if self.terminated {
+            return Err(Error::Terminated);
+        }
         out.offer(&mut self.machine)?;
         self.notify_driver();
         Ok(())
+    }
+
+    /// Offers `out` to the machine without waking the driver (the caller decides how its
+    /// output leaves): [`Error::Terminated`] once closed.
+    #[inline]
+    pub(crate) fn offer_quiet(&mut self, out: &mut Outbound<'_>) -> Result<(), Error> {
+        if self.terminated {
+            return Err(Error::Terminated);
+        }
+        out.offer(&mut self.machine)
     }
 
     /// Offers the message in `pending`. `Ready(Ok)` once it is queued (`pending` is then empty);
@@ -262,7 +303,43 @@ impl SocketState {
     /// Sends without waiting; the message comes back in the error at the high-water mark.
     #[allow(clippy::result_large_err)] // reason: the message is handed back unboxed, as `Machine::send` does
     pub fn try_send(&mut self, msg: Msg) -> Result<(), SendError> {
-        self.machine.send(msg)?;
+        if self.terminated {
+            return Err(SendError {
+                error: Error::Terminated,
+                msg,
+            });
+        }
+        match self.machine.send(msg) {
+            Ok(()) => {}
+            Err(mut e) => {
+                if e.error == Error::WouldBlock && !self.machine.has_routable_peer() {
+                    // Not a full queue: nobody to send to.
+                    e.error = Error::NoPeer;
+                }
+                return Err(e);
+            }
+        }
+        self.notify_driver();
+        Ok(())
+    }
+
+    /// [`SocketState::try_send`] for bytes copied in (see [`Machine::send_slice`]); on a
+    /// refusal they come back copied into the error's message.
+    #[allow(clippy::result_large_err)] // reason: as `try_send`
+    pub fn try_send_slice(&mut self, body: &[u8]) -> Result<(), SendError> {
+        let refused = |error| SendError {
+            error,
+            msg: Msg::copy_from_slice(body),
+        };
+        if self.terminated {
+            return Err(refused(Error::Terminated));
+        }
+        if let Err(mut error) = self.machine.send_slice(body) {
+            if error == Error::WouldBlock && !self.machine.has_routable_peer() {
+                error = Error::NoPeer;
+            }
+            return Err(refused(error));
+        }
         self.notify_driver();
         Ok(())
     }
@@ -318,6 +395,9 @@ impl SocketState {
     /// was one. The caller hands the machine's new work to the driver (see
     /// `rounds::after_recv`).
     pub fn try_recv_into(&mut self, msg: &mut Msg) -> Result<bool, Error> {
+        if self.terminated {
+            return Err(Error::Terminated);
+        }
         self.machine.recv_into(msg)
     }
 
@@ -332,25 +412,44 @@ impl SocketState {
         Ok(())
     }
 
-    /// Starts recording monitor events (events before the first call are not kept).
-    pub fn start_monitor(&mut self) {
-        self.monitor.get_or_insert_with(VecDeque::new);
+    /// Starts a monitor: from now on it gets a copy of every event (events before are not
+    /// kept for it). Returns its key for [`SocketState::poll_monitor`] and
+    /// [`SocketState::stop_monitor`]. Every monitor gets every event.
+    pub fn start_monitor(&mut self) -> u64 {
+        let id = self.next_monitor;
+        self.next_monitor += 1;
+        self.monitors.push(MonitorQueue {
+            id,
+            events: VecDeque::new(),
+            waker: None,
+        });
+        id
     }
 
-    /// The next monitor event; `Ready(None)` once the socket is finished and all were read.
-    pub fn poll_monitor(&mut self, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
-        if let Some(e) = self.monitor.as_mut().and_then(VecDeque::pop_front) {
+    /// Forgets monitor `id` (its stream was dropped).
+    pub fn stop_monitor(&mut self, id: u64) {
+        self.monitors.retain(|m| m.id != id);
+    }
+
+    /// Monitor `id`'s next event; `Ready(None)` once the socket is finished and all were read.
+    pub fn poll_monitor(&mut self, id: u64, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
+        let finished = self.finished;
+        let Some(m) = self.monitors.iter_mut().find(|m| m.id == id) else {
+            return Poll::Ready(None);
+        };
+        if let Some(e) = m.events.pop_front() {
             return Poll::Ready(Some(e));
         }
-        if self.finished {
+        if finished {
             return Poll::Ready(None);
         }
-        self.monitor_waker = Some(cx.waker().clone());
+        m.waker = Some(cx.waker().clone());
         Poll::Pending
     }
 
     /// Starts closing (no more sends; queued messages are flushed for up to `linger`) and
-    /// wakes the driver. Does nothing once the socket is finished.
+    /// wakes the driver. Does nothing once the socket is finished. This is what dropping the
+    /// handle does; [`SocketState::terminate`] is the application's `close`.
     pub fn close(&mut self, now: Instant) {
         if !self.finished {
             self.machine.close(now);
@@ -358,12 +457,80 @@ impl SocketState {
         }
     }
 
+    /// The application closes the socket: [`SocketState::close`], and every `send` and `recv`
+    /// waiting on it, and every later one, ends with [`Error::Terminated`].
+    pub fn terminate(&mut self, now: Instant) {
+        if !self.terminated {
+            self.terminated = true;
+            self.recv.wake_all();
+            self.send.wake_all();
+        }
+        self.close(now);
+    }
+
+    /// True once the application closed the socket (see [`SocketState::terminate`]).
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+
+    /// Sets the linger time (see [`Machine::set_linger`]) and wakes the driver to re-arm its
+    /// timer.
+    pub fn set_linger(&mut self, linger: Option<std::time::Duration>, now: Instant) {
+        self.machine.set_linger(linger, now);
+        self.notify_driver();
+    }
+
+    /// Takes a process-wide shutdown asked of this socket, if any: it is terminated, with a
+    /// linger of at most the one the shutdown allows.
+    #[inline]
+    pub fn check_shutdown(&mut self) {
+        if self.signal.shutdown_asked() {
+            self.shutdown_now();
+        }
+    }
+
+    #[cold]
+    fn shutdown_now(&mut self) {
+        if let Some(limit) = self.signal.take_shutdown() {
+            let now = Instant::now();
+            self.terminate(now);
+            let linger = self
+                .machine
+                .options()
+                .linger
+                .map_or(limit, |l| l.min(limit));
+            self.set_linger(Some(linger), now);
+        }
+    }
+
+    /// Records a listener `bind` opened.
+    pub fn add_bound(&mut self, endpoint: &str) {
+        self.bound.push(endpoint.to_owned());
+        self.push_monitor(MonitorEvent::Listening {
+            endpoint: endpoint.to_owned(),
+        });
+    }
+
+    /// Forgets the listeners that `endpoint` names (see `Io::unbind`), each reported as
+    /// [`MonitorEvent::ListenerClosed`].
+    pub fn remove_bound(&mut self, endpoint: &str) {
+        let mut kept = Vec::with_capacity(self.bound.len());
+        for bound in std::mem::take(&mut self.bound) {
+            if zmtp_proto::endpoint::names_bound(endpoint, &bound) {
+                self.push_monitor(MonitorEvent::ListenerClosed { endpoint: bound });
+            } else {
+                kept.push(bound);
+            }
+        }
+        self.bound = kept;
+    }
+
     /// `Ready` once the driver has finished (closed and flushed).
     pub fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.finished {
             Poll::Ready(())
         } else {
-            self.close = Some(cx.waker().clone());
+            self.close.park(cx.waker());
             Poll::Pending
         }
     }
@@ -433,17 +600,16 @@ impl SocketState {
         &mut self.machine
     }
 
-    /// Adds a monitor event (dropping the oldest beyond [`MONITOR_CAPACITY`]) if monitoring.
+    /// Adds a monitor event to every monitor's queue (dropping its oldest beyond
+    /// [`MONITOR_CAPACITY`]).
     pub(crate) fn push_monitor(&mut self, event: MonitorEvent) {
-        if let Some(q) = &mut self.monitor {
-            if q.len() == MONITOR_CAPACITY {
-                q.pop_front();
-            }
-            q.push_back(event);
-            if let Some(w) = self.monitor_waker.take() {
-                w.wake();
-            }
+        let Some((last, rest)) = self.monitors.split_last_mut() else {
+            return;
+        };
+        for m in rest {
+            m.push(event.clone());
         }
+        last.push(event);
     }
 
     /// Moves the machine's events to the monitor queue (and the log).
@@ -478,14 +644,19 @@ impl SocketState {
         self.machine.linger_deadline().is_some_and(|d| now >= d)
     }
 
-    /// The driver has finished (every connection closed): wakes every waiting task.
+    /// The driver has finished (every connection closed): reports the listeners closed and
+    /// the socket [`MonitorEvent::Closed`], and wakes every waiting task.
     pub(crate) fn finish(&mut self) {
-        self.finished = true;
-        if let Some(w) = self.close.take() {
-            w.wake();
+        for endpoint in std::mem::take(&mut self.bound) {
+            self.push_monitor(MonitorEvent::ListenerClosed { endpoint });
         }
-        if let Some(w) = self.monitor_waker.take() {
-            w.wake();
+        self.push_monitor(MonitorEvent::Closed);
+        self.finished = true;
+        self.close.wake_all();
+        for m in &mut self.monitors {
+            if let Some(w) = m.waker.take() {
+                w.wake();
+            }
         }
         self.recv.wake_all();
         self.send.wake_all();
@@ -624,13 +795,13 @@ mod tests {
         s.push_monitor(MonitorEvent::Listening {
             endpoint: "not recorded".into(),
         });
-        s.start_monitor();
+        let id = s.start_monitor();
         for i in 0..MONITOR_CAPACITY + 1 {
             s.push_monitor(MonitorEvent::Listening {
                 endpoint: i.to_string(),
             });
         }
-        let first = s.poll_monitor(&mut cx);
+        let first = s.poll_monitor(id, &mut cx);
         assert_eq!(
             first,
             Poll::Ready(Some(MonitorEvent::Listening {
@@ -638,11 +809,15 @@ mod tests {
             }))
         );
         for _ in 1..MONITOR_CAPACITY {
-            assert!(matches!(s.poll_monitor(&mut cx), Poll::Ready(Some(_))));
+            assert!(matches!(s.poll_monitor(id, &mut cx), Poll::Ready(Some(_))));
         }
-        assert!(s.poll_monitor(&mut cx).is_pending());
+        assert!(s.poll_monitor(id, &mut cx).is_pending());
         s.finish();
-        assert_eq!(s.poll_monitor(&mut cx), Poll::Ready(None));
+        assert_eq!(
+            s.poll_monitor(id, &mut cx),
+            Poll::Ready(Some(MonitorEvent::Closed))
+        );
+        assert_eq!(s.poll_monitor(id, &mut cx), Poll::Ready(None));
     }
 
     #[test]
@@ -662,6 +837,101 @@ mod tests {
         assert_eq!(count.get(), 1);
         assert_eq!(s.poll_finished(&mut cx), Poll::Ready(()));
         assert!(s.try_send(Msg::from("late")).is_err());
+    }
+
+    #[test]
+    fn terminate_wakes_every_waiter_and_refuses_every_later_call() {
+        let mut s = state(SocketType::Dealer, SocketOptions::default());
+        let (recv_count, recv_waker) = counter();
+        let (send_count, send_waker) = counter();
+        let (closers, closer) = counter();
+        let (other_closers, other_closer) = counter();
+        assert!(s
+            .poll_recv(&mut Context::from_waker(&recv_waker))
+            .is_pending());
+        let mut pending = Some(Outbound::Msg(Msg::from("no peer")));
+        assert!(s
+            .poll_send(&mut Context::from_waker(&send_waker), &mut pending)
+            .is_pending());
+        s.terminate(Instant::now());
+        assert_eq!((recv_count.get(), send_count.get()), (1, 1));
+        assert!(s.is_terminated());
+        let mut msg = Msg::new();
+        assert_eq!(s.try_recv_into(&mut msg), Err(Error::Terminated));
+        assert_eq!(s.offer(pending.as_mut().unwrap()), Err(Error::Terminated));
+        let refused = s.try_send(Msg::from("late")).unwrap_err();
+        assert_eq!(
+            (refused.error, refused.msg),
+            (Error::Terminated, Msg::from("late"))
+        );
+        assert_eq!(
+            s.try_send_slice(b"late").unwrap_err().error,
+            Error::Terminated
+        );
+        // Two tasks closing at once are both woken when the driver finishes.
+        assert!(s
+            .poll_finished(&mut Context::from_waker(&closer))
+            .is_pending());
+        assert!(s
+            .poll_finished(&mut Context::from_waker(&other_closer))
+            .is_pending());
+        s.finish();
+        assert_eq!((closers.get(), other_closers.get()), (1, 1));
+    }
+
+    #[test]
+    fn no_peer_is_told_apart_from_a_full_queue() {
+        let mut options = SocketOptions::default();
+        options.sndhwm = 1;
+        let mut s = state(SocketType::Push, options);
+        assert_eq!(s.try_send(Msg::from("a")).unwrap_err().error, Error::NoPeer);
+        assert_eq!(s.try_send_slice(b"a").unwrap_err().error, Error::NoPeer);
+        s.connect("tcp://127.0.0.1:1", Instant::now()).unwrap();
+        s.try_send(Msg::from("a")).unwrap();
+        assert_eq!(
+            s.try_send(Msg::from("b")).unwrap_err().error,
+            Error::WouldBlock
+        );
+        let refused = s.try_send_slice(b"c").unwrap_err();
+        assert_eq!(
+            (refused.error, refused.msg),
+            (Error::WouldBlock, Msg::from("c"))
+        );
+    }
+
+    #[test]
+    fn every_monitor_gets_every_event_and_a_dropped_one_stops() {
+        let mut s = state(SocketType::Pull, SocketOptions::default());
+        let mut cx = Context::from_waker(Waker::noop());
+        let a = s.start_monitor();
+        let b = s.start_monitor();
+        s.add_bound("tcp://127.0.0.1:1");
+        s.remove_bound("tcp://127.0.0.1:1");
+        let listening = MonitorEvent::Listening {
+            endpoint: "tcp://127.0.0.1:1".into(),
+        };
+        let closed = MonitorEvent::ListenerClosed {
+            endpoint: "tcp://127.0.0.1:1".into(),
+        };
+        for id in [a, b] {
+            assert_eq!(
+                s.poll_monitor(id, &mut cx),
+                Poll::Ready(Some(listening.clone()))
+            );
+            assert_eq!(
+                s.poll_monitor(id, &mut cx),
+                Poll::Ready(Some(closed.clone()))
+            );
+            assert!(s.poll_monitor(id, &mut cx).is_pending());
+        }
+        s.stop_monitor(a);
+        s.finish();
+        assert_eq!(s.poll_monitor(a, &mut cx), Poll::Ready(None));
+        assert_eq!(
+            s.poll_monitor(b, &mut cx),
+            Poll::Ready(Some(MonitorEvent::Closed))
+        );
+        assert_eq!(s.poll_monitor(b, &mut cx), Poll::Ready(None));
     }
 
     #[test]

@@ -474,7 +474,7 @@ impl<'a> Loop<'a> {
 
     fn on_event(&mut self, event: Event) -> CmdResult {
         match event {
-            Event::Accepted { endpoint, peer } => {
+            Event::Accepted { endpoint, peer, .. } => {
                 self.accepted.insert(peer, endpoint);
             }
             Event::AcceptFailed { endpoint, error } => {
@@ -483,7 +483,7 @@ impl<'a> Loop<'a> {
             Event::Socket(SocketEvent::Connected { peer, endpoint }) => {
                 self.dialled.insert(peer, endpoint);
             }
-            Event::Socket(SocketEvent::HandshakeFailed { peer, error }) => {
+            Event::Socket(SocketEvent::HandshakeFailed { peer, error, .. }) => {
                 let curve_client = matches!(
                     self.config.options.mechanism,
                     MechanismConfig::CurveClient(_)
@@ -510,7 +510,7 @@ impl<'a> Loop<'a> {
                     self.who(peer)
                 ));
             }
-            Event::Socket(SocketEvent::Disconnected { peer, error }) => {
+            Event::Socket(SocketEvent::Disconnected { peer, error, .. }) => {
                 if error != zmtp_proto::Error::Closed {
                     self.note(format!("zmtp: {} disconnected: {error}", self.who(peer)));
                 }

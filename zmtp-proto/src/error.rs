@@ -7,6 +7,36 @@
 
 use crate::socket_type::SocketType;
 
+/// The endpoint call that failed, in an [`Error::Endpoint`] (displayed in lower case:
+/// `bind`, `connect`...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EndpointOp {
+    /// `bind`.
+    Bind,
+    /// `connect` (the endpoint was refused before any dial).
+    Connect,
+    /// `unbind`.
+    Unbind,
+    /// `disconnect`.
+    Disconnect,
+    /// A dial that `connect` started in the background (reported by the monitor's
+    /// `ConnectRetried`).
+    Dial,
+}
+
+impl std::fmt::Display for EndpointOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Bind => "bind",
+            Self::Connect => "connect",
+            Self::Unbind => "unbind",
+            Self::Disconnect => "disconnect",
+            Self::Dial => "dial",
+        })
+    }
+}
+
 /// Everything that can go wrong on a ZMTP connection or socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,6 +119,31 @@ pub enum Error {
     Unroutable,
     /// The outgoing queue is full (high-water mark reached); try again later.
     WouldBlock,
+    /// No peer can take the message: the socket has none yet (a bound PUSH, DEALER, REQ or
+    /// PAIR nobody connected to). Like [`Error::WouldBlock`], its `io::ErrorKind` is
+    /// `WouldBlock` (libzmq's `EAGAIN`): a `send` waits for a peer, `try_send` reports this.
+    NoPeer,
+    /// The socket was closed (`close`, `close_with_linger`, or the process-wide `shutdown` of
+    /// `zmtp-async`): every `send` and `recv` waiting on it, and every later one, ends with
+    /// this error. libzmq's `ETERM`. Its `io::ErrorKind` is `ConnectionAborted`.
+    Terminated,
+    /// `bind`, `connect`, `unbind` or `disconnect` failed for `endpoint`, or a dial to it did
+    /// (the cause in [`SocketEvent::ConnectRetried`](crate::socket::SocketEvent)). `kind` is
+    /// the `io::ErrorKind` the call reports: `AddrInUse`, `AddrNotAvailable` (no such host or
+    /// interface to bind), `PermissionDenied`, `InvalidInput` (a malformed endpoint),
+    /// `NotFound` (`unbind`/`disconnect` of an endpoint never given; a host name that does
+    /// not resolve), `ConnectionRefused`...
+    Endpoint {
+        /// What was asked.
+        operation: EndpointOp,
+        /// The endpoint as given.
+        endpoint: String,
+        /// The kind of failure.
+        kind: std::io::ErrorKind,
+        /// Why, in words (the operating system's message, or the parser's); boxed to keep the
+        /// error small (a refused `send` hands its message back beside it).
+        reason: Box<str>,
+    },
 }
 
 impl Error {
@@ -112,7 +167,67 @@ impl Error {
                 | Self::NotSupported(_)
                 | Self::Unroutable
                 | Self::WouldBlock
+                | Self::NoPeer
+                | Self::Terminated
+                | Self::Endpoint { .. }
         )
+    }
+
+    /// The socket's error inside an `io::Error` that a socket call returned, to match on
+    /// (every error a socket call returns carries one).
+    ///
+    /// ```
+    /// use zmtp_proto::Error;
+    /// let e = std::io::Error::from(Error::Terminated);
+    /// assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted);
+    /// assert!(matches!(Error::of(&e), Some(Error::Terminated)));
+    /// let os = std::io::Error::other("not ours");
+    /// assert_eq!(Error::of(&os), None);
+    /// ```
+    pub fn of(e: &std::io::Error) -> Option<&Self> {
+        e.get_ref().and_then(|inner| inner.downcast_ref::<Self>())
+    }
+
+    /// An endpoint operation's failure from the `io::Error` behind it. An error the standard
+    /// library leaves uncategorized (a host name that does not resolve) gets `unresolved` as
+    /// its kind, so that a program can tell it apart.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use zmtp_proto::{EndpointOp, Error};
+    /// let os = std::io::Error::from(ErrorKind::AddrInUse);
+    /// let e = Error::endpoint(EndpointOp::Bind, "tcp://127.0.0.1:5555", &os, ErrorKind::AddrNotAvailable);
+    /// assert!(matches!(e, Error::Endpoint { kind: ErrorKind::AddrInUse, .. }));
+    /// assert!(e.to_string().starts_with("bind tcp://127.0.0.1:5555: "));
+    /// ```
+    pub fn endpoint(
+        operation: EndpointOp,
+        endpoint: &str,
+        e: &std::io::Error,
+        unresolved: std::io::ErrorKind,
+    ) -> Self {
+        if let Some(Self::Endpoint { kind, reason, .. }) = Self::of(e) {
+            // Already one of ours (a driver's own refusal): keep its kind and words.
+            return Self::Endpoint {
+                operation,
+                endpoint: endpoint.into(),
+                kind: *kind,
+                reason: reason.clone(),
+            };
+        }
+        let kind = match e.kind() {
+            // `Uncategorized` (getaddrinfo's failures) cannot be named on stable Rust.
+            k if k == std::io::ErrorKind::Other || format!("{k:?}") == "Uncategorized" => {
+                unresolved
+            }
+            k => k,
+        };
+        Self::Endpoint {
+            operation,
+            endpoint: endpoint.into(),
+            kind,
+            reason: e.to_string().into(),
+        }
     }
 
     /// True if the peer refused us during the handshake (ERROR command or failed
@@ -165,6 +280,14 @@ impl std::fmt::Display for Error {
             Self::NotSupported(why) => write!(f, "not supported: {why}"),
             Self::Unroutable => write!(f, "no route to peer"),
             Self::WouldBlock => write!(f, "operation would block (high-water mark reached)"),
+            Self::NoPeer => write!(f, "no peer to send to (nobody connected yet)"),
+            Self::Terminated => write!(f, "the socket was closed (ETERM)"),
+            Self::Endpoint {
+                operation,
+                endpoint,
+                reason,
+                ..
+            } => write!(f, "{operation} {endpoint}: {reason}"),
         }
     }
 }
@@ -175,15 +298,27 @@ impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         use std::io::ErrorKind;
         let kind = match &e {
-            Error::WouldBlock => ErrorKind::WouldBlock,
-            Error::Closed => ErrorKind::ConnectionAborted,
+            Error::WouldBlock | Error::NoPeer => ErrorKind::WouldBlock,
+            Error::Closed | Error::Terminated => ErrorKind::ConnectionAborted,
             Error::HandshakeTimeout | Error::HeartbeatTimeout => ErrorKind::TimedOut,
-            Error::InvalidState(_) | Error::NotSupported(_) => ErrorKind::Unsupported,
+            // libzmq's EFSM (REQ sending twice) is a misuse of the call, not a missing feature.
+            Error::InvalidState(_) => ErrorKind::InvalidInput,
+            Error::NotSupported(_) => ErrorKind::Unsupported,
+            Error::Endpoint { kind, .. } => *kind,
             Error::InvalidOption(_) => ErrorKind::InvalidInput,
             Error::Unroutable => ErrorKind::NotConnected,
             Error::PeerError(_) | Error::AuthenticationFailed(_) => ErrorKind::PermissionDenied,
             _ => ErrorKind::InvalidData,
         };
         Self::new(kind, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A refused `send` hands its message back beside the error: the error stays small.
+    #[test]
+    fn error_stays_small() {
+        assert!(std::mem::size_of::<super::Error>() <= 48);
     }
 }

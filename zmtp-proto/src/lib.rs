@@ -107,7 +107,7 @@ pub mod z85;
 
 pub use config::ConnectionConfig;
 pub use connection::{Connection, Event, PeerInfo};
-pub use error::Error;
+pub use error::{EndpointOp, Error};
 pub use greeting::Version;
 pub use mechanism::MechanismConfig;
 pub use message::{Frame, Msg};

@@ -351,7 +351,7 @@ fn close_flushes_then_is_closed() {
     let now = net.now;
     net.sockets[push].close(now);
     let e = net.sockets[push].send(tagged(0, 9)).unwrap_err();
-    assert_eq!(e.error, Error::Closed);
+    assert_eq!(e.error, Error::Terminated);
     net.advance(Duration::from_secs(60));
     assert!(!net.sockets[push].is_closed(), "still flushing");
     net.freeze(0, false);

@@ -678,8 +678,14 @@ fn monitor_connected_handshake_disconnected() {
         matches!(&events[0], SocketEvent::Connected { peer: p, endpoint } if *p == peer && &**endpoint == "mem://0")
     );
     match &events[1] {
-        SocketEvent::HandshakeSucceeded { peer: p, info } => {
+        SocketEvent::HandshakeSucceeded {
+            peer: p,
+            info,
+            remote,
+        } => {
             assert_eq!(*p, peer);
+            // A dialled peer is where we dialled.
+            assert_eq!(remote.as_deref(), Some("mem://0"));
             assert_eq!(info.socket_type, SocketType::Router);
             assert_eq!(&info.routing_id[..], b"R");
         }
@@ -796,7 +802,7 @@ fn heartbeat_drops_silent_peer_and_redials() {
     assert!(
         matches!(
             &events[..],
-            [SocketEvent::Disconnected { peer: p, error: Error::HeartbeatTimeout }, ..] if *p == peer
+            [SocketEvent::Disconnected { peer: p, error: Error::HeartbeatTimeout, .. }, ..] if *p == peer
         ),
         "{events:?}"
     );

@@ -2,6 +2,7 @@
 //! [`conformance_tests!`](crate::conformance_tests); the module of each group says which
 //! checklist items it covers.
 
+pub mod api;
 pub mod cancel;
 pub mod curve;
 pub mod curve_omq;
@@ -20,6 +21,7 @@ pub mod security;
 pub mod semantics;
 pub mod volume;
 
+pub use api::*;
 pub use cancel::*;
 pub use curve::*;
 pub use curve_omq::*;

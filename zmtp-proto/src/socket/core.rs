@@ -32,6 +32,8 @@ pub(crate) struct Peer {
     pub(crate) conn: Option<Connection>,
     /// Where to dial, for peers we connected to.
     pub(crate) endpoint: Option<Arc<str>>,
+    /// Where an accepted peer is, as the driver reported it (`Socket::set_remote`).
+    pub(crate) remote: Option<Arc<str>>,
     /// Messages waiting for room in the connection's output (the "pipe").
     pub(crate) out: VecDeque<Msg>,
     /// Messages decoded from a connection that is gone, still to be delivered.
@@ -66,6 +68,7 @@ impl Peer {
         Self {
             conn: None,
             endpoint,
+            remote: None,
             out: VecDeque::new(),
             stranded_in: VecDeque::new(),
             info: None,
@@ -258,6 +261,12 @@ impl Core {
         id
     }
 
+    /// Where peer `id` is: the endpoint dialled, or the address reported for an accepted peer.
+    pub(crate) fn remote_of(&self, id: PeerId) -> Option<Arc<str>> {
+        let p = self.peer(id)?;
+        p.remote.clone().or_else(|| p.endpoint.clone())
+    }
+
     pub(crate) fn add_accepted(&mut self) -> PeerId {
         let mut peer = Peer::new(None);
         peer.conn = Some(self.new_connection());
@@ -283,7 +292,7 @@ impl Core {
         true
     }
 
-    pub(crate) fn dial_failed(&mut self, id: PeerId) {
+    pub(crate) fn dial_failed(&mut self, id: PeerId, mut error: Error) {
         let now = self.now;
         let (ivl, max) = (self.options.reconnect_ivl, self.options.reconnect_ivl_max);
         let Some(p) = self.peer_mut(id) else { return };
@@ -294,10 +303,19 @@ impl Core {
         let delay = next_backoff(&mut p.backoff, ivl, max);
         p.redial_at = Some(now + delay);
         let endpoint = p.endpoint.clone().expect("connect side");
+        if let Error::Endpoint {
+            endpoint: named, ..
+        } = &mut error
+        {
+            if named.is_empty() {
+                named.push_str(&endpoint);
+            }
+        }
         self.events.push_back(SocketEvent::ConnectRetried {
             peer: id,
             endpoint,
             delay,
+            error,
         });
         self.schedule(id);
     }
@@ -336,6 +354,7 @@ impl Core {
         } else {
             already_reported && reconnect_stop & SocketOptions::RECONNECT_STOP_HANDSHAKE_FAILED != 0
         };
+        let remote = p.remote.clone().or_else(|| p.endpoint.clone());
         // A closing socket redials only for what it still has to deliver (libzmq keeps
         // trying for the linger period); otherwise the peer goes.
         let redial = connect_side && !stop && (!closing || !p.out.is_empty());
@@ -352,9 +371,17 @@ impl Core {
         let zombie = (!connect_side || stop) && !p.stranded_in.is_empty();
         if !already_reported {
             self.events.push_back(if was_active {
-                SocketEvent::Disconnected { peer: id, error }
+                SocketEvent::Disconnected {
+                    peer: id,
+                    error,
+                    remote,
+                }
             } else {
-                SocketEvent::HandshakeFailed { peer: id, error }
+                SocketEvent::HandshakeFailed {
+                    peer: id,
+                    error,
+                    remote,
+                }
             });
         }
         if unroutable {
@@ -800,6 +827,25 @@ impl Core {
             .collect();
         for id in idle {
             self.remove(id);
+        }
+    }
+
+    /// Changes the linger time; on a closing socket the new time counts from now (see
+    /// `Socket::set_linger`).
+    pub(crate) fn set_linger(&mut self, linger: Option<Duration>) {
+        self.options.linger = linger;
+        if self.closing {
+            self.linger_deadline = linger.map(|l| self.now + l);
+            if self.linger_deadline.is_some_and(|d| d <= self.now) {
+                // Nothing more is delivered: peers still waiting to be dialled go now.
+                let idle: Vec<PeerId> = self
+                    .peer_ids()
+                    .filter(|&id| self.peer(id).is_some_and(|p| p.conn.is_none()))
+                    .collect();
+                for id in idle {
+                    self.remove(id);
+                }
+            }
         }
     }
 

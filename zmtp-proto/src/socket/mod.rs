@@ -41,6 +41,7 @@
 mod core;
 mod hints;
 mod idhash;
+mod lifecycle;
 mod options;
 mod options_effects;
 mod pipeline;
@@ -119,6 +120,9 @@ pub enum SocketEvent {
         endpoint: Arc<str>,
         /// Delay before the next attempt.
         delay: Duration,
+        /// Why the dial failed: an [`Error::Endpoint`] with the `io::ErrorKind` and the
+        /// operating system's words (connection refused, a host name that does not resolve...).
+        error: Error,
     },
     /// The handshake completed.
     HandshakeSucceeded {
@@ -126,6 +130,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// What the peer announced.
         info: PeerInfo,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
     /// The connection ended before its handshake completed.
     HandshakeFailed {
@@ -133,6 +140,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// Why.
         error: Error,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
     /// An established connection ended.
     Disconnected {
@@ -140,6 +150,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// Why.
         error: Error,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
     /// A PUB/XPUB refused a subscription: the peer already holds `max_subscriptions` topics
     /// ([`SocketOptions::max_subscriptions`]).
@@ -148,6 +161,9 @@ pub enum SocketEvent {
         peer: PeerId,
         /// The limit it reached.
         limit: usize,
+        /// Where the peer is: the endpoint dialled, or for an accepted peer the address the
+        /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
+        remote: Option<Arc<str>>,
     },
 }
 
@@ -282,10 +298,17 @@ impl Socket {
         }
     }
 
-    /// The dial for `peer` failed: the socket schedules another after `reconnect_ivl`.
+    /// The dial for `peer` failed: the socket schedules another after `reconnect_ivl`. The
+    /// [`SocketEvent::ConnectRetried`] says only that it failed; a driver that knows why
+    /// calls [`Socket::dial_failed_because`].
     pub fn dial_failed(&mut self, peer: PeerId, now: Instant) {
-        self.core.now = now;
-        self.core.dial_failed(peer);
+        let error = Error::Endpoint {
+            operation: crate::error::EndpointOp::Dial,
+            endpoint: String::new(), // filled in with the peer's
+            kind: std::io::ErrorKind::Other,
+            reason: "dial failed".into(),
+        };
+        self.dial_failed_because(peer, now, error);
     }
 
     /// The transport of `peer` is gone (closed by the peer, an I/O error, or after
@@ -473,7 +496,7 @@ impl Socket {
             return Err(Error::InvalidState("a message needs at least one frame"));
         }
         if self.core.is_closing() {
-            return Err(Error::Closed);
+            return Err(Error::Terminated);
         }
         if let Kind::Dealer | Kind::Push | Kind::Pair = self.kind {
             // Nothing here resumes a decoder: the result goes straight back (see recv_into).
@@ -527,7 +550,7 @@ impl Socket {
         if let Kind::Dealer | Kind::Push | Kind::Pair = self.kind {
             if body.len() < crate::config::DEFAULT_ZERO_COPY_THRESHOLD {
                 if self.core.is_closing() {
-                    return Err(Error::Closed);
+                    return Err(Error::Terminated);
                 }
                 return pipeline::send_round_robin(&mut self.core, transfer::Copied(body));
             }
@@ -689,10 +712,19 @@ impl Socket {
                 Event::Cancel(topic) => self.on_subscription(id, topic, false),
                 Event::Closed(error) => {
                     let active = self.core.peer(id).is_some_and(|p| p.info.is_some());
+                    let remote = self.core.remote_of(id);
                     self.core.events.push_back(if active {
-                        SocketEvent::Disconnected { peer: id, error }
+                        SocketEvent::Disconnected {
+                            peer: id,
+                            error,
+                            remote,
+                        }
                     } else {
-                        SocketEvent::HandshakeFailed { peer: id, error }
+                        SocketEvent::HandshakeFailed {
+                            peer: id,
+                            error,
+                            remote,
+                        }
                     });
                     if let Some(info) = self.core.peer_mut(id).and_then(|p| p.info.clone()) {
                         self.on_inactive(id, &info);
@@ -756,9 +788,12 @@ impl Socket {
             p.backoff = Duration::ZERO;
             p.ignored = !admitted;
         }
-        self.core
-            .events
-            .push_back(SocketEvent::HandshakeSucceeded { peer: id, info });
+        let remote = self.core.remote_of(id);
+        self.core.events.push_back(SocketEvent::HandshakeSucceeded {
+            peer: id,
+            info,
+            remote,
+        });
         if !admitted {
             tracing::debug!("ignoring a peer whose routing id is in use");
             return;

@@ -168,8 +168,13 @@ impl Pub {
                     let held = self.held.entry(peer).or_default();
                     if *held >= limit {
                         tracing::debug!(?peer, limit, "subscription refused");
+                        let remote = core.remote_of(peer);
                         core.events
-                            .push_back(super::SocketEvent::SubscriptionRefused { peer, limit });
+                            .push_back(super::SocketEvent::SubscriptionRefused {
+                                peer,
+                                limit,
+                                remote,
+                            });
                         return;
                     }
                     *held += 1;
