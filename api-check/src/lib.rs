@@ -31,6 +31,7 @@ pub fn describe(e: &std::io::Error) -> &'static str {
         }) => "not an endpoint",
         Some(Error::Endpoint { .. }) => "endpoint refused",
         Some(Error::MessageTooLarge { .. } | Error::TooManyFrames { .. }) => "too large",
+        Some(Error::InvalidOption(_)) => "option refused: wrong socket type or out of range",
         Some(_) => "other socket error",
         None => "operating system error",
     }
@@ -53,6 +54,19 @@ pub fn tokio_round() -> std::io::Result<()> {
         let refused: SendError = push.try_send("early").unwrap_err();
         assert!(matches!(refused.error, Error::NoPeer));
         assert_eq!(refused.msg, Msg::from("early"));
+        // Options: read back, changed on the live socket, refused for another socket type.
+        push.set_options(|o| o.sndhwm = 2)?;
+        assert_eq!(push.options().sndhwm, 2);
+        let err = push.set_options(|o| o.xpub_nodrop = true).unwrap_err();
+        assert_eq!(
+            describe(&err),
+            "option refused: wrong socket type or out of range"
+        );
+        assert!(!push.options().xpub_nodrop);
+        let mut probing = SocketOptions::default();
+        probing.probe_router = true;
+        let err = Socket::try_with_options(SocketType::Pub, probing).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
         let pull = Socket::new(SocketType::Pull);
         let mut events: Monitor = pull.monitor();
         let endpoint = pull.bind("tcp://127.0.0.1:*").await?;
