@@ -46,8 +46,8 @@ mod lifecycle;
 mod monitor;
 pub mod net;
 mod options;
-mod proxy;
 mod outbound;
+mod proxy;
 mod rounds;
 mod runtime;
 mod signal;
@@ -61,8 +61,8 @@ mod test_util;
 pub mod prelude {
     pub use crate::lifecycle::{running_sockets, shutdown, terminate};
     pub use crate::monitor::MonitorEvent;
-    pub use crate::proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
     pub use crate::outbound::IntoOutbound;
+    pub use crate::proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
     pub use crate::runtime::Runtime;
     /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
     /// client and server settings and the clients a server lets in. All are set through
@@ -79,8 +79,8 @@ pub mod prelude {
 
 pub use lifecycle::{running_sockets, shutdown, terminate};
 pub use monitor::{Monitor, MonitorEvent};
-pub use proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
 pub use outbound::IntoOutbound;
+pub use proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
 pub use rounds::DriverTask;
 pub use runtime::{remove_bound, Clock, Io, Round, Runtime, Share, Shared};
 pub use signal::Signal;
