@@ -260,6 +260,8 @@ macro_rules! conformance_tests {
             unbind_releases_the_port, close_gives_up_after_linger, ipc_file_removed_on_close,
             monitor_reports_and_ends, slow_receiver_pauses_and_resumes,
             stream_and_sink_in_order, sink_waits_at_the_high_water_mark,
+            // In-process transport.
+            inproc_pairs_same_task,
         }
     };
 }

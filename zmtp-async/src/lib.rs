@@ -39,6 +39,7 @@
 //! `docs/architecture.md` in the repository tells the layering and the protocol of the rounds
 //! in one page.
 
+mod inproc;
 mod monitor;
 mod rounds;
 mod runtime;

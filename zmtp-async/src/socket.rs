@@ -107,7 +107,8 @@ impl<R: Runtime> Socket<R> {
         let state = SocketState::new(machine);
         let signal = state.signal().clone();
         let io = R::new_io(&signal);
-        let shared = R::Shared::new(Shared { state, io });
+        let inproc = crate::inproc::Inproc::new(&signal);
+        let shared = R::Shared::new(Shared { state, io, inproc });
         R::spawn(DriverTask::new(shared.clone()));
         Self {
             shared,
@@ -135,6 +136,9 @@ impl<R: Runtime> Socket<R> {
     /// # });
     /// ```
     pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
+        if endpoint.starts_with("inproc://") {
+            return crate::inproc::bind(&mut self.shared.lock(), endpoint);
+        }
         let parsed: Endpoint = endpoint.parse().map_err(invalid_input)?;
         let (listener, resolved) = R::bind(&parsed).await?;
         let mut shared = self.shared.lock();
@@ -159,7 +163,9 @@ impl<R: Runtime> Socket<R> {
     /// # });
     /// ```
     pub async fn unbind(&self, endpoint: &str) -> io::Result<()> {
-        if self.shared.lock().io.unbind(endpoint) {
+        let mut shared = self.shared.lock();
+        let Shared { io, inproc, .. } = &mut *shared;
+        if io.unbind(endpoint) || inproc.unbind(endpoint) {
             Ok(())
         } else {
             Err(io::Error::new(

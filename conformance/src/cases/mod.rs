@@ -8,6 +8,7 @@ pub mod curve_omq;
 pub mod endpoints;
 pub mod faults;
 pub mod heartbeat;
+pub mod inproc;
 pub mod lifecycle;
 pub mod load;
 pub mod pairs;
@@ -24,6 +25,7 @@ pub use curve_omq::*;
 pub use endpoints::*;
 pub use faults::*;
 pub use heartbeat::*;
+pub use inproc::*;
 pub use lifecycle::*;
 pub use load::*;
 pub use pairs::{

@@ -56,6 +56,9 @@ pub(crate) struct Peer {
     zombie: bool,
     /// Matching epoch, used to visit each PUB subscriber once per message.
     pub(crate) epoch: u64,
+    /// The peer is in this process (`inproc://`): its actions and output are listed apart
+    /// from the byte streams' (see `messages.rs`).
+    pub(crate) inproc: bool,
 }
 
 impl Peer {
@@ -78,6 +81,7 @@ impl Peer {
             close_requested: false,
             zombie: false,
             epoch: 0,
+            inproc: false,
         }
     }
 
@@ -106,6 +110,10 @@ pub(crate) struct Core {
     /// Peers with decoded messages, in fair-queue order.
     fair_queue: VecDeque<PeerId>,
     tx_ready: VecDeque<PeerId>,
+    /// In-process peers with output or a credit report (see `messages.rs`).
+    pub(crate) inproc_ready: VecDeque<PeerId>,
+    /// Actions for in-process peers (see `messages.rs`).
+    pub(crate) inproc_actions: VecDeque<Action>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) events: VecDeque<SocketEvent>,
@@ -138,6 +146,8 @@ impl Core {
             round_robin_cursor: 0,
             fair_queue: VecDeque::new(),
             tx_ready: VecDeque::new(),
+            inproc_ready: VecDeque::new(),
+            inproc_actions: VecDeque::new(),
             timers: BinaryHeap::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -243,9 +253,47 @@ impl Core {
     pub(crate) fn add_connect(&mut self, endpoint: Arc<str>) -> PeerId {
         let mut peer = Peer::new(Some(endpoint.clone()));
         peer.dialing = true;
+        peer.inproc = crate::endpoint::is_inproc(&endpoint);
         let id = self.insert(peer);
-        self.actions.push_back(Action::Dial { peer: id, endpoint });
+        self.push_action(Action::Dial { peer: id, endpoint });
         id
+    }
+
+    /// Queues an action for the driver, or for the in-process transport if its peer is one.
+    fn push_action(&mut self, action: Action) {
+        let (Action::Dial { peer, .. } | Action::Close { peer }) = action;
+        if self.peer(peer).is_some_and(|p| p.inproc) {
+            self.inproc_actions.push_back(action);
+        } else {
+            self.actions.push_back(action);
+        }
+    }
+
+    /// Adds a peer for an in-process connection made to a name we bound.
+    pub(crate) fn add_accepted_inproc(&mut self, conn: Connection) -> PeerId {
+        let mut peer = Peer::new(None);
+        peer.conn = Some(conn);
+        peer.inproc = true;
+        self.insert(peer)
+    }
+
+    /// The in-process connection for the connect-side peer `id` is made; false if the peer is
+    /// gone or connected already.
+    pub(crate) fn attach_conn(&mut self, id: PeerId, conn: Connection) -> bool {
+        let Some(p) = self.peer_mut(id) else {
+            return false;
+        };
+        if p.conn.is_some() || p.endpoint.is_none() {
+            return false;
+        }
+        p.dialing = false;
+        p.close_requested = false;
+        p.ignored = false;
+        p.conn = Some(conn);
+        let endpoint = p.endpoint.clone().expect("connect side");
+        self.events
+            .push_back(SocketEvent::Connected { peer: id, endpoint });
+        true
     }
 
     pub(crate) fn add_accepted(&mut self) -> PeerId {
@@ -383,7 +431,7 @@ impl Core {
         if let Some(p) = self.peer_mut(id) {
             if p.conn.is_some() && !p.close_requested {
                 p.close_requested = true;
-                self.actions.push_back(Action::Close { peer: id });
+                self.push_action(Action::Close { peer: id });
             }
         }
         self.remove(id);
@@ -486,12 +534,17 @@ impl Core {
                 if p.out.is_empty()
                     && p.info.is_some()
                     && conn.is_active()
-                    && conn.transmit_len() < OUTPUT_BATCH =>
+                    && conn.has_room(OUTPUT_BATCH) =>
             {
-                if msg.send_on(conn).is_err() {
-                    return Err(msg);
+                if p.inproc {
+                    // Moved whole, never encoded.
+                    let _ = conn.send_owned(msg.into_msg(&mut self.spill));
+                } else {
+                    if msg.send_on(conn).is_err() {
+                        return Err(msg);
+                    }
+                    msg.encoded();
                 }
-                msg.encoded();
             }
             _ => {
                 if conflate {
@@ -507,7 +560,11 @@ impl Core {
             }
             if !p.in_tx && pending > 0 {
                 p.in_tx = true;
-                self.tx_ready.push_back(id);
+                if p.inproc {
+                    self.inproc_ready.push_back(id);
+                } else {
+                    self.tx_ready.push_back(id);
+                }
             }
         }
         Ok(())
@@ -518,7 +575,11 @@ impl Core {
         let Some(p) = self.peer_mut(id) else { return };
         if !p.in_tx && p.conn.as_ref().is_some_and(Connection::has_transmit) {
             p.in_tx = true;
-            self.tx_ready.push_back(id);
+            if p.inproc {
+                self.inproc_ready.push_back(id);
+            } else {
+                self.tx_ready.push_back(id);
+            }
         }
     }
 
@@ -632,9 +693,9 @@ impl Core {
         };
         if let Some(conn) = p.conn.as_mut() {
             if p.info.is_some() && !p.out.is_empty() {
-                while conn.is_active() && conn.transmit_len() < OUTPUT_BATCH {
+                while conn.is_active() && conn.has_room(OUTPUT_BATCH) {
                     let Some(m) = p.out.pop_front() else { break };
-                    if conn.send(&m).is_err() {
+                    if let Err(m) = conn.send_owned(m) {
                         p.out.push_front(m);
                         break;
                     }
@@ -642,7 +703,11 @@ impl Core {
             }
             if !p.in_tx && conn.has_transmit() {
                 p.in_tx = true;
-                self.tx_ready.push_back(id);
+                if p.inproc {
+                    self.inproc_ready.push_back(id);
+                } else {
+                    self.tx_ready.push_back(id);
+                }
             }
         }
         if !p.in_fair_queue && p.has_inbound() {
@@ -664,7 +729,7 @@ impl Core {
         let Some(p) = self.peer_mut(id) else { return };
         if !p.close_requested {
             p.close_requested = true;
-            self.actions.push_back(Action::Close { peer: id });
+            self.push_action(Action::Close { peer: id });
         }
     }
 
@@ -717,7 +782,19 @@ impl Core {
     /// True if `poll_transmit` has a peer to hand out.
     #[inline]
     pub(crate) fn has_tx_ready(&self) -> bool {
-        !self.tx_ready.is_empty()
+        !self.tx_ready.is_empty() || !self.inproc_ready.is_empty()
+    }
+
+    /// Pops the next in-process peer with output or a credit report.
+    pub(crate) fn poll_inproc_transmit(&mut self) -> Option<PeerId> {
+        while let Some(id) = self.inproc_ready.pop_front() {
+            let Some(p) = self.peer_mut(id) else { continue };
+            p.in_tx = false;
+            if p.conn.as_ref().is_some_and(Connection::has_transmit) {
+                return Some(id);
+            }
+        }
+        None
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
@@ -755,7 +832,7 @@ impl Core {
                 conn.handle_timeout(now);
             }
             if let Some(endpoint) = dial {
-                self.actions.push_back(Action::Dial { peer: id, endpoint });
+                self.push_action(Action::Dial { peer: id, endpoint });
             }
             expired.push(id);
         }

@@ -41,6 +41,7 @@
 mod core;
 mod hints;
 mod idhash;
+mod messages;
 mod options;
 mod pipeline;
 mod pubsub;
@@ -55,6 +56,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+pub use messages::PeerMessages;
 pub use options::SocketOptions;
 pub use stream::PeerStream;
 pub use trie::SubscriptionTrie;
