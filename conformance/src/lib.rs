@@ -261,7 +261,10 @@ macro_rules! conformance_tests {
             monitor_reports_and_ends, slow_receiver_pauses_and_resumes,
             stream_and_sink_in_order, sink_waits_at_the_high_water_mark,
             // In-process transport.
-            inproc_pairs_same_task,
+            inproc_pairs_same_task, inproc_pairs_across_threads,
+            inproc_hwm_blocks_at_the_sum, inproc_hwm_drops_for_pub, inproc_pubsub_filtering,
+            inproc_router_ids, inproc_names_unbind_disconnect, inproc_close_with_messages_queued,
+            inproc_cancel_safety, inproc_monitor_events, inproc_no_fd_and_no_copy,
         }
     };
 }

@@ -128,7 +128,9 @@ impl PeerMessages<'_> {
         for item in items {
             conn.deliver(item);
         }
-        let events = self.conn_mut().has_events();
+        // An ignored peer's input is dropped as it is processed (as in `stream.rs`).
+        let ignored = self.socket.core.peer(self.peer).is_some_and(|p| p.ignored);
+        let events = ignored || self.conn_mut().has_events();
         self.socket.after_input(self.peer, events);
     }
 
