@@ -237,11 +237,8 @@ async fn drive<D: Driver>(
         }
         if ty == Router {
             // Every probe is echoed: take them all before the real exchange.
-            loop {
-                match timeout::<D, _>(Duration::from_millis(200), a.recv()).await {
-                    Some(m) => assert_eq!(m.unwrap(), msg(&["far", "", "probe"])),
-                    None => break,
-                }
+            while let Some(m) = timeout::<D, _>(Duration::from_millis(200), a.recv()).await {
+                assert_eq!(m.unwrap(), msg(&["far", "", "probe"]));
             }
         }
     }
