@@ -444,22 +444,26 @@ impl Inproc {
             };
             let report = view.take_carried(&mut self.scratch);
             let (side, other) = (link.side, 1 - link.side);
-            let mut s = lock(&link.pipe.state);
-            if s.gone[other] {
-                // The peer closed: what we send is dropped, as over a connection that broke.
-                // The next receive detaches the peer.
-                self.scratch.clear();
-                continue;
-            }
-            let wake = (s.queues[side].is_empty() && !self.scratch.is_empty()) || report.is_some();
-            s.queues[side].append(&mut self.scratch);
-            if let Some(taken) = report {
-                s.acked[other] = taken;
-            }
-            if wake {
-                if let Some(signal) = &s.signals[other] {
-                    signal.wake();
+            let wake = {
+                let mut s = lock(&link.pipe.state);
+                if s.gone[other] {
+                    // The peer closed: what we send is dropped, as over a connection that
+                    // broke. The next receive detaches the peer.
+                    self.scratch.clear();
+                    continue;
                 }
+                // A queue left non-empty was not picked up since its wake: no second one.
+                let wake =
+                    (s.queues[side].is_empty() && !self.scratch.is_empty()) || report.is_some();
+                s.queues[side].append(&mut self.scratch);
+                if let Some(taken) = report {
+                    s.acked[other] = taken;
+                }
+                wake.then(|| s.signals[other].clone()).flatten()
+            };
+            // Woken after the lock is released: the peer's round takes it at once.
+            if let Some(signal) = wake {
+                signal.wake();
             }
         }
     }
