@@ -286,6 +286,11 @@ macro_rules! conformance_tests {
             dropped_socket_lingers_forever_by_default, errors_to_match_on,
             connect_retried_says_why, every_monitor_gets_every_event,
             events_carry_remote_libzmq, events_carry_remote_ours, borrowed_sends_libzmq,
+            // In-process transport.
+            inproc_pairs_same_task, inproc_pairs_across_threads,
+            inproc_hwm_blocks_at_the_sum, inproc_hwm_drops_for_pub, inproc_pubsub_filtering,
+            inproc_router_ids, inproc_names_unbind_disconnect, inproc_close_with_messages_queued,
+            inproc_cancel_safety, inproc_monitor_events, inproc_no_copy,
         }
     };
 }

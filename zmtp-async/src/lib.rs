@@ -42,6 +42,7 @@
 //! `docs/architecture.md` in the repository tells the layering and the protocol of the rounds
 //! in one page.
 
+mod inproc;
 mod lifecycle;
 mod monitor;
 pub mod net;

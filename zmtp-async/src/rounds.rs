@@ -42,13 +42,14 @@ impl<I: Io> Shared<I> {
     /// A round on whichever task runs it: due timers, the I/O, then events and wake-ups.
     /// Returns true if work remains.
     fn round(&mut self, driver: Option<&mut Context<'_>>, clock: &mut Clock) -> bool {
-        let Self { state, io } = self;
+        let Self { state, io, inproc } = self;
         if let Some(deadline) = state.machine().poll_timeout() {
             let now = clock.now();
             if deadline <= now {
                 state.machine_mut().handle_timeout(now);
             }
         }
+        inproc.round(state, clock);
         let more = io.round(&mut Round::new(state, clock), driver);
         state.drain_events();
         state.wake_ready();
@@ -128,7 +129,8 @@ impl<I: Io> Shared<I> {
     /// left and when the machine's next deadline moved earlier than its timer.
     pub(crate) fn flush(&mut self) {
         let mut clock = Clock::default();
-        let Self { state, io } = self;
+        let Self { state, io, inproc } = self;
+        inproc.flush(state, &mut clock);
         if io.flush(&mut Round::new(state, &mut clock)) {
             state.drain_events();
             state.wake_ready();
@@ -144,6 +146,7 @@ impl<I: Io> Shared<I> {
     }
 
     fn finish(&mut self) {
+        self.inproc.finish();
         self.io.finish();
         self.state.finish();
     }

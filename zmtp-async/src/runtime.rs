@@ -159,6 +159,8 @@ impl<T: Send + 'static> Share<T> for Arc<Mutex<T>> {
 pub struct Shared<I> {
     pub(crate) state: SocketState,
     pub(crate) io: I,
+    /// The socket's in-process connections (not I/O: the same for every driver).
+    pub(crate) inproc: crate::inproc::Inproc,
 }
 
 /// What a round of I/O may touch besides the driver's own objects: the machine, the time of

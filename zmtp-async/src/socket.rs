@@ -121,7 +121,8 @@ impl<R: Runtime> Socket<R> {
         let signal = state.signal().clone();
         crate::lifecycle::register(&signal);
         let io = R::new_io(&signal);
-        let shared = R::Shared::new(Shared { state, io });
+        let inproc = crate::inproc::Inproc::new(&signal);
+        let shared = R::Shared::new(Shared { state, io, inproc });
         R::spawn(DriverTask::new(shared.clone()));
         Self {
             shared,
@@ -173,10 +174,13 @@ impl<R: Runtime> Socket<R> {
     /// # });
     /// ```
     pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
+        self.refuse_if_terminated()?;
+        if endpoint.starts_with("inproc://") {
+            return crate::inproc::bind(&mut self.shared.lock(), endpoint);
+        }
         let parsed: Endpoint = endpoint.parse().map_err(|e| {
             endpoint_error(EndpointOp::Bind, endpoint, io::ErrorKind::InvalidInput, e)
         })?;
-        self.refuse_if_terminated()?;
         let tcp = crate::net::TcpSettings::from(self.shared.lock().state.machine().options());
         let (listener, resolved) = R::bind(&parsed, &tcp).await.map_err(|e| {
             Error::endpoint(
@@ -219,8 +223,14 @@ impl<R: Runtime> Socket<R> {
     /// bound is an [`Error::Endpoint`] of kind `NotFound`.
     pub async fn unbind(&self, endpoint: &str) -> io::Result<()> {
         let mut shared = self.shared.lock();
-        if shared.io.unbind(endpoint) {
-            shared.state.remove_bound(endpoint);
+        let Shared {
+            io, inproc, state, ..
+        } = &mut *shared;
+        if io.unbind(endpoint) {
+            state.remove_bound(endpoint);
+            Ok(())
+        } else if inproc.unbind(endpoint) {
+            state.remove_bound(endpoint);
             Ok(())
         } else {
             Err(endpoint_error(

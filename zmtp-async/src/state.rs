@@ -234,7 +234,9 @@ impl SocketState {
     /// assert!(s.disconnect("tcp://127.0.0.1:5555", Instant::now()));
     /// ```
     pub fn connect(&mut self, endpoint: &str, now: Instant) -> Result<PeerId, EndpointError> {
-        Endpoint::parse_dial(endpoint)?;
+        if !zmtp_proto::endpoint::is_inproc(endpoint) {
+            Endpoint::parse_dial(endpoint)?;
+        }
         let peer = self.machine.connect(endpoint, now);
         self.notify_driver();
         Ok(peer)

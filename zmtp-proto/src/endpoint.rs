@@ -156,6 +156,27 @@ impl Endpoint {
     }
 }
 
+/// The name of an in-process endpoint (`inproc://NAME`), if `endpoint` is one. In-process
+/// endpoints are not [`Endpoint`]s: nothing about them is I/O, and the async layer serves them
+/// for every driver. The name may be any non-empty string.
+///
+/// ```
+/// use zmtp_proto::endpoint::{inproc_name, is_inproc};
+///
+/// assert_eq!(inproc_name("inproc://workers"), Some("workers"));
+/// assert_eq!(inproc_name("inproc://"), None);
+/// assert_eq!(inproc_name("tcp://127.0.0.1:5555"), None);
+/// assert!(is_inproc("inproc://x") && !is_inproc("ipc://x"));
+/// ```
+pub fn inproc_name(endpoint: &str) -> Option<&str> {
+    endpoint.strip_prefix("inproc://").filter(|n| !n.is_empty())
+}
+
+/// True if `endpoint` is an in-process endpoint (see [`inproc_name`]).
+pub fn is_inproc(endpoint: &str) -> bool {
+    inproc_name(endpoint).is_some()
+}
+
 /// True if `given` (what the application passes to `unbind`) names the listener that was
 /// reported as `bound` by `bind`: the same string, or `tcp://*:PORT` for `tcp://0.0.0.0:PORT`.
 ///

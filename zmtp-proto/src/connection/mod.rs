@@ -47,6 +47,7 @@
 //! assert_eq!(b.poll_message().unwrap(), Msg::from("hello"));
 //! ```
 
+mod carry;
 mod receive;
 mod secure;
 mod timer;
@@ -69,6 +70,8 @@ use crate::message::{Frame, Msg, INLINE_FRAME_BYTES};
 use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
 use crate::socket_type::SocketType;
 
+pub use carry::Carried;
+use carry::Carry;
 pub use receive::MAX_INBOUND_BYTES;
 use receive::{complete_frames, Receive};
 use timer::{Timer, TimerTable};
@@ -89,6 +92,38 @@ pub struct PeerInfo {
     pub version: Version,
     /// All metadata the peer sent.
     pub metadata: Metadata,
+}
+
+impl PeerInfo {
+    /// What an in-process peer of type `socket_type` announces: its routing id (kept only for
+    /// the types that send one, as a handshake keeps it), ZMTP 3.1, and the metadata a
+    /// handshake would carry (`Socket-Type`, `Identity`).
+    ///
+    /// ```
+    /// use zmtp_proto::{PeerInfo, SocketType};
+    /// let info = PeerInfo::in_process(SocketType::Dealer, "worker-1".into());
+    /// assert_eq!(&info.routing_id[..], b"worker-1");
+    /// let pull = PeerInfo::in_process(SocketType::Pull, "ignored".into());
+    /// assert!(pull.routing_id.is_empty());
+    /// ```
+    pub fn in_process(socket_type: SocketType, routing_id: Bytes) -> Self {
+        let routing_id = if socket_type.sends_identity() {
+            routing_id
+        } else {
+            Bytes::new()
+        };
+        let mut metadata = Metadata::new();
+        metadata.insert(SOCKET_TYPE, socket_type.as_str());
+        if !routing_id.is_empty() {
+            metadata.insert(IDENTITY, routing_id.clone());
+        }
+        Self {
+            socket_type,
+            routing_id,
+            version: Version::V3_1,
+            metadata,
+        }
+    }
 }
 
 /// Something the connection wants the driver or socket layer to know.
@@ -137,6 +172,9 @@ pub struct Connection {
     events: VecDeque<Event>,
     /// The pending output (`transmit.rs`).
     output: Transmit,
+    /// In message mode (in-process), what carries whole messages instead of `output`
+    /// (`carry.rs`).
+    carry: Option<Box<Carry>>,
 }
 
 impl Connection {
@@ -203,12 +241,132 @@ impl Connection {
             input,
             events: VecDeque::new(),
             output,
+            carry: None,
         };
         if let Some(e) = error {
             tracing::error!(error = %e, "ZMTP connection cannot start");
             conn.fail(e);
         }
         conn
+    }
+
+    /// A connection in message mode (the in-process transport): active at once with `peer`, no
+    /// greeting, no mechanism, no heartbeats; whole messages go out through
+    /// [`Connection::take_carried`] and come in through [`Connection::deliver`]. `window` is
+    /// the peer's receive high-water mark (0: none): at most that many messages are on their
+    /// way to it, not yet taken by its application (see [`Connection::set_acked`]). A peer of an
+    /// incompatible type fails the connection at once, as a handshake would.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// use zmtp_proto::connection::{Carried, PeerInfo};
+    /// use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
+    ///
+    /// let info = |t| PeerInfo::in_process(t, Default::default());
+    /// let now = Instant::now();
+    /// let mut push = Connection::carrying(ConnectionConfig::new(SocketType::Push), info(SocketType::Pull), 1000, now);
+    /// let mut pull = Connection::carrying(ConnectionConfig::new(SocketType::Pull), info(SocketType::Push), 1000, now);
+    /// assert!(matches!(push.poll_event(), Some(Event::HandshakeSucceeded(_))));
+    /// push.send(&Msg::from("hello")).unwrap();
+    /// let mut moved = std::collections::VecDeque::new();
+    /// push.take_carried(&mut moved);
+    /// for item in moved {
+    ///     pull.deliver(item);
+    /// }
+    /// assert_eq!(pull.poll_message(), Some(Msg::from("hello")));
+    /// ```
+    pub fn carrying(config: ConnectionConfig, peer: PeerInfo, window: usize, now: Instant) -> Self {
+        let output = Transmit::new(0, config.zero_copy_threshold);
+        let carry = Some(Box::new(Carry::new(window, config.rcvhwm)));
+        let ours = config.socket_type;
+        let theirs = peer.socket_type;
+        let mut conn = Self {
+            input: Receive::new(0),
+            config,
+            state: State::Active,
+            greeting: GreetingReader::new(),
+            peer_version: Some(peer.version),
+            mechanism: Mechanism::Null(crate::mechanism::Null::new()),
+            cipher: None,
+            peer: None,
+            error: None,
+            now,
+            timers: TimerTable::default(),
+            events: VecDeque::new(),
+            output,
+            carry,
+        };
+        if ours.is_compatible(theirs) {
+            conn.peer = Some(peer.clone());
+            conn.events.push_back(Event::HandshakeSucceeded(peer));
+        } else {
+            conn.fail(Error::IncompatibleSocketType { ours, theirs });
+        }
+        conn
+    }
+
+    /// True for a connection in message mode ([`Connection::carrying`]).
+    pub fn carries_messages(&self) -> bool {
+        self.carry.is_some()
+    }
+
+    /// Message mode: moves the items waiting for the peer to the back of `out`; returns the
+    /// count of messages our application has taken in all when a report of it to the peer is
+    /// due (see [`Connection::set_acked`] on the peer's side).
+    pub fn take_carried(&mut self, out: &mut VecDeque<Carried>) -> Option<u64> {
+        let carry = self.carry.as_deref_mut()?;
+        out.append(&mut carry.out);
+        carry.report_due().then(|| carry.take_report())
+    }
+
+    /// Message mode: an item from the peer. A message joins the receive queue (the peer's
+    /// window keeps it within the receive high-water mark); a subscription is reported to a
+    /// publisher as an event and ignored by other types, as a command would be.
+    pub fn deliver(&mut self, item: Carried) {
+        if self.error.is_some() {
+            return;
+        }
+        match item {
+            Carried::Msg(msg) => self.input.push(msg, self.config.conflate),
+            Carried::Subscribe(topic) if self.config.socket_type.is_publisher() => {
+                self.events.push_back(Event::Subscribe(topic));
+            }
+            Carried::Cancel(topic) if self.config.socket_type.is_publisher() => {
+                self.events.push_back(Event::Cancel(topic));
+            }
+            Carried::Subscribe(_) | Carried::Cancel(_) => {}
+        }
+    }
+
+    /// Message mode: the peer's application has taken `acked` of our messages in all, which
+    /// opens the window again. Ignored by a byte-stream connection.
+    pub fn set_acked(&mut self, acked: u64) {
+        if let Some(carry) = self.carry.as_deref_mut() {
+            carry.set_acked(acked);
+        }
+    }
+
+    /// True if another message may be handed to this connection now: below `batch` bytes of
+    /// pending output (a byte stream), or with room in the peer's window (message mode).
+    #[inline]
+    pub(crate) fn has_room(&self, batch: usize) -> bool {
+        match self.carry.as_deref() {
+            None => self.output.len() < batch,
+            Some(carry) => carry.has_room(),
+        }
+    }
+
+    /// Sends a message the socket owns: moved as it is in message mode, encoded otherwise
+    /// (handed back if that failed).
+    #[inline]
+    pub(crate) fn send_owned(&mut self, msg: Msg) -> Result<(), Msg> {
+        match self.carry.as_deref_mut() {
+            Some(carry) if self.error.is_none() => {
+                carry.push(msg);
+                Ok(())
+            }
+            _ => self.send(&msg).map_err(|_| msg),
+        }
     }
 
     /// The configuration this connection was built with.
@@ -311,6 +469,7 @@ impl Connection {
         if self.input.should_resume() {
             self.resume();
         }
+        self.took_carried();
         Some(msg)
     }
 
@@ -326,8 +485,20 @@ impl Connection {
         if self.input.should_resume() {
             self.resume();
         }
+        self.took_carried();
         *out = msg;
         true
+    }
+
+    /// Message mode: counts a message the application took; once a credit report is due, the
+    /// connection says so as a resumed decoder would (the socket then looks at its output).
+    #[inline]
+    fn took_carried(&mut self) {
+        if let Some(carry) = self.carry.as_deref_mut() {
+            if carry.took() {
+                self.input.resumed = true;
+            }
+        }
     }
 
     /// True once after taking a message resumed decoding (which may have produced events or
@@ -675,6 +846,13 @@ impl Connection {
             // Only an active connection has no error (`fail` leaves the Active state).
             self.check_can_send()?;
         }
+        if let Some(carry) = self.carry.as_deref_mut() {
+            if frames.is_empty() {
+                return Err(Error::InvalidState("a message needs at least one frame"));
+            }
+            carry.push(Msg::from_frames(envelope.iter().chain(frames).cloned()));
+            return Ok(());
+        }
         if let Some(cipher) = self.cipher.as_deref_mut() {
             return cipher.seal_message(envelope, frames, self.output.buf_mut());
         }
@@ -696,6 +874,10 @@ impl Connection {
         if self.state != State::Active {
             self.check_can_send()?;
         }
+        if let Some(carry) = self.carry.as_deref_mut() {
+            carry.push(Msg::copy_from_slice(body));
+            return Ok(());
+        }
         if let Some(cipher) = self.cipher.as_deref_mut() {
             cipher.seal_frame(0, body, self.output.buf_mut());
             return Ok(());
@@ -708,6 +890,15 @@ impl Connection {
     /// a 3.1 peer and as a `0x01`/`0x00` message to a 3.0 peer (checklist V7).
     pub fn send_subscription(&mut self, topic: &[u8], subscribe: bool) -> Result<(), Error> {
         self.check_can_send()?;
+        if let Some(carry) = self.carry.as_deref_mut() {
+            let topic = Bytes::copy_from_slice(topic);
+            carry.out.push_back(if subscribe {
+                Carried::Subscribe(topic)
+            } else {
+                Carried::Cancel(topic)
+            });
+            return Ok(());
+        }
         let version = self.peer_version.expect("active");
         if let Some(cipher) = self.cipher.as_deref_mut() {
             cipher.seal_subscription(version, topic, subscribe, self.output.buf_mut());
@@ -735,9 +926,13 @@ impl Connection {
         Ok(())
     }
 
-    /// Bytes waiting to be written.
+    /// Bytes waiting to be written (message mode: items waiting for the driver to move, plus
+    /// one for a credit report that is due).
     pub fn transmit_len(&self) -> usize {
-        self.output.len()
+        match self.carry.as_deref() {
+            None => self.output.len(),
+            Some(carry) => carry.out.len() + usize::from(carry.report_due()),
+        }
     }
 
     /// True if there is something to write.

@@ -61,6 +61,9 @@ pub(crate) struct Peer {
     /// ROUTER with `router_notify` disconnect: when the transport goes, an empty message
     /// follows the peer's last one (see [`Core::detach`]).
     pub(crate) notify_on_detach: bool,
+    /// The peer is in this process (`inproc://`): its actions and output are listed apart
+    /// from the byte streams' (see `messages.rs`).
+    pub(crate) inproc: bool,
 }
 
 impl Peer {
@@ -85,6 +88,7 @@ impl Peer {
             zombie: false,
             epoch: 0,
             notify_on_detach: false,
+            inproc: false,
         }
     }
 
@@ -113,6 +117,10 @@ pub(crate) struct Core {
     /// Peers with decoded messages, in fair-queue order.
     fair_queue: VecDeque<PeerId>,
     tx_ready: VecDeque<PeerId>,
+    /// In-process peers with output or a credit report (see `messages.rs`).
+    pub(crate) inproc_ready: VecDeque<PeerId>,
+    /// Actions for in-process peers (see `messages.rs`).
+    pub(crate) inproc_actions: VecDeque<Action>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) events: VecDeque<SocketEvent>,
@@ -145,6 +153,8 @@ impl Core {
             round_robin_cursor: 0,
             fair_queue: VecDeque::new(),
             tx_ready: VecDeque::new(),
+            inproc_ready: VecDeque::new(),
+            inproc_actions: VecDeque::new(),
             timers: BinaryHeap::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -256,8 +266,9 @@ impl Core {
     pub(crate) fn add_connect(&mut self, endpoint: Arc<str>) -> PeerId {
         let mut peer = Peer::new(Some(endpoint.clone()));
         peer.dialing = true;
+        peer.inproc = crate::endpoint::is_inproc(&endpoint);
         let id = self.insert(peer);
-        self.actions.push_back(Action::Dial { peer: id, endpoint });
+        self.push_action(Action::Dial { peer: id, endpoint });
         id
     }
 
@@ -265,6 +276,43 @@ impl Core {
     pub(crate) fn remote_of(&self, id: PeerId) -> Option<Arc<str>> {
         let p = self.peer(id)?;
         p.remote.clone().or_else(|| p.endpoint.clone())
+    }
+
+    /// Queues an action for the driver, or for the in-process transport if its peer is one.
+    fn push_action(&mut self, action: Action) {
+        let (Action::Dial { peer, .. } | Action::Close { peer }) = action;
+        if self.peer(peer).is_some_and(|p| p.inproc) {
+            self.inproc_actions.push_back(action);
+        } else {
+            self.actions.push_back(action);
+        }
+    }
+
+    /// Adds a peer for an in-process connection made to a name we bound.
+    pub(crate) fn add_accepted_inproc(&mut self, conn: Connection) -> PeerId {
+        let mut peer = Peer::new(None);
+        peer.conn = Some(conn);
+        peer.inproc = true;
+        self.insert(peer)
+    }
+
+    /// The in-process connection for the connect-side peer `id` is made; false if the peer is
+    /// gone or connected already.
+    pub(crate) fn attach_conn(&mut self, id: PeerId, conn: Connection) -> bool {
+        let Some(p) = self.peer_mut(id) else {
+            return false;
+        };
+        if p.conn.is_some() || p.endpoint.is_none() {
+            return false;
+        }
+        p.dialing = false;
+        p.close_requested = false;
+        p.ignored = false;
+        p.conn = Some(conn);
+        let endpoint = p.endpoint.clone().expect("connect side");
+        self.events
+            .push_back(SocketEvent::Connected { peer: id, endpoint });
+        true
     }
 
     pub(crate) fn add_accepted(&mut self) -> PeerId {
@@ -429,7 +477,7 @@ impl Core {
         if let Some(p) = self.peer_mut(id) {
             if p.conn.is_some() && !p.close_requested {
                 p.close_requested = true;
-                self.actions.push_back(Action::Close { peer: id });
+                self.push_action(Action::Close { peer: id });
             }
         }
         self.remove(id);
@@ -532,12 +580,17 @@ impl Core {
                 if p.out.is_empty()
                     && p.info.is_some()
                     && conn.is_active()
-                    && conn.transmit_len() < OUTPUT_BATCH =>
+                    && conn.has_room(OUTPUT_BATCH) =>
             {
-                if msg.send_on(conn).is_err() {
-                    return Err(msg);
+                if p.inproc {
+                    // Moved whole, never encoded.
+                    let _ = conn.send_owned(msg.into_msg(&mut self.spill));
+                } else {
+                    if msg.send_on(conn).is_err() {
+                        return Err(msg);
+                    }
+                    msg.encoded();
                 }
-                msg.encoded();
             }
             _ => {
                 if conflate {
@@ -553,7 +606,11 @@ impl Core {
             }
             if !p.in_tx && pending > 0 {
                 p.in_tx = true;
-                self.tx_ready.push_back(id);
+                if p.inproc {
+                    self.inproc_ready.push_back(id);
+                } else {
+                    self.tx_ready.push_back(id);
+                }
             }
         }
         Ok(())
@@ -564,7 +621,11 @@ impl Core {
         let Some(p) = self.peer_mut(id) else { return };
         if !p.in_tx && p.conn.as_ref().is_some_and(Connection::has_transmit) {
             p.in_tx = true;
-            self.tx_ready.push_back(id);
+            if p.inproc {
+                self.inproc_ready.push_back(id);
+            } else {
+                self.tx_ready.push_back(id);
+            }
         }
     }
 
@@ -678,9 +739,9 @@ impl Core {
         };
         if let Some(conn) = p.conn.as_mut() {
             if p.info.is_some() && !p.out.is_empty() {
-                while conn.is_active() && conn.transmit_len() < OUTPUT_BATCH {
+                while conn.is_active() && conn.has_room(OUTPUT_BATCH) {
                     let Some(m) = p.out.pop_front() else { break };
-                    if conn.send(&m).is_err() {
+                    if let Err(m) = conn.send_owned(m) {
                         p.out.push_front(m);
                         break;
                     }
@@ -688,7 +749,11 @@ impl Core {
             }
             if !p.in_tx && conn.has_transmit() {
                 p.in_tx = true;
-                self.tx_ready.push_back(id);
+                if p.inproc {
+                    self.inproc_ready.push_back(id);
+                } else {
+                    self.tx_ready.push_back(id);
+                }
             }
         }
         if !p.in_fair_queue && p.has_inbound() {
@@ -710,7 +775,7 @@ impl Core {
         let Some(p) = self.peer_mut(id) else { return };
         if !p.close_requested {
             p.close_requested = true;
-            self.actions.push_back(Action::Close { peer: id });
+            self.push_action(Action::Close { peer: id });
         }
     }
 
@@ -763,7 +828,19 @@ impl Core {
     /// True if `poll_transmit` has a peer to hand out.
     #[inline]
     pub(crate) fn has_tx_ready(&self) -> bool {
-        !self.tx_ready.is_empty()
+        !self.tx_ready.is_empty() || !self.inproc_ready.is_empty()
+    }
+
+    /// Pops the next in-process peer with output or a credit report.
+    pub(crate) fn poll_inproc_transmit(&mut self) -> Option<PeerId> {
+        while let Some(id) = self.inproc_ready.pop_front() {
+            let Some(p) = self.peer_mut(id) else { continue };
+            p.in_tx = false;
+            if p.conn.as_ref().is_some_and(Connection::has_transmit) {
+                return Some(id);
+            }
+        }
+        None
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
@@ -801,7 +878,7 @@ impl Core {
                 conn.handle_timeout(now);
             }
             if let Some(endpoint) = dial {
-                self.actions.push_back(Action::Dial { peer: id, endpoint });
+                self.push_action(Action::Dial { peer: id, endpoint });
             }
             expired.push(id);
         }

@@ -19,7 +19,7 @@ impl Socket {
     /// assert!(push.has_action());
     /// ```
     pub fn has_action(&self) -> bool {
-        !self.core.actions.is_empty()
+        !self.core.actions.is_empty() || !self.core.inproc_actions.is_empty()
     }
 
     /// True once since the last call if a peer's encoded output reached a full batch

@@ -42,6 +42,7 @@ mod core;
 mod hints;
 mod idhash;
 mod lifecycle;
+mod messages;
 mod options;
 mod options_effects;
 mod pipeline;
@@ -57,6 +58,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+pub use messages::PeerMessages;
 pub use options::SocketOptions;
 pub use stream::PeerStream;
 pub use trie::SubscriptionTrie;

@@ -1,0 +1,332 @@
+//! `inproc://` side by side, in one process, interleaved: our two drivers (both ends on one
+//! thread, and the two ends on two threads with a runtime each) against libzmq's inproc (the
+//! `zmq` crate: one context, the two ends on two threads, which is how its blocking API is
+//! used). Every implementation copies the payload from a caller buffer once per send
+//! (`send_slice` for ours, `zmq_send` for libzmq), and receives into a fresh message.
+//!
+//! ```text
+//! cargo run --release -p zmtp-benches --bin inproc-bench            # 5 interleaved rounds
+//! cargo run --release -p zmtp-benches --bin inproc-bench -- 9       # 9 rounds
+//! ```
+//!
+//! Prints one Markdown table of medians (min–max) for docs/benchmarks.md.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join;
+use zmtp_async::{Runtime, Socket};
+use zmtp_proto::SocketType;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Scenario {
+    /// PUSH → PULL streaming of `size`-byte messages.
+    PushPull(usize),
+    /// REQ → REP round trips of 16-byte messages.
+    ReqRep,
+}
+
+impl Scenario {
+    fn count(self) -> u64 {
+        match self {
+            Self::PushPull(16) => 2_000_000,
+            Self::PushPull(_) => 500_000,
+            Self::ReqRep => 50_000,
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Self::PushPull(size) => format!("PUSH/PULL {size} B (msg/s)"),
+            Self::ReqRep => "REQ/REP round trip 16 B (µs)".to_owned(),
+        }
+    }
+}
+
+fn endpoint() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("inproc://bench-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Elapsed time for `count` messages (streaming: timed at the receiver from the first message
+/// to the last; round trips: the client's loop after one warm-up round trip).
+type Run = fn(Scenario) -> io::Result<Duration>;
+
+// ---- ours ---------------------------------------------------------------------------------
+
+fn ours_same<R: Runtime>(s: Scenario) -> io::Result<Duration> {
+    R::block_on(async move {
+        match s {
+            Scenario::PushPull(size) => {
+                let pull = Socket::<R>::new(SocketType::Pull);
+                let ep = endpoint();
+                pull.bind(&ep).await?;
+                let push = Socket::<R>::new(SocketType::Push);
+                push.connect(&ep).await?;
+                let body = vec![7u8; size];
+                let n = s.count();
+                let send = async {
+                    for _ in 0..n {
+                        push.send_slice(&body).await?;
+                    }
+                    io::Result::Ok(())
+                };
+                let recv = async {
+                    std::hint::black_box(pull.recv().await?);
+                    let start = Instant::now();
+                    for _ in 1..n {
+                        std::hint::black_box(pull.recv().await?);
+                    }
+                    io::Result::Ok(start.elapsed())
+                };
+                let (a, b) = join(send, recv).await;
+                a?;
+                b
+            }
+            Scenario::ReqRep => {
+                let rep = Socket::<R>::new(SocketType::Rep);
+                let ep = endpoint();
+                rep.bind(&ep).await?;
+                let req = Socket::<R>::new(SocketType::Req);
+                req.connect(&ep).await?;
+                let n = s.count();
+                let serve = async {
+                    for _ in 0..=n {
+                        let m = rep.recv().await?;
+                        rep.send(m).await?;
+                    }
+                    io::Result::Ok(())
+                };
+                let drive = async {
+                    let body = [7u8; 16];
+                    let mut start = Instant::now();
+                    for i in 0..=n {
+                        if i == 1 {
+                            start = Instant::now();
+                        }
+                        req.send_slice(&body).await?;
+                        std::hint::black_box(req.recv().await?);
+                    }
+                    io::Result::Ok(start.elapsed())
+                };
+                let (a, b) = join(serve, drive).await;
+                a?;
+                b
+            }
+        }
+    })?
+}
+
+fn ours_threads<R: Runtime>(s: Scenario) -> io::Result<Duration> {
+    let ep = endpoint();
+    let n = s.count();
+    match s {
+        Scenario::PushPull(size) => R::block_on(async move {
+            let pull = Socket::<R>::new(SocketType::Pull);
+            pull.bind(&ep).await?;
+            let sender = std::thread::spawn(move || {
+                R::block_on(async move {
+                    let push = Socket::<R>::new(SocketType::Push);
+                    push.connect(&ep).await?;
+                    let body = vec![7u8; size];
+                    for _ in 0..n {
+                        push.send_slice(&body).await?;
+                    }
+                    push.close().await;
+                    io::Result::Ok(())
+                })
+            });
+            std::hint::black_box(pull.recv().await?);
+            let start = Instant::now();
+            for _ in 1..n {
+                std::hint::black_box(pull.recv().await?);
+            }
+            let elapsed = start.elapsed();
+            sender.join().expect("sender thread")??;
+            io::Result::Ok(elapsed)
+        })?,
+        Scenario::ReqRep => R::block_on(async move {
+            let rep = Socket::<R>::new(SocketType::Rep);
+            rep.bind(&ep).await?;
+            let client = std::thread::spawn(move || {
+                R::block_on(async move {
+                    let req = Socket::<R>::new(SocketType::Req);
+                    req.connect(&ep).await?;
+                    let body = [7u8; 16];
+                    let mut start = Instant::now();
+                    for i in 0..=n {
+                        if i == 1 {
+                            start = Instant::now();
+                        }
+                        req.send_slice(&body).await?;
+                        std::hint::black_box(req.recv().await?);
+                    }
+                    let elapsed = start.elapsed();
+                    req.close().await;
+                    io::Result::Ok(elapsed)
+                })
+            });
+            for _ in 0..=n {
+                let m = rep.recv().await?;
+                rep.send(m).await?;
+            }
+            // Let the last reply leave before this socket goes.
+            rep.close().await;
+            client.join().expect("client thread")?
+        })?,
+    }
+}
+
+// ---- libzmq -------------------------------------------------------------------------------
+
+fn zmq_err(e: zmq::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+fn libzmq(s: Scenario) -> io::Result<Duration> {
+    let ctx = zmq::Context::new();
+    let ep = endpoint();
+    let n = s.count();
+    match s {
+        Scenario::PushPull(size) => {
+            let pull = ctx.socket(zmq::PULL).map_err(zmq_err)?;
+            pull.bind(&ep).map_err(zmq_err)?;
+            let ctx2 = ctx.clone();
+            let ep2 = ep.clone();
+            let sender = std::thread::spawn(move || -> io::Result<()> {
+                let push = ctx2.socket(zmq::PUSH).map_err(zmq_err)?;
+                push.connect(&ep2).map_err(zmq_err)?;
+                let body = vec![7u8; size];
+                for _ in 0..n {
+                    push.send(&body[..], 0).map_err(zmq_err)?;
+                }
+                Ok(())
+            });
+            let mut msg = zmq::Message::new();
+            pull.recv(&mut msg, 0).map_err(zmq_err)?;
+            let start = Instant::now();
+            for _ in 1..n {
+                pull.recv(&mut msg, 0).map_err(zmq_err)?;
+                std::hint::black_box(&msg);
+            }
+            let elapsed = start.elapsed();
+            sender.join().expect("sender thread")?;
+            Ok(elapsed)
+        }
+        Scenario::ReqRep => {
+            let rep = ctx.socket(zmq::REP).map_err(zmq_err)?;
+            rep.bind(&ep).map_err(zmq_err)?;
+            let ctx2 = ctx.clone();
+            let server = std::thread::spawn(move || -> io::Result<()> {
+                let mut msg = zmq::Message::new();
+                for _ in 0..=n {
+                    rep.recv(&mut msg, 0).map_err(zmq_err)?;
+                    rep.send(&msg[..], 0).map_err(zmq_err)?;
+                }
+                Ok(())
+            });
+            let req = ctx2.socket(zmq::REQ).map_err(zmq_err)?;
+            req.connect(&ep).map_err(zmq_err)?;
+            let body = [7u8; 16];
+            let mut msg = zmq::Message::new();
+            let mut start = Instant::now();
+            for i in 0..=n {
+                if i == 1 {
+                    start = Instant::now();
+                }
+                req.send(&body[..], 0).map_err(zmq_err)?;
+                req.recv(&mut msg, 0).map_err(zmq_err)?;
+            }
+            let elapsed = start.elapsed();
+            server.join().expect("server thread")?;
+            Ok(elapsed)
+        }
+    }
+}
+
+// ---- the run ------------------------------------------------------------------------------
+
+fn main() -> io::Result<()> {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map_or(5, |a| a.parse().expect("a number of rounds"));
+    let impls: [(&str, Run); 5] = [
+        ("tokio, one thread", ours_same::<driver_tokio::Tokio>),
+        ("tokio, two threads", ours_threads::<driver_tokio::Tokio>),
+        ("compio, one thread", ours_same::<driver_compio::Compio>),
+        ("compio, two threads", ours_threads::<driver_compio::Compio>),
+        ("libzmq 4.3 inproc, two threads", libzmq),
+    ];
+    let scenarios = [
+        Scenario::PushPull(16),
+        Scenario::PushPull(1024),
+        Scenario::ReqRep,
+    ];
+    // results[scenario][impl] = one value per round.
+    let mut results = vec![vec![Vec::new(); impls.len()]; scenarios.len()];
+    for round in 0..rounds {
+        eprintln!("round {}/{rounds}", round + 1);
+        for (si, &s) in scenarios.iter().enumerate() {
+            for (ii, (_, run)) in impls.iter().enumerate() {
+                let elapsed = run(s)?;
+                let value = match s {
+                    Scenario::PushPull(_) => (s.count() - 1) as f64 / elapsed.as_secs_f64(),
+                    Scenario::ReqRep => elapsed.as_secs_f64() * 1e6 / s.count() as f64,
+                };
+                results[si][ii].push(value);
+            }
+        }
+    }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_default();
+    println!("CPU: {cpu}; {rounds} interleaved rounds; median (min–max); ratio vs libzmq's inproc");
+    println!();
+    println!("| scenario | implementation | median | min–max | vs libzmq |");
+    println!("|---|---|---:|---:|---:|");
+    for (si, &s) in scenarios.iter().enumerate() {
+        let libzmq_median = median(&results[si][impls.len() - 1]);
+        for (ii, (name, _)) in impls.iter().enumerate() {
+            let v = &results[si][ii];
+            let m = median(v);
+            let (lo, hi) = min_max(v);
+            let ratio = match s {
+                // Higher is better for throughput, lower for latency: "× better".
+                Scenario::PushPull(_) => m / libzmq_median,
+                Scenario::ReqRep => libzmq_median / m,
+            };
+            let fmt = |x: f64| match s {
+                Scenario::PushPull(_) => format!("{:.2} M", x / 1e6),
+                Scenario::ReqRep => format!("{x:.2}"),
+            };
+            println!(
+                "| {} | {name} | {} | {}–{} | {ratio:.2}× |",
+                s.name(),
+                fmt(m),
+                fmt(lo),
+                fmt(hi)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
+}
