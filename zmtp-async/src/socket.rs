@@ -226,10 +226,8 @@ impl<R: Runtime> Socket<R> {
         let Shared {
             io, inproc, state, ..
         } = &mut *shared;
-        if io.unbind(endpoint) {
-            state.remove_bound(endpoint);
-            Ok(())
-        } else if inproc.unbind(endpoint) {
+        // A listener (tcp, ipc) or an in-process name.
+        if io.unbind(endpoint) || inproc.unbind(endpoint) {
             state.remove_bound(endpoint);
             Ok(())
         } else {
