@@ -5,13 +5,7 @@
 //! copied rather than wrapped zero-copy: the test measures both forms for a 16 B and a 16 KiB
 //! literal (the receiving side is the same for both, so the difference is the send's).
 #![allow(missing_docs, unreachable_pub)]
-#![allow(
-    unsafe_code,
-    reason = "a counting global allocator must implement the unsafe GlobalAlloc trait"
-)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::IoSlice;
 use std::time::Instant;
 
@@ -19,43 +13,7 @@ use zmtp_async::{IntoOutbound, Outbound};
 use zmtp_proto::socket::{Action, PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-// SAFETY: every method forwards to the system allocator with the caller's arguments unchanged;
-// counting touches only a const-initialised thread-local without a destructor.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use alloc_count::{allocations, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;

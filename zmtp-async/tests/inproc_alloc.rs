@@ -4,55 +4,15 @@
 //! the peer allocates nothing), for both drivers, streaming and in round trips.
 #![allow(missing_docs)]
 // reason: test crate
-// reason: a `GlobalAlloc` impl is unsafe by definition; this one only forwards to `System` and
-// bumps a thread-local counter.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use futures_util::future::join;
 use zmtp_async::{Runtime, Socket};
 use zmtp_proto::SocketType;
 
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use alloc_count::{allocations, Counting};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
+static ALLOCATOR: Counting = Counting;
 
 const WARM: u64 = 5_000;
 const COUNTED: u64 = 20_000;
@@ -88,9 +48,9 @@ async fn per_message<R: Runtime>(name: &str) -> (f64, f64) {
         }
     };
     stream(WARM).await;
-    let before = allocs();
+    let before = allocations();
     stream(COUNTED).await;
-    let streaming = (allocs() - before) as f64 / COUNTED as f64;
+    let streaming = (allocations() - before) as f64 / COUNTED as f64;
 
     let rep = Socket::<R>::new(SocketType::Rep);
     rep.bind(&format!("inproc://alloc-rt-{name}"))
@@ -119,10 +79,10 @@ async fn per_message<R: Runtime>(name: &str) -> (f64, f64) {
         }
     };
     round_trips(WARM).await;
-    let before = allocs();
+    let before = allocations();
     round_trips(COUNTED).await;
     // Two messages per round trip.
-    let rt = (allocs() - before) as f64 / (2 * COUNTED) as f64;
+    let rt = (allocations() - before) as f64 / (2 * COUNTED) as f64;
     (streaming, rt)
 }
 

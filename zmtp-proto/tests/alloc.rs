@@ -13,14 +13,9 @@
 //! message.
 #![allow(missing_docs)]
 // reason: test crate
-// reason: a `GlobalAlloc` impl is unsafe by definition; this one only forwards to `System` and
-// bumps a thread-local counter.
-#![allow(unsafe_code)]
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::IoSlice;
 
 use bytes::Bytes;
@@ -30,46 +25,10 @@ use zmtp_proto::mechanism::{
 };
 use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, Msg, SocketType};
 
-thread_local! {
-    // Const-initialised and without destructor: reading it never allocates.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use alloc_count::{allocations, Counting};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by this thread so far (tests run on separate threads).
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
+static ALLOCATOR: Counting = Counting;
 
 /// Payload source: static, so building a `Msg` from it allocates nothing.
 static PAYLOAD: [u8; 64] = [0xab; 64];
@@ -158,7 +117,7 @@ fn decode_small_messages(curve: bool) {
     let mut counted_from = None;
     while at < stream.len() {
         if counted_from.is_none() && at >= warm_up_bytes {
-            counted_from = Some((allocs(), received));
+            counted_from = Some((allocations(), received));
         }
         // A readiness-based driver: read at most the spare capacity of the arena.
         let buf = server.read_buf();
@@ -173,7 +132,7 @@ fn decode_small_messages(curve: bool) {
         }
     }
     let (allocs_before, received_before) = counted_from.unwrap();
-    let allocations = allocs() - allocs_before;
+    let allocations = allocations() - allocs_before;
     let measured = received - received_before;
     assert_eq!(received, MESSAGES);
     assert_eq!(
@@ -223,9 +182,9 @@ fn encode_small_messages(curve: bool) {
     };
     // Warm-up.
     encode(100);
-    let before = allocs();
+    let before = allocations();
     let bytes = encode(MESSAGES / BATCH);
-    let allocations = allocs() - before;
+    let allocations = allocations() - before;
     eprintln!("encode: {allocations} allocations for {MESSAGES} messages, {bytes} bytes");
     assert!(bytes > MESSAGES * 18);
     assert_eq!(
