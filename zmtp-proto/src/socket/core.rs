@@ -781,14 +781,24 @@ impl Core {
 
     /// Pops the next peer with output to write.
     pub(crate) fn poll_transmit(&mut self) -> Option<PeerId> {
-        while let Some(id) = self.tx_ready.pop_front() {
+        self.pop_with_output(false)
+    }
+
+    /// Pops the next peer of one ready list (the byte streams', or the in-process one) that
+    /// still has output; entries of peers gone or written out since are dropped.
+    fn pop_with_output(&mut self, inproc: bool) -> Option<PeerId> {
+        loop {
+            let id = if inproc {
+                self.inproc_ready.pop_front()
+            } else {
+                self.tx_ready.pop_front()
+            }?;
             let Some(p) = self.peer_mut(id) else { continue };
             p.in_tx = false;
             if p.conn.as_ref().is_some_and(Connection::has_transmit) {
                 return Some(id);
             }
         }
-        None
     }
 
     // ---- timers ---------------------------------------------------------------------------
@@ -833,14 +843,7 @@ impl Core {
 
     /// Pops the next in-process peer with output or a credit report.
     pub(crate) fn poll_inproc_transmit(&mut self) -> Option<PeerId> {
-        while let Some(id) = self.inproc_ready.pop_front() {
-            let Some(p) = self.peer_mut(id) else { continue };
-            p.in_tx = false;
-            if p.conn.as_ref().is_some_and(Connection::has_transmit) {
-                return Some(id);
-            }
-        }
-        None
+        self.pop_with_output(true)
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
