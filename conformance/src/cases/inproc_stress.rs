@@ -30,6 +30,9 @@ fn stress_rounds() -> u64 {
         .clamp(PER_SESSION, 2_000_000)
 }
 
+/// A side's socket signal and the waker of the task that runs the side.
+type Seen = (Arc<zmtp_async::Signal>, Waker);
+
 /// What each side last did, for the watchdog.
 #[derive(Debug, Default)]
 struct Progress {
@@ -44,7 +47,7 @@ struct Progress {
     finished: AtomicBool,
     /// Each side's socket signal and the waker of the task that runs the side (on compio, the
     /// runtime's own), for the dump.
-    seen: [Mutex<Option<(Arc<zmtp_async::Signal>, Waker)>>; 2],
+    seen: [Mutex<Option<Seen>>; 2],
 }
 
 impl Progress {
