@@ -291,6 +291,7 @@ macro_rules! conformance_tests {
             inproc_hwm_blocks_at_the_sum, inproc_hwm_drops_for_pub, inproc_pubsub_filtering,
             inproc_router_ids, inproc_names_unbind_disconnect, inproc_close_with_messages_queued,
             inproc_cancel_safety, inproc_monitor_events, inproc_no_copy,
+            inproc_stress_across_threads,
         }
     };
 }

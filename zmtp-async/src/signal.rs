@@ -61,8 +61,17 @@ impl Signal {
     /// inline round and, unless its wait is live, the driver task.
     pub fn wake(&self) {
         self.pending.store(true, Ordering::Release);
+        // The registration is taken before it is marked used, and the task is woken after: a
+        // wake that marked first could take a registration made after its mark was cleared
+        // (a round that already saw this event registered again meanwhile, as when the peer
+        // wakes after releasing the pipe's lock and our round took the message in between);
+        // the task, woken with `app_woken` clear, would return `Pending` without registering
+        // again, and the next event would find no registration: a lost wake-up.
+        let app = self.app.take();
         self.app_woken.store(true, Ordering::Release);
-        self.app.wake();
+        if let Some(app) = app {
+            app.wake();
+        }
         if !self.live.load(Ordering::Acquire) {
             self.driver.wake();
         }

@@ -581,6 +581,13 @@ impl<R: Runtime> Socket<R> {
         self.signal.driver_polls()
     }
 
+    /// The socket's [`Signal`], for diagnostics (a stress test prints its state when it sees a
+    /// stall). Not part of the API a program uses.
+    #[doc(hidden)]
+    pub fn signal(&self) -> &Arc<Signal> {
+        &self.signal
+    }
+
     /// Closes the socket: no more sends; queued messages are flushed for up to the `linger`
     /// option (forever if it is `None`, like libzmq's default; see [`Socket::set_linger`] and
     /// [`Socket::close_with_linger`]), then every connection closes, dialling stops and the
