@@ -10,7 +10,7 @@ use compio::net::{
     TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync, UnixListener, UnixStream,
 };
 use socket2::{SockAddr, SockRef};
-use zmtp_async::net::{with_connect_timeout, TcpSettings};
+use zmtp_async::net::{dial_each, with_connect_timeout, TcpSettings};
 use zmtp_proto::endpoint::Endpoint;
 
 /// How often, and after how long, a TCP bind that finds its address in use tries again (see
@@ -176,18 +176,11 @@ pub(crate) async fn connect(endpoint: Endpoint, tcp: TcpSettings) -> io::Result<
 /// Resolves `host` and dials its addresses in turn, each through a socket set up by `tcp`.
 async fn dial_tcp(host: &str, port: u16, tcp: &TcpSettings) -> io::Result<TcpStream> {
     let addrs = tcp.dial_addrs(host, (host, port).to_socket_addrs_async().await?)?;
-    let mut last = None;
-    for addr in addrs {
-        let attempt = async {
-            let sock = TcpSocket::from_std_stream(tcp.dial_socket(addr)?.into())?;
-            let s = sock.connect(addr).await?;
-            tcp.configure_stream(SockRef::from(&s))?;
-            Ok::<_, io::Error>(s)
-        };
-        match attempt.await {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| invalid(format!("{host}: no address to dial"))))
+    dial_each(host, addrs, |addr| async move {
+        let sock = TcpSocket::from_std_stream(tcp.dial_socket(addr)?.into())?;
+        let s = sock.connect(addr).await?;
+        tcp.configure_stream(SockRef::from(&s))?;
+        Ok(s)
+    })
+    .await
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
-use zmtp_async::net::{with_connect_timeout, TcpSettings};
+use zmtp_async::net::{dial_each, with_connect_timeout, TcpSettings};
 use zmtp_proto::endpoint::{Endpoint, Host};
 
 /// A connected byte stream.
@@ -195,21 +195,15 @@ pub(crate) async fn connect(endpoint: Endpoint, tcp: TcpSettings) -> io::Result<
 /// Resolves `host` and dials its addresses in turn, each through a socket set up by `tcp`.
 async fn dial_tcp(host: String, port: u16, tcp: TcpSettings) -> io::Result<TcpStream> {
     let addrs = tcp.dial_addrs(&host, tokio::net::lookup_host((host.as_str(), port)).await?)?;
-    let mut last = None;
-    for addr in addrs {
-        let attempt = async {
-            let sock = tcp.dial_socket(addr)?;
-            sock.set_nonblocking(true)?;
-            let s = TcpSocket::from_std_stream(sock.into())
-                .connect(addr)
-                .await?;
-            tcp.configure_stream(socket2::SockRef::from(&s))?;
-            Ok::<_, io::Error>(s)
-        };
-        match attempt.await {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| invalid(format!("{host}: no address to dial"))))
+    let tcp = &tcp;
+    dial_each(&host, addrs, |addr| async move {
+        let sock = tcp.dial_socket(addr)?;
+        sock.set_nonblocking(true)?;
+        let s = TcpSocket::from_std_stream(sock.into())
+            .connect(addr)
+            .await?;
+        tcp.configure_stream(socket2::SockRef::from(&s))?;
+        Ok(s)
+    })
+    .await
 }

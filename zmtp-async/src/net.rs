@@ -322,6 +322,41 @@ fn interface_address(name: &str, ipv6: bool) -> io::Result<Option<IpAddr>> {
     Ok(None)
 }
 
+/// Dials the addresses of `host` in turn with `dial` (each through a socket the driver set
+/// up from [`TcpSettings::dial_socket`]); the first connection wins, otherwise the last
+/// error (as libzmq and `TcpStream::connect` try each resolved address).
+///
+/// ```
+/// # use std::io;
+/// let addrs = ["127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap()];
+/// let r = futures_util::FutureExt::now_or_never(zmtp_async::net::dial_each("h", addrs, |a| async move {
+///     if a.port() == 2 { Ok(a.port()) } else { Err(io::Error::from(io::ErrorKind::ConnectionRefused)) }
+/// }));
+/// assert_eq!(r.unwrap().unwrap(), 2);
+/// ```
+pub async fn dial_each<T, Fut>(
+    host: &str,
+    addrs: impl IntoIterator<Item = SocketAddr>,
+    mut dial: impl FnMut(SocketAddr) -> Fut,
+) -> io::Result<T>
+where
+    Fut: Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for addr in addrs {
+        match dial(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{host}: no address to dial"),
+        )
+    }))
+}
+
 /// Runs a dial under `ZMQ_CONNECT_TIMEOUT`: `Err(TimedOut)` once `timeout` has passed.
 ///
 /// ```

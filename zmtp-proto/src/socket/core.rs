@@ -299,12 +299,10 @@ impl Core {
     /// The in-process connection for the connect-side peer `id` is made; false if the peer is
     /// gone or connected already.
     pub(crate) fn attach_conn(&mut self, id: PeerId, conn: Connection) -> bool {
-        let Some(p) = self.peer_mut(id) else {
-            return false;
-        };
-        if p.conn.is_some() || p.endpoint.is_none() {
+        if !self.awaits_connection(id) {
             return false;
         }
+        let p = self.peer_mut(id).expect("checked above");
         p.dialing = false;
         p.close_requested = false;
         p.ignored = false;
@@ -322,22 +320,18 @@ impl Core {
     }
 
     pub(crate) fn attach(&mut self, id: PeerId) -> bool {
-        if self
-            .peer(id)
-            .is_none_or(|p| p.conn.is_some() || p.endpoint.is_none())
-        {
+        // Checked before the connection is made, so that a stale dial builds none.
+        if !self.awaits_connection(id) {
             return false;
         }
         let conn = self.new_connection();
-        let p = self.peer_mut(id).expect("checked above");
-        p.dialing = false;
-        p.close_requested = false;
-        p.ignored = false;
-        p.conn = Some(conn);
-        let endpoint = p.endpoint.clone().expect("connect side");
-        self.events
-            .push_back(SocketEvent::Connected { peer: id, endpoint });
-        true
+        self.attach_conn(id, conn)
+    }
+
+    /// True if `id` is a connect-side peer without a connection.
+    fn awaits_connection(&self, id: PeerId) -> bool {
+        self.peer(id)
+            .is_some_and(|p| p.conn.is_none() && p.endpoint.is_some())
     }
 
     pub(crate) fn dial_failed(&mut self, id: PeerId, mut error: Error) {
