@@ -21,6 +21,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod inproc_watch;
 pub mod libzmq;
 #[cfg(feature = "peers")]
 pub mod monocoque;

@@ -523,3 +523,44 @@ fn forget_waiting(pipe: &Arc<Pipe>) {
         }
     }
 }
+
+/// The in-process pipes of one socket, for diagnostics: a stress test that sees a stall dumps
+/// them (from any thread) beside the sockets' [`Signal`]s. Not part of the API a program uses.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct InprocProbe(Vec<(Arc<Pipe>, usize)>);
+
+impl std::fmt::Debug for InprocProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        for (pipe, side) in &self.0 {
+            let s = lock(&pipe.state);
+            list.entry(&format_args!(
+                "{} side {side}: queued [{}, {}], acked {:?}, gone {:?}",
+                pipe.endpoint,
+                s.queues[0].len(),
+                s.queues[1].len(),
+                s.acked,
+                s.gone,
+            ));
+        }
+        list.finish()
+    }
+}
+
+impl<R: crate::Runtime> crate::Socket<R> {
+    /// The socket's in-process pipes as they are now (see [`InprocProbe`]).
+    #[doc(hidden)]
+    pub fn inproc_probe(&self) -> InprocProbe {
+        use crate::runtime::Share;
+        let shared = self.shared.lock();
+        InprocProbe(
+            shared
+                .inproc
+                .links
+                .iter()
+                .map(|l| (l.pipe.clone(), l.side))
+                .collect(),
+        )
+    }
+}

@@ -78,6 +78,8 @@ pub mod prelude {
     };
 }
 
+#[doc(hidden)]
+pub use inproc::InprocProbe;
 pub use lifecycle::{running_sockets, shutdown, terminate};
 pub use monitor::{Monitor, MonitorEvent};
 pub use outbound::IntoOutbound;

@@ -7,9 +7,18 @@
 //! ```text
 //! cargo run --release -p zmtp-benches --bin inproc-bench            # 5 interleaved rounds
 //! cargo run --release -p zmtp-benches --bin inproc-bench -- 9       # 9 rounds
+//! cargo run --release -p zmtp-benches --features peers --bin inproc-bench   # with omq.rs
 //! ```
 //!
+//! With the `peers` feature, omq.rs's inproc (`omq-tokio`) runs too: both ends on one
+//! current-thread runtime, and each end on a thread with a runtime of its own.
+//!
 //! Prints one Markdown table of medians (min–max) for docs/benchmarks.md.
+//!
+//! Environment: `INPROC_WATCHDOG=SECONDS` starts a watchdog that reports a stall of our
+//! implementations (see `zmtp_benches::inproc_watch`); `INPROC_BENCH_ONLY=TEXT` runs only the
+//! implementations whose name contains `TEXT`; `INPROC_BENCH_DIV=N` divides every message
+//! count by `N` (for a quick or a repeated run).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join;
 use zmtp_async::{Runtime, Socket};
+use zmtp_benches::inproc_watch as watch;
 use zmtp_proto::SocketType;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,11 +39,12 @@ enum Scenario {
 
 impl Scenario {
     fn count(self) -> u64 {
-        match self {
+        let full = match self {
             Self::PushPull(16) => 2_000_000,
             Self::PushPull(_) => 500_000,
             Self::ReqRep => 50_000,
-        }
+        };
+        (full / divisor()).max(2)
     }
 
     fn name(self) -> String {
@@ -42,6 +53,17 @@ impl Scenario {
             Self::ReqRep => "REQ/REP round trip 16 B (µs)".to_owned(),
         }
     }
+}
+
+fn divisor() -> u64 {
+    static DIV: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *DIV.get_or_init(|| {
+        std::env::var("INPROC_BENCH_DIV")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1)
+    })
 }
 
 fn endpoint() -> String {
@@ -77,6 +99,7 @@ fn ours_same<R: Runtime>(s: Scenario) -> io::Result<Duration> {
                     let start = Instant::now();
                     for _ in 1..n {
                         std::hint::black_box(pull.recv().await?);
+                        watch::step(0);
                     }
                     io::Result::Ok(start.elapsed())
                 };
@@ -95,6 +118,7 @@ fn ours_same<R: Runtime>(s: Scenario) -> io::Result<Duration> {
                     for _ in 0..=n {
                         let m = rep.recv().await?;
                         rep.send(m).await?;
+                        watch::step(0);
                     }
                     io::Result::Ok(())
                 };
@@ -125,22 +149,29 @@ fn ours_threads<R: Runtime>(s: Scenario) -> io::Result<Duration> {
         Scenario::PushPull(size) => R::block_on(async move {
             let pull = Socket::<R>::new(SocketType::Pull);
             pull.bind(&ep).await?;
+            watch::enter(0, &pull).await;
             let sender = std::thread::spawn(move || {
                 R::block_on(async move {
                     let push = Socket::<R>::new(SocketType::Push);
                     push.connect(&ep).await?;
                     let body = vec![7u8; size];
-                    for _ in 0..n {
+                    for i in 0..n {
                         push.send_slice(&body).await?;
+                        if i == 0 {
+                            watch::enter(1, &push).await;
+                        }
+                        watch::step(1);
                     }
                     push.close().await;
                     io::Result::Ok(())
                 })
             });
             std::hint::black_box(pull.recv().await?);
+            watch::enter(0, &pull).await;
             let start = Instant::now();
             for _ in 1..n {
                 std::hint::black_box(pull.recv().await?);
+                watch::step(0);
             }
             let elapsed = start.elapsed();
             sender.join().expect("sender thread")??;
@@ -149,6 +180,7 @@ fn ours_threads<R: Runtime>(s: Scenario) -> io::Result<Duration> {
         Scenario::ReqRep => R::block_on(async move {
             let rep = Socket::<R>::new(SocketType::Rep);
             rep.bind(&ep).await?;
+            watch::enter(0, &rep).await;
             let client = std::thread::spawn(move || {
                 R::block_on(async move {
                     let req = Socket::<R>::new(SocketType::Req);
@@ -160,16 +192,24 @@ fn ours_threads<R: Runtime>(s: Scenario) -> io::Result<Duration> {
                             start = Instant::now();
                         }
                         req.send_slice(&body).await?;
+                        if i == 0 {
+                            watch::enter(1, &req).await;
+                        }
                         std::hint::black_box(req.recv().await?);
+                        watch::step(1);
                     }
                     let elapsed = start.elapsed();
                     req.close().await;
                     io::Result::Ok(elapsed)
                 })
             });
-            for _ in 0..=n {
+            for i in 0..=n {
                 let m = rep.recv().await?;
+                if i == 0 {
+                    watch::enter(0, &rep).await;
+                }
                 rep.send(m).await?;
+                watch::step(0);
             }
             // Let the last reply leave before this socket goes.
             rep.close().await;
@@ -245,19 +285,195 @@ fn libzmq(s: Scenario) -> io::Result<Duration> {
     }
 }
 
+// ---- omq.rs -------------------------------------------------------------------------------
+
+/// omq.rs's inproc (`omq-tokio`, standalone sockets, whose names are process-wide): both ends
+/// on one current-thread runtime, or each end on a thread with a runtime of its own. omq's
+/// default linger is zero, so a sender's runtime keeps running until its receiver is done.
+#[cfg(feature = "peers")]
+mod omq {
+    use std::io;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use omq_tokio::{Message, Options, Socket, SocketType};
+
+    use super::{endpoint, Scenario};
+
+    fn err(e: impl std::fmt::Display) -> io::Error {
+        io::Error::other(e.to_string())
+    }
+
+    fn runtime() -> io::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+
+    async fn wait_for(flag: &AtomicBool) {
+        while !flag.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    pub(crate) fn same(s: Scenario) -> io::Result<Duration> {
+        let n = s.count();
+        runtime()?.block_on(async move {
+            let (bind_ty, connect_ty) = match s {
+                Scenario::PushPull(_) => (SocketType::Pull, SocketType::Push),
+                Scenario::ReqRep => (SocketType::Rep, SocketType::Req),
+            };
+            let server = Socket::new(bind_ty, Options::default());
+            let ep = server.bind(endpoint().as_str()).await.map_err(err)?;
+            let client = Socket::new(connect_ty, Options::default());
+            client.connect(ep).await.map_err(err)?;
+            match s {
+                Scenario::PushPull(size) => {
+                    let body = vec![7u8; size];
+                    let send = async {
+                        for _ in 0..n {
+                            client.send(Message::from_slice(&body)).await.map_err(err)?;
+                        }
+                        io::Result::Ok(())
+                    };
+                    let recv = async {
+                        std::hint::black_box(server.recv().await.map_err(err)?);
+                        let start = Instant::now();
+                        for _ in 1..n {
+                            std::hint::black_box(server.recv().await.map_err(err)?);
+                        }
+                        io::Result::Ok(start.elapsed())
+                    };
+                    let (a, b) = tokio::join!(send, recv);
+                    a?;
+                    b
+                }
+                Scenario::ReqRep => {
+                    let serve = async {
+                        for _ in 0..=n {
+                            let m = server.recv().await.map_err(err)?;
+                            server.send(m).await.map_err(err)?;
+                        }
+                        io::Result::Ok(())
+                    };
+                    let drive = async {
+                        let body = [7u8; 16];
+                        let mut start = Instant::now();
+                        for i in 0..=n {
+                            if i == 1 {
+                                start = Instant::now();
+                            }
+                            client.send(Message::from_slice(&body)).await.map_err(err)?;
+                            std::hint::black_box(client.recv().await.map_err(err)?);
+                        }
+                        io::Result::Ok(start.elapsed())
+                    };
+                    let (a, b) = tokio::join!(serve, drive);
+                    a?;
+                    b
+                }
+            }
+        })
+    }
+
+    pub(crate) fn threads(s: Scenario) -> io::Result<Duration> {
+        let n = s.count();
+        let rt = runtime()?;
+        let (bind_ty, connect_ty) = match s {
+            Scenario::PushPull(_) => (SocketType::Pull, SocketType::Push),
+            Scenario::ReqRep => (SocketType::Rep, SocketType::Req),
+        };
+        let (server, ep) = rt.block_on(async {
+            let server = Socket::new(bind_ty, Options::default());
+            let ep = server.bind(endpoint().as_str()).await.map_err(err)?;
+            io::Result::Ok((server, ep))
+        })?;
+        let done = Arc::new(AtomicBool::new(false));
+        let client_done = done.clone();
+        let client = std::thread::spawn(move || -> io::Result<Duration> {
+            runtime()?.block_on(async move {
+                let c = Socket::new(connect_ty, Options::default());
+                c.connect(ep).await.map_err(err)?;
+                let mut start = Instant::now();
+                match s {
+                    Scenario::PushPull(size) => {
+                        let body = vec![7u8; size];
+                        for _ in 0..n {
+                            c.send(Message::from_slice(&body)).await.map_err(err)?;
+                        }
+                    }
+                    Scenario::ReqRep => {
+                        let body = [7u8; 16];
+                        for i in 0..=n {
+                            if i == 1 {
+                                start = Instant::now();
+                            }
+                            c.send(Message::from_slice(&body)).await.map_err(err)?;
+                            std::hint::black_box(c.recv().await.map_err(err)?);
+                        }
+                    }
+                }
+                let elapsed = start.elapsed();
+                wait_for(&client_done).await;
+                Ok(elapsed)
+            })
+        });
+        let measured = rt.block_on(async {
+            match s {
+                Scenario::PushPull(_) => {
+                    std::hint::black_box(server.recv().await.map_err(err)?);
+                    let start = Instant::now();
+                    for _ in 1..n {
+                        std::hint::black_box(server.recv().await.map_err(err)?);
+                    }
+                    io::Result::Ok(Some(start.elapsed()))
+                }
+                Scenario::ReqRep => {
+                    for _ in 0..=n {
+                        let m = server.recv().await.map_err(err)?;
+                        server.send(m).await.map_err(err)?;
+                    }
+                    io::Result::Ok(None)
+                }
+            }
+        });
+        // The last reply must reach the client before this side goes (linger zero).
+        if matches!(s, Scenario::ReqRep) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        done.store(true, Ordering::Release);
+        let client_elapsed = client.join().map_err(|_| err("client panicked"))??;
+        Ok(measured?.unwrap_or(client_elapsed))
+    }
+}
+
 // ---- the run ------------------------------------------------------------------------------
 
 fn main() -> io::Result<()> {
     let rounds: usize = std::env::args()
         .nth(1)
         .map_or(5, |a| a.parse().expect("a number of rounds"));
-    let impls: [(&str, Run); 5] = [
+    if let Some(secs) = std::env::var("INPROC_WATCHDOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        watch::start(Duration::from_secs(secs));
+    }
+    let only = std::env::var("INPROC_BENCH_ONLY").unwrap_or_default();
+    let mut impls: Vec<(&str, Run)> = vec![
         ("tokio, one thread", ours_same::<driver_tokio::Tokio>),
         ("tokio, two threads", ours_threads::<driver_tokio::Tokio>),
         ("compio, one thread", ours_same::<driver_compio::Compio>),
         ("compio, two threads", ours_threads::<driver_compio::Compio>),
-        ("libzmq 4.3 inproc, two threads", libzmq),
     ];
+    #[cfg(feature = "peers")]
+    {
+        impls.push(("omq.rs 0.33 inproc, one thread", omq::same));
+        impls.push(("omq.rs 0.33 inproc, two threads", omq::threads));
+    }
+    // The reference, last.
+    impls.push(("libzmq 4.3 inproc, two threads", libzmq));
     let scenarios = [
         Scenario::PushPull(16),
         Scenario::PushPull(1024),
@@ -268,8 +484,20 @@ fn main() -> io::Result<()> {
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
         for (si, &s) in scenarios.iter().enumerate() {
-            for (ii, (_, run)) in impls.iter().enumerate() {
+            for (ii, (name, run)) in impls.iter().enumerate() {
+                if !name.contains(only.as_str()) {
+                    results[si][ii].push(f64::NAN);
+                    continue;
+                }
+                // libzmq's loops do not count for the watchdog: it pauses.
+                let what = format!("round {} {} {name}", round + 1, s.name());
+                watch::set_what(if name.starts_with("libzmq") {
+                    ""
+                } else {
+                    &what
+                });
                 let elapsed = run(s)?;
+                watch::set_what("");
                 let value = match s {
                     Scenario::PushPull(_) => (s.count() - 1) as f64 / elapsed.as_secs_f64(),
                     Scenario::ReqRep => elapsed.as_secs_f64() * 1e6 / s.count() as f64,
@@ -295,6 +523,10 @@ fn main() -> io::Result<()> {
         let libzmq_median = median(&results[si][impls.len() - 1]);
         for (ii, (name, _)) in impls.iter().enumerate() {
             let v = &results[si][ii];
+            if v.iter().all(|x| x.is_nan()) {
+                // Not run (INPROC_BENCH_ONLY).
+                continue;
+            }
             let m = median(v);
             let (lo, hi) = min_max(v);
             let ratio = match s {
