@@ -292,6 +292,9 @@ macro_rules! conformance_tests {
             inproc_router_ids, inproc_names_unbind_disconnect, inproc_close_with_messages_queued,
             inproc_cancel_safety, inproc_monitor_events, inproc_no_copy,
             inproc_stress_across_threads,
+            // The semantics cases and the proxy over inproc.
+            pubsub_filtering_inproc, router_identities_inproc, pub_never_blocks_inproc,
+            fan_out_inproc, inproc_proxy_queue, inproc_proxy_streamer,
         }
     };
 }

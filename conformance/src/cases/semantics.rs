@@ -17,6 +17,26 @@ use zmtp_proto::Frame;
 
 use crate::{Driver, Either, Error, MonitorEvent, Msg, SocketEvent, SocketType};
 
+/// The transport a case binds on: tcp, or inproc where both ends are ours (`inproc_semantics.rs`
+/// runs the cases that apply over it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// `tcp://127.0.0.1:*`.
+    Tcp,
+    /// A fresh `inproc://` name.
+    Inproc,
+}
+
+impl Over {
+    /// A fresh endpoint to bind.
+    fn endpoint(self) -> String {
+        match self {
+            Self::Tcp => "tcp://127.0.0.1:*".to_owned(),
+            Self::Inproc => crate::cases::inproc::inproc_endpoint("semantics"),
+        }
+    }
+}
+
 // ---- PUB/SUB filtering ---------------------------------------------------------------------
 
 /// Publishes `probe` every 100 ms until `sub` receives it (subscriptions travel
@@ -59,11 +79,11 @@ async fn check_filtering<D: Driver>(publ: &Peer<D>, sub: &Peer<D>) {
     assert_eq!(got, want, "S1: prefix filtering on the first frame");
 }
 
-async fn pubsub_filtering<D: Driver>(kind: PeerKind) {
+pub(crate) async fn pubsub_filtering<D: Driver>(kind: PeerKind, over: Over) {
     // 1. The peer publishes, our SUB filters (S1, S2) and unsubscribes.
     eprintln!("-- {kind} PUB -> our SUB");
     let publ = Peer::<D>::new(kind, SocketType::Pub);
-    let ep = publ.bind("tcp://127.0.0.1:*").await;
+    let ep = publ.bind(&over.endpoint()).await;
     let sub = Peer::<D>::new(PeerKind::Ours, SocketType::Sub);
     sub.subscribe(b"A").await;
     sub.subscribe(b"BB").await;
@@ -85,7 +105,7 @@ async fn pubsub_filtering<D: Driver>(kind: PeerKind) {
     // 2. Our PUB filters for the peer's SUB.
     eprintln!("-- our PUB -> {kind} SUB");
     let publ = Peer::<D>::new(PeerKind::Ours, SocketType::Pub);
-    let ep = publ.bind("tcp://127.0.0.1:*").await;
+    let ep = publ.bind(&over.endpoint()).await;
     let sub = Peer::<D>::new(kind, SocketType::Sub);
     sub.subscribe(b"A").await;
     sub.subscribe(b"BB").await;
@@ -98,7 +118,7 @@ async fn pubsub_filtering<D: Driver>(kind: PeerKind) {
     // 3. Our XPUB sees the peer's subscriptions and cancellations (S4).
     eprintln!("-- our XPUB <- {kind} SUB");
     let xpub = Peer::<D>::new(PeerKind::Ours, SocketType::XPub);
-    let ep = xpub.bind("tcp://127.0.0.1:*").await;
+    let ep = xpub.bind(&over.endpoint()).await;
     let sub = Peer::<D>::new(kind, SocketType::Sub);
     sub.connect(&ep).await;
     sub.subscribe(b"news").await;
@@ -120,7 +140,7 @@ async fn pubsub_filtering<D: Driver>(kind: PeerKind) {
     // 4. Our XSUB subscribes with `0x01 topic` messages (S5).
     eprintln!("-- {kind} PUB -> our XSUB");
     let publ = Peer::<D>::new(kind, SocketType::Pub);
-    let ep = publ.bind("tcp://127.0.0.1:*").await;
+    let ep = publ.bind(&over.endpoint()).await;
     let xsub = Peer::<D>::new(PeerKind::Ours, SocketType::XSub);
     xsub.connect(&ep).await;
     xsub.send(Msg::from(&b"\x01A"[..])).await;
@@ -161,17 +181,17 @@ async fn pubsub_filtering<D: Driver>(kind: PeerKind) {
 
 /// PUB/SUB filtering between our sockets.
 pub async fn pubsub_filtering_ours<D: Driver>() {
-    pubsub_filtering::<D>(PeerKind::Ours).await;
+    pubsub_filtering::<D>(PeerKind::Ours, Over::Tcp).await;
 }
 
 /// PUB/SUB filtering with libzmq.
 pub async fn pubsub_filtering_libzmq<D: Driver>() {
-    pubsub_filtering::<D>(PeerKind::Libzmq).await;
+    pubsub_filtering::<D>(PeerKind::Libzmq, Over::Tcp).await;
 }
 
 /// PUB/SUB filtering with zmq.rs.
 pub async fn pubsub_filtering_zmqrs<D: Driver>() {
-    pubsub_filtering::<D>(PeerKind::ZmqRs).await;
+    pubsub_filtering::<D>(PeerKind::ZmqRs, Over::Tcp).await;
 }
 
 // ---- ROUTER identities ---------------------------------------------------------------------
@@ -195,11 +215,11 @@ async fn recv_routed<D: Driver>(router: &Peer<D>, n: usize) -> Vec<(Frame, Msg)>
     out
 }
 
-async fn router_identities<D: Driver>(kind: PeerKind) {
+pub(crate) async fn router_identities<D: Driver>(kind: PeerKind, over: Over) {
     // 1. Our ROUTER: a peer DEALER with a routing id, one without, and a REQ with one.
     eprintln!("-- our ROUTER, {kind} clients");
     let router = Peer::<D>::new(PeerKind::Ours, SocketType::Router);
-    let ep = router.bind("tcp://127.0.0.1:*").await;
+    let ep = router.bind(&over.endpoint()).await;
     let named = Peer::<D>::with(kind, SocketType::Dealer, &with_id(b"client-1"));
     let anon = Peer::<D>::new(kind, SocketType::Dealer);
     let req = Peer::<D>::with(kind, SocketType::Req, &with_id(b"req-3"));
@@ -239,7 +259,7 @@ async fn router_identities<D: Driver>(kind: PeerKind) {
     // 2. A peer ROUTER sees our routing id, or makes one up for us.
     eprintln!("-- {kind} ROUTER, our clients");
     let router = Peer::<D>::new(kind, SocketType::Router);
-    let ep = router.bind("tcp://127.0.0.1:*").await;
+    let ep = router.bind(&over.endpoint()).await;
     let named = Peer::<D>::with(PeerKind::Ours, SocketType::Dealer, &with_id(b"ours-1"));
     let anon = Peer::<D>::new(PeerKind::Ours, SocketType::Dealer);
     named.connect(&ep).await;
@@ -267,17 +287,17 @@ async fn router_identities<D: Driver>(kind: PeerKind) {
 
 /// ROUTER identities between our sockets.
 pub async fn router_identities_ours<D: Driver>() {
-    router_identities::<D>(PeerKind::Ours).await;
+    router_identities::<D>(PeerKind::Ours, Over::Tcp).await;
 }
 
 /// ROUTER identities with libzmq.
 pub async fn router_identities_libzmq<D: Driver>() {
-    router_identities::<D>(PeerKind::Libzmq).await;
+    router_identities::<D>(PeerKind::Libzmq, Over::Tcp).await;
 }
 
 /// ROUTER identities with zmq.rs.
 pub async fn router_identities_zmqrs<D: Driver>() {
-    router_identities::<D>(PeerKind::ZmqRs).await;
+    router_identities::<D>(PeerKind::ZmqRs, Over::Tcp).await;
 }
 
 // ---- reconnect -----------------------------------------------------------------------------
@@ -675,14 +695,14 @@ pub async fn unbind_disconnect_libzmq<D: Driver>() {
 
 // ---- publishers never block ----------------------------------------------------------------
 
-async fn pub_never_blocks<D: Driver>(kind: PeerKind) {
+pub(crate) async fn pub_never_blocks<D: Driver>(kind: PeerKind, over: Over) {
     let small = PeerOptions {
         sndhwm: Some(10),
         rcvhwm: Some(10),
         ..PeerOptions::default()
     };
     let publ = Peer::<D>::with(PeerKind::Ours, SocketType::Pub, &small);
-    let ep = publ.bind("tcp://127.0.0.1:*").await;
+    let ep = publ.bind(&over.endpoint()).await;
     let sub = Peer::<D>::with(kind, SocketType::Sub, &small);
     sub.subscribe(b"").await;
     sub.connect(&ep).await;
@@ -729,18 +749,18 @@ async fn pub_never_blocks<D: Driver>(kind: PeerKind) {
 
 /// Our PUB never blocks on a stalled subscriber of our own, and keeps serving it.
 pub async fn pub_never_blocks_ours<D: Driver>() {
-    pub_never_blocks::<D>(PeerKind::Ours).await;
+    pub_never_blocks::<D>(PeerKind::Ours, Over::Tcp).await;
 }
 
 /// Our PUB never blocks on a stalled libzmq subscriber, and keeps serving it.
 pub async fn pub_never_blocks_libzmq<D: Driver>() {
-    pub_never_blocks::<D>(PeerKind::Libzmq).await;
+    pub_never_blocks::<D>(PeerKind::Libzmq, Over::Tcp).await;
 }
 
 /// Our PUB fans out to four subscribers of the peer kind, each getting every message in order.
-async fn fan_out<D: Driver>(kind: PeerKind) {
+pub(crate) async fn fan_out<D: Driver>(kind: PeerKind, over: Over) {
     let publ = Peer::<D>::new(PeerKind::Ours, SocketType::Pub);
-    let ep = publ.bind("tcp://127.0.0.1:*").await;
+    let ep = publ.bind(&over.endpoint()).await;
     let mut subs = Vec::new();
     for _ in 0..4 {
         let sub = Peer::<D>::new(kind, SocketType::Sub);
@@ -768,17 +788,17 @@ async fn fan_out<D: Driver>(kind: PeerKind) {
 
 /// PUB fan-out to four of our subscribers.
 pub async fn fan_out_ours<D: Driver>() {
-    fan_out::<D>(PeerKind::Ours).await;
+    fan_out::<D>(PeerKind::Ours, Over::Tcp).await;
 }
 
 /// PUB fan-out to four libzmq subscribers.
 pub async fn fan_out_libzmq<D: Driver>() {
-    fan_out::<D>(PeerKind::Libzmq).await;
+    fan_out::<D>(PeerKind::Libzmq, Over::Tcp).await;
 }
 
 /// PUB fan-out to four zmq.rs subscribers.
 pub async fn fan_out_zmqrs<D: Driver>() {
-    fan_out::<D>(PeerKind::ZmqRs).await;
+    fan_out::<D>(PeerKind::ZmqRs, Over::Tcp).await;
 }
 
 // ---- request-reply state machines ----------------------------------------------------------
