@@ -217,6 +217,27 @@ impl RawPeers {
 }
 
 impl Socket {
+    /// STREAM and ROUTER: the routing id that messages to and from `peer` carry, once it has
+    /// one (a STREAM peer we connect to has it from [`Socket::connect`] on, as libzmq's
+    /// `ZMQ_ROUTING_ID` reads it after `zmq_connect`).
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// use zmtp_proto::{Socket, SocketOptions, SocketType};
+    /// let now = Instant::now();
+    /// let mut o = SocketOptions::default();
+    /// o.connect_routing_id = Some("web".into());
+    /// let mut stream = Socket::new(SocketType::Stream, o, now);
+    /// let peer = stream.connect("tcp://example.com:80", now);
+    /// assert_eq!(stream.routing_id(peer), Some(&b"web"[..]));
+    /// let other = stream.connect("tcp://example.com:80", now);
+    /// assert_eq!(stream.routing_id(other).map(<[u8]>::len), Some(5)); // generated
+    /// ```
+    pub fn routing_id(&self, peer: PeerId) -> Option<&[u8]> {
+        let id = &self.core.peer(peer)?.routing_id;
+        (!id.is_empty()).then_some(&id[..])
+    }
+
     /// STREAM's `send_from`: routes, then processes the events of a connection closed at once.
     pub(super) fn stream_send(&mut self, msg: &mut Msg) -> Result<(), Error> {
         let Kind::Stream(raw) = &mut self.kind else {
@@ -366,6 +387,24 @@ mod tests {
         assert_eq!(s.poll_action(), Some(Action::Close { peer: a }));
         s.detach(a, now);
         assert_eq!(s.recv().unwrap(), None, "no notification for our own close");
+        assert_eq!(s.peer_count(), 0);
+    }
+
+    #[test]
+    fn a_close_with_nothing_left_to_write_closes_at_once() {
+        let now = Instant::now();
+        let mut s = stream();
+        let a = s.accept(now);
+        let (id, _) = recv(&mut s);
+        s.stream(a).unwrap().handle_input(b"hi", now);
+        let _ = recv(&mut s);
+        s.send(Msg::from_frames([id.clone(), "ok".into()])).unwrap();
+        assert_eq!(written(&mut s, a), b"ok");
+        s.send(Msg::from_frames([id.clone(), Frame::new()]))
+            .unwrap();
+        assert_eq!(s.poll_action(), Some(Action::Close { peer: a }));
+        s.detach(a, now);
+        assert_eq!(s.recv().unwrap(), None);
         assert_eq!(s.peer_count(), 0);
     }
 
