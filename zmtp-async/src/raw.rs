@@ -43,7 +43,8 @@ impl<R: Runtime> Socket<R> {
     /// let id = web.connect_stream("tcp://127.0.0.1:8080", Some(b"site")).await.unwrap();
     /// assert_eq!(&id[..], b"site");
     /// // Queued until the connection is up, then written raw.
-    /// web.send(vec![id.to_vec(), b"GET / HTTP/1.0\r\n\r\n".to_vec()]).await.unwrap();
+    /// let request = bytes::Bytes::from_static(b"GET / HTTP/1.0\r\n\r\n");
+    /// web.send([id.clone(), request]).await.unwrap();
     /// let other = web.connect_stream("tcp://127.0.0.1:8081", None).await.unwrap();
     /// assert_eq!(other.len(), 5);
     /// # });
