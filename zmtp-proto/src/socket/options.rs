@@ -119,7 +119,9 @@ pub struct SocketOptions {
     pub stream_notify: bool,
     /// STREAM: the routing id of the peer made by the next `connect` instead of a generated
     /// one (`ZMQ_CONNECT_ROUTING_ID`); that `connect` consumes it. Not empty, at most 255
-    /// bytes. (libzmq's ROUTER takes it too; ours does not yet.)
+    /// bytes. An id already in use is replaced by a generated one and logged (libzmq
+    /// asserts); `Socket::connect_stream` in zmtp-async refuses it instead. (libzmq's ROUTER
+    /// takes this option too; ours does not yet.)
     pub connect_routing_id: Option<Bytes>,
 
     // ---- transport (OS) options: applied by the driver to its TCP sockets ------------------
