@@ -96,6 +96,8 @@
 //!   names, `ipv6`, defaults compared with libzmq's, options changed on a live socket.
 //! * [`cases::proxy`]: the proxy as a queue, a forwarder and a streamer with libzmq (pyzmq)
 //!   peers on both ends, capture, steering, high-water marks through it, cancel safety.
+//! * [`cases::stream`]: STREAM against Python TCP peers and libzmq's STREAM (pyzmq), garbage,
+//!   churn, unread huge writes (memory bounded) and slow readers.
 //! * [`cases::api`]: `close` from another future wakes its waiters with `Error::Terminated`,
 //!   linger set after creation or at close, a dropped socket's dialling ended by its linger,
 //!   the process-wide `shutdown` (alone in its process: each driver's `tests/shutdown.rs`),
@@ -280,6 +282,10 @@ macro_rules! conformance_tests {
             proxy_queue_libzmq, proxy_forwarder_libzmq, proxy_streamer_capture_libzmq,
             proxy_steerable_libzmq, proxy_hwm_backpressure_libzmq, proxy_cancel_safe_libzmq,
             proxy_drops_unroutable_ours,
+            // STREAM: raw TCP peers (Python sockets, libzmq's STREAM) and robustness.
+            stream_tcp_client_python, stream_tcp_server_python, stream_to_libzmq_stream,
+            stream_from_libzmq_stream, stream_garbage_is_data, stream_connection_churn,
+            stream_huge_write_unread_is_bounded, stream_slow_reader,
             // The API as libzmq users expect it (issue 21); `process_shutdown` runs alone, in
             // each driver's `tests/shutdown.rs`.
             close_wakes_waiters, close_with_linger_bounds_close, dropped_socket_stops_dialling,

@@ -228,6 +228,7 @@ fn omq_type(ty: SocketType) -> omq_tokio::SocketType {
         SocketType::Push => O::Push,
         SocketType::XPub => O::XPub,
         SocketType::XSub => O::XSub,
+        SocketType::Stream => O::Stream,
     }
 }
 

@@ -256,6 +256,7 @@ fn lz_type(ty: SocketType) -> zmq::SocketType {
         SocketType::Push => zmq::PUSH,
         SocketType::XPub => zmq::XPUB,
         SocketType::XSub => zmq::XSUB,
+        SocketType::Stream => zmq::STREAM,
     }
 }
 
@@ -578,6 +579,7 @@ impl ZSock {
             SocketType::Push => Self::Push(zeromq::PushSocket::with_options(opts())),
             SocketType::Pull => Self::Pull(zeromq::PullSocket::with_options(opts())),
             SocketType::Pair => return Err("zmq.rs has no PAIR socket".into()),
+            SocketType::Stream => return Err("zmq.rs has no STREAM socket".into()),
         })
     }
 

@@ -49,6 +49,7 @@ pub mod net;
 mod options;
 mod outbound;
 mod proxy;
+mod raw;
 mod rounds;
 mod runtime;
 mod signal;

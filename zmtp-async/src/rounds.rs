@@ -131,7 +131,9 @@ impl<I: Io> Shared<I> {
         let mut clock = Clock::default();
         let Self { state, io, inproc } = self;
         inproc.flush(state, &mut clock);
-        if io.flush(&mut Round::new(state, &mut clock)) {
+        // A write may leave an action (a STREAM peer closed once its output is written): the
+        // driver task carries it out.
+        if io.flush(&mut Round::new(state, &mut clock)) || state.machine().has_action() {
             state.drain_events();
             state.wake_ready();
             state.notify_driver();

@@ -103,6 +103,7 @@ impl Config {
             TypeArg::Push => (SocketType::Push, Role::SendOnly),
             TypeArg::Pull => (SocketType::Pull, Role::RecvOnly),
             TypeArg::Pair => (SocketType::Pair, Role::Both),
+            TypeArg::Stream => (SocketType::Stream, Role::Both),
         };
         // First, so that a security mistake is reported before anything else.
         let mut notes = Vec::new();
@@ -147,6 +148,11 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
 
         let mut options = SocketOptions::default();
+        if args.identity.is_some() && socket_type == SocketType::Stream {
+            return Err(Failure::error(
+                "--identity: a stream socket announces no routing id (it speaks no ZMTP)",
+            ));
+        }
         if let Some(id) = &args.identity {
             let id = bytes_of(id, "--identity")?;
             if id.len() > 255 {

@@ -85,6 +85,10 @@ pub(crate) enum TypeArg {
     Pull,
     /// PAIR: send stdin lines, print what arrives.
     Pair,
+    /// STREAM: raw TCP peers, no ZMTP. Each line is a peer's routing id and data (a chunk
+    /// read); an empty data field announces a connection or its end. Send `ID<TAB>data` to
+    /// write data raw, `ID<TAB>` (empty data) to close that peer. Use --hex for binary data.
+    Stream,
 }
 
 impl TypeArg {
@@ -103,6 +107,7 @@ impl TypeArg {
             Self::Push => T::Push,
             Self::Pull => T::Pull,
             Self::Pair => T::Pair,
+            Self::Stream => T::Stream,
         }
     }
 }

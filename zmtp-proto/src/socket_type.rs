@@ -34,6 +34,11 @@ pub enum SocketType {
     XPub,
     /// Subscriber that sends subscriptions as messages.
     XSub,
+    /// Raw TCP peers (`ZMQ_STREAM`): no greeting, no framing; each chunk read arrives as
+    /// `[routing id, data]`. It speaks no ZMTP, so it is never announced in metadata, is not
+    /// among [`SocketType::ALL`] and is compatible with no ZMTP type (see
+    /// `socket/raw_peers.rs`).
+    Stream,
 }
 
 impl SocketType {
@@ -66,6 +71,7 @@ impl SocketType {
             Self::Push => "PUSH",
             Self::XPub => "XPUB",
             Self::XSub => "XSUB",
+            Self::Stream => "STREAM",
         }
     }
 
@@ -89,6 +95,8 @@ impl SocketType {
             Push => peer == Pull,
             Pull => peer == Push,
             Pair => peer == Pair,
+            // No handshake: a STREAM socket's peers are raw byte streams, never ZMTP sockets.
+            Stream => false,
         }
     }
 
@@ -100,6 +108,18 @@ impl SocketType {
     /// Whether this type sends subscriptions upstream (SUB, XSUB).
     pub fn is_subscriber(self) -> bool {
         matches!(self, Self::Sub | Self::XSub)
+    }
+
+    /// Whether this type talks to raw byte streams instead of ZMTP peers (STREAM).
+    ///
+    /// ```
+    /// use zmtp_proto::SocketType;
+    /// assert!(SocketType::Stream.is_raw());
+    /// assert_eq!(SocketType::from_name(b"STREAM"), None); // never announced by a ZMTP peer
+    /// assert_eq!("stream".parse::<SocketType>(), Ok(SocketType::Stream));
+    /// ```
+    pub fn is_raw(self) -> bool {
+        self == Self::Stream
     }
 
     /// Whether this type filters by subscriptions on send (PUB, XPUB).
@@ -116,9 +136,12 @@ impl std::fmt::Display for SocketType {
 
 impl std::str::FromStr for SocketType {
     type Err = String;
-    /// Parses a socket type name, case-insensitively (`"req"`, `"ROUTER"`).
+    /// Parses a socket type name, case-insensitively (`"req"`, `"ROUTER"`, `"stream"`).
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::from_name(s.to_ascii_uppercase().as_bytes())
-            .ok_or_else(|| format!("unknown socket type {s:?}"))
+        let upper = s.to_ascii_uppercase();
+        if upper == "STREAM" {
+            return Ok(Self::Stream);
+        }
+        Self::from_name(upper.as_bytes()).ok_or_else(|| format!("unknown socket type {s:?}"))
     }
 }

@@ -23,6 +23,7 @@ pub mod restart;
 pub mod robustness;
 pub mod security;
 pub mod semantics;
+pub mod stream;
 pub mod volume;
 
 pub use api::*;
@@ -55,4 +56,5 @@ pub use restart::*;
 pub use robustness::*;
 pub use security::*;
 pub use semantics::*;
+pub use stream::*;
 pub use volume::*;

@@ -48,6 +48,7 @@
 //! ```
 
 mod carry;
+mod raw;
 mod receive;
 mod secure;
 mod timer;
@@ -72,6 +73,7 @@ use crate::socket_type::SocketType;
 
 pub use carry::Carried;
 use carry::Carry;
+pub use raw::RAW_READ_CAP;
 pub use receive::MAX_INBOUND_BYTES;
 use receive::{complete_frames, Receive};
 use timer::{Timer, TimerTable};
@@ -175,6 +177,8 @@ pub struct Connection {
     /// In message mode (in-process), what carries whole messages instead of `output`
     /// (`carry.rs`).
     carry: Option<Box<Carry>>,
+    /// A STREAM socket's raw connection (`raw.rs`): no greeting, no framing.
+    raw: Option<raw::Raw>,
 }
 
 impl Connection {
@@ -211,6 +215,9 @@ impl Connection {
     }
 
     fn build(config: ConnectionConfig, now: Instant, entropy: Option<[u8; 32]>) -> Self {
+        if config.socket_type.is_raw() {
+            return Self::raw(config, now);
+        }
         let (mechanism, error) = match config.mechanism.build(entropy) {
             Ok(m) => (m, None),
             Err(e) => (Mechanism::Null(crate::mechanism::Null::new()), Some(e)),
@@ -242,6 +249,7 @@ impl Connection {
             events: VecDeque::new(),
             output,
             carry: None,
+            raw: None,
         };
         if let Some(e) = error {
             tracing::error!(error = %e, "ZMTP connection cannot start");
@@ -295,6 +303,7 @@ impl Connection {
             events: VecDeque::new(),
             output,
             carry,
+            raw: None,
         };
         if ours.is_compatible(theirs) {
             conn.peer = Some(peer.clone());
@@ -551,6 +560,9 @@ impl Connection {
     fn decode_inner(&mut self) -> Result<(), Error> {
         self.input.paused = false;
         self.input.resume_below = 0;
+        if self.raw.is_some() {
+            return self.decode_raw();
+        }
         if self.state == State::Greeting {
             let used = self.greeting.feed(&self.input.arena)?;
             self.input.arena.advance(used);
@@ -853,6 +865,9 @@ impl Connection {
             carry.push(Msg::from_frames(envelope.iter().chain(frames).cloned()));
             return Ok(());
         }
+        if self.raw.is_some() {
+            return self.send_raw(envelope, frames);
+        }
         if let Some(cipher) = self.cipher.as_deref_mut() {
             return cipher.seal_message(envelope, frames, self.output.buf_mut());
         }
@@ -877,6 +892,9 @@ impl Connection {
         if let Some(carry) = self.carry.as_deref_mut() {
             carry.push(Msg::copy_from_slice(body));
             return Ok(());
+        }
+        if self.raw.is_some() {
+            return self.send_raw(&[], &[Frame::copy_from_slice(body)]);
         }
         if let Some(cipher) = self.cipher.as_deref_mut() {
             cipher.seal_frame(0, body, self.output.buf_mut());
@@ -949,12 +967,14 @@ impl Connection {
     /// Marks `n` bytes of the pending output as written.
     pub fn advance_transmit(&mut self, n: usize) {
         self.output.advance(n);
+        self.close_if_flushed();
     }
 
     /// Moves all pending output into `out` as owned buffers, for completion-based I/O that
     /// keeps the buffers while the kernel writes them. The output counts as written.
     pub fn take_transmit(&mut self, out: &mut Vec<Bytes>) {
         self.output.take(out);
+        self.close_if_flushed();
     }
 
     // ----------------------------------------------------------------------------------------

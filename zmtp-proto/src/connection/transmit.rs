@@ -102,6 +102,19 @@ impl Transmit {
         }
     }
 
+    /// Queues `body` as it is, without a frame header (a raw connection, `raw.rs`): a large
+    /// shared body as its own segment, anything else copied into the coalescing buffer.
+    pub(super) fn write_raw(&mut self, body: &Frame) {
+        match body.as_shared() {
+            Some(shared) if shared.len() >= self.zero_copy_threshold => {
+                self.flush_buf_to_segments();
+                self.segments_len += shared.len();
+                self.segments.push_back(shared.clone());
+            }
+            _ => self.buf.extend_from_slice(body),
+        }
+    }
+
     fn flush_buf_to_segments(&mut self) {
         if !self.buf.is_empty() {
             let head = self.buf.split().freeze();

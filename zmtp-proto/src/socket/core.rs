@@ -431,6 +431,8 @@ impl Core {
         }
         if redial {
             self.schedule(id);
+            // A notification (`router_notify`, STREAM) may wait in its stranded queue.
+            self.mark_readable(id);
         } else if zombie {
             let p = self.peer_mut(id).expect("live");
             p.zombie = true;

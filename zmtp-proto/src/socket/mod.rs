@@ -47,6 +47,7 @@ mod options;
 mod options_effects;
 mod pipeline;
 mod pubsub;
+mod raw_peers;
 mod reqrep;
 mod router;
 mod stream;
@@ -202,6 +203,7 @@ enum Kind {
     Push,
     Pull,
     Pair,
+    Stream(raw_peers::RawPeers),
 }
 
 /// A ZeroMQ socket of one of the eleven standard types, without I/O.
@@ -231,6 +233,9 @@ impl Socket {
             SocketType::Push => Kind::Push,
             SocketType::Pull => Kind::Pull,
             SocketType::Pair => Kind::Pair,
+            SocketType::Stream => {
+                Kind::Stream(raw_peers::RawPeers::new(options.seed.unwrap_or(FIXED_SEED)))
+            }
         };
         Self {
             core: Core::new(socket_type, options, now),
@@ -265,6 +270,9 @@ impl Socket {
     pub fn connect(&mut self, endpoint: impl Into<Arc<str>>, now: Instant) -> PeerId {
         self.core.now = now;
         let id = self.core.add_connect(endpoint.into());
+        if let Kind::Stream(raw) = &mut self.kind {
+            raw.on_connect(&mut self.core, id);
+        }
         if !self.core.options.immediate && self.takes_unconnected_peers() {
             self.core.set_routable(id, true);
         }
@@ -327,6 +335,9 @@ impl Socket {
         if let Some(info) = info {
             self.on_inactive(peer, &info);
         }
+        if self.stream_detach(peer, now) {
+            return;
+        }
         self.core.detach(peer);
     }
 
@@ -339,6 +350,9 @@ impl Socket {
         if let Kind::Router(router) = &mut self.kind {
             // Connected or waiting to redial, the peer held its identity until now.
             router.forget(&self.core, peer);
+        }
+        if let Kind::Stream(raw) = &mut self.kind {
+            raw.forget(&self.core, peer);
         }
         self.core.disconnect(peer);
     }
@@ -389,6 +403,7 @@ impl Socket {
     pub fn routing_table_len(&self) -> usize {
         match &self.kind {
             Kind::Router(router) => router.len(),
+            Kind::Stream(raw) => raw.len(),
             _ => 0,
         }
     }
@@ -504,6 +519,9 @@ impl Socket {
             // Nothing here resumes a decoder: the result goes straight back (see recv_into).
             return pipeline::send_round_robin(&mut self.core, msg);
         }
+        if let Kind::Stream(_) = self.kind {
+            return self.stream_send(msg);
+        }
         let core = &mut self.core;
         let result = match &mut self.kind {
             // Sent above without the match; the same call, should it ever come here.
@@ -513,6 +531,7 @@ impl Socket {
             Kind::Rep(rep) => rep.send(core, msg),
             Kind::Pub(p) => p.send(core, msg),
             Kind::Pull => Err(Error::NotSupported("PULL sockets cannot send")),
+            Kind::Stream(_) => unreachable!("sent above"),
             Kind::Sub(sub) => {
                 // XSUB takes the message by value.
                 let owned = std::mem::take(msg);
@@ -575,6 +594,10 @@ impl Socket {
                 Ok(msg)
             }
             Kind::Router(router) => Ok(router.recv(core)),
+            Kind::Stream(raw) => {
+                let mut msg = Msg::new();
+                Ok(raw.recv_into(core, &mut msg).then_some(msg))
+            }
             Kind::Pub(p) => p.recv(core),
             Kind::Sub(sub) => Ok(sub.recv(core)),
             Kind::Push => Err(Error::NotSupported("PUSH sockets cannot receive")),
@@ -610,6 +633,7 @@ impl Socket {
             // Received above without the match; the same call, should it ever come here.
             Kind::Dealer | Kind::Pull | Kind::Pair => Ok(core.next_inbound(msg, |_| ()).is_some()),
             Kind::Router(router) => Ok(router.recv_into(core, msg)),
+            Kind::Stream(raw) => Ok(raw.recv_into(core, msg)),
             Kind::Sub(sub) => Ok(sub.recv_into(core, msg)),
             Kind::Req(req) => req.recv_into(core, msg),
             Kind::Rep(rep) => rep.recv_into(core, msg),
@@ -776,6 +800,10 @@ impl Socket {
                 Ok(())
             }
             Kind::Pair => pipeline::pair_on_active(&mut self.core, id),
+            Kind::Stream(raw) => {
+                raw.on_active(&mut self.core, id);
+                Ok(())
+            }
             _ => Ok(()),
         };
         if let Err(error) = refusal {
@@ -791,11 +819,14 @@ impl Socket {
             p.ignored = !admitted;
         }
         let remote = self.core.remote_of(id);
-        self.core.events.push_back(SocketEvent::HandshakeSucceeded {
-            peer: id,
-            info,
-            remote,
-        });
+        if !matches!(self.kind, Kind::Stream(_)) {
+            // A raw peer has no handshake: libzmq reports none either.
+            self.core.events.push_back(SocketEvent::HandshakeSucceeded {
+                peer: id,
+                info,
+                remote,
+            });
+        }
         if !admitted {
             tracing::debug!("ignoring a peer whose routing id is in use");
             return;
@@ -820,6 +851,7 @@ impl Socket {
     fn on_inactive(&mut self, id: PeerId, info: &PeerInfo) {
         match &mut self.kind {
             Kind::Router(router) => router.on_inactive(&mut self.core, id, info),
+            Kind::Stream(raw) => raw.on_inactive(&mut self.core, id),
             Kind::Pub(p) => p.on_inactive(&mut self.core, id),
             _ => {}
         }

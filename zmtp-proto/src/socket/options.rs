@@ -114,6 +114,15 @@ pub struct SocketOptions {
     /// [`SocketOptions::RECONNECT_STOP_AFTER_DISCONNECT`]); 0, the default, never stops.
     /// A peer that stops is removed with its queue, as after `disconnect`.
     pub reconnect_stop: u8,
+    /// STREAM: deliver `[routing id, ""]` when a raw peer connects and when it disconnects
+    /// (`ZMQ_STREAM_NOTIFY`; on by default, as in libzmq). Other types ignore it.
+    pub stream_notify: bool,
+    /// STREAM: the routing id of the peer made by the next `connect` instead of a generated
+    /// one (`ZMQ_CONNECT_ROUTING_ID`); that `connect` consumes it. Not empty, at most 255
+    /// bytes. An id already in use is replaced by a generated one and logged (libzmq
+    /// asserts); `Socket::connect_stream` in zmtp-async refuses it instead. (libzmq's ROUTER
+    /// takes this option too; ours does not yet.)
+    pub connect_routing_id: Option<Bytes>,
 
     // ---- transport (OS) options: applied by the driver to its TCP sockets ------------------
     /// How long a TCP dial may take before it counts as failed and is retried after
@@ -186,6 +195,8 @@ impl Default for SocketOptions {
             xpub_manual: false,
             invert_matching: false,
             reconnect_stop: 0,
+            stream_notify: true,
+            connect_routing_id: None,
             connect_timeout: None,
             tcp_keepalive: None,
             tcp_keepalive_idle: None,
@@ -253,6 +264,18 @@ impl SocketOptions {
             "router_notify: ROUTER only",
             &[Router],
         )?;
+        only(
+            self.connect_routing_id.is_some(),
+            "connect_routing_id: STREAM only",
+            &[Stream],
+        )?;
+        if self
+            .connect_routing_id
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || r.len() > 255)
+        {
+            return Err(Error::InvalidOption("connect_routing_id: 1 to 255 bytes"));
+        }
         only(
             self.probe_router,
             "probe_router: ROUTER, DEALER and REQ only",

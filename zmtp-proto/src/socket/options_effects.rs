@@ -202,6 +202,24 @@ mod tests {
     }
 
     #[test]
+    fn router_notify_disconnect_of_a_connect_side_peer_is_delivered() {
+        // A connect-side peer is redialled, not removed: its disconnect notification must
+        // still be receivable at once (found while building STREAM, whose notifications
+        // take the same path).
+        let mut r = SocketOptions::default();
+        r.router_notify = SocketOptions::NOTIFY_DISCONNECT;
+        let mut o = SocketOptions::default();
+        o.routing_id = bytes::Bytes::from_static(b"D");
+        let (mut router, pr, _dealer, _pd, now) =
+            pair(SocketType::Router, r, SocketType::Dealer, o);
+        router.detach(pr, now);
+        assert_eq!(
+            router.recv().unwrap().map(|m| frames(&m)),
+            Some(vec![b"D".to_vec(), vec![]])
+        );
+    }
+
+    #[test]
     fn welcome_message_reaches_a_subscriber() {
         let mut p = SocketOptions::default();
         p.xpub_welcome_msg = Some(bytes::Bytes::from_static(b"WELCOME"));

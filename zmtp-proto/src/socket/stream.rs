@@ -119,13 +119,22 @@ impl<'a> PeerStream<'a> {
     /// Marks `n` bytes of the output as written and refills it from the peer's queue.
     pub fn advance_transmit(mut self, n: usize) {
         self.conn_mut().advance_transmit(n);
-        self.socket.core.refresh_peer(self.peer);
+        self.after_output();
     }
 
     /// Moves all pending output into `out` (owned buffers for completion-based writes) and
     /// refills it from the peer's queue up to one batch.
     pub fn take_transmit(mut self, out: &mut Vec<Bytes>) {
         self.conn_mut().take_transmit(out);
-        self.socket.core.refresh_peer(self.peer);
+        self.after_output();
+    }
+
+    fn after_output(mut self) {
+        // A raw (STREAM) connection closes itself once the output before a close is written.
+        if self.conn_mut().has_events() {
+            self.socket.after_input(self.peer, true);
+        } else {
+            self.socket.core.refresh_peer(self.peer);
+        }
     }
 }
