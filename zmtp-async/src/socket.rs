@@ -176,6 +176,14 @@ impl<R: Runtime> Socket<R> {
     pub async fn bind(&self, endpoint: &str) -> io::Result<String> {
         self.refuse_if_terminated()?;
         if endpoint.starts_with("inproc://") {
+            crate::state::refuse_raw_over_inproc(self.socket_type(), endpoint).map_err(|e| {
+                endpoint_error(
+                    EndpointOp::Bind,
+                    endpoint,
+                    io::ErrorKind::InvalidInput,
+                    e.reason,
+                )
+            })?;
             return crate::inproc::bind(&mut self.shared.lock(), endpoint);
         }
         let parsed: Endpoint = endpoint.parse().map_err(|e| {

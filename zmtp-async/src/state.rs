@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use zmtp_proto::endpoint::{Endpoint, EndpointError};
 use zmtp_proto::socket::{PeerId, SendError, Socket as Machine, SocketEvent};
-use zmtp_proto::{Error, Msg};
+use zmtp_proto::{Error, Msg, SocketType};
 
 use crate::monitor::MonitorEvent;
 use crate::signal::Signal;
@@ -234,7 +234,9 @@ impl SocketState {
     /// assert!(s.disconnect("tcp://127.0.0.1:5555", Instant::now()));
     /// ```
     pub fn connect(&mut self, endpoint: &str, now: Instant) -> Result<PeerId, EndpointError> {
-        if !zmtp_proto::endpoint::is_inproc(endpoint) {
+        if zmtp_proto::endpoint::is_inproc(endpoint) {
+            refuse_raw_over_inproc(self.machine.socket_type(), endpoint)?;
+        } else {
             Endpoint::parse_dial(endpoint)?;
         }
         let peer = self.machine.connect(endpoint, now);
@@ -668,6 +670,21 @@ impl SocketState {
     pub fn is_finished(&self) -> bool {
         self.finished
     }
+}
+
+/// A STREAM socket carries raw bytes and `inproc://` carries whole messages: the two do not
+/// meet, so binding or connecting one to an inproc endpoint is refused at once.
+pub(crate) fn refuse_raw_over_inproc(
+    socket_type: SocketType,
+    endpoint: &str,
+) -> Result<(), EndpointError> {
+    if socket_type == SocketType::Stream {
+        return Err(EndpointError {
+            endpoint: endpoint.to_owned(),
+            reason: "a STREAM socket carries raw bytes; inproc:// carries messages (use tcp:// or ipc://)",
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

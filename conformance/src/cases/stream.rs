@@ -456,3 +456,46 @@ pub async fn stream_slow_reader<D: Driver>() {
     s.send(routed(&slow, Bytes::new())).await.expect("close");
     assert_eq!(join::<D, _>(reader).await, TOTAL);
 }
+
+/// A STREAM socket carries raw bytes and `inproc://` carries whole messages, so binding or
+/// connecting one to an inproc endpoint is refused at once with an endpoint error naming it
+/// (not accepted and then failing, or redialling, in the background). Other sockets keep using
+/// the name.
+pub async fn stream_refuses_inproc<D: Driver>() {
+    let name = format!("inproc://stream-refused-{}", D::NAME);
+    let s = stream_socket::<D>(linger());
+    for (operation, result) in [
+        (zmtp_proto::EndpointOp::Bind, s.bind(&name).await.map(drop)),
+        (zmtp_proto::EndpointOp::Connect, s.connect(&name).await),
+    ] {
+        let e = result.expect_err("STREAM over inproc must be refused");
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{}: {e}",
+            D::NAME
+        );
+        match Error::of(&e) {
+            Some(Error::Endpoint {
+                operation: op,
+                endpoint,
+                ..
+            }) => {
+                assert_eq!(*op, operation, "{}", D::NAME);
+                assert_eq!(*endpoint, name, "{}", D::NAME);
+            }
+            other => panic!("{}: {other:?}", D::NAME),
+        }
+    }
+    assert_eq!(s.peer_count(), 0, "{}: no peer was made", D::NAME);
+    // The name is still free for a pair of message sockets.
+    let pull = D::socket(SocketType::Pull, linger());
+    pull.bind(&name).await.expect("bind the name");
+    let push = D::socket(SocketType::Push, linger());
+    push.connect(&name).await.expect("connect");
+    push.send(Msg::from("still works")).await.expect("send");
+    let m = within::<D, _>(LIMIT, "the inproc message", pull.recv())
+        .await
+        .expect("recv");
+    assert_eq!(m.frames()[0].as_ref(), b"still works");
+}
