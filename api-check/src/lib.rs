@@ -156,6 +156,18 @@ pub fn compio_round() -> std::io::Result<()> {
         let err = pull.bind("tcp://no-such-host.invalid:*").await.unwrap_err();
         assert_eq!(describe(&err), "no such host or interface");
         assert!(driver_compio::running_sockets() >= 2);
+        // STREAM (raw TCP): one socket names its connection with `connect_stream`, the other
+        // hears `[its id, ""]` when the connection is made, then the raw bytes.
+        let server = Socket::new(SocketType::Stream);
+        let raw_endpoint = server.bind("tcp://127.0.0.1:*").await?;
+        let client = Socket::new(SocketType::Stream);
+        let id = client.connect_stream(&raw_endpoint, Some(b"me")).await?;
+        assert_eq!(&id[..], b"me");
+        client.send([&id[..], &b"raw bytes"[..]]).await?;
+        let hello = server.recv().await?;
+        assert!(hello.frames()[1].is_empty());
+        let data = server.recv().await?;
+        assert_eq!(data.frames()[1], b"raw bytes"[..]);
         std::io::Result::Ok(())
     })?
 }
