@@ -286,6 +286,7 @@ macro_rules! conformance_tests {
             stream_tcp_client_python, stream_tcp_server_python, stream_to_libzmq_stream,
             stream_from_libzmq_stream, stream_garbage_is_data, stream_connection_churn,
             stream_huge_write_unread_is_bounded, stream_slow_reader, stream_refuses_inproc,
+            stream_over_ipc,
             // The API as libzmq users expect it (issue 21); `process_shutdown` runs alone, in
             // each driver's `tests/shutdown.rs`.
             close_wakes_waiters, close_with_linger_bounds_close, dropped_socket_stops_dialling,

@@ -499,3 +499,45 @@ pub async fn stream_refuses_inproc<D: Driver>() {
         .expect("recv");
     assert_eq!(m.frames()[0].as_ref(), b"still works");
 }
+
+/// STREAM over `ipc://` is a byte stream like tcp: a Unix-socket client (a thread with
+/// `std::os::unix::net`) is announced, its bytes arrive as `[id, data]`, our reply is written
+/// raw, and its close is announced.
+pub async fn stream_over_ipc<D: Driver>() {
+    let path = std::env::temp_dir().join(format!(
+        "monocoque-stream-{}-{}.sock",
+        D::NAME,
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let s = stream_socket::<D>(linger());
+    let ep = format!("ipc://{}", path.display());
+    s.bind(&ep).await.expect("bind ipc");
+    let client_path = path.clone();
+    let client = std::thread::spawn(move || {
+        let mut c = std::os::unix::net::UnixStream::connect(&client_path).expect("connect");
+        c.write_all(b"ping over ipc").expect("write");
+        let mut reply = [0u8; 4];
+        c.read_exact(&mut reply).expect("read the reply");
+        reply
+    });
+    let (id, hello) = recv2::<D>(&s).await;
+    assert!(
+        hello.is_empty(),
+        "{}: the connection is announced first",
+        D::NAME
+    );
+    let mut got = Vec::new();
+    while got.len() < b"ping over ipc".len() {
+        let (from, data) = recv2::<D>(&s).await;
+        assert_eq!(from, id, "{}", D::NAME);
+        got.extend_from_slice(&data);
+    }
+    assert_eq!(got, b"ping over ipc", "{}", D::NAME);
+    s.send(routed(&id, "pong")).await.expect("send");
+    assert_eq!(&join::<D, _>(client).await, b"pong", "{}", D::NAME);
+    // The client has closed its end: the disconnection is announced.
+    let (gone, bye) = recv2::<D>(&s).await;
+    assert_eq!((gone, bye.is_empty()), (id, true), "{}", D::NAME);
+    let _ = std::fs::remove_file(&path);
+}
