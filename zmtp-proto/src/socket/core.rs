@@ -1,6 +1,10 @@
 //! What every socket type shares: the peer slab, per-peer send queues with high-water marks,
 //! round-robin and fair-queue scheduling, reconnection timers and the lists that tell a driver
-//! which peers have work.
+//! which peers have work. The slab itself is in `core/slab.rs`, the timer heap and closing in
+//! `core/timers.rs`; the message movers ([`Outgoing`], [`Target`]) in `transfer.rs`.
+
+mod slab;
+mod timers;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -18,6 +22,8 @@ use crate::error::Error;
 use crate::mechanism::curve::crypto::Keystream;
 use crate::message::{Frame, Msg};
 use crate::socket_type::SocketType;
+use slab::{peer_in, SlabEntry};
+use timers::next_backoff;
 
 /// Bytes encoded ahead into a connection's output before further messages wait in the peer's
 /// queue: enough for one large write, small enough that the high-water mark still means
@@ -95,12 +101,6 @@ impl Peer {
     fn has_inbound(&self) -> bool {
         !self.stranded_in.is_empty() || self.conn.as_ref().is_some_and(|c| c.inbound_len() > 0)
     }
-}
-
-#[derive(Debug)]
-struct SlabEntry {
-    generation: u32,
-    peer: Option<Peer>,
 }
 
 /// State shared by all socket types.
@@ -192,73 +192,6 @@ impl Core {
             }
             _ => Connection::new(config, self.now),
         }
-    }
-
-    // ---- slab ---------------------------------------------------------------------------
-
-    pub(crate) fn peer(&self, id: PeerId) -> Option<&Peer> {
-        let slot = self.slots.get(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.peer.as_ref()
-    }
-
-    pub(crate) fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
-        peer_in(&mut self.slots, id)
-    }
-
-    pub(crate) fn peer_at(&self, index: usize) -> Option<PeerId> {
-        let slot = self.slots.get(index)?;
-        slot.peer.as_ref().map(|_| PeerId {
-            index: index as u32,
-            generation: slot.generation,
-        })
-    }
-
-    fn insert(&mut self, peer: Peer) -> PeerId {
-        if let Some(index) = self.free.pop() {
-            let slot = &mut self.slots[index as usize];
-            slot.peer = Some(peer);
-            PeerId {
-                index,
-                generation: slot.generation,
-            }
-        } else {
-            self.slots.push(SlabEntry {
-                generation: 0,
-                peer: Some(peer),
-            });
-            PeerId {
-                index: (self.slots.len() - 1) as u32,
-                generation: 0,
-            }
-        }
-    }
-
-    fn remove(&mut self, id: PeerId) {
-        if self.peer(id).is_none() {
-            return;
-        }
-        let slot = &mut self.slots[id.index as usize];
-        slot.peer = None;
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(id.index);
-        self.round_robin_remove(id);
-    }
-
-    /// All live peers.
-    pub(crate) fn peer_ids(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.peer.as_ref().filter(|p| !p.zombie).map(|_| PeerId {
-                index: i as u32,
-                generation: s.generation,
-            })
-        })
-    }
-
-    pub(crate) fn peer_count(&self) -> usize {
-        self.peer_ids().count()
     }
 
     // ---- topology -------------------------------------------------------------------------
@@ -795,40 +728,6 @@ impl Core {
         }
     }
 
-    // ---- timers ---------------------------------------------------------------------------
-
-    fn schedule(&mut self, id: PeerId) {
-        let Some(p) = self.peer_mut(id) else { return };
-        let conn_deadline = p.conn.as_ref().and_then(Connection::poll_timeout);
-        let deadline = match (conn_deadline, p.redial_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        match deadline {
-            Some(d) if p.scheduled.is_none_or(|s| d < s) => {
-                p.scheduled = Some(d);
-                self.timers.push(Reverse((d, id.index, id.generation)));
-            }
-            // Nothing to wait for any more (a handshake completed, say): the entry in the
-            // heap is stale and must not keep `poll_timeout` (and the driver's timer) armed.
-            None => p.scheduled = None,
-            Some(_) => {}
-        }
-        self.prune_timers();
-    }
-
-    /// Drops stale entries (of removed peers, or superseded) from the top of the timer heap,
-    /// so that `poll_timeout` reports a deadline only when something is due then.
-    fn prune_timers(&mut self) {
-        while let Some(&Reverse((t, index, generation))) = self.timers.peek() {
-            let id = PeerId { index, generation };
-            if self.peer(id).is_some_and(|p| p.scheduled == Some(t)) {
-                break;
-            }
-            self.timers.pop();
-        }
-    }
-
     /// True if `poll_transmit` has a peer to hand out.
     #[inline]
     pub(crate) fn has_tx_ready(&self) -> bool {
@@ -839,137 +738,6 @@ impl Core {
     pub(crate) fn poll_inproc_transmit(&mut self) -> Option<PeerId> {
         self.pop_with_output(true)
     }
-
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
-        // Once handle_timeout has seen the linger deadline it is no longer a deadline: returning
-        // it again would make a driver that sleeps until poll_timeout spin.
-        let linger = self.linger_deadline.filter(|&d| d > self.now);
-        match (t, linger) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Fires expired peer timers; returns the peers whose connection may have changed.
-    pub(crate) fn expire_timers(&mut self, now: Instant, expired: &mut Vec<PeerId>) {
-        self.now = now;
-        while let Some(&Reverse((t, index, generation))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
-            let id = PeerId { index, generation };
-            let Some(p) = self.peer_mut(id) else { continue };
-            if p.scheduled != Some(t) {
-                continue;
-            }
-            p.scheduled = None;
-            let mut dial = None;
-            if p.redial_at.is_some_and(|r| r <= now) {
-                p.redial_at = None;
-                p.dialing = true;
-                dial = p.endpoint.clone();
-            }
-            if let Some(conn) = p.conn.as_mut() {
-                conn.handle_timeout(now);
-            }
-            if let Some(endpoint) = dial {
-                self.push_action(Action::Dial { peer: id, endpoint });
-            }
-            expired.push(id);
-        }
-    }
-
-    // ---- closing --------------------------------------------------------------------------
-
-    pub(crate) fn close(&mut self) {
-        if self.closing {
-            return;
-        }
-        self.closing = true;
-        self.linger_deadline = self.options.linger.map(|l| self.now + l);
-        // Peers still waiting to be dialled have nothing to flush to, unless messages are
-        // queued for them: like libzmq, those keep dialling until linger runs out.
-        let give_up = self.linger_deadline.is_some_and(|d| d <= self.now);
-        let idle: Vec<PeerId> = self
-            .peer_ids()
-            .filter(|&id| {
-                self.peer(id)
-                    .is_some_and(|p| p.conn.is_none() && (give_up || p.out.is_empty()))
-            })
-            .collect();
-        for id in idle {
-            self.remove(id);
-        }
-    }
-
-    /// Changes the linger time; on a closing socket the new time counts from now (see
-    /// `Socket::set_linger`).
-    pub(crate) fn set_linger(&mut self, linger: Option<Duration>) {
-        self.options.linger = linger;
-        if self.closing {
-            self.linger_deadline = linger.map(|l| self.now + l);
-            if self.linger_deadline.is_some_and(|d| d <= self.now) {
-                // Nothing more is delivered: peers still waiting to be dialled go now.
-                let idle: Vec<PeerId> = self
-                    .peer_ids()
-                    .filter(|&id| self.peer(id).is_some_and(|p| p.conn.is_none()))
-                    .collect();
-                for id in idle {
-                    self.remove(id);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn linger_deadline(&self) -> Option<Instant> {
-        self.linger_deadline
-    }
-
-    pub(crate) fn is_closing(&self) -> bool {
-        self.closing
-    }
-
-    /// True once a closing socket has flushed everything or its linger time is up.
-    pub(crate) fn is_closed(&self) -> bool {
-        if !self.closing {
-            return false;
-        }
-        if self.linger_deadline.is_some_and(|d| self.now >= d) {
-            return true;
-        }
-        self.peer_ids().all(|id| {
-            self.peer(id).is_none_or(|p| {
-                p.out.is_empty()
-                    && p.conn
-                        .as_ref()
-                        .is_none_or(|c| !c.has_transmit() || c.error().is_some() || !c.is_active())
-            })
-        })
-    }
-}
-
-/// The live peer `id` in `slots` (a free function, so that callers keep the other fields of
-/// [`Core`] borrowable).
-fn peer_in(slots: &mut [SlabEntry], id: PeerId) -> Option<&mut Peer> {
-    let slot = slots.get_mut(id.index as usize)?;
-    if slot.generation != id.generation {
-        return None;
-    }
-    slot.peer.as_mut()
-}
-
-fn next_backoff(current: &mut Duration, ivl: Duration, max: Duration) -> Duration {
-    let delay = if current.is_zero() {
-        ivl
-    } else if max > ivl {
-        (*current * 2).min(max)
-    } else {
-        ivl
-    };
-    *current = delay;
-    delay
 }
 
 #[cfg(test)]
