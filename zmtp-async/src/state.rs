@@ -685,12 +685,12 @@ mod tests {
     /// Moves `from`'s output for `pf` into `to` as input for `pt`; true if anything moved.
     fn transfer(from: &mut Machine, pf: PeerId, to: &mut Machine, pt: PeerId) -> bool {
         let mut out = Vec::new();
-        if let Some(stream) = from.stream(pf) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = from.bytes(pf) {
+            view.take_transmit(&mut out);
         }
         for chunk in &out {
-            if let Some(stream) = to.stream(pt) {
-                stream.handle_input(chunk, Instant::now());
+            if let Some(view) = to.bytes(pt) {
+                view.handle_input(chunk, Instant::now());
             }
         }
         !out.is_empty()

@@ -17,14 +17,14 @@
 //! | [`endpoint`] | `tcp://` and `ipc://` endpoint strings |
 //! | [`connection`] | the per-connection machine tying the above together, with heartbeats |
 //! | [`message`] | multipart messages |
-//! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types; a peer's bytes through [`PeerStream`] |
+//! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types; a peer's bytes through [`PeerBytes`] |
 //!
 //! # The run loop
 //!
 //! Every machine follows the same contract: mutate with `handle_*` or a command verb (`send`),
 //! then drain every `poll_*` until it returns `None`, write what is pending, and sleep until
 //! `poll_timeout`. At the socket level, a driver carries out [`Socket::poll_action`]'s dials
-//! and closes, moves each peer's bytes through [`Socket::stream`], and hands the application
+//! and closes, moves each peer's bytes through [`Socket::bytes`], and hands the application
 //! [`Socket::recv`]'s whole messages. Two sockets pumped in memory:
 //!
 //! ```
@@ -47,11 +47,11 @@
 //! // Move bytes both ways until neither side has anything to write.
 //! fn pump(a: &mut Socket, pa: zmtp_proto::PeerId, b: &mut Socket, pb: zmtp_proto::PeerId, now: Instant) -> bool {
 //!     let mut out = Vec::new();
-//!     if let Some(stream) = a.stream(pa) {
-//!         stream.take_transmit(&mut out);
+//!     if let Some(view) = a.bytes(pa) {
+//!         view.take_transmit(&mut out);
 //!     }
-//!     if let Some(stream) = b.stream(pb) {
-//!         stream.handle_input(&out.concat(), now);
+//!     if let Some(view) = b.bytes(pb) {
+//!         view.handle_input(&out.concat(), now);
 //!     }
 //!     !out.is_empty()
 //! }
@@ -112,5 +112,5 @@ pub use greeting::Version;
 pub use mechanism::MechanismConfig;
 pub use message::{Frame, Msg};
 pub use metadata::Metadata;
-pub use socket::{Action, PeerId, PeerStream, SendError, Socket, SocketEvent, SocketOptions};
+pub use socket::{Action, PeerBytes, PeerId, SendError, Socket, SocketEvent, SocketOptions};
 pub use socket_type::SocketType;

@@ -229,7 +229,7 @@ impl Driver {
             match stream.write_vectored(&slices[..n]) {
                 Ok(0) => break,
                 Ok(k) => {
-                    if let Some(ps) = self.socket.stream(peer) {
+                    if let Some(ps) = self.socket.bytes(peer) {
                         ps.advance_transmit(k);
                     }
                     wrote = true;
@@ -254,7 +254,7 @@ impl Driver {
                     return true;
                 }
                 Ok(n) => {
-                    if let Some(ps) = self.socket.stream(peer) {
+                    if let Some(ps) = self.socket.bytes(peer) {
                         ps.handle_input(&self.buf[..n], Instant::now());
                     }
                     got = true;

@@ -396,13 +396,13 @@ fn shuttle(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant)
     fn one_way(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
         while from.poll_transmit().is_some() {}
         let mut out = Vec::new();
-        if let Some(stream) = from.stream(pf) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = from.bytes(pf) {
+            view.take_transmit(&mut out);
         }
         let bytes: Vec<u8> = out.iter().flat_map(|c| c.iter().copied()).collect();
         if !bytes.is_empty() {
-            if let Some(stream) = to.stream(pt) {
-                stream.handle_input(&bytes, now);
+            if let Some(view) = to.bytes(pt) {
+                view.handle_input(&bytes, now);
             }
         }
         !bytes.is_empty()

@@ -509,12 +509,12 @@ fn router_keeps_identity_of_connect_side_peer_across_redial() {
 /// Moves bytes from `from` to `to` once; true if any moved.
 fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
     let mut out = Vec::new();
-    if let Some(stream) = from.stream(pf) {
-        stream.take_transmit(&mut out);
+    if let Some(view) = from.bytes(pf) {
+        view.take_transmit(&mut out);
     }
     for chunk in &out {
-        if let Some(stream) = to.stream(pt) {
-            stream.handle_input(chunk, now);
+        if let Some(view) = to.bytes(pt) {
+            view.handle_input(chunk, now);
         }
     }
     !out.is_empty()

@@ -749,12 +749,12 @@ mod tests {
 
     fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
         let mut out = Vec::new();
-        if let Some(stream) = from.stream(pf) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = from.bytes(pf) {
+            view.take_transmit(&mut out);
         }
         for chunk in &out {
-            if let Some(stream) = to.stream(pt) {
-                stream.handle_input(chunk, now);
+            if let Some(view) = to.bytes(pt) {
+                view.handle_input(chunk, now);
             }
         }
         !out.is_empty()

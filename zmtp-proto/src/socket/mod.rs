@@ -45,11 +45,11 @@ mod lifecycle;
 mod messages;
 mod options;
 mod options_effects;
+mod peer_bytes;
 mod pipeline;
 mod pubsub;
 mod reqrep;
 mod router;
-mod stream;
 mod transfer;
 mod trie;
 
@@ -60,7 +60,7 @@ use bytes::Bytes;
 
 pub use messages::PeerMessages;
 pub use options::SocketOptions;
-pub use stream::PeerStream;
+pub use peer_bytes::PeerBytes;
 pub use trie::SubscriptionTrie;
 
 use self::core::Core;
@@ -411,10 +411,10 @@ impl Socket {
 
     // ---- bytes ----------------------------------------------------------------------------
 
-    /// The byte stream of `peer`, if it has a connection: the driver's reads go in and its
-    /// writes come out through it (see [`PeerStream`]).
-    pub fn stream(&mut self, peer: PeerId) -> Option<PeerStream<'_>> {
-        PeerStream::new(self, peer)
+    /// The bytes of `peer`, if it has a connection: the driver's reads go in and its
+    /// writes come out through it (see [`PeerBytes`]).
+    pub fn bytes(&mut self, peer: PeerId) -> Option<PeerBytes<'_>> {
+        PeerBytes::new(self, peer)
     }
 
     /// The connection of `peer`, if it has one, to read its state: whether it wants input

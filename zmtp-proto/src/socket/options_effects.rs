@@ -92,11 +92,11 @@ mod tests {
     /// Moves what `from` has to write for `pf` into `to`'s peer `pt`; true if it moved bytes.
     fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
         let mut out = Vec::new();
-        if let Some(s) = from.stream(pf) {
+        if let Some(s) = from.bytes(pf) {
             s.take_transmit(&mut out);
         }
         for chunk in &out {
-            if let Some(s) = to.stream(pt) {
+            if let Some(s) = to.bytes(pt) {
                 s.handle_input(chunk, now);
             }
         }
