@@ -17,8 +17,8 @@ use bytes::Bytes;
 
 use crate::util::{check_seq, oneshot, seq_msg, timeout, OneshotSender};
 use crate::{Driver, Msg, Sock, SocketOptions, SocketType};
-use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 use zmtp_proto::MechanismConfig;
+use zmtp_proto::{PlainCredentials, PlainUsers};
 
 /// How long any single receive waits before the case fails.
 pub const RECV_LIMIT: Duration = Duration::from_secs(10);

@@ -42,8 +42,8 @@ use bytes::{Buf, Bytes};
 use compio::buf::BufResult;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use zmtp_async::{remove_bound, Io, MonitorEvent, Round, Signal};
-use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::{Action, PeerId};
+use zmtp_proto::Endpoint;
+use zmtp_proto::{Action, PeerId};
 
 use crate::ops::{
     accept_op, dial_op, read_op, write_op, AcceptOrDial, AcceptedOrDialled, OpSlot, ReadOpSlot,

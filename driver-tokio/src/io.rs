@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use zmtp_async::{remove_bound, Io, MonitorEvent, Round, Signal};
-use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::{Action, PeerId};
+use zmtp_proto::Endpoint;
+use zmtp_proto::{Action, PeerId};
 
 use crate::transport::{self, Listener, Stream};
 

@@ -31,10 +31,10 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use zmtp_proto::connection::Carried;
-use zmtp_proto::endpoint::inproc_name;
-use zmtp_proto::socket::{Action, PeerId};
+use zmtp_proto::inproc_name;
+use zmtp_proto::Carried;
 use zmtp_proto::PeerInfo;
+use zmtp_proto::{Action, PeerId};
 
 use crate::monitor::MonitorEvent;
 use crate::runtime::{Clock, Shared};

@@ -68,14 +68,14 @@ pub mod prelude {
     /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
     /// client and server settings and the clients a server lets in. All are set through
     /// [`SocketOptions::mechanism`].
-    pub use zmtp_proto::mechanism::{
+    pub use zmtp_proto::{
         CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
         CurveServerConfig, PlainCredentials, PlainUsers,
     };
-    pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
     pub use zmtp_proto::{
         EndpointOp, Error, Frame, MechanismConfig, Msg, PeerInfo, SendError, SocketType,
     };
+    pub use zmtp_proto::{PeerId, SocketEvent, SocketOptions};
 }
 
 pub use lifecycle::{running_sockets, shutdown, terminate};

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::SocketType;
 
 use crate::runtime::{Runtime, Share};

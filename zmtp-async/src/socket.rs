@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::{SendError, Socket as Machine, SocketOptions};
+use zmtp_proto::Endpoint;
 use zmtp_proto::{EndpointOp, Error, Msg, SocketType};
+use zmtp_proto::{SendError, Socket as Machine, SocketOptions};
 
 use crate::monitor::Monitor;
 use crate::outbound::IntoOutbound;

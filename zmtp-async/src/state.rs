@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use zmtp_proto::endpoint::{Endpoint, EndpointError};
-use zmtp_proto::socket::{PeerId, SendError, Socket as Machine, SocketEvent};
+use zmtp_proto::{Endpoint, EndpointError};
 use zmtp_proto::{Error, Msg};
+use zmtp_proto::{PeerId, SendError, Socket as Machine, SocketEvent};
 
 use crate::monitor::MonitorEvent;
 use crate::signal::Signal;
@@ -234,7 +234,7 @@ impl SocketState {
     /// assert!(s.disconnect("tcp://127.0.0.1:5555", Instant::now()));
     /// ```
     pub fn connect(&mut self, endpoint: &str, now: Instant) -> Result<PeerId, EndpointError> {
-        if !zmtp_proto::endpoint::is_inproc(endpoint) {
+        if !zmtp_proto::is_inproc(endpoint) {
             Endpoint::parse_dial(endpoint)?;
         }
         let peer = self.machine.connect(endpoint, now);
@@ -518,7 +518,7 @@ impl SocketState {
     pub fn remove_bound(&mut self, endpoint: &str) {
         let mut kept = Vec::with_capacity(self.bound.len());
         for bound in std::mem::take(&mut self.bound) {
-            if zmtp_proto::endpoint::names_bound(endpoint, &bound) {
+            if zmtp_proto::names_bound(endpoint, &bound) {
                 self.push_monitor(MonitorEvent::ListenerClosed { endpoint: bound });
             } else {
                 kept.push(bound);
@@ -672,7 +672,7 @@ impl SocketState {
 
 #[cfg(test)]
 mod tests {
-    use zmtp_proto::socket::SocketOptions;
+    use zmtp_proto::SocketOptions;
     use zmtp_proto::SocketType;
 
     use super::*;

@@ -10,7 +10,7 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use zmtp_async::{IntoOutbound, Outbound};
-use zmtp_proto::socket::{Action, PeerId, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
 
 use alloc_count::{allocations, Counting};

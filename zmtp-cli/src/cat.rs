@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
 use zmtp_proto::{MechanismConfig, Msg, SocketType};
+use zmtp_proto::{PeerId, SocketEvent, SocketOptions};
 
 use zmtp_async::{Monitor, Runtime, Socket};
 

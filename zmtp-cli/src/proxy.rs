@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use zmtp_async::{Proxy, Runtime, Socket};
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::SocketType;
 
 use crate::drivers::{self, with_backend, DriverName};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::SocketType;
 
 /// libzmq's socket options (`zmq_setsockopt`), each named after its `ZMQ_*` option; integers

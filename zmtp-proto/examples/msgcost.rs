@@ -20,8 +20,8 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::Bytes;
-use zmtp_proto::socket::{PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
+use zmtp_proto::{PeerId, SocketOptions};
 
 /// Moves what `from` has to write to its peer `fp` into `to`'s arena for its peer `tp`.
 fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant) -> bool {

@@ -11,7 +11,7 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::Bytes;
-use zmtp_proto::socket::{Action, PeerId, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
 
 use alloc_count::{allocations, Counting};

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pypeer::{python_available, PyPeer};
-use zmtp_proto::socket::{Action, PeerId, SocketEvent, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketEvent, SocketOptions};
 use zmtp_proto::{Frame, Msg, Socket, SocketType};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/sock_peer.py");

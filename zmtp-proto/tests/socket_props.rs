@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use net::{tagged, untag, Chaos, Net};
 use proptest::prelude::*;
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::{Error, Msg, SocketType};
 
 // ---------------------------------------------------------------------------------------------

@@ -48,10 +48,10 @@ fn close_before_connect_delivers_within_linger() {
 /// redialling for the linger period, and gives up only when it runs out.
 #[test]
 fn failed_handshake_while_closing_keeps_dialling_for_the_linger() {
-    use zmtp_proto::mechanism::{
+    use zmtp_proto::MechanismConfig;
+    use zmtp_proto::{
         CurveClientConfig, CurveClients, CurveKeyPair, CurveSecretKey, CurveServerConfig,
     };
-    use zmtp_proto::MechanismConfig;
     let key = |n| CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]));
     let mut net = Net::new(6);
     let mut o = zmtp_proto::SocketOptions::default();

@@ -8,7 +8,7 @@ mod net;
 use std::time::Duration;
 
 use net::{tagged, untag, Net};
-use zmtp_proto::socket::{Action, SocketEvent, SocketOptions};
+use zmtp_proto::{Action, SocketEvent, SocketOptions};
 use zmtp_proto::{Error, Msg, Socket, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {

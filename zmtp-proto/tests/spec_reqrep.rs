@@ -6,7 +6,7 @@ mod net;
 
 use bytes::Bytes;
 use net::Net;
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::{Error, Frame, Msg, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {

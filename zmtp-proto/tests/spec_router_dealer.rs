@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use net::{tagged, untag, Net};
-use zmtp_proto::socket::{PeerId, Socket, SocketEvent, SocketOptions};
 use zmtp_proto::{Error, Msg, SocketType};
+use zmtp_proto::{PeerId, Socket, SocketEvent, SocketOptions};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
     let mut o = SocketOptions::default();
@@ -612,7 +612,7 @@ fn router_mandatory_reports_unroutable() {
 }
 
 /// Fills the queue of a frozen peer: returns (accepted, first refusal).
-fn fill_router(net: &mut Net, router: usize) -> (u64, Option<zmtp_proto::socket::SendError>) {
+fn fill_router(net: &mut Net, router: usize) -> (u64, Option<zmtp_proto::SendError>) {
     for i in 0..200u64 {
         let mut m = tagged(0, i);
         m.push(vec![0u8; 10 * 1024]);

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{join_all, select, Either};
 use zmtp_async::{Runtime, Socket};
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::{Msg, SocketType};
 
 /// Counters shared by the loops and the sampler.

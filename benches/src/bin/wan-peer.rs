@@ -27,8 +27,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{join, select, Either};
 use zmtp_async::{MonitorEvent, Runtime, Socket};
-use zmtp_proto::socket::{SocketEvent, SocketOptions};
 use zmtp_proto::{Msg, SocketType};
+use zmtp_proto::{SocketEvent, SocketOptions};
 
 fn now() -> f64 {
     SystemTime::now()

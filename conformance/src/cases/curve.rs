@@ -11,11 +11,11 @@ use crate::pyzmq::PyPeer;
 use crate::util::{msg, timeout, wait_event, within};
 use crate::{Driver, Error, Msg, Sock, SocketEvent, SocketOptions, SocketType};
 use zmtp_async::Monitor;
-use zmtp_proto::mechanism::{
+use zmtp_proto::MechanismConfig;
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig,
 };
-use zmtp_proto::MechanismConfig;
 
 const LIMIT: Duration = Duration::from_secs(20);
 /// Messages each way in the libzmq pipe cases.

@@ -26,11 +26,11 @@ use crate::util::{
 };
 use crate::{Driver, Error, MonitorEvent, Msg, Sock, SocketEvent, SocketOptions, SocketType};
 use zmtp_async::Monitor;
-use zmtp_proto::mechanism::{
+use zmtp_proto::MechanismConfig;
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig,
 };
-use zmtp_proto::MechanismConfig;
 
 /// One wait (a message, an event, a peer operation's reply).
 const LIMIT: Duration = Duration::from_secs(20);

@@ -1,51 +1,8 @@
-//! The per-connection machine: greeting, handshake, framing, commands and heartbeats over one
-//! byte stream.
-//!
-//! # Contract
-//!
-//! A [`Connection`] performs no I/O and reads no clock. The driver:
-//!
-//! 1. feeds bytes the peer sent, either by copying ([`Connection::handle_input`]) or by reading
-//!    straight into the connection's arena ([`Connection::read_buf`] +
-//!    [`Connection::handle_read`] for readiness-based I/O, [`Connection::take_read_buf`] +
-//!    [`Connection::give_read_buf`] for completion-based I/O that needs an owned buffer);
-//! 2. calls [`Connection::handle_timeout`] when [`Connection::poll_timeout`]'s deadline passes
-//!    (spurious calls are harmless);
-//! 3. after any of the above, or after [`Connection::send`], drains, in this order:
-//!    [`Connection::poll_event`] until `None`, [`Connection::poll_message`] until `None` (or as
-//!    the application wants), then writes what [`Connection::transmit_chunks`] (or
-//!    [`Connection::take_transmit`]) hands out and reports it with
-//!    [`Connection::advance_transmit`], and finally re-arms its timer with
-//!    [`Connection::poll_timeout`].
-//!
-//! Our greeting is queued at construction, so a driver that writes before it reads never waits
-//! for the peer's greeting (checklist G2/G3).
-//!
-//! ```
-//! use std::time::Instant;
-//! use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
-//!
-//! let now = Instant::now();
-//! let mut a = Connection::new(ConnectionConfig::new(SocketType::Push), now);
-//! let mut b = Connection::new(ConnectionConfig::new(SocketType::Pull), now);
-//! // Shuttle bytes until both sides are idle (a real driver uses sockets).
-//! fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
-//!     let mut out = Vec::new();
-//!     from.take_transmit(&mut out);
-//!     for chunk in out {
-//!         to.handle_input(&chunk, now).unwrap();
-//!     }
-//! }
-//! for _ in 0..3 {
-//!     pump(&mut a, &mut b, now);
-//!     pump(&mut b, &mut a, now);
-//! }
-//! assert!(matches!(a.poll_event(), Some(Event::HandshakeSucceeded(_))));
-//! a.send(&Msg::from("hello")).unwrap();
-//! pump(&mut a, &mut b, now);
-//! assert!(matches!(b.poll_event(), Some(Event::HandshakeSucceeded(_))));
-//! assert_eq!(b.poll_message().unwrap(), Msg::from("hello"));
-//! ```
+//! The per-connection machine, [`Connection`] (its docs give the driving contract), in parts:
+//! `decode.rs` (frames from the arena to messages, commands and the handshake), `receive.rs`
+//! (the arena and the decoded messages), `transmit.rs` (coalesced output and zero-copy
+//! bodies), `secure.rs` (CURVE's frame transform), `timer.rs` (the timer table) and
+//! `carry.rs` (message mode, for in-process peers).
 
 mod carry;
 mod decode;
@@ -150,9 +107,54 @@ enum State {
     Failed,
 }
 
-/// One ZMTP 3.x connection: bytes in, bytes out, events and messages out.
+/// One ZMTP 3.x connection: bytes in, bytes out, events and messages out: greeting, handshake,
+/// framing, commands and heartbeats over one byte stream.
 ///
-/// See the [module documentation](self) for the driving contract.
+/// # Contract
+///
+/// A connection performs no I/O and reads no clock. The driver:
+///
+/// 1. feeds bytes the peer sent, either by copying ([`Connection::handle_input`]) or by reading
+///    straight into the connection's arena ([`Connection::read_buf`] +
+///    [`Connection::handle_read`] for readiness-based I/O, [`Connection::take_read_buf`] +
+///    [`Connection::give_read_buf`] for completion-based I/O that needs an owned buffer);
+/// 2. calls [`Connection::handle_timeout`] when [`Connection::poll_timeout`]'s deadline passes
+///    (spurious calls are harmless);
+/// 3. after any of the above, or after [`Connection::send`], drains, in this order:
+///    [`Connection::poll_event`] until `None`, [`Connection::poll_message`] until `None` (or as
+///    the application wants), then writes what [`Connection::transmit_chunks`] (or
+///    [`Connection::take_transmit`]) hands out and reports it with
+///    [`Connection::advance_transmit`], and finally re-arms its timer with
+///    [`Connection::poll_timeout`].
+///
+/// Our greeting is queued at construction, so a driver that writes before it reads never waits
+/// for the peer's greeting (checklist G2/G3).
+///
+/// ```
+/// use std::time::Instant;
+/// use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
+///
+/// let now = Instant::now();
+/// let mut a = Connection::new(ConnectionConfig::new(SocketType::Push), now);
+/// let mut b = Connection::new(ConnectionConfig::new(SocketType::Pull), now);
+/// // Shuttle bytes until both sides are idle (a real driver uses sockets).
+/// fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+///     let mut out = Vec::new();
+///     from.take_transmit(&mut out);
+///     for chunk in out {
+///         to.handle_input(&chunk, now).unwrap();
+///     }
+/// }
+/// for _ in 0..3 {
+///     pump(&mut a, &mut b, now);
+///     pump(&mut b, &mut a, now);
+/// }
+/// assert!(matches!(a.poll_event(), Some(Event::HandshakeSucceeded(_))));
+/// a.send(&Msg::from("hello")).unwrap();
+/// pump(&mut a, &mut b, now);
+/// assert!(matches!(b.poll_event(), Some(Event::HandshakeSucceeded(_))));
+/// assert_eq!(b.poll_message().unwrap(), Msg::from("hello"));
+/// ```
 #[derive(Debug)]
 pub struct Connection {
     config: ConnectionConfig,
@@ -193,7 +195,7 @@ impl Connection {
     ///
     /// ```
     /// # use std::time::Instant;
-    /// use zmtp_proto::mechanism::{CurveClientConfig, CurveKeyPair, CurveSecretKey};
+    /// use zmtp_proto::{CurveClientConfig, CurveKeyPair, CurveSecretKey};
     /// use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, SocketType};
     ///
     /// let server = CurveKeyPair::from_secret(CurveSecretKey::from_bytes([1; 32]));
@@ -260,7 +262,7 @@ impl Connection {
     ///
     /// ```
     /// # use std::time::Instant;
-    /// use zmtp_proto::connection::{Carried, PeerInfo};
+    /// use zmtp_proto::{Carried, PeerInfo};
     /// use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
     ///
     /// let info = |t| PeerInfo::in_process(t, Default::default());

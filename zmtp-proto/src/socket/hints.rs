@@ -33,7 +33,7 @@ impl Socket {
     ///
     /// ```
     /// # use std::time::Instant;
-    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Socket, SocketOptions};
     /// # use zmtp_proto::{Msg, SocketType};
     /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
     /// push.connect("tcp://127.0.0.1:5555", Instant::now());

@@ -8,7 +8,7 @@
 //! ```
 //! # use std::collections::VecDeque;
 //! # use std::time::Instant;
-//! use zmtp_proto::socket::{Action, Socket, SocketOptions};
+//! use zmtp_proto::{Action, Socket, SocketOptions};
 //! use zmtp_proto::{Msg, PeerInfo, SocketType};
 //!
 //! let now = Instant::now();
@@ -98,7 +98,7 @@ impl Socket {
     }
 }
 
-/// One in-process peer's messages, as the transport moves them. See the [module docs](self).
+/// One in-process peer's messages, as the transport moves them. See [`Socket::messages`].
 #[derive(Debug)]
 pub struct PeerMessages<'a> {
     socket: &'a mut Socket,

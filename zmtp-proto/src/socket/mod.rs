@@ -1,42 +1,5 @@
-//! Socket engines: many connections behind one ZeroMQ socket, with the routing rules of each
-//! socket type (RFC 28–31, checklist §1.12).
-//!
-//! A [`Socket`] owns its peers, each addressed by a `Copy` [`PeerId`]. The driver attaches and
-//! detaches transports and moves bytes; everything else — handshakes, queues, high-water marks,
-//! round-robin, fair queuing, envelopes, identities, subscriptions, reconnection timing — happens
-//! here, once, for every driver.
-//!
-//! # Driving a socket
-//!
-//! * Topology: [`Socket::connect`] creates a peer (and its queue) at once and asks for a dial
-//!   ([`Action::Dial`]); report the outcome with [`Socket::attach`] or
-//!   [`Socket::dial_failed`]. For an accepted stream call [`Socket::accept`]. When a transport
-//!   ends, call [`Socket::detach`]; the socket schedules the redial for connect-side peers.
-//! * Bytes: per peer, exactly like [`Connection`](crate::Connection): [`Socket::read_buf`] +
-//!   [`Socket::handle_read`] (or [`Socket::take_read_buf`] + [`Socket::give_read_buf`], or
-//!   [`Socket::handle_input`]); [`Socket::poll_transmit`] names peers with output,
-//!   [`Socket::transmit_chunks`] + [`Socket::advance_transmit`] (or [`Socket::take_transmit`])
-//!   write it.
-//! * Application: [`Socket::send`], [`Socket::recv`], [`Socket::subscribe`],
-//!   [`Socket::unsubscribe`].
-//! * After any call, drain [`Socket::poll_action`], [`Socket::poll_event`] and
-//!   [`Socket::poll_transmit`], then sleep until [`Socket::poll_timeout`] and call
-//!   [`Socket::handle_timeout`].
-//!
-//! ```
-//! use std::time::Instant;
-//! use zmtp_proto::socket::{Action, Socket, SocketOptions};
-//! use zmtp_proto::{Msg, SocketType};
-//!
-//! let now = Instant::now();
-//! let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
-//! let peer = push.connect("tcp://127.0.0.1:5555", now);
-//! // The queue exists before the connection does (libzmq semantics).
-//! push.send(Msg::from("early")).unwrap();
-//! assert!(matches!(push.poll_action(), Some(Action::Dial { .. })));
-//! push.attach(peer, now); // the driver's dial succeeded
-//! assert_eq!(push.poll_transmit(), Some(peer)); // our greeting is ready to write
-//! ```
+//! Socket engines: [`Socket`] (its docs give the driving contract), the peers' views
+//! ([`PeerBytes`], [`PeerMessages`]) and the routing of each socket type, one file each.
 
 mod core;
 mod hints;
@@ -61,7 +24,6 @@ use bytes::Bytes;
 pub use messages::PeerMessages;
 pub use options::SocketOptions;
 pub use peer_bytes::PeerBytes;
-pub use trie::SubscriptionTrie;
 
 use self::core::Core;
 use crate::connection::{Connection, Event, PeerInfo};
@@ -204,9 +166,49 @@ enum Kind {
     Pair,
 }
 
-/// A ZeroMQ socket of one of the eleven standard types, without I/O.
+/// A ZeroMQ socket of one of the eleven standard types, without I/O: many connections behind
+/// one socket, with the routing rules of each socket type (RFC 28–31, checklist §1.12).
 ///
-/// See the [module documentation](self) for the driving contract.
+/// A socket owns its peers, each addressed by a `Copy` [`PeerId`]. The driver attaches and
+/// detaches transports and moves bytes; everything else — handshakes, queues, high-water marks,
+/// round-robin, fair queuing, envelopes, identities, subscriptions, reconnection timing — happens
+/// here, once, for every driver.
+///
+/// # Driving a socket
+///
+/// * Topology: [`Socket::connect`] creates a peer (and its queue) at once and asks for a dial
+///   ([`Action::Dial`]); report the outcome with [`Socket::attach`] or
+///   [`Socket::dial_failed`]. For an accepted stream call [`Socket::accept`]. When a transport
+///   ends, call [`Socket::detach`]; the socket schedules the redial for connect-side peers.
+/// * Bytes: per peer, through the view [`Socket::bytes`] hands out ([`PeerBytes`]):
+///   [`PeerBytes::read_buf`] + [`PeerBytes::handle_read`] (or [`PeerBytes::take_read_buf`] +
+///   [`PeerBytes::give_read_buf`], or [`PeerBytes::handle_input`]); [`Socket::poll_transmit`]
+///   names peers with output, [`Socket::connection`] lends its slices
+///   ([`Connection::transmit_chunks`]) and [`PeerBytes::advance_transmit`] (or
+///   [`PeerBytes::take_transmit`]) reports what was written. In-process peers move whole
+///   messages through [`Socket::messages`] instead.
+/// * Application: [`Socket::send`], [`Socket::recv`], [`Socket::subscribe`],
+///   [`Socket::unsubscribe`].
+/// * After any call, drain [`Socket::poll_action`], [`Socket::poll_event`] and
+///   [`Socket::poll_transmit`], then sleep until [`Socket::poll_timeout`] and call
+///   [`Socket::handle_timeout`].
+/// * Driver hints (see [`Socket::has_action`] and the methods after it): cheap questions and
+///   one-shot flags that let a driver skip work; none changes the machine.
+///
+/// ```
+/// use std::time::Instant;
+/// use zmtp_proto::{Action, Socket, SocketOptions};
+/// use zmtp_proto::{Msg, SocketType};
+///
+/// let now = Instant::now();
+/// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
+/// let peer = push.connect("tcp://127.0.0.1:5555", now);
+/// // The queue exists before the connection does (libzmq semantics).
+/// push.send(Msg::from("early")).unwrap();
+/// assert!(matches!(push.poll_action(), Some(Action::Dial { .. })));
+/// push.attach(peer, now); // the driver's dial succeeded
+/// assert_eq!(push.poll_transmit(), Some(peer)); // our greeting is ready to write
+/// ```
 #[derive(Debug)]
 pub struct Socket {
     core: Core,
@@ -482,7 +484,7 @@ impl Socket {
     ///
     /// ```
     /// # use std::time::Instant;
-    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Socket, SocketOptions};
     /// # use zmtp_proto::{Error, Msg, SocketType};
     /// let now = Instant::now();
     /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
@@ -589,7 +591,7 @@ impl Socket {
     ///
     /// ```
     /// # use std::time::Instant;
-    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Socket, SocketOptions};
     /// # use zmtp_proto::{Msg, SocketType};
     /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), Instant::now());
     /// let mut msg = Msg::new();

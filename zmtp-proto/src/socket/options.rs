@@ -14,7 +14,7 @@ use crate::socket_type::SocketType;
 ///
 /// ```
 /// use std::time::Duration;
-/// use zmtp_proto::socket::SocketOptions;
+/// use zmtp_proto::SocketOptions;
 ///
 /// let mut o = SocketOptions::default();
 /// assert_eq!((o.sndhwm, o.rcvhwm), (1000, 1000));

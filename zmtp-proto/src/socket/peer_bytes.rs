@@ -1,13 +1,4 @@
-//! The bytes of one peer, as a driver moves them: [`Socket::bytes`] hands out a
-//! [`PeerBytes`] for a peer whose transport carries bytes (tcp, ipc). Input goes in through
-//! the view and is decoded; output comes out of it; each call that changes the connection
-//! brings the socket's bookkeeping for that peer up to date before it returns. What a driver only reads
-//! (is there output, may it read, the output's slices) it asks the connection itself, through
-//! [`Socket::connection`].
-//!
-//! A transport that moves whole messages instead of bytes (in-process) has its own view beside
-//! this one, [`PeerMessages`](super::PeerMessages) from [`Socket::messages`]; the socket's
-//! scheduling does not care which.
+//! [`PeerBytes`]: the bytes of one peer, as a driver moves them.
 
 use std::time::Instant;
 
@@ -16,8 +7,16 @@ use bytes::{Bytes, BytesMut};
 use super::{PeerId, Socket};
 use crate::connection::Connection;
 
-/// The bytes of one peer, in and out: the driver's view of a byte transport (tcp, ipc). See the
-/// [module docs](self).
+/// The bytes of one peer, as a driver moves them: [`Socket::bytes`] hands out this view for a
+/// peer whose transport carries bytes (tcp, ipc). Input goes in through the view and is
+/// decoded; output comes out of it; each call that changes the connection brings the socket's
+/// bookkeeping for that peer up to date before it returns. What a driver only reads (is there
+/// output, may it read, the output's slices) it asks the connection itself, through
+/// [`Socket::connection`].
+///
+/// A transport that moves whole messages instead of bytes (in-process) has its own view beside
+/// this one, [`PeerMessages`](super::PeerMessages) from [`Socket::messages`]; the socket's
+/// scheduling does not care which.
 ///
 /// ```
 /// # use std::time::Instant;

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use zmtp_proto::socket::{Action, PeerId, Socket, SocketEvent, SocketOptions};
+use zmtp_proto::{Action, PeerId, Socket, SocketEvent, SocketOptions};
 use zmtp_proto::{Msg, SocketType};
 
 /// One direction of a link.
