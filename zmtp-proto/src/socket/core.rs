@@ -60,7 +60,7 @@ pub(crate) struct Peer {
     pub(crate) backoff: Duration,
     dialing: bool,
     close_requested: bool,
-    /// The peer is gone but undelivered messages keep its slot alive.
+    /// The peer is gone but undelivered messages keep its slab entry alive.
     zombie: bool,
     /// Matching epoch, used to visit each PUB subscriber once per message.
     pub(crate) epoch: u64,
@@ -109,7 +109,7 @@ pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
     pub(crate) options: SocketOptions,
     conn_config: ConnectionConfig,
-    slots: Vec<SlabEntry>,
+    slab: Vec<SlabEntry>,
     free: Vec<u32>,
     /// Peers in round-robin order for outgoing messages.
     pub(crate) round_robin: Vec<PeerId>,
@@ -147,7 +147,7 @@ impl Core {
             socket_type,
             options,
             conn_config,
-            slots: Vec::new(),
+            slab: Vec::new(),
             free: Vec::new(),
             round_robin: Vec::new(),
             round_robin_cursor: 0,
@@ -496,7 +496,7 @@ impl Core {
         let hwm = self.options.sndhwm;
         let conflate = self.options.conflate;
         // One slab lookup for the whole operation; `tx_ready` is a separate field.
-        let Some(p) = peer_in(&mut self.slots, id) else {
+        let Some(p) = peer_in(&mut self.slab, id) else {
             return Err(msg);
         };
         if hwm != 0 && p.out.len() >= hwm && !conflate {
@@ -580,7 +580,7 @@ impl Core {
     }
 
     /// Takes the next message in fair-queue order (one message per peer per turn) into
-    /// `target`, also reading something of the peer it comes from (before a zombie peer's slot
+    /// `target`, also reading something of the peer it comes from (before a zombie peer's slab entry
     /// is freed with its last message); returns that peer.
     pub(crate) fn next_inbound<T>(
         &mut self,
@@ -590,7 +590,7 @@ impl Core {
         let alone = self.fair_queue.len() == 1;
         while let Some(&id) = self.fair_queue.front() {
             // `peer_in` leaves `fair_queue` and `resumed` borrowable while the peer is.
-            let Some(p) = peer_in(&mut self.slots, id) else {
+            let Some(p) = peer_in(&mut self.slab, id) else {
                 self.fair_queue.pop_front();
                 continue;
             };
@@ -661,7 +661,7 @@ impl Core {
     /// work of [`Core::mark_readable`] and [`Core::after_output`] inline ([`Core::schedule`]
     /// only when there is a deadline to keep).
     pub(crate) fn refresh_peer(&mut self, id: PeerId) {
-        let Some(p) = peer_in(&mut self.slots, id) else {
+        let Some(p) = peer_in(&mut self.slab, id) else {
             return;
         };
         if let Some(conn) = p.conn.as_mut() {

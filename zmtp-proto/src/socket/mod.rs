@@ -480,7 +480,7 @@ impl Socket {
 
     /// Like [`Socket::send`], taking the message in place: once it is sent `msg` is left empty
     /// (ready for reuse); on an error `msg` is untouched. This saves moving the message for a
-    /// caller that keeps it in a slot (a driver's cancel-safe `send` future).
+    /// caller that keeps it in place across polls (a driver's cancel-safe `send` future).
     ///
     /// ```
     /// # use std::time::Instant;

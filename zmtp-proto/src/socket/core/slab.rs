@@ -11,40 +11,40 @@ pub(super) struct SlabEntry {
 
 impl Core {
     pub(crate) fn peer(&self, id: PeerId) -> Option<&Peer> {
-        let slot = self.slots.get(id.index as usize)?;
-        if slot.generation != id.generation {
+        let entry = self.slab.get(id.index as usize)?;
+        if entry.generation != id.generation {
             return None;
         }
-        slot.peer.as_ref()
+        entry.peer.as_ref()
     }
 
     pub(crate) fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
-        peer_in(&mut self.slots, id)
+        peer_in(&mut self.slab, id)
     }
 
     pub(crate) fn peer_at(&self, index: usize) -> Option<PeerId> {
-        let slot = self.slots.get(index)?;
-        slot.peer.as_ref().map(|_| PeerId {
+        let entry = self.slab.get(index)?;
+        entry.peer.as_ref().map(|_| PeerId {
             index: index as u32,
-            generation: slot.generation,
+            generation: entry.generation,
         })
     }
 
     pub(super) fn insert(&mut self, peer: Peer) -> PeerId {
         if let Some(index) = self.free.pop() {
-            let slot = &mut self.slots[index as usize];
-            slot.peer = Some(peer);
+            let entry = &mut self.slab[index as usize];
+            entry.peer = Some(peer);
             PeerId {
                 index,
-                generation: slot.generation,
+                generation: entry.generation,
             }
         } else {
-            self.slots.push(SlabEntry {
+            self.slab.push(SlabEntry {
                 generation: 0,
                 peer: Some(peer),
             });
             PeerId {
-                index: (self.slots.len() - 1) as u32,
+                index: (self.slab.len() - 1) as u32,
                 generation: 0,
             }
         }
@@ -54,16 +54,16 @@ impl Core {
         if self.peer(id).is_none() {
             return;
         }
-        let slot = &mut self.slots[id.index as usize];
-        slot.peer = None;
-        slot.generation = slot.generation.wrapping_add(1);
+        let entry = &mut self.slab[id.index as usize];
+        entry.peer = None;
+        entry.generation = entry.generation.wrapping_add(1);
         self.free.push(id.index);
         self.round_robin_remove(id);
     }
 
     /// All live peers.
     pub(crate) fn peer_ids(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
+        self.slab.iter().enumerate().filter_map(|(i, s)| {
             s.peer.as_ref().filter(|p| !p.zombie).map(|_| PeerId {
                 index: i as u32,
                 generation: s.generation,
@@ -76,12 +76,12 @@ impl Core {
     }
 }
 
-/// The live peer `id` in `slots` (a free function, so that callers keep the other fields of
+/// The live peer `id` in `slab` (a free function, so that callers keep the other fields of
 /// [`Core`] borrowable).
-pub(super) fn peer_in(slots: &mut [SlabEntry], id: PeerId) -> Option<&mut Peer> {
-    let slot = slots.get_mut(id.index as usize)?;
-    if slot.generation != id.generation {
+pub(super) fn peer_in(slab: &mut [SlabEntry], id: PeerId) -> Option<&mut Peer> {
+    let entry = slab.get_mut(id.index as usize)?;
+    if entry.generation != id.generation {
         return None;
     }
-    slot.peer.as_mut()
+    entry.peer.as_mut()
 }
