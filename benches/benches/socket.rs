@@ -144,7 +144,7 @@ fn router_route(c: &mut Criterion) {
     for i in 0..ROUTER_PEERS {
         let mut o = SocketOptions::default();
         let id = Bytes::from(format!("peer-{i:04}"));
-        o.routing_id = id.clone();
+        o.connection.routing_id = id.clone();
         let (dealer, _, _) = join(&mut router, SocketType::Dealer, o);
         dealers.push(dealer);
         identities.push(id);

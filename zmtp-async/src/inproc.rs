@@ -189,7 +189,7 @@ impl Inproc {
         };
         let announce = Announce {
             info: state.machine().inproc_info(),
-            rcvhwm: state.machine().options().rcvhwm,
+            rcvhwm: state.machine().options().connection.rcvhwm,
         };
         let backlog = self.backlog.get_or_insert_with(Arc::default).clone();
         let mut names = registry();
@@ -356,7 +356,7 @@ impl Inproc {
         };
         let ours = Announce {
             info: state.machine().inproc_info(),
-            rcvhwm: state.machine().options().rcvhwm,
+            rcvhwm: state.machine().options().connection.rcvhwm,
         };
         let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone());
         let mut names = registry();

@@ -100,7 +100,7 @@ impl<R: Runtime> Socket<R> {
     /// use driver_compio::{Socket, SocketOptions, SocketType};
     /// let mut options = SocketOptions::default();
     /// options.sndhwm = 10_000;
-    /// options.heartbeat_ivl = Some(std::time::Duration::from_secs(1));
+    /// options.connection.heartbeat_ivl = Some(std::time::Duration::from_secs(1));
     /// let push = Socket::with_options(SocketType::Push, options);
     /// # });
     /// ```

@@ -111,7 +111,7 @@ impl Config {
         let mut options = SocketOptions::default();
         if let Some(hwm) = args.hwm {
             options.sndhwm = hwm;
-            options.rcvhwm = hwm;
+            options.connection.rcvhwm = hwm;
         }
         options.linger = Some(Duration::from_millis(1000));
         Ok(Self {

@@ -68,7 +68,7 @@ impl Net {
     fn new(a: SocketType, b: SocketType, fan: usize) -> Self {
         let now = Instant::now();
         let mut o = SocketOptions::default();
-        o.routing_id = Bytes::from_static(b"peer-a");
+        o.connection.routing_id = Bytes::from_static(b"peer-a");
         let mut a = Socket::new(a, o, now);
         let mut bs = Vec::new();
         let mut ap = Vec::new();

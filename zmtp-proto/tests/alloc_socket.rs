@@ -44,7 +44,7 @@ impl Pair {
         let now = Instant::now();
         let mut router = Socket::new(SocketType::Router, SocketOptions::default(), now);
         let mut o = SocketOptions::default();
-        o.routing_id = Bytes::from_static(b"dealer");
+        o.connection.routing_id = Bytes::from_static(b"dealer");
         let mut dealer = Socket::new(SocketType::Dealer, o, now);
         let dp = dealer.connect("mem://router", now);
         assert!(matches!(dealer.poll_action(), Some(Action::Dial { .. })));

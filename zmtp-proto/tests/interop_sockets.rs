@@ -300,7 +300,7 @@ impl Driver {
 
 fn named(id: &'static str) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.routing_id = Bytes::from_static(id.as_bytes());
+    o.connection.routing_id = Bytes::from_static(id.as_bytes());
     o
 }
 

@@ -416,7 +416,7 @@ fn shuttle(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant)
 fn subscription_behind_paused_messages_takes_effect() {
     for pub_type in [SocketType::XPub, SocketType::Pub] {
         let now = Instant::now();
-        let mut x = Socket::new(pub_type, opts(|o| o.rcvhwm = 1), now);
+        let mut x = Socket::new(pub_type, opts(|o| o.connection.rcvhwm = 1), now);
         let mut s = Socket::new(SocketType::XSub, SocketOptions::default(), now);
         let ps = s.connect("mem://x", now);
         assert!(matches!(s.poll_action(), Some(Action::Dial { .. })));

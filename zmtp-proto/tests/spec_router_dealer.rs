@@ -19,7 +19,7 @@ fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
 }
 
 fn named(name: &'static str) -> SocketOptions {
-    opts(|o| o.routing_id = Bytes::from_static(name.as_bytes()))
+    opts(|o| o.connection.routing_id = Bytes::from_static(name.as_bytes()))
 }
 
 // ---- DEALER ---------------------------------------------------------------------------------
@@ -455,7 +455,7 @@ fn router_keeps_identity_of_connect_side_peer_across_redial() {
         let client = net.add(
             SocketType::Router,
             opts(|o| {
-                o.routing_id = Bytes::from_static(b"CLI");
+                o.connection.routing_id = Bytes::from_static(b"CLI");
                 o.router_mandatory = true;
                 o.immediate = immediate;
             }),
@@ -766,8 +766,8 @@ fn monitor_retry_and_incompatible_types() {
 
 fn heartbeating() -> SocketOptions {
     opts(|o| {
-        o.heartbeat_ivl = Some(Duration::from_millis(100));
-        o.heartbeat_timeout = Some(Duration::from_millis(300));
+        o.connection.heartbeat_ivl = Some(Duration::from_millis(100));
+        o.connection.heartbeat_timeout = Some(Duration::from_millis(300));
     })
 }
 

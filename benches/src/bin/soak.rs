@@ -318,7 +318,7 @@ async fn dealer_router<R: Runtime>(run: &Run) -> u64 {
         while Instant::now() < run.end {
             inc += 1;
             let mut options = SocketOptions::default();
-            options.routing_id = format!("dealer {inc}").into_bytes().into();
+            options.connection.routing_id = format!("dealer {inc}").into_bytes().into();
             let dealer = Socket::<R>::with_options(SocketType::Dealer, options);
             dealer.connect(&ep).await.expect("connect dealer");
             let life = run.life(offset);

@@ -27,22 +27,22 @@ fn keys(n: u8) -> CurveKeyPair {
 }
 
 fn with_heartbeats(mut o: SocketOptions) -> SocketOptions {
-    o.heartbeat_ivl = Some(Duration::from_millis(100));
+    o.connection.heartbeat_ivl = Some(Duration::from_millis(100));
     // Shorter than libzmq's idle time, so a PONG that never comes is noticed.
-    o.heartbeat_timeout = Some(Duration::from_millis(1500));
+    o.connection.heartbeat_timeout = Some(Duration::from_millis(1500));
     o
 }
 
 fn client_options(server: CurvePublicKey, me: CurveKeyPair) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(server, me));
+    o.connection.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(server, me));
     o.linger = Some(Duration::from_secs(2));
     o
 }
 
 fn server_options(me: CurveKeyPair, clients: CurveClients) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(me, clients));
+    o.connection.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(me, clients));
     o.linger = Some(Duration::from_secs(2));
     o
 }

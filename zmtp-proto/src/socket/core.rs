@@ -16,7 +16,6 @@ use bytes::BytesMut;
 use super::options::SocketOptions;
 use super::transfer::{Outgoing, Target};
 use super::{Action, PeerId, SocketEvent};
-use crate::config::ConnectionConfig;
 use crate::connection::{Connection, PeerInfo};
 use crate::error::Error;
 use crate::mechanism::curve::crypto::Keystream;
@@ -108,7 +107,6 @@ impl Peer {
 pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
     pub(crate) options: SocketOptions,
-    conn_config: ConnectionConfig,
     slab: Vec<SlabEntry>,
     free: Vec<u32>,
     /// Peers in round-robin order for outgoing messages.
@@ -141,12 +139,11 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(socket_type: SocketType, options: SocketOptions, now: Instant) -> Self {
-        let conn_config = options.connection_config(socket_type);
+    pub(crate) fn new(socket_type: SocketType, mut options: SocketOptions, now: Instant) -> Self {
+        options.connection.socket_type = socket_type;
         Self {
             socket_type,
             options,
-            conn_config,
             slab: Vec::new(),
             free: Vec::new(),
             round_robin: Vec::new(),
@@ -170,8 +167,8 @@ impl Core {
     }
 
     /// New options (checked by the caller); connections made from now on use them.
-    pub(crate) fn replace_options(&mut self, options: SocketOptions) {
-        self.conn_config = options.connection_config(self.socket_type);
+    pub(crate) fn replace_options(&mut self, mut options: SocketOptions) {
+        options.connection.socket_type = self.socket_type;
         self.options = options;
     }
 
@@ -183,7 +180,7 @@ impl Core {
     /// A new connection, with entropy from the socket's generator when its mechanism needs
     /// some (without a seed, a CURVE connection fails at once: see `Connection::new`).
     fn new_connection(&mut self) -> Connection {
-        let config = self.conn_config.clone();
+        let config = self.options.connection.clone();
         match self.rng.as_mut() {
             Some(rng) if config.mechanism.needs_entropy() => {
                 let mut entropy = zeroize::Zeroizing::new([0; 32]);
@@ -441,7 +438,7 @@ impl Core {
     pub(crate) fn is_full(&self, id: PeerId) -> bool {
         let hwm = self.options.sndhwm;
         self.peer(id)
-            .is_none_or(|p| hwm != 0 && p.out.len() >= hwm && !self.options.conflate)
+            .is_none_or(|p| hwm != 0 && p.out.len() >= hwm && !self.options.connection.conflate)
     }
 
     /// The next peer in round-robin order that can take a message, advancing the cursor.
@@ -494,7 +491,7 @@ impl Core {
     /// Returns the message if the peer is gone or at its high-water mark.
     pub(crate) fn enqueue<M: Outgoing>(&mut self, id: PeerId, msg: M) -> Result<(), M> {
         let hwm = self.options.sndhwm;
-        let conflate = self.options.conflate;
+        let conflate = self.options.connection.conflate;
         // One slab lookup for the whole operation; `tx_ready` is a separate field.
         let Some(p) = peer_in(&mut self.slab, id) else {
             return Err(msg);

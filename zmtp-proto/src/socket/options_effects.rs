@@ -132,7 +132,7 @@ mod tests {
     fn probe_router_is_the_first_message() {
         let mut o = SocketOptions::default();
         o.probe_router = true;
-        o.routing_id = bytes::Bytes::from_static(b"D");
+        o.connection.routing_id = bytes::Bytes::from_static(b"D");
         let (mut dealer, pd, mut router, pr, now) = pair(
             SocketType::Dealer,
             o,
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn router_notify_brackets_a_peer() {
         let mut o = SocketOptions::default();
-        o.routing_id = bytes::Bytes::from_static(b"D");
+        o.connection.routing_id = bytes::Bytes::from_static(b"D");
         let mut r = SocketOptions::default();
         r.router_notify = SocketOptions::NOTIFY_CONNECT | SocketOptions::NOTIFY_DISCONNECT;
         let (mut dealer, pd, mut router, pr, now) =
@@ -176,7 +176,7 @@ mod tests {
         let mut r = SocketOptions::default();
         r.router_notify = SocketOptions::NOTIFY_CONNECT;
         let mut o = SocketOptions::default();
-        o.routing_id = bytes::Bytes::from_static(b"D");
+        o.connection.routing_id = bytes::Bytes::from_static(b"D");
         let (mut router, pr, mut dealer, _pd, now) =
             pair(SocketType::Router, r, SocketType::Dealer, o);
         assert_eq!(
