@@ -67,7 +67,7 @@ pub mod prelude {
     pub use crate::runtime::Runtime;
     /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
     /// client and server settings and the clients a server lets in. All are set through
-    /// [`SocketOptions::mechanism`].
+    /// the `mechanism` of [`SocketOptions::connection`].
     pub use zmtp_proto::{
         CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
         CurveServerConfig, PlainCredentials, PlainUsers,
