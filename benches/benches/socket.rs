@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use zmtp_proto::socket::{Action, PeerId, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
 
 const BATCH: usize = 1000;
@@ -34,21 +34,21 @@ fn pump(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant) {
         let mut moved = false;
         while a.poll_transmit().is_some() {}
         while b.poll_transmit().is_some() {}
-        if let Some(stream) = a.stream(pa) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = a.bytes(pa) {
+            view.take_transmit(&mut out);
         }
         for chunk in out.drain(..) {
-            if let Some(stream) = b.stream(pb) {
-                stream.handle_input(&chunk, now);
+            if let Some(view) = b.bytes(pb) {
+                view.handle_input(&chunk, now);
             }
             moved = true;
         }
-        if let Some(stream) = b.stream(pb) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = b.bytes(pb) {
+            view.take_transmit(&mut out);
         }
         for chunk in out.drain(..) {
-            if let Some(stream) = a.stream(pa) {
-                stream.handle_input(&chunk, now);
+            if let Some(view) = a.bytes(pa) {
+                view.handle_input(&chunk, now);
             }
             moved = true;
         }
@@ -79,8 +79,8 @@ fn topic(k: usize) -> Bytes {
 /// Writes everything the socket has pending (and drops it: nobody reads in this bench).
 fn drain(socket: &mut Socket, out: &mut Vec<Bytes>) {
     while let Some(peer) = socket.poll_transmit() {
-        if let Some(stream) = socket.stream(peer) {
-            stream.take_transmit(out);
+        if let Some(view) = socket.bytes(peer) {
+            view.take_transmit(out);
         }
         out.clear();
     }
@@ -112,8 +112,8 @@ fn pub_match(c: &mut Criterion) {
     publisher.send(matching[0].clone()).unwrap();
     let mut reached = 0;
     while let Some(peer) = publisher.poll_transmit() {
-        if let Some(stream) = publisher.stream(peer) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = publisher.bytes(peer) {
+            view.take_transmit(&mut out);
         }
         out.clear();
         reached += 1;
@@ -144,7 +144,7 @@ fn router_route(c: &mut Criterion) {
     for i in 0..ROUTER_PEERS {
         let mut o = SocketOptions::default();
         let id = Bytes::from(format!("peer-{i:04}"));
-        o.routing_id = id.clone();
+        o.connection.routing_id = id.clone();
         let (dealer, _, _) = join(&mut router, SocketType::Dealer, o);
         dealers.push(dealer);
         identities.push(id);

@@ -122,7 +122,7 @@ async fn pub_sub<R: Runtime>(p: &Params) -> io::Result<Measurement> {
         std::thread::spawn(move || {
             let result = R::block_on(async {
                 let mut o = SocketOptions::default();
-                o.rcvhwm = hwm;
+                o.connection.rcvhwm = hwm;
                 let sub = Socket::<R>::with_options(SocketType::Sub, o);
                 sub.subscribe(b"").await?;
                 sub.connect(&endpoint).await?;

@@ -17,8 +17,8 @@ use bytes::Bytes;
 
 use crate::util::{check_seq, oneshot, seq_msg, timeout, OneshotSender};
 use crate::{Driver, Msg, Sock, SocketOptions, SocketType};
-use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
 use zmtp_proto::MechanismConfig;
+use zmtp_proto::{PlainCredentials, PlainUsers};
 
 /// How long any single receive waits before the case fails.
 pub const RECV_LIMIT: Duration = Duration::from_secs(10);
@@ -103,32 +103,33 @@ impl PeerOptions {
     pub fn to_socket_options(&self) -> SocketOptions {
         let mut o = SocketOptions::default();
         if let Some(id) = &self.routing_id {
-            o.routing_id = id.clone();
+            o.connection.routing_id = id.clone();
         }
         if let Some(hb) = self.heartbeat {
-            o.heartbeat_ivl = Some(hb.ivl);
-            o.heartbeat_timeout = Some(hb.timeout);
-            o.heartbeat_ttl = hb.ttl;
+            o.connection.heartbeat_ivl = Some(hb.ivl);
+            o.connection.heartbeat_timeout = Some(hb.timeout);
+            o.connection.heartbeat_ttl = hb.ttl;
         }
         if let Some(h) = self.sndhwm {
             o.sndhwm = h;
         }
         if let Some(h) = self.rcvhwm {
-            o.rcvhwm = h;
+            o.connection.rcvhwm = h;
         }
         match &self.plain {
             None => {}
             Some(Plain::Client { username, password }) => {
-                o.mechanism = MechanismConfig::PlainClient(
+                o.connection.mechanism = MechanismConfig::PlainClient(
                     PlainCredentials::new(username.clone(), password.clone())
                         .expect("credentials of at most 255 bytes"),
                 );
             }
             Some(Plain::Server { users }) => {
-                o.mechanism = MechanismConfig::PlainServer(PlainUsers::new(users.clone()));
+                o.connection.mechanism =
+                    MechanismConfig::PlainServer(PlainUsers::new(users.clone()));
             }
             Some(Plain::ServerWithoutUsers) => {
-                o.mechanism = MechanismConfig::PlainServer(PlainUsers::none());
+                o.connection.mechanism = MechanismConfig::PlainServer(PlainUsers::none());
             }
         }
         o.router_handover = self.router_handover;

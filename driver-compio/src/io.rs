@@ -21,16 +21,16 @@
 //! task, which keeps everything moving when the application is elsewhere (the protocol is
 //! `zmtp_async`'s: every slot's waker reports to the socket's [`Signal`]).
 //!
-//! Reads go straight into the machine's arena ([`PeerStream::take_read_buf`] lends its free
-//! space as an owned `BytesMut`, [`PeerStream::give_read_buf`] takes it back without a copy).
-//! Writes take everything pending with [`PeerStream::take_transmit`] and hand it to the socket with one
+//! Reads go straight into the machine's arena ([`PeerBytes::take_read_buf`] lends its free
+//! space as an owned `BytesMut`, [`PeerBytes::give_read_buf`] takes it back without a copy).
+//! Writes take everything pending with [`PeerBytes::take_transmit`] and hand it to the socket with one
 //! non-blocking `sendmsg`; what the socket does not take at once goes out as one io_uring
 //! vectored write, and new messages pile up in the machine behind a write in flight and go out
 //! together when it completes (a lone message leaves at once, a burst leaves in few writes).
 //!
-//! [`PeerStream::take_read_buf`]: zmtp_proto::PeerStream::take_read_buf
-//! [`PeerStream::give_read_buf`]: zmtp_proto::PeerStream::give_read_buf
-//! [`PeerStream::take_transmit`]: zmtp_proto::PeerStream::take_transmit
+//! [`PeerBytes::take_read_buf`]: zmtp_proto::PeerBytes::take_read_buf
+//! [`PeerBytes::give_read_buf`]: zmtp_proto::PeerBytes::give_read_buf
+//! [`PeerBytes::take_transmit`]: zmtp_proto::PeerBytes::take_transmit
 //! [`Signal`]: zmtp_async::Signal
 
 use std::path::PathBuf;
@@ -42,8 +42,8 @@ use bytes::{Buf, Bytes};
 use compio::buf::BufResult;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use zmtp_async::{remove_bound, Io, MonitorEvent, Round, Signal};
-use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::{Action, PeerId};
+use zmtp_proto::Endpoint;
+use zmtp_proto::{Action, PeerId};
 
 use crate::ops::{
     accept_op, dial_op, read_op, write_op, AcceptOrDial, AcceptedOrDialled, OpSlot, ReadOpSlot,
@@ -299,7 +299,7 @@ impl CompioIo {
                 BufResult(Ok(n), buf) if n > 0 => {
                     io.reader = Some(stream);
                     let now = r.now();
-                    if let Some(ps) = r.machine().stream(peer) {
+                    if let Some(ps) = r.machine().bytes(peer) {
                         ps.give_read_buf(buf, now);
                     }
                     self.read(r, index);
@@ -473,7 +473,7 @@ impl CompioIo {
             .connection(io.peer)
             .is_some_and(|c| c.wants_read())
         {
-            r.machine().stream(io.peer).map(|mut ps| ps.take_read_buf())
+            r.machine().bytes(io.peer).map(|mut ps| ps.take_read_buf())
         } else {
             None
         };
@@ -526,7 +526,7 @@ impl CompioIo {
             std::mem::take(&mut io.backlog)
         };
         if bufs.len() < MAX_IOV {
-            if let Some(ps) = r.machine().stream(io.peer) {
+            if let Some(ps) = r.machine().bytes(io.peer) {
                 ps.take_transmit(&mut bufs);
             }
         }
@@ -576,7 +576,7 @@ impl CompioIo {
         // Dropped on purpose: cancelled in the kernel.
         io.read.op.cancel();
         if flush {
-            if let Some(ps) = r.machine().stream(peer) {
+            if let Some(ps) = r.machine().bytes(peer) {
                 ps.take_transmit(&mut io.backlog);
             }
         } else {

@@ -56,7 +56,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use zmtp_async::{DriverTask, Signal};
-use zmtp_proto::endpoint::Endpoint;
+use zmtp_proto::Endpoint;
 
 pub use crate::io::CompioIo;
 pub use crate::transport::Listener;

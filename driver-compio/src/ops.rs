@@ -16,8 +16,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use zmtp_async::Signal;
-use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::PeerId;
+use zmtp_proto::Endpoint;
+use zmtp_proto::PeerId;
 
 use crate::transport::{self, Listener, Stream};
 

@@ -11,7 +11,7 @@ use compio::net::{
 };
 use socket2::{SockAddr, SockRef};
 use zmtp_async::net::{dial_each, with_connect_timeout, TcpSettings};
-use zmtp_proto::endpoint::Endpoint;
+use zmtp_proto::Endpoint;
 
 /// How often, and after how long, a TCP bind that finds its address in use tries again (see
 /// [`bind`]): 50 ms in all.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use zmtp_async::{remove_bound, Io, MonitorEvent, Round, Signal};
-use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::{Action, PeerId};
+use zmtp_proto::Endpoint;
+use zmtp_proto::{Action, PeerId};
 
 use crate::transport::{self, Listener, Stream};
 
@@ -292,7 +292,7 @@ impl TokioIo {
             // Read first, ask for readiness only once the socket is drained: tokio's own
             // readiness check makes a read on a socket known not to be ready cost no syscall.
             let (machine, clock) = r.machine_and_clock();
-            let mut ps = machine.stream(peer)?;
+            let mut ps = machine.bytes(peer)?;
             let buf = ps.read_buf();
             let spare = buf.capacity() - buf.len();
             match stream.try_read_buf(buf) {
@@ -396,7 +396,7 @@ impl TokioIo {
                     return false;
                 }
                 Ok(written) => {
-                    if let Some(ps) = r.machine().stream(peer) {
+                    if let Some(ps) = r.machine().bytes(peer) {
                         ps.advance_transmit(written);
                     }
                     continue;

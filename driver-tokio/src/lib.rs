@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use zmtp_async::{DriverTask, Signal};
-use zmtp_proto::endpoint::Endpoint;
+use zmtp_proto::Endpoint;
 
 pub use crate::io::TokioIo;
 pub use crate::transport::Listener;

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 use zmtp_async::net::{dial_each, with_connect_timeout, TcpSettings};
-use zmtp_proto::endpoint::{Endpoint, Host};
+use zmtp_proto::{Endpoint, Host};
 
 /// A connected byte stream.
 #[derive(Debug)]

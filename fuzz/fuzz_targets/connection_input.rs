@@ -23,14 +23,14 @@ struct Input {
 }
 
 fn greeting() -> [u8; 64] {
-    zmtp_proto::greeting::encode(b"NULL", false)
+    zmtp_proto::fuzzing::encode_greeting(b"NULL", false)
 }
 
 fn ready(peer: SocketType) -> Vec<u8> {
     let mut m = zmtp_proto::Metadata::new();
     m.insert("Socket-Type", peer.as_str());
     let mut out = Vec::new();
-    zmtp_proto::command::Command::Ready(m).encode(&mut out);
+    zmtp_proto::fuzzing::Command::Ready(m).encode(&mut out);
     out
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
+use zmtp_proto::{PlainCredentials, PlainUsers};
 use zmtp_proto::{Connection, ConnectionConfig, Event, MechanismConfig, Msg, SocketType};
 
 #[derive(Debug, Arbitrary)]

@@ -6,9 +6,9 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use zmtp_proto::command::Command;
-use zmtp_proto::frame::{encode_header, FrameHeader};
-use zmtp_proto::greeting::GreetingReader;
+use zmtp_proto::fuzzing::Command;
+use zmtp_proto::fuzzing::{encode_header, FrameHeader};
+use zmtp_proto::fuzzing::GreetingReader;
 use zmtp_proto::Metadata;
 
 fuzz_target!(|data: &[u8]| {

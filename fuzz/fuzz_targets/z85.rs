@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zmtp_proto::mechanism::{CurvePublicKey, CurveSecretKey};
-use zmtp_proto::z85;
+use zmtp_proto::{CurvePublicKey, CurveSecretKey};
+use zmtp_proto::fuzzing::z85;
 
 fuzz_target!(|text: &str| {
     match z85::decode(text) {

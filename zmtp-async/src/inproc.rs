@@ -31,10 +31,10 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use zmtp_proto::connection::Carried;
-use zmtp_proto::endpoint::inproc_name;
-use zmtp_proto::socket::{Action, PeerId};
+use zmtp_proto::inproc_name;
+use zmtp_proto::Carried;
 use zmtp_proto::PeerInfo;
+use zmtp_proto::{Action, PeerId};
 
 use crate::monitor::MonitorEvent;
 use crate::runtime::{Clock, Shared};
@@ -189,7 +189,7 @@ impl Inproc {
         };
         let announce = Announce {
             info: state.machine().inproc_info(),
-            rcvhwm: state.machine().options().rcvhwm,
+            rcvhwm: state.machine().options().connection.rcvhwm,
         };
         let backlog = self.backlog.get_or_insert_with(Arc::default).clone();
         let mut names = registry();
@@ -356,7 +356,7 @@ impl Inproc {
         };
         let ours = Announce {
             info: state.machine().inproc_info(),
-            rcvhwm: state.machine().options().rcvhwm,
+            rcvhwm: state.machine().options().connection.rcvhwm,
         };
         let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone());
         let mut names = registry();

@@ -68,15 +68,15 @@ pub mod prelude {
     pub use crate::runtime::Runtime;
     /// Security: PLAIN credentials (client) and the users a PLAIN server lets in; CURVE keys,
     /// client and server settings and the clients a server lets in. All are set through
-    /// [`SocketOptions::mechanism`].
-    pub use zmtp_proto::mechanism::{
+    /// the `mechanism` of [`SocketOptions::connection`].
+    pub use zmtp_proto::{
         CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
         CurveServerConfig, PlainCredentials, PlainUsers,
     };
-    pub use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
     pub use zmtp_proto::{
         EndpointOp, Error, Frame, MechanismConfig, Msg, PeerInfo, SendError, SocketType,
     };
+    pub use zmtp_proto::{PeerId, SocketEvent, SocketOptions};
 }
 
 #[doc(hidden)]

@@ -4,7 +4,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use zmtp_proto::socket::{PeerId, SocketEvent};
+use zmtp_proto::{PeerId, SocketEvent};
 
 use crate::runtime::{Runtime, Share};
 

@@ -12,8 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
-use zmtp_proto::endpoint::Host;
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::Host;
+use zmtp_proto::SocketOptions;
 
 use crate::runtime::Runtime;
 
@@ -215,7 +215,7 @@ impl TcpSettings {
     ///
     /// ```
     /// use zmtp_async::net::TcpSettings;
-    /// use zmtp_proto::endpoint::Host;
+    /// use zmtp_proto::Host;
     ///
     /// let t = TcpSettings::default();
     /// let l = t.bind(&Host::Name("lo".into()), 0).unwrap();

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::SocketType;
 
 use crate::runtime::{Runtime, Share};
@@ -36,7 +36,7 @@ impl<R: Runtime> Socket<R> {
     /// use driver_compio::{Socket, SocketType};
     /// let sub = Socket::new(SocketType::Sub);
     /// let o = sub.options();
-    /// assert_eq!((o.sndhwm, o.rcvhwm, o.tcp_keepalive, o.ipv6), (1000, 1000, None, false));
+    /// assert_eq!((o.sndhwm, o.connection.rcvhwm, o.tcp_keepalive, o.ipv6), (1000, 1000, None, false));
     /// # });
     /// ```
     pub fn options(&self) -> SocketOptions {

@@ -4,7 +4,7 @@
 //! options:
 //!
 //! * every message received is `[routing id, data]`: one per chunk read from a peer (at most
-//!   [`RAW_READ_CAP`](zmtp_proto::connection::RAW_READ_CAP) bytes of data), or
+//!   [`RAW_READ_CAP`](zmtp_proto::RAW_READ_CAP) bytes of data), or
 //!   `[routing id, ""]` when a peer connects or disconnects
 //!   ([`SocketOptions::stream_notify`](crate::prelude::SocketOptions::stream_notify), on by
 //!   default);

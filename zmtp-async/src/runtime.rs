@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Context;
 use std::time::Instant;
 
-use zmtp_proto::endpoint::{names_bound, Endpoint};
-use zmtp_proto::socket::Socket as Machine;
+use zmtp_proto::Socket as Machine;
+use zmtp_proto::{names_bound, Endpoint};
 
 use crate::monitor::MonitorEvent;
 use crate::net::TcpSettings;
@@ -65,7 +65,7 @@ pub trait Io: Sized + 'static {
     /// Starts accepting on `listener` (on the driver task's next round).
     fn add_listener(&mut self, listener: Self::Listener, endpoint: &str);
     /// Stops listening on every listener that `endpoint` names (see
-    /// [`names_bound`](zmtp_proto::endpoint::names_bound)); false if there was none.
+    /// [`names_bound`](zmtp_proto::names_bound)); false if there was none.
     /// Connections already accepted stay up.
     fn unbind(&mut self, endpoint: &str) -> bool;
     /// One round of work: the machine's actions, then reading and writing every peer with
@@ -87,7 +87,7 @@ pub trait Io: Sized + 'static {
 }
 
 /// Removes from `listeners` every one that `endpoint` names (see
-/// [`names_bound`](zmtp_proto::endpoint::names_bound)); false if there was none. For
+/// [`names_bound`](zmtp_proto::names_bound)); false if there was none. For
 /// [`Io::unbind`].
 ///
 /// ```
@@ -204,7 +204,7 @@ impl<'a> Round<'a> {
         &mut self,
         endpoint: &str,
         remote: Option<std::net::SocketAddr>,
-    ) -> zmtp_proto::socket::PeerId {
+    ) -> zmtp_proto::PeerId {
         let now = self.clock.now();
         let machine = self.state.machine_mut();
         let peer = machine.accept(now);
@@ -223,7 +223,7 @@ impl<'a> Round<'a> {
     /// A dial for `peer` failed with `error`: the machine schedules the redial and reports
     /// [`SocketEvent::ConnectRetried`](zmtp_proto::SocketEvent::ConnectRetried) with the cause
     /// (a host name that does not resolve is `NotFound`).
-    pub fn dial_failed(&mut self, peer: zmtp_proto::socket::PeerId, error: &io::Error) {
+    pub fn dial_failed(&mut self, peer: zmtp_proto::PeerId, error: &io::Error) {
         tracing::debug!(%error, "dial failed");
         let cause = zmtp_proto::Error::endpoint(
             zmtp_proto::EndpointOp::Dial,

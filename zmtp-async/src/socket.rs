@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use zmtp_proto::endpoint::Endpoint;
-use zmtp_proto::socket::{SendError, Socket as Machine, SocketOptions};
+use zmtp_proto::Endpoint;
 use zmtp_proto::{EndpointOp, Error, Msg, SocketType};
+use zmtp_proto::{SendError, Socket as Machine, SocketOptions};
 
 use crate::monitor::Monitor;
 use crate::outbound::IntoOutbound;
@@ -100,7 +100,7 @@ impl<R: Runtime> Socket<R> {
     /// use driver_compio::{Socket, SocketOptions, SocketType};
     /// let mut options = SocketOptions::default();
     /// options.sndhwm = 10_000;
-    /// options.heartbeat_ivl = Some(std::time::Duration::from_secs(1));
+    /// options.connection.heartbeat_ivl = Some(std::time::Duration::from_secs(1));
     /// let push = Socket::with_options(SocketType::Push, options);
     /// # });
     /// ```

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use zmtp_proto::endpoint::{Endpoint, EndpointError};
-use zmtp_proto::socket::{PeerId, SendError, Socket as Machine, SocketEvent};
+use zmtp_proto::{Endpoint, EndpointError};
 use zmtp_proto::{Error, Msg, SocketType};
+use zmtp_proto::{PeerId, SendError, Socket as Machine, SocketEvent};
 
 use crate::monitor::MonitorEvent;
 use crate::signal::Signal;
@@ -234,7 +234,7 @@ impl SocketState {
     /// assert!(s.disconnect("tcp://127.0.0.1:5555", Instant::now()));
     /// ```
     pub fn connect(&mut self, endpoint: &str, now: Instant) -> Result<PeerId, EndpointError> {
-        if zmtp_proto::endpoint::is_inproc(endpoint) {
+        if zmtp_proto::is_inproc(endpoint) {
             refuse_raw_over_inproc(self.machine.socket_type(), endpoint)?;
         } else {
             Endpoint::parse_dial(endpoint)?;
@@ -520,7 +520,7 @@ impl SocketState {
     pub fn remove_bound(&mut self, endpoint: &str) {
         let mut kept = Vec::with_capacity(self.bound.len());
         for bound in std::mem::take(&mut self.bound) {
-            if zmtp_proto::endpoint::names_bound(endpoint, &bound) {
+            if zmtp_proto::names_bound(endpoint, &bound) {
                 self.push_monitor(MonitorEvent::ListenerClosed { endpoint: bound });
             } else {
                 kept.push(bound);
@@ -689,7 +689,7 @@ pub(crate) fn refuse_raw_over_inproc(
 
 #[cfg(test)]
 mod tests {
-    use zmtp_proto::socket::SocketOptions;
+    use zmtp_proto::SocketOptions;
     use zmtp_proto::SocketType;
 
     use super::*;
@@ -702,12 +702,12 @@ mod tests {
     /// Moves `from`'s output for `pf` into `to` as input for `pt`; true if anything moved.
     fn transfer(from: &mut Machine, pf: PeerId, to: &mut Machine, pt: PeerId) -> bool {
         let mut out = Vec::new();
-        if let Some(stream) = from.stream(pf) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = from.bytes(pf) {
+            view.take_transmit(&mut out);
         }
         for chunk in &out {
-            if let Some(stream) = to.stream(pt) {
-                stream.handle_input(chunk, Instant::now());
+            if let Some(view) = to.bytes(pt) {
+                view.handle_input(chunk, Instant::now());
             }
         }
         !out.is_empty()

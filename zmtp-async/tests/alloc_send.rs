@@ -10,7 +10,7 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use zmtp_async::{IntoOutbound, Outbound};
-use zmtp_proto::socket::{Action, PeerId, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
 
 use alloc_count::{allocations, Counting};
@@ -77,12 +77,12 @@ impl Pair {
             self.wire.extend_from_slice(s);
         }
         let len = self.wire.len();
-        if let Some(stream) = from.stream(fp) {
-            stream.advance_transmit(len);
+        if let Some(view) = from.bytes(fp) {
+            view.advance_transmit(len);
         }
-        let mut stream = to.stream(tp).expect("attached");
-        stream.read_buf().extend_from_slice(&self.wire);
-        stream.handle_read(self.now);
+        let mut view = to.bytes(tp).expect("attached");
+        view.read_buf().extend_from_slice(&self.wire);
+        view.handle_read(self.now);
         true
     }
 

@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use zmtp_proto::socket::{PeerId, SocketEvent, SocketOptions};
 use zmtp_proto::{MechanismConfig, Msg, SocketType};
+use zmtp_proto::{PeerId, SocketEvent, SocketOptions};
 
 use zmtp_async::{Monitor, Runtime, Socket};
 
@@ -165,17 +165,17 @@ impl Config {
                     "--identity: a routing id may not start with a zero byte (reserved by ZeroMQ)",
                 ));
             }
-            options.routing_id = Bytes::from(id);
+            options.connection.routing_id = Bytes::from(id);
         }
         if let Some(hwm) = args.hwm {
             options.sndhwm = hwm;
-            options.rcvhwm = hwm;
+            options.connection.rcvhwm = hwm;
         }
         options.linger = u64::try_from(args.linger).ok().map(Duration::from_millis);
-        options.heartbeat_ivl = args.heartbeat_ivl.map(Duration::from_millis);
-        options.heartbeat_timeout = args.heartbeat_timeout.map(Duration::from_millis);
-        options.heartbeat_ttl = args.heartbeat_ttl.map(Duration::from_millis);
-        options.mechanism = mechanism;
+        options.connection.heartbeat_ivl = args.heartbeat_ivl.map(Duration::from_millis);
+        options.connection.heartbeat_timeout = args.heartbeat_timeout.map(Duration::from_millis);
+        options.connection.heartbeat_ttl = args.heartbeat_ttl.map(Duration::from_millis);
+        options.connection.mechanism = mechanism;
         // Report messages for unknown routing ids instead of dropping them silently, and wait
         // at the high-water mark instead of dropping.
         options.router_mandatory = socket_type == SocketType::Router;
@@ -491,7 +491,7 @@ impl<'a> Loop<'a> {
             }
             Event::Socket(SocketEvent::HandshakeFailed { peer, error, .. }) => {
                 let curve_client = matches!(
-                    self.config.options.mechanism,
+                    self.config.options.connection.mechanism,
                     MechanismConfig::CurveClient(_)
                 );
                 if let Some(endpoint) = self.dialled.get(&peer) {

@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use zmtp_proto::mechanism::CurveKeyPair;
+use zmtp_proto::CurveKeyPair;
 
 use crate::{CmdResult, Failure};
 

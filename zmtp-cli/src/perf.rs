@@ -11,8 +11,8 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use zmtp_proto::socket::{SocketEvent, SocketOptions};
 use zmtp_proto::{Msg, SocketType};
+use zmtp_proto::{SocketEvent, SocketOptions};
 
 use zmtp_async::{Runtime, Socket};
 

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use zmtp_async::{Proxy, Runtime, Socket};
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::SocketType;
 
 use crate::drivers::{self, with_backend, DriverName};
@@ -111,7 +111,7 @@ impl Config {
         let mut options = SocketOptions::default();
         if let Some(hwm) = args.hwm {
             options.sndhwm = hwm;
-            options.rcvhwm = hwm;
+            options.connection.rcvhwm = hwm;
         }
         options.linger = Some(Duration::from_millis(1000));
         Ok(Self {

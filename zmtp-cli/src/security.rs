@@ -16,11 +16,11 @@
 //!
 //! Secret keys never appear in an error or a note.
 
-use zmtp_proto::mechanism::{
+use zmtp_proto::MechanismConfig;
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig, PlainCredentials, PlainUsers,
 };
-use zmtp_proto::MechanismConfig;
 
 use crate::{CatArgs, Failure, MechanismArg};
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::SocketType;
 
 /// libzmq's socket options (`zmq_setsockopt`), each named after its `ZMQ_*` option; integers
@@ -107,7 +107,7 @@ impl SocketOptionArgs {
         let ms = Duration::from_millis;
         let secs = Duration::from_secs;
         if let Some(n) = self.maxmsgsize {
-            o.maxmsgsize = match n {
+            o.connection.maxmsgsize = match n {
                 -1 => None,
                 n => Some(u64::try_from(n).map_err(|_| "--maxmsgsize: -1 or a size in bytes")?),
             };
@@ -170,7 +170,7 @@ impl SocketOptionArgs {
         o.xpub_nodrop |= self.xpub_nodrop;
         o.xpub_verbose |= self.xpub_verbose;
         o.invert_matching |= self.invert_matching;
-        o.conflate |= self.conflate;
+        o.connection.conflate |= self.conflate;
         o.validate(socket_type).map_err(|e| e.to_string())
     }
 }

@@ -6,7 +6,7 @@ mod support;
 
 use rand::RngCore;
 use support::{run_zmtp, run_zmtp_on, Finished, Proc};
-use zmtp_proto::mechanism::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
+use zmtp_proto::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
 
 /// A key pair as Z85 text.
 struct Keys {

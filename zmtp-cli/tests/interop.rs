@@ -5,7 +5,7 @@
 mod support;
 
 use support::{hex, interop_available, run_zmtp_on, Proc};
-use zmtp_proto::mechanism::CurveKeyPair;
+use zmtp_proto::CurveKeyPair;
 
 /// A fresh CURVE key pair as Z85 text: (public, secret).
 fn curve_keys() -> (String, String) {

@@ -20,8 +20,8 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::Bytes;
-use zmtp_proto::socket::{PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
+use zmtp_proto::{PeerId, SocketOptions};
 
 /// Moves what `from` has to write to its peer `fp` into `to`'s arena for its peer `tp`.
 fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant) -> bool {
@@ -33,8 +33,8 @@ fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant
             .connection(fp)
             .expect("attached")
             .transmit_chunks(&mut iov);
-        let mut to_stream = to.stream(tp).expect("attached");
-        let buf = to_stream.read_buf();
+        let mut to_view = to.bytes(tp).expect("attached");
+        let buf = to_view.read_buf();
         let room = buf.capacity() - buf.len();
         let mut copied = 0;
         for s in &iov[..n] {
@@ -45,10 +45,10 @@ fn flow(from: &mut Socket, fp: PeerId, to: &mut Socket, tp: PeerId, now: Instant
                 break;
             }
         }
-        if let Some(stream) = from.stream(fp) {
-            stream.advance_transmit(copied);
+        if let Some(view) = from.bytes(fp) {
+            view.advance_transmit(copied);
         }
-        to_stream.handle_read(now);
+        to_view.handle_read(now);
         moved = true;
     }
     moved
@@ -68,7 +68,7 @@ impl Net {
     fn new(a: SocketType, b: SocketType, fan: usize) -> Self {
         let now = Instant::now();
         let mut o = SocketOptions::default();
-        o.routing_id = Bytes::from_static(b"peer-a");
+        o.connection.routing_id = Bytes::from_static(b"peer-a");
         let mut a = Socket::new(a, o, now);
         let mut bs = Vec::new();
         let mut ap = Vec::new();

@@ -51,7 +51,7 @@ const LIBZMQ_ZAP_ERROR: &[u8] = b"\x5eRROR";
 ///
 /// ```
 /// use bytes::Bytes;
-/// use zmtp_proto::command::{split_name, Command};
+/// use zmtp_proto::fuzzing::{split_name, Command};
 ///
 /// let (name, data) = split_name(&Bytes::from_static(b"\x05READYxyz")).unwrap();
 /// assert_eq!((&name[..], &data[..]), (&b"READY"[..], &b"xyz"[..]));
@@ -84,7 +84,7 @@ impl Command {
     /// Parses a command frame body.
     ///
     /// ```
-    /// use zmtp_proto::command::Command;
+    /// use zmtp_proto::fuzzing::Command;
     ///
     /// let ping = bytes::Bytes::from_static(b"\x04PING\x00\x0aab");
     /// assert_eq!(
@@ -132,7 +132,7 @@ impl Command {
     /// Encodes the command as a whole frame (header included) into `out`.
     ///
     /// ```
-    /// use zmtp_proto::command::Command;
+    /// use zmtp_proto::fuzzing::Command;
     ///
     /// let mut out = Vec::new();
     /// Command::Subscribe(bytes::Bytes::from_static(b"A")).encode(&mut out);
@@ -171,14 +171,14 @@ impl Command {
 }
 
 /// Writes the frame header and name of a command whose data is `data_len` bytes long.
-pub fn encode_command_header(name: &[u8], data_len: usize, out: &mut impl BufMut) {
+pub(crate) fn encode_command_header(name: &[u8], data_len: usize, out: &mut impl BufMut) {
     encode_header(FLAG_COMMAND, 1 + name.len() + data_len, out);
     out.put_u8(name.len() as u8);
     out.put_slice(name);
 }
 
 /// Writes a whole command frame.
-pub fn encode_command(name: &[u8], data: &[u8], out: &mut impl BufMut) {
+pub(crate) fn encode_command(name: &[u8], data: &[u8], out: &mut impl BufMut) {
     encode_command_header(name, data.len(), out);
     out.put_slice(data);
 }

@@ -11,14 +11,14 @@ use crate::socket_type::SocketType;
 /// Default `handshake_ivl` (libzmq `ZMQ_HANDSHAKE_IVL`: 30 s).
 pub const DEFAULT_HANDSHAKE_IVL: Duration = Duration::from_secs(30);
 /// Default maximum number of frames in one message.
-pub const DEFAULT_MAX_FRAMES: usize = 4096;
+pub(crate) const DEFAULT_MAX_FRAMES: usize = 4096;
 /// Default receive high-water mark, in messages (libzmq `ZMQ_RCVHWM`).
-pub const DEFAULT_HWM: usize = 1000;
+pub(crate) const DEFAULT_HWM: usize = 1000;
 /// Default size of the input arena's read chunk.
-pub const DEFAULT_READ_CHUNK: usize = 64 * 1024;
+pub(crate) const DEFAULT_READ_CHUNK: usize = 64 * 1024;
 /// Bodies at least this large are handed out as their own [`Bytes`] for vectored writes instead
 /// of being copied into the coalescing buffer.
-pub const DEFAULT_ZERO_COPY_THRESHOLD: usize = 8 * 1024;
+pub(crate) const DEFAULT_ZERO_COPY_THRESHOLD: usize = 8 * 1024;
 
 /// Settings for one [`Connection`](crate::Connection).
 ///

@@ -4,7 +4,7 @@
 /// A parsed endpoint.
 ///
 /// ```
-/// use zmtp_proto::endpoint::{Endpoint, Host};
+/// use zmtp_proto::{Endpoint, Host};
 ///
 /// let e: Endpoint = "tcp://[::1]:5555".parse().unwrap();
 /// assert_eq!(e, Endpoint::Tcp { host: Host::Name("::1".into()), port: Some(5555) });
@@ -111,7 +111,7 @@ impl Endpoint {
     /// that only `bind` understands.
     ///
     /// ```
-    /// use zmtp_proto::endpoint::Endpoint;
+    /// use zmtp_proto::Endpoint;
     ///
     /// assert!(Endpoint::parse_dial("tcp://127.0.0.1:5555").is_ok());
     /// assert!(Endpoint::parse_dial("tcp://*:5555").is_err());
@@ -138,7 +138,7 @@ impl Endpoint {
     /// The host and port to dial, for a TCP endpoint without wildcards.
     ///
     /// ```
-    /// use zmtp_proto::endpoint::Endpoint;
+    /// use zmtp_proto::Endpoint;
     ///
     /// let e: Endpoint = "tcp://localhost:5555".parse().unwrap();
     /// assert_eq!(e.dial_target(), Some(("localhost", 5555)));
@@ -161,7 +161,7 @@ impl Endpoint {
 /// for every driver. The name may be any non-empty string.
 ///
 /// ```
-/// use zmtp_proto::endpoint::{inproc_name, is_inproc};
+/// use zmtp_proto::{inproc_name, is_inproc};
 ///
 /// assert_eq!(inproc_name("inproc://workers"), Some("workers"));
 /// assert_eq!(inproc_name("inproc://"), None);
@@ -181,7 +181,7 @@ pub fn is_inproc(endpoint: &str) -> bool {
 /// reported as `bound` by `bind`: the same string, or `tcp://*:PORT` for `tcp://0.0.0.0:PORT`.
 ///
 /// ```
-/// use zmtp_proto::endpoint::names_bound;
+/// use zmtp_proto::names_bound;
 ///
 /// assert!(names_bound("tcp://*:5555", "tcp://0.0.0.0:5555"));
 /// assert!(names_bound("ipc://@bus", "ipc://@bus"));

@@ -9,12 +9,9 @@ use crate::error::Error;
 /// MORE flag: more frames of the same message follow.
 pub const FLAG_MORE: u8 = 0x01;
 /// LONG flag: the size is 8 bytes.
-pub const FLAG_LONG: u8 = 0x02;
+pub(crate) const FLAG_LONG: u8 = 0x02;
 /// COMMAND flag: the frame is a command.
 pub const FLAG_COMMAND: u8 = 0x04;
-
-/// Largest header: flags + 8-byte size.
-pub const MAX_HEADER_LEN: usize = 9;
 
 /// A decoded frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +42,7 @@ impl FrameHeader {
     /// bits are ignored, as libzmq's decoder does.
     ///
     /// ```
-    /// use zmtp_proto::frame::FrameHeader;
+    /// use zmtp_proto::fuzzing::FrameHeader;
     ///
     /// let h = FrameHeader::parse(&[0x01, 0x05, b'h']).unwrap().unwrap();
     /// assert!(h.more() && !h.is_command());
@@ -91,8 +88,8 @@ impl FrameHeader {
 ///
 /// ```
 /// let mut out = Vec::new();
-/// zmtp_proto::frame::encode_header(zmtp_proto::frame::FLAG_MORE, 3, &mut out);
-/// zmtp_proto::frame::encode_header(0, 256, &mut out);
+/// zmtp_proto::fuzzing::encode_header(zmtp_proto::fuzzing::FLAG_MORE, 3, &mut out);
+/// zmtp_proto::fuzzing::encode_header(0, 256, &mut out);
 /// assert_eq!(out, [0x01, 3, 0x02, 0, 0, 0, 0, 0, 0, 1, 0]);
 /// ```
 pub fn encode_header(flags: u8, size: usize, out: &mut impl bytes::BufMut) {

@@ -10,10 +10,10 @@ use crate::error::Error;
 pub const GREETING_LEN: usize = 64;
 
 /// The ZMTP version we announce: 3.1.
-pub const OUR_VERSION: (u8, u8) = (3, 1);
+pub(crate) const OUR_VERSION: (u8, u8) = (3, 1);
 
 /// Length of the mechanism field.
-pub const MECHANISM_LEN: usize = 20;
+pub(crate) const MECHANISM_LEN: usize = 20;
 
 /// A protocol version announced in a greeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,7 +39,7 @@ impl Version {
 /// Encodes our greeting into a 64-byte array.
 ///
 /// ```
-/// let g = zmtp_proto::greeting::encode(b"NULL", false);
+/// let g = zmtp_proto::fuzzing::encode_greeting(b"NULL", false);
 /// assert_eq!(g[0], 0xff);
 /// assert_eq!(g[9], 0x7f);
 /// assert_eq!(&g[10..12], &[3, 1]);
@@ -87,9 +87,9 @@ impl PeerGreeting {
 /// Incremental reader of the peer's greeting.
 ///
 /// ```
-/// use zmtp_proto::greeting::{encode, GreetingReader};
+/// use zmtp_proto::fuzzing::{encode_greeting, GreetingReader};
 ///
-/// let bytes = encode(b"NULL", false);
+/// let bytes = encode_greeting(b"NULL", false);
 /// let mut r = GreetingReader::new();
 /// // libzmq's split: 10 + 1 + 53 bytes.
 /// assert_eq!(r.feed(&bytes[..10]).unwrap(), 10);

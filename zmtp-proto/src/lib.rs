@@ -5,26 +5,29 @@
 //! messages come out, and time is an argument. Drivers (tokio, compio, or your own event loop)
 //! move the bytes.
 //!
-//! The layers, one module each:
+//! The layers, one private module each, behind the re-exports below:
 //!
 //! | module | what it owns |
 //! |---|---|
-//! | [`greeting`] | the 64-byte greeting and version negotiation |
-//! | [`mechanism`] | security handshakes (NULL, PLAIN) and, for encrypting mechanisms, the frame transform |
-//! | [`frame`] | frame headers: flags, short and long sizes, limits |
-//! | [`command`] | READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG |
-//! | [`metadata`] | READY/INITIATE properties |
-//! | [`endpoint`] | `tcp://` and `ipc://` endpoint strings |
-//! | [`connection`] | the per-connection machine tying the above together, with heartbeats |
-//! | [`message`] | multipart messages |
-//! | [`socket`] | socket engines: peers, queues, high-water marks and the routing of the 11 socket types; a peer's bytes through [`PeerStream`] |
+//! | `greeting.rs` | the 64-byte greeting and version negotiation ([`Version`]) |
+//! | `mechanism/` | security handshakes (NULL, PLAIN, CURVE: [`MechanismConfig`]) and CURVE's frame transform |
+//! | `frame.rs` | frame headers: flags, short and long sizes, limits |
+//! | `command.rs` | READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG |
+//! | `metadata.rs` | READY/INITIATE properties ([`Metadata`]) |
+//! | `endpoint.rs` | `tcp://`, `ipc://` and `inproc://` endpoint strings ([`Endpoint`]) |
+//! | `connection/` | the per-connection machine tying the above together, with heartbeats ([`Connection`]) |
+//! | `message.rs` | multipart messages ([`Msg`], [`Frame`]) |
+//! | `socket/` | socket engines: peers, queues, high-water marks and the routing of the 11 socket types ([`Socket`]); a peer's bytes through [`PeerBytes`], an in-process peer's messages through [`PeerMessages`] |
+//!
+//! The wire-level codecs (frame headers, commands, the greeting, Z85) are not part of the API;
+//! fuzz targets and tests reach them through the hidden `fuzzing` module.
 //!
 //! # The run loop
 //!
 //! Every machine follows the same contract: mutate with `handle_*` or a command verb (`send`),
 //! then drain every `poll_*` until it returns `None`, write what is pending, and sleep until
 //! `poll_timeout`. At the socket level, a driver carries out [`Socket::poll_action`]'s dials
-//! and closes, moves each peer's bytes through [`Socket::stream`], and hands the application
+//! and closes, moves each peer's bytes through [`Socket::bytes`], and hands the application
 //! [`Socket::recv`]'s whole messages. Two sockets pumped in memory:
 //!
 //! ```
@@ -47,11 +50,11 @@
 //! // Move bytes both ways until neither side has anything to write.
 //! fn pump(a: &mut Socket, pa: zmtp_proto::PeerId, b: &mut Socket, pb: zmtp_proto::PeerId, now: Instant) -> bool {
 //!     let mut out = Vec::new();
-//!     if let Some(stream) = a.stream(pa) {
-//!         stream.take_transmit(&mut out);
+//!     if let Some(view) = a.bytes(pa) {
+//!         view.take_transmit(&mut out);
 //!     }
-//!     if let Some(stream) = b.stream(pb) {
-//!         stream.handle_input(&out.concat(), now);
+//!     if let Some(view) = b.bytes(pb) {
+//!         view.handle_input(&out.concat(), now);
 //!     }
 //!     !out.is_empty()
 //! }
@@ -91,26 +94,48 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod command;
-pub mod config;
-pub mod connection;
-pub mod endpoint;
-pub mod error;
-pub mod frame;
-pub mod greeting;
-pub mod mechanism;
-pub mod message;
-pub mod metadata;
-pub mod socket;
-pub mod socket_type;
-pub mod z85;
+mod command;
+mod config;
+mod connection;
+mod endpoint;
+mod error;
+mod frame;
+mod greeting;
+mod mechanism;
+mod message;
+mod metadata;
+mod socket;
+mod socket_type;
+mod z85;
 
 pub use config::ConnectionConfig;
-pub use connection::{Connection, Event, PeerInfo};
+pub use connection::{
+    Carried, Connection, Event, PeerInfo, MAX_HANDSHAKE_COMMAND, MAX_INBOUND_BYTES, RAW_READ_CAP,
+};
+pub use endpoint::{inproc_name, is_inproc, names_bound, Endpoint, EndpointError, Host};
 pub use error::{EndpointOp, Error};
 pub use greeting::Version;
-pub use mechanism::MechanismConfig;
-pub use message::{Frame, Msg};
+pub use mechanism::{
+    CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
+    CurveServerConfig, MechanismConfig, PlainCredentials, PlainUsers, USER_ID,
+};
+pub use message::{Frame, Msg, INLINE_FRAME_BYTES};
 pub use metadata::Metadata;
-pub use socket::{Action, PeerId, PeerStream, SendError, Socket, SocketEvent, SocketOptions};
+pub use socket::{
+    Action, PeerBytes, PeerId, PeerMessages, SendError, Socket, SocketEvent, SocketOptions,
+};
 pub use socket_type::SocketType;
+
+/// What fuzz targets and tests need beyond the API: the wire-level codecs, to build and check
+/// raw bytes. Not a stable interface (as quinn-proto's `fuzzing` module).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::command::{split_name, Command, MAX_PING_CONTEXT};
+    pub use crate::config::DEFAULT_HANDSHAKE_IVL;
+    pub use crate::frame::{encode_frame, encode_header, FrameHeader, FLAG_COMMAND, FLAG_MORE};
+    pub use crate::greeting::{encode as encode_greeting, GreetingReader, GREETING_LEN};
+    /// Z85 (RFC 32), the text form of CURVE keys.
+    pub mod z85 {
+        pub use crate::z85::{decode, decode_into, encode, Z85Error};
+    }
+}

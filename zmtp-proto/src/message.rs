@@ -25,7 +25,7 @@ pub const INLINE_FRAME_BYTES: usize = 23;
 ///
 /// ```
 /// use bytes::Bytes;
-/// use zmtp_proto::message::Frame;
+/// use zmtp_proto::Frame;
 ///
 /// let small = Frame::copy_from_slice(b"tick");
 /// assert!(small.is_inline());
@@ -88,7 +88,7 @@ impl Frame {
     /// An empty frame.
     ///
     /// ```
-    /// # use zmtp_proto::message::Frame;
+    /// # use zmtp_proto::Frame;
     /// assert!(Frame::new().is_empty());
     /// ```
     #[inline]
@@ -100,7 +100,7 @@ impl Frame {
     /// one allocation.
     ///
     /// ```
-    /// # use zmtp_proto::message::Frame;
+    /// # use zmtp_proto::Frame;
     /// let f = Frame::copy_from_slice(&[1, 2, 3]);
     /// assert_eq!(&f[..], &[1, 2, 3]);
     /// ```
@@ -116,7 +116,7 @@ impl Frame {
     /// A frame of static bytes (no copy, no allocation).
     ///
     /// ```
-    /// # use zmtp_proto::message::Frame;
+    /// # use zmtp_proto::Frame;
     /// assert_eq!(Frame::from_static(b"hi"), b"hi"[..]);
     /// ```
     #[inline]
@@ -142,7 +142,7 @@ impl Frame {
     /// [`INLINE_FRAME_BYTES`] bytes) for an inline frame.
     ///
     /// ```
-    /// # use zmtp_proto::message::Frame;
+    /// # use zmtp_proto::Frame;
     /// assert_eq!(&Frame::copy_from_slice(b"x").into_bytes()[..], b"x");
     /// ```
     pub fn into_bytes(self) -> Bytes {
@@ -318,7 +318,7 @@ impl From<Frame> for Bytes {
 }
 
 /// Number of frames a [`Msg`] stores inline before it spills to the heap.
-pub const INLINE_FRAMES: usize = 3;
+pub(crate) const INLINE_FRAMES: usize = 3;
 
 /// A multipart message: an ordered list of frames.
 ///

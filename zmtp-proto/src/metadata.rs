@@ -5,9 +5,9 @@ use bytes::{BufMut, Bytes};
 use crate::error::Error;
 
 /// The `Socket-Type` property name.
-pub const SOCKET_TYPE: &str = "Socket-Type";
+pub(crate) const SOCKET_TYPE: &str = "Socket-Type";
 /// The `Identity` property name.
-pub const IDENTITY: &str = "Identity";
+pub(crate) const IDENTITY: &str = "Identity";
 
 /// An ordered list of `name = value` properties.
 ///

@@ -6,7 +6,7 @@
 //! (libzmq's `zmq_z85_decode` rejects the same). A CURVE key is 32 bytes, 40 characters.
 //!
 //! ```
-//! use zmtp_proto::z85;
+//! use zmtp_proto::fuzzing::z85;
 //!
 //! // RFC 32's test vector.
 //! let data = [0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B];
@@ -64,8 +64,8 @@ impl std::error::Error for Z85Error {}
 /// Encodes `data`, whose length must be a multiple of 4.
 ///
 /// ```
-/// assert_eq!(zmtp_proto::z85::encode(&[0; 4]).unwrap(), "00000");
-/// assert!(zmtp_proto::z85::encode(&[0; 3]).is_err());
+/// assert_eq!(zmtp_proto::fuzzing::z85::encode(&[0; 4]).unwrap(), "00000");
+/// assert!(zmtp_proto::fuzzing::z85::encode(&[0; 3]).is_err());
 /// ```
 pub fn encode(data: &[u8]) -> Result<String, Z85Error> {
     if data.len() % 4 != 0 {
@@ -89,7 +89,7 @@ pub fn encode(data: &[u8]) -> Result<String, Z85Error> {
 ///
 /// ```
 /// let mut out = Vec::new();
-/// zmtp_proto::z85::decode_into("00000", &mut out).unwrap();
+/// zmtp_proto::fuzzing::z85::decode_into("00000", &mut out).unwrap();
 /// assert_eq!(out, [0; 4]);
 /// ```
 pub fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<(), Z85Error> {
@@ -117,7 +117,7 @@ pub fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<(), Z85Error> {
 /// Decodes `text`, whose length must be a multiple of 5.
 ///
 /// ```
-/// assert_eq!(zmtp_proto::z85::decode("00000").unwrap(), [0; 4]);
+/// assert_eq!(zmtp_proto::fuzzing::z85::decode("00000").unwrap(), [0; 4]);
 /// ```
 pub fn decode(text: &str) -> Result<Vec<u8>, Z85Error> {
     let mut out = Vec::new();

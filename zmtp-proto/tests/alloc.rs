@@ -20,10 +20,10 @@ use std::io::IoSlice;
 
 use bytes::Bytes;
 use support::*;
-use zmtp_proto::mechanism::{
+use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, Msg, SocketType};
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurveSecretKey, CurveServerConfig,
 };
-use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, Msg, SocketType};
 
 use alloc_count::{allocations, Counting};
 

@@ -11,7 +11,7 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::Bytes;
-use zmtp_proto::socket::{Action, PeerId, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketOptions};
 use zmtp_proto::{Msg, Socket, SocketType};
 
 use alloc_count::{allocations, Counting};
@@ -44,7 +44,7 @@ impl Pair {
         let now = Instant::now();
         let mut router = Socket::new(SocketType::Router, SocketOptions::default(), now);
         let mut o = SocketOptions::default();
-        o.routing_id = Bytes::from_static(b"dealer");
+        o.connection.routing_id = Bytes::from_static(b"dealer");
         let mut dealer = Socket::new(SocketType::Dealer, o, now);
         let dp = dealer.connect("mem://router", now);
         assert!(matches!(dealer.poll_action(), Some(Action::Dial { .. })));
@@ -101,16 +101,16 @@ impl Pair {
                     self.wire.extend_from_slice(s);
                 }
                 let len = self.wire.len();
-                if let Some(stream) = from.stream(fp) {
-                    stream.advance_transmit(len);
+                if let Some(view) = from.bytes(fp) {
+                    view.advance_transmit(len);
                 }
-                let mut stream = to.stream(tp).expect("attached");
-                stream.read_buf().extend_from_slice(&self.wire);
-                stream.handle_read(self.now);
+                let mut view = to.bytes(tp).expect("attached");
+                view.read_buf().extend_from_slice(&self.wire);
+                view.handle_read(self.now);
             }
             Style::Owned => {
-                if let Some(stream) = from.stream(fp) {
-                    stream.take_transmit(&mut self.owned);
+                if let Some(view) = from.bytes(fp) {
+                    view.take_transmit(&mut self.owned);
                 }
                 for b in self.owned.drain(..) {
                     self.wire.extend_from_slice(&b);
@@ -118,14 +118,14 @@ impl Pair {
                 let mut rest = &self.wire[..];
                 while !rest.is_empty() {
                     let mut buf = to
-                        .stream(tp)
-                        .map(|mut stream| stream.take_read_buf())
+                        .bytes(tp)
+                        .map(|mut view| view.take_read_buf())
                         .expect("attached");
                     let n = rest.len().min(buf.capacity());
                     buf.extend_from_slice(&rest[..n]);
                     rest = &rest[n..];
-                    if let Some(stream) = to.stream(tp) {
-                        stream.give_read_buf(buf, self.now);
+                    if let Some(view) = to.bytes(tp) {
+                        view.give_read_buf(buf, self.now);
                     }
                 }
             }

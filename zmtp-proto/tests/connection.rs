@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use support::*;
-use zmtp_proto::command::{Command, MAX_PING_CONTEXT};
-use zmtp_proto::config::DEFAULT_HANDSHAKE_IVL;
-use zmtp_proto::connection::MAX_HANDSHAKE_COMMAND;
-use zmtp_proto::frame::FLAG_MORE;
+use zmtp_proto::fuzzing::DEFAULT_HANDSHAKE_IVL;
+use zmtp_proto::fuzzing::FLAG_MORE;
+use zmtp_proto::fuzzing::{Command, MAX_PING_CONTEXT};
+use zmtp_proto::MAX_HANDSHAKE_COMMAND;
 use zmtp_proto::{Connection, ConnectionConfig, Error, Event, Msg, SocketType, Version};
 
 fn cfg(t: SocketType) -> ConnectionConfig {
@@ -1253,7 +1253,7 @@ fn rcvhwm_pauses_decoding_and_poll_message_resumes_it() {
 /// not count.
 #[test]
 fn large_messages_pause_decoding_at_the_inbound_byte_budget() {
-    use zmtp_proto::connection::MAX_INBOUND_BYTES;
+    use zmtp_proto::MAX_INBOUND_BYTES;
     let mut p = Pair::connected(cfg(SocketType::Push), cfg(SocketType::Pull));
     let size = 64 * 1024;
     let budget = MAX_INBOUND_BYTES / size; // messages that fill the budget

@@ -9,13 +9,13 @@ mod support;
 use bytes::Bytes;
 use proptest::prelude::*;
 use support::*;
-use zmtp_proto::connection::MAX_HANDSHAKE_COMMAND;
-use zmtp_proto::frame::{FrameHeader, FLAG_COMMAND};
-use zmtp_proto::mechanism::{
+use zmtp_proto::fuzzing::{FrameHeader, FLAG_COMMAND};
+use zmtp_proto::MAX_HANDSHAKE_COMMAND;
+use zmtp_proto::{Connection, ConnectionConfig, Error, Event, MechanismConfig, Msg, SocketType};
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig, PlainCredentials, USER_ID,
 };
-use zmtp_proto::{Connection, ConnectionConfig, Error, Event, MechanismConfig, Msg, SocketType};
 
 fn keys(n: u8) -> CurveKeyPair {
     CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]))

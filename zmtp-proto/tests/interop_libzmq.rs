@@ -307,7 +307,7 @@ impl Driver {
         assert!(
             matches!(
                 ping,
-                Some(zmtp_proto::command::Command::Ping { ttl_ds: 10, .. })
+                Some(zmtp_proto::fuzzing::Command::Ping { ttl_ds: 10, .. })
             ),
             "{ping:?}"
         );

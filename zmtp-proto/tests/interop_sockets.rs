@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pypeer::{python_available, PyPeer};
-use zmtp_proto::socket::{Action, PeerId, SocketEvent, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketEvent, SocketOptions};
 use zmtp_proto::{Frame, Msg, Socket, SocketType};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/sock_peer.py");
@@ -229,7 +229,7 @@ impl Driver {
             match stream.write_vectored(&slices[..n]) {
                 Ok(0) => break,
                 Ok(k) => {
-                    if let Some(ps) = self.socket.stream(peer) {
+                    if let Some(ps) = self.socket.bytes(peer) {
                         ps.advance_transmit(k);
                     }
                     wrote = true;
@@ -254,7 +254,7 @@ impl Driver {
                     return true;
                 }
                 Ok(n) => {
-                    if let Some(ps) = self.socket.stream(peer) {
+                    if let Some(ps) = self.socket.bytes(peer) {
                         ps.handle_input(&self.buf[..n], Instant::now());
                     }
                     got = true;
@@ -300,7 +300,7 @@ impl Driver {
 
 fn named(id: &'static str) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.routing_id = Bytes::from_static(id.as_bytes());
+    o.connection.routing_id = Bytes::from_static(id.as_bytes());
     o
 }
 

@@ -4,8 +4,8 @@
 mod support;
 
 use support::*;
-use zmtp_proto::mechanism::{PlainCredentials, PlainUsers, USER_ID};
 use zmtp_proto::{ConnectionConfig, Error, MechanismConfig, SocketType};
+use zmtp_proto::{PlainCredentials, PlainUsers, USER_ID};
 
 fn client(t: SocketType, user: &str, pass: &str) -> ConnectionConfig {
     let mut c = ConnectionConfig::new(t);

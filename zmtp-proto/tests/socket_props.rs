@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use net::{tagged, untag, Chaos, Net};
 use proptest::prelude::*;
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::{Error, Msg, SocketType};
 
 // ---------------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ fn run_pipeline(seed: u64, ops: &[Op], cfg: PipeCfg) -> PipeRun {
     net.max_chunk = 97;
     let mut o = SocketOptions::default();
     o.sndhwm = cfg.sndhwm;
-    o.rcvhwm = cfg.rcvhwm;
+    o.connection.rcvhwm = cfg.rcvhwm;
     let receivers: Vec<usize> = (0..cfg.receivers)
         .map(|_| net.add(cfg.receiver, o.clone()))
         .collect();
@@ -771,7 +771,7 @@ proptest! {
         po.sndhwm = sndhwm;
         let publisher = net.add(SocketType::Pub, po);
         let mut so = SocketOptions::default();
-        so.rcvhwm = 2;
+        so.connection.rcvhwm = 2;
         let fast = net.add_default(SocketType::Sub);
         let slow = net.add(SocketType::Sub, so);
         for s in [fast, slow] {
@@ -827,7 +827,7 @@ proptest! {
         let ds: Vec<usize> = (0..dealers)
             .map(|k| {
                 let mut o = SocketOptions::default();
-                o.routing_id = Bytes::from(format!("dealer-{k}"));
+                o.connection.routing_id = Bytes::from(format!("dealer-{k}"));
                 net.add(SocketType::Dealer, o)
             })
             .collect();

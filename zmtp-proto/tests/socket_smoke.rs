@@ -48,18 +48,20 @@ fn close_before_connect_delivers_within_linger() {
 /// redialling for the linger period, and gives up only when it runs out.
 #[test]
 fn failed_handshake_while_closing_keeps_dialling_for_the_linger() {
-    use zmtp_proto::mechanism::{
+    use zmtp_proto::MechanismConfig;
+    use zmtp_proto::{
         CurveClientConfig, CurveClients, CurveKeyPair, CurveSecretKey, CurveServerConfig,
     };
-    use zmtp_proto::MechanismConfig;
     let key = |n| CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]));
     let mut net = Net::new(6);
     let mut o = zmtp_proto::SocketOptions::default();
-    o.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(key(1), CurveClients::any()));
+    o.connection.mechanism =
+        MechanismConfig::CurveServer(CurveServerConfig::new(key(1), CurveClients::any()));
     let pull = net.add(SocketType::Pull, o);
     let mut o = zmtp_proto::SocketOptions::default();
     o.linger = Some(Duration::from_secs(2));
-    o.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(*key(9).public(), key(2)));
+    o.connection.mechanism =
+        MechanismConfig::CurveClient(CurveClientConfig::new(*key(9).public(), key(2)));
     let push = net.add(SocketType::Push, o);
     net.connect(push, pull);
     net.sockets[push].send(Msg::from("queued")).unwrap();
@@ -115,7 +117,7 @@ fn router_dealer_identity() {
     let mut net = Net::new(3);
     let router = net.add_default(SocketType::Router);
     let mut o = zmtp_proto::SocketOptions::default();
-    o.routing_id = bytes::Bytes::from_static(b"D1");
+    o.connection.routing_id = bytes::Bytes::from_static(b"D1");
     let dealer = net.add(SocketType::Dealer, o);
     net.connect(dealer, router);
     net.sockets[dealer].send(Msg::from(["a", "b"])).unwrap();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use net::Net;
-use zmtp_proto::socket::{Action, PeerId, SocketOptions};
+use zmtp_proto::{Action, PeerId, SocketOptions};
 use zmtp_proto::{Error, Msg, Socket, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
@@ -396,13 +396,13 @@ fn shuttle(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant)
     fn one_way(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
         while from.poll_transmit().is_some() {}
         let mut out = Vec::new();
-        if let Some(stream) = from.stream(pf) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = from.bytes(pf) {
+            view.take_transmit(&mut out);
         }
         let bytes: Vec<u8> = out.iter().flat_map(|c| c.iter().copied()).collect();
         if !bytes.is_empty() {
-            if let Some(stream) = to.stream(pt) {
-                stream.handle_input(&bytes, now);
+            if let Some(view) = to.bytes(pt) {
+                view.handle_input(&bytes, now);
             }
         }
         !bytes.is_empty()
@@ -416,7 +416,7 @@ fn shuttle(a: &mut Socket, pa: PeerId, b: &mut Socket, pb: PeerId, now: Instant)
 fn subscription_behind_paused_messages_takes_effect() {
     for pub_type in [SocketType::XPub, SocketType::Pub] {
         let now = Instant::now();
-        let mut x = Socket::new(pub_type, opts(|o| o.rcvhwm = 1), now);
+        let mut x = Socket::new(pub_type, opts(|o| o.connection.rcvhwm = 1), now);
         let mut s = Socket::new(SocketType::XSub, SocketOptions::default(), now);
         let ps = s.connect("mem://x", now);
         assert!(matches!(s.poll_action(), Some(Action::Dial { .. })));

@@ -8,7 +8,7 @@ mod net;
 use std::time::Duration;
 
 use net::{tagged, untag, Net};
-use zmtp_proto::socket::{Action, SocketEvent, SocketOptions};
+use zmtp_proto::{Action, SocketEvent, SocketOptions};
 use zmtp_proto::{Error, Msg, Socket, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
@@ -142,7 +142,7 @@ fn push_destroys_queue_of_departed_pull() {
 #[test]
 fn push_hwm_blocks_and_drops_nothing() {
     let mut net = Net::new(4);
-    let pull = net.add(SocketType::Pull, opts(|o| o.rcvhwm = 3));
+    let pull = net.add(SocketType::Pull, opts(|o| o.connection.rcvhwm = 3));
     let push = net.add(SocketType::Push, opts(|o| o.sndhwm = 3));
     net.connect(push, pull);
     net.drive();
@@ -311,7 +311,7 @@ fn immediate_queues_only_to_completed_connections() {
 fn conflate_keeps_the_last_message() {
     let mut net = Net::new(9);
     let pull = net.add_default(SocketType::Pull);
-    let push = net.add(SocketType::Push, opts(|o| o.conflate = true));
+    let push = net.add(SocketType::Push, opts(|o| o.connection.conflate = true));
     net.refusing[pull] = true;
     net.connect(push, pull);
     net.drive();
@@ -323,7 +323,7 @@ fn conflate_keeps_the_last_message() {
     assert_eq!(seqs(&net.recv_all(pull)), [4], "sender side conflated");
 
     let mut net = Net::new(10);
-    let pull = net.add(SocketType::Pull, opts(|o| o.conflate = true));
+    let pull = net.add(SocketType::Pull, opts(|o| o.connection.conflate = true));
     let push = net.add_default(SocketType::Push);
     net.connect(push, pull);
     for i in 0..5 {

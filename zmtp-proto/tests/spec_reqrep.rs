@@ -6,7 +6,7 @@ mod net;
 
 use bytes::Bytes;
 use net::Net;
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::{Error, Frame, Msg, SocketType};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
@@ -46,7 +46,7 @@ fn req_message_format() {
     let router = net.add_default(SocketType::Router);
     let req = net.add(
         SocketType::Req,
-        opts(|o| o.routing_id = Bytes::from_static(b"REQ1")),
+        opts(|o| o.connection.routing_id = Bytes::from_static(b"REQ1")),
     );
     net.connect(req, router);
     net.sockets[req].send(Msg::from("ABC")).unwrap();
@@ -103,7 +103,7 @@ fn req_only_listens_to_current_peer() {
         .collect();
     let req = net.add(
         SocketType::Req,
-        opts(|o| o.routing_id = Bytes::from_static(b"A")),
+        opts(|o| o.connection.routing_id = Bytes::from_static(b"A")),
     );
     for &r in &routers {
         net.connect(req, r);
@@ -151,7 +151,7 @@ fn req_skips_replies_without_delimiter() {
     let router = net.add_default(SocketType::Router);
     let req = net.add(
         SocketType::Req,
-        opts(|o| o.routing_id = Bytes::from_static(b"R")),
+        opts(|o| o.connection.routing_id = Bytes::from_static(b"R")),
     );
     net.connect(req, router);
     net.sockets[req].send(Msg::from("q")).unwrap();
@@ -204,7 +204,7 @@ fn req_correlate_checks_request_ids() {
         opts(|o| {
             o.req_relaxed = true;
             o.req_correlate = true;
-            o.routing_id = Bytes::from_static(b"C");
+            o.connection.routing_id = Bytes::from_static(b"C");
         }),
     );
     net.connect(req, router);

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use net::{tagged, untag, Net};
-use zmtp_proto::socket::{PeerId, Socket, SocketEvent, SocketOptions};
 use zmtp_proto::{Error, Msg, SocketType};
+use zmtp_proto::{PeerId, Socket, SocketEvent, SocketOptions};
 
 fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
     let mut o = SocketOptions::default();
@@ -19,7 +19,7 @@ fn opts(f: impl FnOnce(&mut SocketOptions)) -> SocketOptions {
 }
 
 fn named(name: &'static str) -> SocketOptions {
-    opts(|o| o.routing_id = Bytes::from_static(name.as_bytes()))
+    opts(|o| o.connection.routing_id = Bytes::from_static(name.as_bytes()))
 }
 
 // ---- DEALER ---------------------------------------------------------------------------------
@@ -455,7 +455,7 @@ fn router_keeps_identity_of_connect_side_peer_across_redial() {
         let client = net.add(
             SocketType::Router,
             opts(|o| {
-                o.routing_id = Bytes::from_static(b"CLI");
+                o.connection.routing_id = Bytes::from_static(b"CLI");
                 o.router_mandatory = true;
                 o.immediate = immediate;
             }),
@@ -509,12 +509,12 @@ fn router_keeps_identity_of_connect_side_peer_across_redial() {
 /// Moves bytes from `from` to `to` once; true if any moved.
 fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
     let mut out = Vec::new();
-    if let Some(stream) = from.stream(pf) {
-        stream.take_transmit(&mut out);
+    if let Some(view) = from.bytes(pf) {
+        view.take_transmit(&mut out);
     }
     for chunk in &out {
-        if let Some(stream) = to.stream(pt) {
-            stream.handle_input(chunk, now);
+        if let Some(view) = to.bytes(pt) {
+            view.handle_input(chunk, now);
         }
     }
     !out.is_empty()
@@ -612,7 +612,7 @@ fn router_mandatory_reports_unroutable() {
 }
 
 /// Fills the queue of a frozen peer: returns (accepted, first refusal).
-fn fill_router(net: &mut Net, router: usize) -> (u64, Option<zmtp_proto::socket::SendError>) {
+fn fill_router(net: &mut Net, router: usize) -> (u64, Option<zmtp_proto::SendError>) {
     for i in 0..200u64 {
         let mut m = tagged(0, i);
         m.push(vec![0u8; 10 * 1024]);
@@ -766,8 +766,8 @@ fn monitor_retry_and_incompatible_types() {
 
 fn heartbeating() -> SocketOptions {
     opts(|o| {
-        o.heartbeat_ivl = Some(Duration::from_millis(100));
-        o.heartbeat_timeout = Some(Duration::from_millis(300));
+        o.connection.heartbeat_ivl = Some(Duration::from_millis(100));
+        o.connection.heartbeat_timeout = Some(Duration::from_millis(300));
     })
 }
 

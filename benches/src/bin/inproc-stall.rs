@@ -119,7 +119,7 @@ impl Runtime for TokioMulti {
     }
 
     async fn bind(
-        endpoint: &zmtp_proto::endpoint::Endpoint,
+        endpoint: &zmtp_proto::Endpoint,
         tcp: &zmtp_async::net::TcpSettings,
     ) -> io::Result<(<Self::Io as zmtp_async::Io>::Listener, String)> {
         driver_tokio::Tokio::bind(endpoint, tcp).await

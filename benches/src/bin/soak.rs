@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{join_all, select, Either};
 use zmtp_async::{Runtime, Socket};
-use zmtp_proto::socket::SocketOptions;
+use zmtp_proto::SocketOptions;
 use zmtp_proto::{Msg, SocketType};
 
 /// Counters shared by the loops and the sampler.
@@ -318,7 +318,7 @@ async fn dealer_router<R: Runtime>(run: &Run) -> u64 {
         while Instant::now() < run.end {
             inc += 1;
             let mut options = SocketOptions::default();
-            options.routing_id = format!("dealer {inc}").into_bytes().into();
+            options.connection.routing_id = format!("dealer {inc}").into_bytes().into();
             let dealer = Socket::<R>::with_options(SocketType::Dealer, options);
             dealer.connect(&ep).await.expect("connect dealer");
             let life = run.life(offset);

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{join, select, Either};
 use zmtp_async::{MonitorEvent, Runtime, Socket};
-use zmtp_proto::socket::{SocketEvent, SocketOptions};
 use zmtp_proto::{Msg, SocketType};
+use zmtp_proto::{SocketEvent, SocketOptions};
 
 fn now() -> f64 {
     SystemTime::now()
@@ -133,8 +133,8 @@ fn describe(event: &MonitorEvent) -> Option<(&'static str, String)> {
 
 async fn run<R: Runtime>(a: Args) -> bool {
     let mut options = SocketOptions::default();
-    options.heartbeat_ivl = a.hb_ivl.map(Duration::from_millis);
-    options.heartbeat_timeout = a.hb_timeout.map(Duration::from_millis);
+    options.connection.heartbeat_ivl = a.hb_ivl.map(Duration::from_millis);
+    options.connection.heartbeat_timeout = a.hb_timeout.map(Duration::from_millis);
     options.linger = Some(Duration::from_secs(30));
     let socket_type = a.socket_type.expect("checked");
     let socket = Socket::<R>::with_options(socket_type, options);

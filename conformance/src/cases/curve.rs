@@ -11,11 +11,11 @@ use crate::pyzmq::PyPeer;
 use crate::util::{msg, timeout, wait_event, within};
 use crate::{Driver, Error, Msg, Sock, SocketEvent, SocketOptions, SocketType};
 use zmtp_async::Monitor;
-use zmtp_proto::mechanism::{
+use zmtp_proto::MechanismConfig;
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig,
 };
-use zmtp_proto::MechanismConfig;
 
 const LIMIT: Duration = Duration::from_secs(20);
 /// Messages each way in the libzmq pipe cases.
@@ -27,22 +27,22 @@ fn keys(n: u8) -> CurveKeyPair {
 }
 
 fn with_heartbeats(mut o: SocketOptions) -> SocketOptions {
-    o.heartbeat_ivl = Some(Duration::from_millis(100));
+    o.connection.heartbeat_ivl = Some(Duration::from_millis(100));
     // Shorter than libzmq's idle time, so a PONG that never comes is noticed.
-    o.heartbeat_timeout = Some(Duration::from_millis(1500));
+    o.connection.heartbeat_timeout = Some(Duration::from_millis(1500));
     o
 }
 
 fn client_options(server: CurvePublicKey, me: CurveKeyPair) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(server, me));
+    o.connection.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(server, me));
     o.linger = Some(Duration::from_secs(2));
     o
 }
 
 fn server_options(me: CurveKeyPair, clients: CurveClients) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(me, clients));
+    o.connection.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(me, clients));
     o.linger = Some(Duration::from_secs(2));
     o
 }

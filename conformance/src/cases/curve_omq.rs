@@ -26,11 +26,11 @@ use crate::util::{
 };
 use crate::{Driver, Error, MonitorEvent, Msg, Sock, SocketEvent, SocketOptions, SocketType};
 use zmtp_async::Monitor;
-use zmtp_proto::mechanism::{
+use zmtp_proto::MechanismConfig;
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig,
 };
-use zmtp_proto::MechanismConfig;
 
 /// One wait (a message, an event, a peer operation's reply).
 const LIMIT: Duration = Duration::from_secs(20);
@@ -59,7 +59,7 @@ fn public(n: u8) -> [u8; 32] {
 
 fn client_options(server: u8, me: u8) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(
+    o.connection.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(
         CurvePublicKey::from_bytes(public(server)),
         keys(me),
     ));
@@ -69,14 +69,15 @@ fn client_options(server: u8, me: u8) -> SocketOptions {
 
 fn server_options(me: u8, clients: CurveClients) -> SocketOptions {
     let mut o = SocketOptions::default();
-    o.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(keys(me), clients));
+    o.connection.mechanism =
+        MechanismConfig::CurveServer(CurveServerConfig::new(keys(me), clients));
     o.linger = Some(Duration::from_secs(2));
     o
 }
 
 fn with_heartbeats(mut o: SocketOptions) -> SocketOptions {
-    o.heartbeat_ivl = Some(HEARTBEAT_IVL);
-    o.heartbeat_timeout = Some(HEARTBEAT_TIMEOUT);
+    o.connection.heartbeat_ivl = Some(HEARTBEAT_IVL);
+    o.connection.heartbeat_timeout = Some(HEARTBEAT_TIMEOUT);
     o
 }
 

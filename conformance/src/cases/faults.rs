@@ -60,8 +60,8 @@ async fn parked_recv_heartbeats<D: Driver>(kind: PeerKind) {
     for ours_binds in [false, true] {
         eprintln!("-- ours binds: {ours_binds}");
         let mut options = PeerOptions::default().to_socket_options();
-        options.heartbeat_ivl = Some(HEARTBEAT.ivl);
-        options.heartbeat_timeout = Some(HEARTBEAT.timeout);
+        options.connection.heartbeat_ivl = Some(HEARTBEAT.ivl);
+        options.connection.heartbeat_timeout = Some(HEARTBEAT.timeout);
         let pull = D::socket(SocketType::Pull, options);
         let mut mon = pull.monitor();
         let push = Peer::<D>::new(kind, SocketType::Push);
@@ -174,8 +174,8 @@ async fn parked_send_heartbeats<D: Driver>(kind: PeerKind) {
         eprintln!("-- ours binds: {ours_binds}");
         let mut options = PeerOptions::default().to_socket_options();
         options.sndhwm = SNDHWM;
-        options.heartbeat_ivl = Some(HEARTBEAT.ivl);
-        options.heartbeat_timeout = Some(HEARTBEAT.timeout);
+        options.connection.heartbeat_ivl = Some(HEARTBEAT.ivl);
+        options.connection.heartbeat_timeout = Some(HEARTBEAT.timeout);
         options.linger = Some(Duration::ZERO);
         let push = D::socket(SocketType::Push, options);
         let mut mon = push.monitor();
@@ -293,7 +293,7 @@ const HANDSHAKE_IVL: Duration = Duration::from_millis(300);
 /// (one every 50 ms, before, during and after).
 async fn silent_client_dropped<D: Driver>(kind: PeerKind) {
     let mut options = PeerOptions::default().to_socket_options();
-    options.handshake_ivl = Some(HANDSHAKE_IVL);
+    options.connection.handshake_ivl = Some(HANDSHAKE_IVL);
     let pull = D::socket(SocketType::Pull, options);
     let mut mon = pull.monitor();
     let ep = pull.bind("tcp://127.0.0.1:*").await.expect("bind");

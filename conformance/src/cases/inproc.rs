@@ -135,7 +135,7 @@ pub async fn inproc_pairs_across_threads<D: Driver>() {
                 let ep2 = ep.clone();
                 let done = on_thread::<D, usize, _>(move || async move {
                     let mut o = SocketOptions::default();
-                    o.routing_id = bytes::Bytes::from_static(b"far");
+                    o.connection.routing_id = bytes::Bytes::from_static(b"far");
                     let b = D::socket(theirs, o);
                     serve::<D>(b, &ep2, we_bind, ready_tx, probed_tx, N).await
                 });
@@ -270,7 +270,7 @@ async fn drive<D: Driver>(
 fn hwm_options(sndhwm: usize, rcvhwm: usize) -> SocketOptions {
     let mut o = SocketOptions::default();
     o.sndhwm = sndhwm;
-    o.rcvhwm = rcvhwm;
+    o.connection.rcvhwm = rcvhwm;
     o
 }
 
@@ -395,7 +395,7 @@ pub async fn inproc_router_ids<D: Driver>() {
     let ep = inproc_endpoint("router");
     router.bind(&ep).await.unwrap();
     let mut o = SocketOptions::default();
-    o.routing_id = bytes::Bytes::from_static(b"worker-1");
+    o.connection.routing_id = bytes::Bytes::from_static(b"worker-1");
     let named = D::socket(SocketType::Dealer, o.clone());
     let anon = sock::<D>(SocketType::Dealer);
     named.connect(&ep).await.unwrap();

@@ -148,7 +148,7 @@ fn options(session: u64) -> SocketOptions {
     // then come into play all the time.
     if session % 2 == 1 {
         o.sndhwm = 8;
-        o.rcvhwm = 8;
+        o.connection.rcvhwm = 8;
     }
     o
 }

@@ -116,7 +116,7 @@ pub async fn monitor_reports_and_ends<D: Driver>() {
 pub async fn slow_receiver_pauses_and_resumes<D: Driver>() {
     const N: u32 = 20_000;
     let mut options = SocketOptions::default();
-    options.rcvhwm = 5;
+    options.connection.rcvhwm = 5;
     let pull = D::socket(SocketType::Pull, options);
     let ep = pull.bind("tcp://127.0.0.1:*").await.expect("bind");
     let push = D::socket(SocketType::Push, SocketOptions::default());

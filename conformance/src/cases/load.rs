@@ -336,7 +336,7 @@ async fn dealer<D: Driver>(ep: &str, n: usize) -> Sock<D> {
     let mut options = PeerOptions::default().to_socket_options();
     options.linger = Some(Duration::ZERO);
     if n.is_multiple_of(2) {
-        options.routing_id = format!("dealer-{n}").into();
+        options.connection.routing_id = format!("dealer-{n}").into();
     }
     let d = D::socket(SocketType::Dealer, options);
     d.connect(ep).await.expect("connect");

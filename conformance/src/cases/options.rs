@@ -43,7 +43,7 @@ pub async fn probe_router_libzmq<D: Driver>() {
         let ep = router.bind("tcp://127.0.0.1:*").await;
         let mut o = SocketOptions::default();
         o.probe_router = true;
-        o.routing_id = Bytes::from_static(b"ours");
+        o.connection.routing_id = Bytes::from_static(b"ours");
         let ours = D::socket(ty, o);
         ours.connect(&ep).await.unwrap();
         assert_eq!(router.recv().await, msg(&["ours", ""]), "{ty}: the probe");
@@ -395,7 +395,7 @@ pub async fn tcp_options_on_the_socket_libzmq<D: Driver>() {
     let router = Peer::<D>::new(PeerKind::Libzmq, SocketType::Router);
     let ep = router.bind("tcp://127.0.0.1:*").await;
     let mut o = tcp_options();
-    o.routing_id = Bytes::from_static(b"d");
+    o.connection.routing_id = Bytes::from_static(b"d");
     let dealer = D::socket(SocketType::Dealer, o);
     dealer.connect(&ep).await.unwrap();
     dealer.send("x").await.unwrap();
@@ -667,7 +667,7 @@ pub async fn options_defaults_and_changes_libzmq<D: Driver>() {
     let millis = |d: Duration| d.as_millis() as i64;
     let mine: Vec<i64> = vec![
         o.sndhwm as i64,
-        o.rcvhwm as i64,
+        o.connection.rcvhwm as i64,
         millis(o.reconnect_ivl),
         millis(o.reconnect_ivl_max),
         o.tcp_keepalive.map_or(-1, i64::from),
@@ -679,8 +679,8 @@ pub async fn options_defaults_and_changes_libzmq<D: Driver>() {
         o.tos.into(),
         i64::from(o.ipv6),
         or(o.connect_timeout, millis, 0),
-        o.maxmsgsize.map_or(-1, |n| n as i64),
-        or(o.handshake_ivl, millis, 0),
+        o.connection.maxmsgsize.map_or(-1, |n| n as i64),
+        or(o.connection.handshake_ivl, millis, 0),
         or(o.linger, millis, -1),
         o.backlog.into(),
     ];

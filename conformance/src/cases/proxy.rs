@@ -161,7 +161,7 @@ pub async fn proxy_steerable_libzmq<D: Driver>() {
 pub async fn proxy_hwm_backpressure_libzmq<D: Driver>() {
     let dir = TempDir::new();
     let mut o = linger();
-    o.rcvhwm = 10;
+    o.connection.rcvhwm = 10;
     o.sndhwm = 10;
     let (front, front_ep) =
         bound::<D>(SocketType::Pull, o.clone(), Transport::Tcp, &dir, "f").await;
@@ -225,7 +225,7 @@ pub async fn proxy_drops_unroutable_ours<D: Driver>() {
     o.router_mandatory = true;
     let (back, back_ep) = bound::<D>(SocketType::Router, o, Transport::Ipc, &dir, "b").await;
     let mut w = linger();
-    w.routing_id = bytes::Bytes::from_static(b"worker");
+    w.connection.routing_id = bytes::Bytes::from_static(b"worker");
     let worker = D::socket(SocketType::Dealer, w);
     worker.connect(&back_ep).await.expect("connect");
     // Once the ROUTER has its message, it knows the worker's routing id.

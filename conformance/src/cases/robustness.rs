@@ -17,7 +17,7 @@ use crate::{Driver, Error, SocketEvent, SocketType};
 /// and small messages flow again.
 pub async fn maxmsgsize_enforced_libzmq<D: Driver>() {
     let mut opts = PeerOptions::default().to_socket_options();
-    opts.maxmsgsize = Some(64 * 1024);
+    opts.connection.maxmsgsize = Some(64 * 1024);
     let pull = D::socket(SocketType::Pull, opts);
     let mut mon = pull.monitor();
     let ep = pull.bind("tcp://127.0.0.1:*").await.expect("bind");
@@ -60,7 +60,7 @@ pub async fn maxmsgsize_enforced_libzmq<D: Driver>() {
 /// meanwhile is served throughout.
 pub async fn bad_clients_dropped<D: Driver>() {
     let mut opts = PeerOptions::default().to_socket_options();
-    opts.handshake_ivl = Some(Duration::from_millis(300));
+    opts.connection.handshake_ivl = Some(Duration::from_millis(300));
     let pull = D::socket(SocketType::Pull, opts);
     let mut mon = pull.monitor();
     let ep = pull.bind("tcp://127.0.0.1:*").await.expect("bind");

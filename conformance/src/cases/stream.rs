@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use zmtp_proto::connection::{MAX_INBOUND_BYTES, RAW_READ_CAP};
+use zmtp_proto::{MAX_INBOUND_BYTES, RAW_READ_CAP};
 
 use crate::pyzmq::PyPeer;
 use crate::util::{big_body, check_big_body, drain_events, within};

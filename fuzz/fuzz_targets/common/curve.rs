@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use zmtp_proto::frame::FrameHeader;
-use zmtp_proto::mechanism::{
+use zmtp_proto::fuzzing::FrameHeader;
+use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurveSecretKey, CurveServerConfig,
 };
 use zmtp_proto::{Connection, ConnectionConfig, Event, MechanismConfig, Msg, SocketType};

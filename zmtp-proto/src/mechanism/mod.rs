@@ -16,8 +16,9 @@ pub use curve::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig,
 };
-pub use null::Null;
-pub use plain::{PlainClient, PlainCredentials, PlainServer, PlainUsers, USER_ID};
+pub(crate) use null::Null;
+pub(crate) use plain::{PlainClient, PlainServer};
+pub use plain::{PlainCredentials, PlainUsers, USER_ID};
 
 use curve::{CurveCipher, CurveClient, CurveServer};
 
@@ -37,7 +38,7 @@ use crate::metadata::Metadata;
 /// [`MechanismConfig::CurveServer`].
 ///
 /// ```
-/// use zmtp_proto::mechanism::{PlainCredentials, PlainUsers};
+/// use zmtp_proto::{PlainCredentials, PlainUsers};
 /// use zmtp_proto::MechanismConfig;
 ///
 /// assert_eq!(MechanismConfig::default().name(), "NULL");

@@ -12,13 +12,13 @@ use crate::metadata::Metadata;
 
 /// State of the NULL handshake.
 #[derive(Debug, Default)]
-pub struct Null {
+pub(crate) struct Null {
     sent_ready: bool,
 }
 
 impl Null {
     /// A NULL handshake that has not started.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 

@@ -36,7 +36,7 @@ const REFUSED: &[u8] = b"400";
 /// A PLAIN client's credentials: a user name and a password of up to 255 bytes each.
 ///
 /// ```
-/// use zmtp_proto::mechanism::PlainCredentials;
+/// use zmtp_proto::PlainCredentials;
 ///
 /// let c = PlainCredentials::new("admin", "secret").unwrap();
 /// assert_eq!(c.username(), &b"admin"[..]);
@@ -88,7 +88,7 @@ impl std::fmt::Debug for PlainCredentials {
 /// as libzmq without a ZAP handler), or, on explicit request, anyone.
 ///
 /// ```
-/// use zmtp_proto::mechanism::PlainUsers;
+/// use zmtp_proto::PlainUsers;
 ///
 /// let users = PlainUsers::new([("admin", "secret"), ("guest", "")]);
 /// assert!(users.accepts(b"admin", b"secret"));
@@ -123,7 +123,7 @@ impl PlainUsers {
     /// [`PlainUsers::none`].
     ///
     /// ```
-    /// use zmtp_proto::mechanism::PlainUsers;
+    /// use zmtp_proto::PlainUsers;
     ///
     /// let users = PlainUsers::new([("admin", "secret")]);
     /// assert!(users.accepts(b"admin", b"secret"));
@@ -148,7 +148,7 @@ impl PlainUsers {
     /// [`PlainUsers::default`]. Give a list or a check to let anyone in.
     ///
     /// ```
-    /// use zmtp_proto::mechanism::PlainUsers;
+    /// use zmtp_proto::PlainUsers;
     ///
     /// assert!(!PlainUsers::none().accepts(b"admin", b"secret"));
     /// assert!(!PlainUsers::none().accepts(b"", b""));
@@ -165,7 +165,7 @@ impl PlainUsers {
     /// tests, or where the network alone decides who may connect.
     ///
     /// ```
-    /// use zmtp_proto::mechanism::PlainUsers;
+    /// use zmtp_proto::PlainUsers;
     ///
     /// let anyone = PlainUsers::insecure_accept_any();
     /// assert!(anyone.accepts(b"mallory", b"any password at all"));
@@ -179,7 +179,7 @@ impl PlainUsers {
     /// the socket's driver, so it must not block; compare passwords in constant time.
     ///
     /// ```
-    /// use zmtp_proto::mechanism::PlainUsers;
+    /// use zmtp_proto::PlainUsers;
     ///
     /// let ops = PlainUsers::from_fn(|user, _password| user.starts_with(b"ops-"));
     /// assert!(ops.accepts(b"ops-alice", b""));
@@ -193,7 +193,7 @@ impl PlainUsers {
     /// takes the same time whichever byte differs.
     ///
     /// ```
-    /// use zmtp_proto::mechanism::PlainUsers;
+    /// use zmtp_proto::PlainUsers;
     ///
     /// let users = PlainUsers::new([("guest", "")]);
     /// assert!(users.accepts(b"guest", b""));
@@ -219,7 +219,7 @@ impl PlainUsers {
 /// let in, as libzmq's does without a ZAP handler.
 ///
 /// ```
-/// use zmtp_proto::mechanism::PlainUsers;
+/// use zmtp_proto::PlainUsers;
 ///
 /// assert!(!PlainUsers::default().accepts(b"anyone", b"anything"));
 /// ```
@@ -266,7 +266,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The client side of a PLAIN handshake.
 #[derive(Debug)]
-pub struct PlainClient {
+pub(crate) struct PlainClient {
     credentials: PlainCredentials,
     ours: Metadata,
     state: ClientState,
@@ -281,7 +281,7 @@ enum ClientState {
 
 impl PlainClient {
     /// A client handshake that will present `credentials`.
-    pub fn new(credentials: PlainCredentials) -> Self {
+    pub(crate) fn new(credentials: PlainCredentials) -> Self {
         Self {
             credentials,
             ours: Metadata::new(),
@@ -328,7 +328,7 @@ impl PlainClient {
 
 /// The server side of a PLAIN handshake.
 #[derive(Debug)]
-pub struct PlainServer {
+pub(crate) struct PlainServer {
     users: PlainUsers,
     ours: Metadata,
     user: Bytes,
@@ -343,7 +343,7 @@ enum ServerState {
 
 impl PlainServer {
     /// A server handshake that lets in `users`.
-    pub fn new(users: PlainUsers) -> Self {
+    pub(crate) fn new(users: PlainUsers) -> Self {
         Self {
             users,
             ours: Metadata::new(),

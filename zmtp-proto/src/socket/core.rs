@@ -1,6 +1,10 @@
 //! What every socket type shares: the peer slab, per-peer send queues with high-water marks,
 //! round-robin and fair-queue scheduling, reconnection timers and the lists that tell a driver
-//! which peers have work.
+//! which peers have work. The slab itself is in `core/slab.rs`, the timer heap and closing in
+//! `core/timers.rs`; the message movers ([`Outgoing`], [`Target`]) in `transfer.rs`.
+
+mod slab;
+mod timers;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -12,12 +16,13 @@ use bytes::BytesMut;
 use super::options::SocketOptions;
 use super::transfer::{Outgoing, Target};
 use super::{Action, PeerId, SocketEvent};
-use crate::config::ConnectionConfig;
 use crate::connection::{Connection, PeerInfo};
 use crate::error::Error;
 use crate::mechanism::curve::crypto::Keystream;
 use crate::message::{Frame, Msg};
 use crate::socket_type::SocketType;
+use slab::{peer_in, SlabEntry};
+use timers::next_backoff;
 
 /// Bytes encoded ahead into a connection's output before further messages wait in the peer's
 /// queue: enough for one large write, small enough that the high-water mark still means
@@ -54,7 +59,7 @@ pub(crate) struct Peer {
     pub(crate) backoff: Duration,
     dialing: bool,
     close_requested: bool,
-    /// The peer is gone but undelivered messages keep its slot alive.
+    /// The peer is gone but undelivered messages keep its slab entry alive.
     zombie: bool,
     /// Matching epoch, used to visit each PUB subscriber once per message.
     pub(crate) epoch: u64,
@@ -97,19 +102,12 @@ impl Peer {
     }
 }
 
-#[derive(Debug)]
-struct SlabEntry {
-    generation: u32,
-    peer: Option<Peer>,
-}
-
 /// State shared by all socket types.
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
     pub(crate) options: SocketOptions,
-    conn_config: ConnectionConfig,
-    slots: Vec<SlabEntry>,
+    slab: Vec<SlabEntry>,
     free: Vec<u32>,
     /// Peers in round-robin order for outgoing messages.
     pub(crate) round_robin: Vec<PeerId>,
@@ -141,13 +139,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(socket_type: SocketType, options: SocketOptions, now: Instant) -> Self {
-        let conn_config = options.connection_config(socket_type);
+    pub(crate) fn new(socket_type: SocketType, mut options: SocketOptions, now: Instant) -> Self {
+        options.connection.socket_type = socket_type;
         Self {
             socket_type,
             options,
-            conn_config,
-            slots: Vec::new(),
+            slab: Vec::new(),
             free: Vec::new(),
             round_robin: Vec::new(),
             round_robin_cursor: 0,
@@ -170,8 +167,8 @@ impl Core {
     }
 
     /// New options (checked by the caller); connections made from now on use them.
-    pub(crate) fn replace_options(&mut self, options: SocketOptions) {
-        self.conn_config = options.connection_config(self.socket_type);
+    pub(crate) fn replace_options(&mut self, mut options: SocketOptions) {
+        options.connection.socket_type = self.socket_type;
         self.options = options;
     }
 
@@ -183,7 +180,7 @@ impl Core {
     /// A new connection, with entropy from the socket's generator when its mechanism needs
     /// some (without a seed, a CURVE connection fails at once: see `Connection::new`).
     fn new_connection(&mut self) -> Connection {
-        let config = self.conn_config.clone();
+        let config = self.options.connection.clone();
         match self.rng.as_mut() {
             Some(rng) if config.mechanism.needs_entropy() => {
                 let mut entropy = zeroize::Zeroizing::new([0; 32]);
@@ -192,73 +189,6 @@ impl Core {
             }
             _ => Connection::new(config, self.now),
         }
-    }
-
-    // ---- slab ---------------------------------------------------------------------------
-
-    pub(crate) fn peer(&self, id: PeerId) -> Option<&Peer> {
-        let slot = self.slots.get(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.peer.as_ref()
-    }
-
-    pub(crate) fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
-        peer_in(&mut self.slots, id)
-    }
-
-    pub(crate) fn peer_at(&self, index: usize) -> Option<PeerId> {
-        let slot = self.slots.get(index)?;
-        slot.peer.as_ref().map(|_| PeerId {
-            index: index as u32,
-            generation: slot.generation,
-        })
-    }
-
-    fn insert(&mut self, peer: Peer) -> PeerId {
-        if let Some(index) = self.free.pop() {
-            let slot = &mut self.slots[index as usize];
-            slot.peer = Some(peer);
-            PeerId {
-                index,
-                generation: slot.generation,
-            }
-        } else {
-            self.slots.push(SlabEntry {
-                generation: 0,
-                peer: Some(peer),
-            });
-            PeerId {
-                index: (self.slots.len() - 1) as u32,
-                generation: 0,
-            }
-        }
-    }
-
-    fn remove(&mut self, id: PeerId) {
-        if self.peer(id).is_none() {
-            return;
-        }
-        let slot = &mut self.slots[id.index as usize];
-        slot.peer = None;
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(id.index);
-        self.round_robin_remove(id);
-    }
-
-    /// All live peers.
-    pub(crate) fn peer_ids(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.peer.as_ref().filter(|p| !p.zombie).map(|_| PeerId {
-                index: i as u32,
-                generation: s.generation,
-            })
-        })
-    }
-
-    pub(crate) fn peer_count(&self) -> usize {
-        self.peer_ids().count()
     }
 
     // ---- topology -------------------------------------------------------------------------
@@ -510,7 +440,7 @@ impl Core {
     pub(crate) fn is_full(&self, id: PeerId) -> bool {
         let hwm = self.options.sndhwm;
         self.peer(id)
-            .is_none_or(|p| hwm != 0 && p.out.len() >= hwm && !self.options.conflate)
+            .is_none_or(|p| hwm != 0 && p.out.len() >= hwm && !self.options.connection.conflate)
     }
 
     /// The next peer in round-robin order that can take a message, advancing the cursor.
@@ -563,9 +493,9 @@ impl Core {
     /// Returns the message if the peer is gone or at its high-water mark.
     pub(crate) fn enqueue<M: Outgoing>(&mut self, id: PeerId, msg: M) -> Result<(), M> {
         let hwm = self.options.sndhwm;
-        let conflate = self.options.conflate;
+        let conflate = self.options.connection.conflate;
         // One slab lookup for the whole operation; `tx_ready` is a separate field.
-        let Some(p) = peer_in(&mut self.slots, id) else {
+        let Some(p) = peer_in(&mut self.slab, id) else {
             return Err(msg);
         };
         if hwm != 0 && p.out.len() >= hwm && !conflate {
@@ -649,7 +579,7 @@ impl Core {
     }
 
     /// Takes the next message in fair-queue order (one message per peer per turn) into
-    /// `target`, also reading something of the peer it comes from (before a zombie peer's slot
+    /// `target`, also reading something of the peer it comes from (before a zombie peer's slab entry
     /// is freed with its last message); returns that peer.
     pub(crate) fn next_inbound<T>(
         &mut self,
@@ -659,7 +589,7 @@ impl Core {
         let alone = self.fair_queue.len() == 1;
         while let Some(&id) = self.fair_queue.front() {
             // `peer_in` leaves `fair_queue` and `resumed` borrowable while the peer is.
-            let Some(p) = peer_in(&mut self.slots, id) else {
+            let Some(p) = peer_in(&mut self.slab, id) else {
                 self.fair_queue.pop_front();
                 continue;
             };
@@ -730,7 +660,7 @@ impl Core {
     /// work of [`Core::mark_readable`] and [`Core::after_output`] inline ([`Core::schedule`]
     /// only when there is a deadline to keep).
     pub(crate) fn refresh_peer(&mut self, id: PeerId) {
-        let Some(p) = peer_in(&mut self.slots, id) else {
+        let Some(p) = peer_in(&mut self.slab, id) else {
             return;
         };
         if let Some(conn) = p.conn.as_mut() {
@@ -797,40 +727,6 @@ impl Core {
         }
     }
 
-    // ---- timers ---------------------------------------------------------------------------
-
-    fn schedule(&mut self, id: PeerId) {
-        let Some(p) = self.peer_mut(id) else { return };
-        let conn_deadline = p.conn.as_ref().and_then(Connection::poll_timeout);
-        let deadline = match (conn_deadline, p.redial_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        match deadline {
-            Some(d) if p.scheduled.is_none_or(|s| d < s) => {
-                p.scheduled = Some(d);
-                self.timers.push(Reverse((d, id.index, id.generation)));
-            }
-            // Nothing to wait for any more (a handshake completed, say): the entry in the
-            // heap is stale and must not keep `poll_timeout` (and the driver's timer) armed.
-            None => p.scheduled = None,
-            Some(_) => {}
-        }
-        self.prune_timers();
-    }
-
-    /// Drops stale entries (of removed peers, or superseded) from the top of the timer heap,
-    /// so that `poll_timeout` reports a deadline only when something is due then.
-    fn prune_timers(&mut self) {
-        while let Some(&Reverse((t, index, generation))) = self.timers.peek() {
-            let id = PeerId { index, generation };
-            if self.peer(id).is_some_and(|p| p.scheduled == Some(t)) {
-                break;
-            }
-            self.timers.pop();
-        }
-    }
-
     /// True if `poll_transmit` has a peer to hand out.
     #[inline]
     pub(crate) fn has_tx_ready(&self) -> bool {
@@ -841,137 +737,6 @@ impl Core {
     pub(crate) fn poll_inproc_transmit(&mut self) -> Option<PeerId> {
         self.pop_with_output(true)
     }
-
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
-        // Once handle_timeout has seen the linger deadline it is no longer a deadline: returning
-        // it again would make a driver that sleeps until poll_timeout spin.
-        let linger = self.linger_deadline.filter(|&d| d > self.now);
-        match (t, linger) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Fires expired peer timers; returns the peers whose connection may have changed.
-    pub(crate) fn expire_timers(&mut self, now: Instant, expired: &mut Vec<PeerId>) {
-        self.now = now;
-        while let Some(&Reverse((t, index, generation))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
-            let id = PeerId { index, generation };
-            let Some(p) = self.peer_mut(id) else { continue };
-            if p.scheduled != Some(t) {
-                continue;
-            }
-            p.scheduled = None;
-            let mut dial = None;
-            if p.redial_at.is_some_and(|r| r <= now) {
-                p.redial_at = None;
-                p.dialing = true;
-                dial = p.endpoint.clone();
-            }
-            if let Some(conn) = p.conn.as_mut() {
-                conn.handle_timeout(now);
-            }
-            if let Some(endpoint) = dial {
-                self.push_action(Action::Dial { peer: id, endpoint });
-            }
-            expired.push(id);
-        }
-    }
-
-    // ---- closing --------------------------------------------------------------------------
-
-    pub(crate) fn close(&mut self) {
-        if self.closing {
-            return;
-        }
-        self.closing = true;
-        self.linger_deadline = self.options.linger.map(|l| self.now + l);
-        // Peers still waiting to be dialled have nothing to flush to, unless messages are
-        // queued for them: like libzmq, those keep dialling until linger runs out.
-        let give_up = self.linger_deadline.is_some_and(|d| d <= self.now);
-        let idle: Vec<PeerId> = self
-            .peer_ids()
-            .filter(|&id| {
-                self.peer(id)
-                    .is_some_and(|p| p.conn.is_none() && (give_up || p.out.is_empty()))
-            })
-            .collect();
-        for id in idle {
-            self.remove(id);
-        }
-    }
-
-    /// Changes the linger time; on a closing socket the new time counts from now (see
-    /// `Socket::set_linger`).
-    pub(crate) fn set_linger(&mut self, linger: Option<Duration>) {
-        self.options.linger = linger;
-        if self.closing {
-            self.linger_deadline = linger.map(|l| self.now + l);
-            if self.linger_deadline.is_some_and(|d| d <= self.now) {
-                // Nothing more is delivered: peers still waiting to be dialled go now.
-                let idle: Vec<PeerId> = self
-                    .peer_ids()
-                    .filter(|&id| self.peer(id).is_some_and(|p| p.conn.is_none()))
-                    .collect();
-                for id in idle {
-                    self.remove(id);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn linger_deadline(&self) -> Option<Instant> {
-        self.linger_deadline
-    }
-
-    pub(crate) fn is_closing(&self) -> bool {
-        self.closing
-    }
-
-    /// True once a closing socket has flushed everything or its linger time is up.
-    pub(crate) fn is_closed(&self) -> bool {
-        if !self.closing {
-            return false;
-        }
-        if self.linger_deadline.is_some_and(|d| self.now >= d) {
-            return true;
-        }
-        self.peer_ids().all(|id| {
-            self.peer(id).is_none_or(|p| {
-                p.out.is_empty()
-                    && p.conn
-                        .as_ref()
-                        .is_none_or(|c| !c.has_transmit() || c.error().is_some() || !c.is_active())
-            })
-        })
-    }
-}
-
-/// The live peer `id` in `slots` (a free function, so that callers keep the other fields of
-/// [`Core`] borrowable).
-fn peer_in(slots: &mut [SlabEntry], id: PeerId) -> Option<&mut Peer> {
-    let slot = slots.get_mut(id.index as usize)?;
-    if slot.generation != id.generation {
-        return None;
-    }
-    slot.peer.as_mut()
-}
-
-fn next_backoff(current: &mut Duration, ivl: Duration, max: Duration) -> Duration {
-    let delay = if current.is_zero() {
-        ivl
-    } else if max > ivl {
-        (*current * 2).min(max)
-    } else {
-        ivl
-    };
-    *current = delay;
-    delay
 }
 
 #[cfg(test)]
@@ -983,12 +748,12 @@ mod tests {
 
     fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
         let mut out = Vec::new();
-        if let Some(stream) = from.stream(pf) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = from.bytes(pf) {
+            view.take_transmit(&mut out);
         }
         for chunk in &out {
-            if let Some(stream) = to.stream(pt) {
-                stream.handle_input(chunk, now);
+            if let Some(view) = to.bytes(pt) {
+                view.handle_input(chunk, now);
             }
         }
         !out.is_empty()

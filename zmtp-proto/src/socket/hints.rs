@@ -6,6 +6,14 @@ use super::{Kind, Socket};
 #[cfg(doc)]
 use crate::error::Error;
 
+/// # Driver hints
+///
+/// Cheap questions a driver asks to skip work ([`Socket::has_action`],
+/// [`Socket::has_any_transmit`], [`Socket::is_readable`], [`Socket::is_writable`],
+/// [`Socket::linger_deadline`]) and one-shot flags it takes after an application call
+/// ([`Socket::take_flush_hint`], [`Socket::take_decoding_resumed`]). None changes the machine;
+/// a driver that never asks still works, it only runs rounds that find nothing to do, or
+/// writes later.
 impl Socket {
     /// True if [`Socket::poll_action`] has something (a cheap check for drivers deciding
     /// whether a round of work is needed at all).
@@ -33,7 +41,7 @@ impl Socket {
     ///
     /// ```
     /// # use std::time::Instant;
-    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Socket, SocketOptions};
     /// # use zmtp_proto::{Msg, SocketType};
     /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), Instant::now());
     /// push.connect("tcp://127.0.0.1:5555", Instant::now());

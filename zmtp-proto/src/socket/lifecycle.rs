@@ -71,7 +71,7 @@ impl Socket {
     /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), now);
     /// let peer = pull.accept(now);
     /// pull.set_remote(peer, "tcp://192.0.2.1:40000");
-    /// pull.stream(peer).unwrap().handle_input(b"garbage, not a greeting", now);
+    /// pull.bytes(peer).unwrap().handle_input(b"garbage, not a greeting", now);
     /// match pull.poll_event() {
     ///     Some(SocketEvent::HandshakeFailed { remote, .. }) => {
     ///         assert_eq!(remote.as_deref(), Some("tcp://192.0.2.1:40000"));

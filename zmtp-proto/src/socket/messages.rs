@@ -8,7 +8,7 @@
 //! ```
 //! # use std::collections::VecDeque;
 //! # use std::time::Instant;
-//! use zmtp_proto::socket::{Action, Socket, SocketOptions};
+//! use zmtp_proto::{Action, Socket, SocketOptions};
 //! use zmtp_proto::{Msg, PeerInfo, SocketType};
 //!
 //! let now = Instant::now();
@@ -19,8 +19,8 @@
 //! assert!(push.poll_action().is_none(), "not the driver's to dial");
 //! assert!(matches!(push.poll_inproc_action(), Some(Action::Dial { .. })));
 //! // The transport joined the two: each side learns what the other announces.
-//! push.attach_inproc(a, pull.inproc_info(), pull.options().rcvhwm, now);
-//! let b = pull.accept_inproc(push.inproc_info(), push.options().rcvhwm, now);
+//! push.attach_inproc(a, pull.inproc_info(), pull.options().connection.rcvhwm, now);
+//! let b = pull.accept_inproc(push.inproc_info(), push.options().connection.rcvhwm, now);
 //! push.send(Msg::from("hello")).unwrap();
 //! let mut moving = VecDeque::new();
 //! while let Some(peer) = push.poll_inproc_transmit() {
@@ -43,7 +43,7 @@ impl Socket {
     pub fn inproc_info(&self) -> PeerInfo {
         PeerInfo::in_process(
             self.core.socket_type,
-            Bytes::clone(&self.core.options.routing_id),
+            Bytes::clone(&self.core.options.connection.routing_id),
         )
     }
 
@@ -98,7 +98,7 @@ impl Socket {
     }
 }
 
-/// One in-process peer's messages, as the transport moves them. See the [module docs](self).
+/// One in-process peer's messages, as the transport moves them. See [`Socket::messages`].
 #[derive(Debug)]
 pub struct PeerMessages<'a> {
     socket: &'a mut Socket,

@@ -1,42 +1,5 @@
-//! Socket engines: many connections behind one ZeroMQ socket, with the routing rules of each
-//! socket type (RFC 28–31, checklist §1.12).
-//!
-//! A [`Socket`] owns its peers, each addressed by a `Copy` [`PeerId`]. The driver attaches and
-//! detaches transports and moves bytes; everything else — handshakes, queues, high-water marks,
-//! round-robin, fair queuing, envelopes, identities, subscriptions, reconnection timing — happens
-//! here, once, for every driver.
-//!
-//! # Driving a socket
-//!
-//! * Topology: [`Socket::connect`] creates a peer (and its queue) at once and asks for a dial
-//!   ([`Action::Dial`]); report the outcome with [`Socket::attach`] or
-//!   [`Socket::dial_failed`]. For an accepted stream call [`Socket::accept`]. When a transport
-//!   ends, call [`Socket::detach`]; the socket schedules the redial for connect-side peers.
-//! * Bytes: per peer, exactly like [`Connection`](crate::Connection): [`Socket::read_buf`] +
-//!   [`Socket::handle_read`] (or [`Socket::take_read_buf`] + [`Socket::give_read_buf`], or
-//!   [`Socket::handle_input`]); [`Socket::poll_transmit`] names peers with output,
-//!   [`Socket::transmit_chunks`] + [`Socket::advance_transmit`] (or [`Socket::take_transmit`])
-//!   write it.
-//! * Application: [`Socket::send`], [`Socket::recv`], [`Socket::subscribe`],
-//!   [`Socket::unsubscribe`].
-//! * After any call, drain [`Socket::poll_action`], [`Socket::poll_event`] and
-//!   [`Socket::poll_transmit`], then sleep until [`Socket::poll_timeout`] and call
-//!   [`Socket::handle_timeout`].
-//!
-//! ```
-//! use std::time::Instant;
-//! use zmtp_proto::socket::{Action, Socket, SocketOptions};
-//! use zmtp_proto::{Msg, SocketType};
-//!
-//! let now = Instant::now();
-//! let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
-//! let peer = push.connect("tcp://127.0.0.1:5555", now);
-//! // The queue exists before the connection does (libzmq semantics).
-//! push.send(Msg::from("early")).unwrap();
-//! assert!(matches!(push.poll_action(), Some(Action::Dial { .. })));
-//! push.attach(peer, now); // the driver's dial succeeded
-//! assert_eq!(push.poll_transmit(), Some(peer)); // our greeting is ready to write
-//! ```
+//! Socket engines: [`Socket`] (its docs give the driving contract), the peers' views
+//! ([`PeerBytes`], [`PeerMessages`]) and the routing of each socket type, one file each.
 
 mod core;
 mod hints;
@@ -45,27 +8,25 @@ mod lifecycle;
 mod messages;
 mod options;
 mod options_effects;
+mod peer_bytes;
+mod peer_events;
 mod pipeline;
 mod pubsub;
 mod raw_peers;
 mod reqrep;
 mod router;
-mod stream;
 mod transfer;
 mod trie;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 pub use messages::PeerMessages;
 pub use options::SocketOptions;
-pub use stream::PeerStream;
-pub use trie::SubscriptionTrie;
+pub use peer_bytes::PeerBytes;
 
 use self::core::Core;
-use crate::connection::{Connection, Event, PeerInfo};
+use crate::connection::{Connection, PeerInfo};
 use crate::error::Error;
 use crate::message::Msg;
 use crate::socket_type::SocketType;
@@ -206,9 +167,49 @@ enum Kind {
     Stream(raw_peers::RawPeers),
 }
 
-/// A ZeroMQ socket of one of the eleven standard types, without I/O.
+/// A ZeroMQ socket of one of the eleven standard types, without I/O: many connections behind
+/// one socket, with the routing rules of each socket type (RFC 28–31, checklist §1.12).
 ///
-/// See the [module documentation](self) for the driving contract.
+/// A socket owns its peers, each addressed by a `Copy` [`PeerId`]. The driver attaches and
+/// detaches transports and moves bytes; everything else — handshakes, queues, high-water marks,
+/// round-robin, fair queuing, envelopes, identities, subscriptions, reconnection timing — happens
+/// here, once, for every driver.
+///
+/// # Driving a socket
+///
+/// * Topology: [`Socket::connect`] creates a peer (and its queue) at once and asks for a dial
+///   ([`Action::Dial`]); report the outcome with [`Socket::attach`] or
+///   [`Socket::dial_failed`]. For an accepted stream call [`Socket::accept`]. When a transport
+///   ends, call [`Socket::detach`]; the socket schedules the redial for connect-side peers.
+/// * Bytes: per peer, through the view [`Socket::bytes`] hands out ([`PeerBytes`]):
+///   [`PeerBytes::read_buf`] + [`PeerBytes::handle_read`] (or [`PeerBytes::take_read_buf`] +
+///   [`PeerBytes::give_read_buf`], or [`PeerBytes::handle_input`]); [`Socket::poll_transmit`]
+///   names peers with output, [`Socket::connection`] lends its slices
+///   ([`Connection::transmit_chunks`]) and [`PeerBytes::advance_transmit`] (or
+///   [`PeerBytes::take_transmit`]) reports what was written. In-process peers move whole
+///   messages through [`Socket::messages`] instead.
+/// * Application: [`Socket::send`], [`Socket::recv`], [`Socket::subscribe`],
+///   [`Socket::unsubscribe`].
+/// * After any call, drain [`Socket::poll_action`], [`Socket::poll_event`] and
+///   [`Socket::poll_transmit`], then sleep until [`Socket::poll_timeout`] and call
+///   [`Socket::handle_timeout`].
+/// * Driver hints (see [`Socket::has_action`] and the methods after it): cheap questions and
+///   one-shot flags that let a driver skip work; none changes the machine.
+///
+/// ```
+/// use std::time::Instant;
+/// use zmtp_proto::{Action, Socket, SocketOptions};
+/// use zmtp_proto::{Msg, SocketType};
+///
+/// let now = Instant::now();
+/// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
+/// let peer = push.connect("tcp://127.0.0.1:5555", now);
+/// // The queue exists before the connection does (libzmq semantics).
+/// push.send(Msg::from("early")).unwrap();
+/// assert!(matches!(push.poll_action(), Some(Action::Dial { .. })));
+/// push.attach(peer, now); // the driver's dial succeeded
+/// assert_eq!(push.poll_transmit(), Some(peer)); // our greeting is ready to write
+/// ```
 #[derive(Debug)]
 pub struct Socket {
     core: Core,
@@ -426,10 +427,10 @@ impl Socket {
 
     // ---- bytes ----------------------------------------------------------------------------
 
-    /// The byte stream of `peer`, if it has a connection: the driver's reads go in and its
-    /// writes come out through it (see [`PeerStream`]).
-    pub fn stream(&mut self, peer: PeerId) -> Option<PeerStream<'_>> {
-        PeerStream::new(self, peer)
+    /// The bytes of `peer`, if it has a connection: the driver's reads go in and its
+    /// writes come out through it (see [`PeerBytes`]).
+    pub fn bytes(&mut self, peer: PeerId) -> Option<PeerBytes<'_>> {
+        PeerBytes::new(self, peer)
     }
 
     /// The connection of `peer`, if it has one, to read its state: whether it wants input
@@ -493,11 +494,11 @@ impl Socket {
 
     /// Like [`Socket::send`], taking the message in place: once it is sent `msg` is left empty
     /// (ready for reuse); on an error `msg` is untouched. This saves moving the message for a
-    /// caller that keeps it in a slot (a driver's cancel-safe `send` future).
+    /// caller that keeps it in place across polls (a driver's cancel-safe `send` future).
     ///
     /// ```
     /// # use std::time::Instant;
-    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Socket, SocketOptions};
     /// # use zmtp_proto::{Error, Msg, SocketType};
     /// let now = Instant::now();
     /// let mut push = Socket::new(SocketType::Push, SocketOptions::default(), now);
@@ -612,7 +613,7 @@ impl Socket {
     ///
     /// ```
     /// # use std::time::Instant;
-    /// # use zmtp_proto::socket::{Socket, SocketOptions};
+    /// # use zmtp_proto::{Socket, SocketOptions};
     /// # use zmtp_proto::{Msg, SocketType};
     /// let mut pull = Socket::new(SocketType::Pull, SocketOptions::default(), Instant::now());
     /// let mut msg = Msg::new();
@@ -706,165 +707,4 @@ impl Socket {
     }
 
     // The driver hints (cheap questions and one-shot flags) are in `hints.rs`.
-
-    // ---- internals ------------------------------------------------------------------------
-
-    /// [`Socket::process_events`] after input was decoded: without connection events (the usual case
-    /// for messages) only the core's bookkeeping is left, except for PUB, which discards what
-    /// its peers send (and for an ignored peer, whose caller passes `events`).
-    #[inline]
-    pub(super) fn after_input(&mut self, id: PeerId, events: bool) {
-        if events || matches!(self.kind, Kind::Pub(_)) {
-            self.process_events(id);
-        } else {
-            self.core.refresh_peer(id);
-        }
-    }
-
-    /// Processes the connection events of `id`, then refreshes its bookkeeping.
-    fn process_events(&mut self, id: PeerId) {
-        loop {
-            let Some(event) = self
-                .core
-                .peer_mut(id)
-                .and_then(|p| p.conn.as_mut())
-                .and_then(|c| c.poll_event())
-            else {
-                break;
-            };
-            match event {
-                Event::HandshakeSucceeded(info) => self.on_active(id, info),
-                Event::Subscribe(topic) => self.on_subscription(id, topic, true),
-                Event::Cancel(topic) => self.on_subscription(id, topic, false),
-                Event::Closed(error) => {
-                    let active = self.core.peer(id).is_some_and(|p| p.info.is_some());
-                    let remote = self.core.remote_of(id);
-                    self.core.events.push_back(if active {
-                        SocketEvent::Disconnected {
-                            peer: id,
-                            error,
-                            remote,
-                        }
-                    } else {
-                        SocketEvent::HandshakeFailed {
-                            peer: id,
-                            error,
-                            remote,
-                        }
-                    });
-                    if let Some(info) = self.core.peer_mut(id).and_then(|p| p.info.clone()) {
-                        self.on_inactive(id, &info);
-                        if let Some(p) = self.core.peer_mut(id) {
-                            p.info = None;
-                        }
-                    }
-                    self.core.request_close(id);
-                }
-            }
-        }
-        let discard = if self.core.peer(id).is_some_and(|p| p.ignored) {
-            // What an ignored peer sends is dropped as it is decoded.
-            self.core.discard_input(id);
-            true
-        } else if matches!(self.kind, Kind::Pub(_)) && self.core.socket_type == SocketType::Pub {
-            // PUB discards upstream messages (S4) so they never hold up subscriptions.
-            while self.core.inbound_from(id).is_some() {}
-            true
-        } else {
-            false
-        };
-        if discard {
-            let more = self
-                .core
-                .peer(id)
-                .and_then(|p| p.conn.as_ref())
-                .is_some_and(Connection::has_events);
-            if more {
-                // Discarding resumed a decoder paused at the high-water mark, and it found
-                // subscriptions (or a failure) behind the discarded messages.
-                return self.process_events(id);
-            }
-        }
-        self.core.refresh_peer(id);
-    }
-
-    fn on_active(&mut self, id: PeerId, info: PeerInfo) {
-        let mut admitted = true;
-        let mut displaced = None;
-        let refusal = match &mut self.kind {
-            Kind::Router(router) => {
-                match router.on_active(&mut self.core, id, &info) {
-                    router::Admission::Routed { displaced: d } => displaced = d,
-                    router::Admission::Ignored => admitted = false,
-                }
-                Ok(())
-            }
-            Kind::Pair => pipeline::pair_on_active(&mut self.core, id),
-            Kind::Stream(raw) => {
-                raw.on_active(&mut self.core, id);
-                Ok(())
-            }
-            _ => Ok(()),
-        };
-        if let Err(error) = refusal {
-            tracing::debug!(%error, "refusing peer");
-            if let Some(conn) = self.core.peer_mut(id).and_then(|p| p.conn.as_mut()) {
-                conn.close(error);
-            }
-            return;
-        }
-        if let Some(p) = self.core.peer_mut(id) {
-            p.info = Some(info.clone());
-            p.backoff = Duration::ZERO;
-            p.ignored = !admitted;
-        }
-        let remote = self.core.remote_of(id);
-        if !matches!(self.kind, Kind::Stream(_)) {
-            // A raw peer has no handshake: libzmq reports none either.
-            self.core.events.push_back(SocketEvent::HandshakeSucceeded {
-                peer: id,
-                info,
-                remote,
-            });
-        }
-        if !admitted {
-            tracing::debug!("ignoring a peer whose routing id is in use");
-            return;
-        }
-        if let Some(old) = displaced {
-            // Ignoring it took its decoded messages, which may have resumed its decoder.
-            self.process_events(old);
-        }
-        if self.core.options.immediate && self.core.peer(id).is_some_and(|p| p.endpoint.is_some()) {
-            // With `immediate` the "pipe" of a connect-side peer is new with each connection.
-            self.on_new_pipe(id);
-        }
-        // Every type but PULL sends to its peers; SUB also sends them its subscriptions.
-        if !matches!(self.kind, Kind::Pull) {
-            self.core.set_routable(id, true);
-        }
-        if let Kind::Sub(sub) = &mut self.kind {
-            sub.on_active(&mut self.core, id);
-        }
-    }
-
-    fn on_inactive(&mut self, id: PeerId, info: &PeerInfo) {
-        match &mut self.kind {
-            Kind::Router(router) => router.on_inactive(&mut self.core, id, info),
-            Kind::Stream(raw) => raw.on_inactive(&mut self.core, id),
-            Kind::Pub(p) => p.on_inactive(&mut self.core, id),
-            _ => {}
-        }
-        let connect_side = self.core.peer(id).is_some_and(|p| p.endpoint.is_some());
-        let keep = connect_side && !self.core.options.immediate && self.takes_unconnected_peers();
-        if !keep {
-            self.core.set_routable(id, false);
-        }
-    }
-
-    fn on_subscription(&mut self, id: PeerId, topic: Bytes, subscribe: bool) {
-        if let Kind::Pub(p) = &mut self.kind {
-            p.on_subscription(&mut self.core, id, topic, subscribe);
-        }
-    }
 }

@@ -4,49 +4,38 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::config::{ConnectionConfig, DEFAULT_HANDSHAKE_IVL, DEFAULT_HWM};
+use crate::config::{ConnectionConfig, DEFAULT_HWM};
 use crate::error::Error;
-use crate::mechanism::MechanismConfig;
-use crate::metadata::Metadata;
 use crate::socket_type::SocketType;
 
 /// Options of a [`Socket`](crate::socket::Socket). Field names follow libzmq's `ZMQ_*` options.
 ///
 /// ```
 /// use std::time::Duration;
-/// use zmtp_proto::socket::SocketOptions;
+/// use zmtp_proto::SocketOptions;
 ///
 /// let mut o = SocketOptions::default();
-/// assert_eq!((o.sndhwm, o.rcvhwm), (1000, 1000));
+/// assert_eq!((o.sndhwm, o.connection.rcvhwm), (1000, 1000));
 /// assert_eq!(o.reconnect_ivl, Duration::from_millis(100));
 /// o.router_mandatory = true;
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SocketOptions {
+    /// What each connection of the socket gets: receive high-water mark (`ZMQ_RCVHWM`),
+    /// routing id (`ZMQ_ROUTING_ID`), mechanism, metadata (`ZMQ_METADATA`), handshake and
+    /// heartbeat times, `ZMQ_MAXMSGSIZE`, `ZMQ_CONFLATE`. Its `socket_type` is the socket's:
+    /// [`Socket::new`](crate::Socket::new) sets it.
+    pub connection: ConnectionConfig,
     /// Messages queued per peer for sending before `send` blocks or drops (`ZMQ_SNDHWM`;
     /// 0 = unlimited).
     pub sndhwm: usize,
-    /// Messages decoded per peer before reading from it pauses (`ZMQ_RCVHWM`; 0 = unlimited).
-    pub rcvhwm: usize,
-    /// Our routing id, sent as `Identity` (`ZMQ_ROUTING_ID`).
-    pub routing_id: Bytes,
     /// How long `close` keeps flushing queued messages (`ZMQ_LINGER`); `None` waits forever.
     pub linger: Option<Duration>,
     /// Delay before redialling a lost or refused connection (`ZMQ_RECONNECT_IVL`).
     pub reconnect_ivl: Duration,
     /// Upper bound of the exponential backoff (`ZMQ_RECONNECT_IVL_MAX`); zero disables backoff.
     pub reconnect_ivl_max: Duration,
-    /// Handshake deadline (`ZMQ_HANDSHAKE_IVL`); `None` disables it.
-    pub handshake_ivl: Option<Duration>,
-    /// PING interval (`ZMQ_HEARTBEAT_IVL`); `None` disables heartbeats.
-    pub heartbeat_ivl: Option<Duration>,
-    /// Heartbeat timeout (`ZMQ_HEARTBEAT_TIMEOUT`); defaults to the interval.
-    pub heartbeat_timeout: Option<Duration>,
-    /// TTL announced in PINGs (`ZMQ_HEARTBEAT_TTL`).
-    pub heartbeat_ttl: Option<Duration>,
-    /// Largest inbound message (`ZMQ_MAXMSGSIZE`); `None` is unlimited.
-    pub maxmsgsize: Option<u64>,
     /// ROUTER: report unroutable messages as errors instead of dropping them
     /// (`ZMQ_ROUTER_MANDATORY`).
     pub router_mandatory: bool,
@@ -69,14 +58,8 @@ pub struct SocketOptions {
     ///
     /// [`SocketEvent::SubscriptionRefused`]: crate::socket::SocketEvent::SubscriptionRefused
     pub max_subscriptions: Option<usize>,
-    /// Keep only the last message in each queue (`ZMQ_CONFLATE`; PUSH, PULL, PUB, SUB, DEALER).
-    pub conflate: bool,
     /// Queue messages only to completed connections (`ZMQ_IMMEDIATE`).
     pub immediate: bool,
-    /// Security mechanism.
-    pub mechanism: MechanismConfig,
-    /// Application metadata sent in READY (`ZMQ_METADATA`, `X-` names).
-    pub metadata: Metadata,
     /// Where generated ROUTER identities start counting. `None` (the default): the machine
     /// starts at a fixed value, and the async drivers pick a random one per socket, as libzmq
     /// starts its counter at a random number.
@@ -165,17 +148,11 @@ pub struct SocketOptions {
 impl Default for SocketOptions {
     fn default() -> Self {
         Self {
+            connection: ConnectionConfig::new(SocketType::Pair),
             sndhwm: DEFAULT_HWM,
-            rcvhwm: DEFAULT_HWM,
-            routing_id: Bytes::new(),
             linger: None,
             reconnect_ivl: Duration::from_millis(100),
             reconnect_ivl_max: Duration::ZERO,
-            handshake_ivl: Some(DEFAULT_HANDSHAKE_IVL),
-            heartbeat_ivl: None,
-            heartbeat_timeout: None,
-            heartbeat_ttl: None,
-            maxmsgsize: None,
             router_mandatory: false,
             router_handover: false,
             req_relaxed: false,
@@ -183,10 +160,7 @@ impl Default for SocketOptions {
             xpub_verbose: false,
             xpub_verboser: false,
             max_subscriptions: None,
-            conflate: false,
             immediate: false,
-            mechanism: MechanismConfig::Null,
-            metadata: Metadata::new(),
             seed: None,
             probe_router: false,
             router_notify: 0,
@@ -307,7 +281,7 @@ impl SocketOptions {
             &[Pub, XPub, Sub, XSub],
         )?;
         only(
-            self.conflate,
+            self.connection.conflate,
             "conflate: PUSH, PULL, PUB, SUB and DEALER only",
             &[Push, Pull, Pub, Sub, Dealer],
         )?;
@@ -371,17 +345,8 @@ impl SocketOptions {
 
     /// The per-connection settings these options imply for a socket of type `socket_type`.
     pub fn connection_config(&self, socket_type: SocketType) -> ConnectionConfig {
-        let mut c = ConnectionConfig::new(socket_type);
-        c.routing_id = self.routing_id.clone();
-        c.mechanism = self.mechanism.clone();
-        c.metadata = self.metadata.clone();
-        c.handshake_ivl = self.handshake_ivl;
-        c.heartbeat_ivl = self.heartbeat_ivl;
-        c.heartbeat_timeout = self.heartbeat_timeout;
-        c.heartbeat_ttl = self.heartbeat_ttl;
-        c.maxmsgsize = self.maxmsgsize;
-        c.rcvhwm = self.rcvhwm;
-        c.conflate = self.conflate;
+        let mut c = self.connection.clone();
+        c.socket_type = socket_type;
         c
     }
 }

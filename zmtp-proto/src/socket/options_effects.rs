@@ -92,11 +92,11 @@ mod tests {
     /// Moves what `from` has to write for `pf` into `to`'s peer `pt`; true if it moved bytes.
     fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
         let mut out = Vec::new();
-        if let Some(s) = from.stream(pf) {
+        if let Some(s) = from.bytes(pf) {
             s.take_transmit(&mut out);
         }
         for chunk in &out {
-            if let Some(s) = to.stream(pt) {
+            if let Some(s) = to.bytes(pt) {
                 s.handle_input(chunk, now);
             }
         }
@@ -132,7 +132,7 @@ mod tests {
     fn probe_router_is_the_first_message() {
         let mut o = SocketOptions::default();
         o.probe_router = true;
-        o.routing_id = bytes::Bytes::from_static(b"D");
+        o.connection.routing_id = bytes::Bytes::from_static(b"D");
         let (mut dealer, pd, mut router, pr, now) = pair(
             SocketType::Dealer,
             o,
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn router_notify_brackets_a_peer() {
         let mut o = SocketOptions::default();
-        o.routing_id = bytes::Bytes::from_static(b"D");
+        o.connection.routing_id = bytes::Bytes::from_static(b"D");
         let mut r = SocketOptions::default();
         r.router_notify = SocketOptions::NOTIFY_CONNECT | SocketOptions::NOTIFY_DISCONNECT;
         let (mut dealer, pd, mut router, pr, now) =
@@ -176,7 +176,7 @@ mod tests {
         let mut r = SocketOptions::default();
         r.router_notify = SocketOptions::NOTIFY_CONNECT;
         let mut o = SocketOptions::default();
-        o.routing_id = bytes::Bytes::from_static(b"D");
+        o.connection.routing_id = bytes::Bytes::from_static(b"D");
         let (mut router, pr, mut dealer, _pd, now) =
             pair(SocketType::Router, r, SocketType::Dealer, o);
         assert_eq!(
@@ -209,7 +209,7 @@ mod tests {
         let mut r = SocketOptions::default();
         r.router_notify = SocketOptions::NOTIFY_DISCONNECT;
         let mut o = SocketOptions::default();
-        o.routing_id = bytes::Bytes::from_static(b"D");
+        o.connection.routing_id = bytes::Bytes::from_static(b"D");
         let (mut router, pr, _dealer, _pd, now) =
             pair(SocketType::Router, r, SocketType::Dealer, o);
         router.detach(pr, now);

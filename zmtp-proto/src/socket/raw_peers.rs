@@ -31,12 +31,12 @@
 //! let hello = stream.recv().unwrap().unwrap(); // [id, ""]: the connection
 //! let id = hello.frames()[0].clone();
 //! assert!(hello.frames()[1].is_empty());
-//! stream.stream(peer).unwrap().handle_input(b"ping", now);
+//! stream.bytes(peer).unwrap().handle_input(b"ping", now);
 //! let msg = stream.recv().unwrap().unwrap();
 //! assert_eq!(msg.frames()[1], b"ping"[..]);
 //! stream.send(Msg::from_frames([id.clone(), "pong".into()])).unwrap();
 //! let mut out = Vec::new();
-//! stream.stream(peer).unwrap().take_transmit(&mut out);
+//! stream.bytes(peer).unwrap().take_transmit(&mut out);
 //! assert_eq!(out.concat(), b"pong"); // raw: no frame header
 //! ```
 
@@ -283,7 +283,7 @@ mod tests {
 
     fn written(s: &mut Socket, peer: PeerId) -> Vec<u8> {
         let mut out = Vec::new();
-        if let Some(st) = s.stream(peer) {
+        if let Some(st) = s.bytes(peer) {
             st.take_transmit(&mut out);
         }
         out.concat()
@@ -312,7 +312,7 @@ mod tests {
                 .any(|e| matches!(e, SocketEvent::HandshakeSucceeded { .. })),
             "{events:?}"
         );
-        s.stream(b).unwrap().handle_input(b"from b", now);
+        s.bytes(b).unwrap().handle_input(b"from b", now);
         assert_eq!(recv(&mut s), (idb.clone(), b"from b".to_vec()));
         s.send(Msg::from_frames([idb.clone(), "to b".into()]))
             .unwrap();
@@ -326,7 +326,7 @@ mod tests {
         let mut s = stream();
         let a = s.accept(now);
         let (id, _) = recv(&mut s);
-        s.stream(a).unwrap().handle_input(b"bye", now);
+        s.bytes(a).unwrap().handle_input(b"bye", now);
         s.detach(a, now);
         assert_eq!(recv(&mut s), (id.clone(), b"bye".to_vec()));
         assert_eq!(recv(&mut s), (id.clone(), Vec::new()));
@@ -354,7 +354,7 @@ mod tests {
         let mut s = Socket::new(SocketType::Stream, o, now);
         let a = s.accept(now);
         assert_eq!(s.recv().unwrap(), None);
-        s.stream(a).unwrap().handle_input(b"data", now);
+        s.bytes(a).unwrap().handle_input(b"data", now);
         let (_, data) = recv(&mut s);
         assert_eq!(data, b"data");
         s.detach(a, now);
@@ -396,7 +396,7 @@ mod tests {
         let mut s = stream();
         let a = s.accept(now);
         let (id, _) = recv(&mut s);
-        s.stream(a).unwrap().handle_input(b"hi", now);
+        s.bytes(a).unwrap().handle_input(b"hi", now);
         let _ = recv(&mut s);
         s.send(Msg::from_frames([id.clone(), "ok".into()])).unwrap();
         assert_eq!(written(&mut s, a), b"ok");
@@ -446,7 +446,7 @@ mod tests {
         // read caps from three peers, interleaved, with the receive high-water mark at 3.
         let now = Instant::now();
         let mut o = SocketOptions::default();
-        o.rcvhwm = 3;
+        o.connection.rcvhwm = 3;
         let mut s = Socket::new(SocketType::Stream, o, now);
         let peers = [s.accept(now), s.accept(now), s.accept(now)];
         let mut ids = Vec::new();
@@ -464,7 +464,7 @@ mod tests {
             let len = 1 + (x >> 8) as usize % (3 * crate::connection::RAW_READ_CAP);
             let data: Vec<u8> = (0..len).map(|i| (x >> (i % 56)) as u8).collect();
             if s.connection(peers[k]).is_some_and(|c| c.wants_read()) {
-                s.stream(peers[k]).unwrap().handle_input(&data, now);
+                s.bytes(peers[k]).unwrap().handle_input(&data, now);
                 sent[k].extend_from_slice(&data);
             }
             if x % 2 == 0 {

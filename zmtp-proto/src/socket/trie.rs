@@ -12,23 +12,10 @@
 //! subscription is merged into it, so memory follows the live subscriptions.
 
 /// A subscription trie keyed by subscriber `K` (a peer for PUB/XPUB, `()` for SUB/XSUB).
-///
-/// ```
-/// use zmtp_proto::socket::SubscriptionTrie;
-///
-/// let mut t = SubscriptionTrie::new();
-/// assert!(t.add(b"A", 1u32));    // first subscription to "A"
-/// assert!(!t.add(b"A", 2u32));   // "A" already had a subscriber
-/// let mut hits = Vec::new();
-/// t.matches(b"ABC", |k| hits.push(k));
-/// hits.sort();
-/// assert_eq!(hits, [1, 2]);
-/// assert_eq!(t.remove(b"A", 1), Some(false)); // still subscribed by 2
-/// assert_eq!(t.remove(b"A", 2), Some(true));  // last one gone
-/// assert_eq!(t.remove(b"A", 2), None);        // no such subscription
-/// ```
+/// `add` and `remove` tell whether a topic gained its first or lost its last subscriber
+/// (test `add_remove_report_first_and_last`).
 #[derive(Debug, Clone)]
-pub struct SubscriptionTrie<K> {
+pub(crate) struct SubscriptionTrie<K> {
     nodes: Vec<Node<K>>,
     free: Vec<u32>,
     len: usize,
@@ -68,7 +55,7 @@ fn common(a: &[u8], b: &[u8]) -> usize {
 
 impl<K: Copy + Eq> SubscriptionTrie<K> {
     /// An empty trie.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             nodes: vec![Node::new(b"")],
             free: Vec::new(),
@@ -77,13 +64,9 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
     }
 
     /// Number of subscriptions (with repetitions).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    /// True if there are no subscriptions.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     fn node(&self, n: u32) -> &Node<K> {
@@ -188,7 +171,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
 
     /// Adds one subscription of `key` to `topic`. Returns true if `topic` had no subscriber
     /// before (what XPUB reports without `xpub_verbose`).
-    pub fn add(&mut self, topic: &[u8], key: K) -> bool {
+    pub(crate) fn add(&mut self, topic: &[u8], key: K) -> bool {
         let node = self.make(topic);
         self.len += 1;
         let subs = &mut self.node_mut(node).subs;
@@ -202,7 +185,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
 
     /// Removes one subscription of `key` to `topic`. Returns `None` if there was none,
     /// `Some(true)` if `topic` now has no subscriber at all.
-    pub fn remove(&mut self, topic: &[u8], key: K) -> Option<bool> {
+    pub(crate) fn remove(&mut self, topic: &[u8], key: K) -> Option<bool> {
         let node = self.find(topic)?;
         let subs = &mut self.nodes[node as usize].subs;
         let i = subs.iter().position(|(k, _)| *k == key)?;
@@ -219,14 +202,15 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
     }
 
     /// True if `key` holds a subscription to exactly `topic`.
-    pub fn contains(&self, topic: &[u8], key: K) -> bool {
+    pub(crate) fn contains(&self, topic: &[u8], key: K) -> bool {
         self.find(topic)
             .is_some_and(|n| self.node(n).subs.iter().any(|(k, _)| *k == key))
     }
 
     /// Removes every subscription of `key`; calls `gone` with each topic that has no
     /// subscriber left (XPUB reports these as unsubscriptions when a peer goes away, S4).
-    pub fn remove_key(&mut self, key: K, mut gone: impl FnMut(&[u8])) {
+    #[cfg(test)]
+    pub(crate) fn remove_key(&mut self, key: K, mut gone: impl FnMut(&[u8])) {
         self.remove_key_with(key, |topic, last| {
             if last {
                 gone(topic);
@@ -236,7 +220,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
 
     /// Removes every subscription of `key`; calls `f` with each of its topics and whether
     /// that topic has no subscriber left (XPUB with `xpub_verboser` reports them all).
-    pub fn remove_key_with(&mut self, key: K, mut f: impl FnMut(&[u8], bool)) {
+    pub(crate) fn remove_key_with(&mut self, key: K, mut f: impl FnMut(&[u8], bool)) {
         let mut removed = Vec::new();
         let mut path = Vec::new();
         self.collect_key(ROOT, key, &mut path, &mut removed);
@@ -310,7 +294,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
 
     /// Calls `f` with the key of every subscription that is a prefix of `data`. A key subscribed
     /// to several matching prefixes is reported once per prefix.
-    pub fn matches(&self, data: &[u8], mut f: impl FnMut(K)) {
+    pub(crate) fn matches(&self, data: &[u8], mut f: impl FnMut(K)) {
         let mut node = ROOT;
         let mut rest = data;
         loop {
@@ -329,7 +313,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
 
     /// True if any subscription is a prefix of `data`.
     #[inline]
-    pub fn is_match(&self, data: &[u8]) -> bool {
+    pub(crate) fn is_match(&self, data: &[u8]) -> bool {
         let mut node = ROOT;
         let mut rest = data;
         loop {
@@ -348,7 +332,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
 
     /// Calls `f` once with every distinct subscribed topic (used to re-send subscriptions on a
     /// new connection, S3).
-    pub fn for_each_topic(&self, mut f: impl FnMut(&[u8])) {
+    pub(crate) fn for_each_topic(&self, mut f: impl FnMut(&[u8])) {
         let mut path = Vec::new();
         self.walk(ROOT, &mut path, &mut f);
     }
@@ -366,7 +350,8 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
     }
 
     /// Number of live nodes (for memory checks).
-    pub fn node_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn node_count(&self) -> usize {
         self.nodes.len() - self.free.len()
     }
 }
@@ -374,6 +359,20 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_remove_report_first_and_last() {
+        let mut t = SubscriptionTrie::new();
+        assert!(t.add(b"A", 1u32)); // first subscription to "A"
+        assert!(!t.add(b"A", 2u32)); // "A" already had a subscriber
+        let mut hits = Vec::new();
+        t.matches(b"ABC", |k| hits.push(k));
+        hits.sort();
+        assert_eq!(hits, [1, 2]);
+        assert_eq!(t.remove(b"A", 1), Some(false)); // still subscribed by 2
+        assert_eq!(t.remove(b"A", 2), Some(true)); // last one gone
+        assert_eq!(t.remove(b"A", 2), None); // no such subscription
+    }
 
     /// Checklist S1: the empty subscription matches everything; "" + "A" behaves like "".
     #[test]

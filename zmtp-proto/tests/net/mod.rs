@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use zmtp_proto::socket::{Action, PeerId, Socket, SocketEvent, SocketOptions};
+use zmtp_proto::{Action, PeerId, Socket, SocketEvent, SocketOptions};
 use zmtp_proto::{Msg, SocketType};
 
 /// One direction of a link.
@@ -227,8 +227,8 @@ impl Net {
     /// side sees end-of-stream after reading it.
     fn close_side(&mut self, i: usize, side: (usize, PeerId)) {
         let mut out = Vec::new();
-        if let Some(stream) = self.sockets[side.0].stream(side.1) {
-            stream.take_transmit(&mut out);
+        if let Some(view) = self.sockets[side.0].bytes(side.1) {
+            view.take_transmit(&mut out);
         }
         let link = &mut self.links[i];
         let (pipe, back) = if link.a == side {
@@ -353,13 +353,13 @@ impl Net {
                 }
             }
             let k = written.len();
-            if let Some(stream) = self.sockets[s].stream(peer) {
-                stream.advance_transmit(k);
+            if let Some(view) = self.sockets[s].bytes(peer) {
+                view.advance_transmit(k);
             }
         } else {
             let mut out = Vec::new();
-            if let Some(stream) = self.sockets[s].stream(peer) {
-                stream.take_transmit(&mut out);
+            if let Some(view) = self.sockets[s].bytes(peer) {
+                view.take_transmit(&mut out);
             }
             for chunk in out {
                 written.extend_from_slice(&chunk);
@@ -452,26 +452,26 @@ impl Net {
         };
         match style {
             0 => {
-                let stream = self.sockets[s].stream(peer).expect("attached");
-                stream.handle_input(chunk, now);
+                let view = self.sockets[s].bytes(peer).expect("attached");
+                view.handle_input(chunk, now);
             }
             1 => {
-                let mut stream = self.sockets[s].stream(peer).expect("attached");
-                stream.read_buf().extend_from_slice(chunk);
-                stream.handle_read(now);
+                let mut view = self.sockets[s].bytes(peer).expect("attached");
+                view.read_buf().extend_from_slice(chunk);
+                view.handle_read(now);
             }
             _ => {
                 // Completion style: the "kernel" fills at most the lent capacity per read.
                 while !chunk.is_empty() {
                     let mut buf = self.sockets[s]
-                        .stream(peer)
-                        .map(|mut stream| stream.take_read_buf())
+                        .bytes(peer)
+                        .map(|mut view| view.take_read_buf())
                         .expect("attached");
                     let n = chunk.len().min(buf.capacity().max(1));
                     buf.extend_from_slice(&chunk[..n]);
                     chunk = &chunk[n..];
-                    if let Some(stream) = self.sockets[s].stream(peer) {
-                        stream.give_read_buf(buf, now);
+                    if let Some(view) = self.sockets[s].bytes(peer) {
+                        view.give_read_buf(buf, now);
                     }
                     if !self.sockets[s].is_attached(peer)
                         || !self.sockets[s]

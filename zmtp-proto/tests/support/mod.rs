@@ -11,9 +11,9 @@ use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes};
-use zmtp_proto::command::Command;
-use zmtp_proto::frame::{encode_frame, FrameHeader, FLAG_COMMAND, FLAG_MORE};
-use zmtp_proto::greeting::GREETING_LEN;
+use zmtp_proto::fuzzing::Command;
+use zmtp_proto::fuzzing::GREETING_LEN;
+use zmtp_proto::fuzzing::{encode_frame, FrameHeader, FLAG_COMMAND, FLAG_MORE};
 use zmtp_proto::{Connection, ConnectionConfig, Error, Event, Metadata, Msg, SocketType};
 
 /// Upper bound on `step()` rounds in `drive()`: a handshake needs three and a few MB one byte

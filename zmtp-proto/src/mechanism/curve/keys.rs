@@ -22,7 +22,7 @@ pub(super) const Z85_KEY_LEN: usize = 40;
 /// is an ordinary comparison; the handshake's own checks use constant-time ones.
 ///
 /// ```
-/// use zmtp_proto::mechanism::CurvePublicKey;
+/// use zmtp_proto::CurvePublicKey;
 ///
 /// let key = CurvePublicKey::from_z85("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7").unwrap();
 /// assert_eq!(key.to_z85(), "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
@@ -76,7 +76,7 @@ impl fmt::Display for CurvePublicKey {
 /// A Curve25519 secret key. Zeroed on drop; never printed.
 ///
 /// ```
-/// use zmtp_proto::mechanism::CurveSecretKey;
+/// use zmtp_proto::CurveSecretKey;
 ///
 /// let secret = CurveSecretKey::from_z85("JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6").unwrap();
 /// assert_eq!(format!("{secret:?}"), "CurveSecretKey(<redacted>)");
@@ -150,7 +150,7 @@ impl fmt::Debug for CurveSecretKey {
 /// `ZMQ_CURVE_SECRETKEY` set.
 ///
 /// ```
-/// use zmtp_proto::mechanism::{CurveKeyPair, CurveSecretKey};
+/// use zmtp_proto::{CurveKeyPair, CurveSecretKey};
 ///
 /// let pair = CurveKeyPair::from_secret(CurveSecretKey::from_bytes([7; 32]));
 /// assert_eq!(pair.public(), &pair.secret().public_key());
@@ -175,7 +175,7 @@ impl CurveKeyPair {
     ///
     /// ```
     /// use rand::rngs::OsRng;
-    /// use zmtp_proto::mechanism::CurveKeyPair;
+    /// use zmtp_proto::CurveKeyPair;
     ///
     /// let (a, b) = (CurveKeyPair::generate(&mut OsRng), CurveKeyPair::generate(&mut OsRng));
     /// assert_ne!(a.public(), b.public());

@@ -11,9 +11,9 @@
 //! connection built without entropy fails at once rather than use predictable keys.
 //!
 //! ```
-//! use zmtp_proto::mechanism::{CurveClientConfig, CurveClients, CurveKeyPair, CurveServerConfig};
+//! use zmtp_proto::{CurveClientConfig, CurveClients, CurveKeyPair, CurveServerConfig};
 //! use zmtp_proto::{MechanismConfig, SocketType};
-//! # use zmtp_proto::mechanism::CurveSecretKey;
+//! # use zmtp_proto::CurveSecretKey;
 //!
 //! // Long-term keys: CurveKeyPair::generate(&mut rand::rngs::OsRng) in real code.
 //! let server = CurveKeyPair::from_secret(CurveSecretKey::from_bytes([1; 32]));
@@ -130,7 +130,7 @@ impl std::fmt::Debug for CurveServerConfig {
 /// `400`, as libzmq's ZAP refusal sends.
 ///
 /// ```
-/// use zmtp_proto::mechanism::{CurveClients, CurvePublicKey};
+/// use zmtp_proto::{CurveClients, CurvePublicKey};
 ///
 /// let alice = CurvePublicKey::from_bytes([1; 32]);
 /// let bob = CurvePublicKey::from_bytes([2; 32]);

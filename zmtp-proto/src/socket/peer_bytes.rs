@@ -1,12 +1,4 @@
-//! The byte stream of one peer, as a driver moves it: [`Socket::stream`] hands out a
-//! [`PeerStream`] for a peer whose transport carries bytes (tcp, ipc). Input goes in through
-//! the view and is decoded; output comes out of it; each call that changes the connection
-//! brings the socket's bookkeeping for that peer up to date before it returns. What a driver only reads
-//! (is there output, may it read, the output's slices) it asks the connection itself, through
-//! [`Socket::connection`].
-//!
-//! A transport that moves whole messages instead of bytes (in-process) would get a view of its
-//! own beside this one; the socket's scheduling does not care which.
+//! [`PeerBytes`]: the bytes of one peer, as a driver moves them.
 
 use std::time::Instant;
 
@@ -15,7 +7,16 @@ use bytes::{Bytes, BytesMut};
 use super::{PeerId, Socket};
 use crate::connection::Connection;
 
-/// One peer's byte stream. See the [module docs](self).
+/// The bytes of one peer, as a driver moves them: [`Socket::bytes`] hands out this view for a
+/// peer whose transport carries bytes (tcp, ipc). Input goes in through the view and is
+/// decoded; output comes out of it; each call that changes the connection brings the socket's
+/// bookkeeping for that peer up to date before it returns. What a driver only reads (is there
+/// output, may it read, the output's slices) it asks the connection itself, through
+/// [`Socket::connection`].
+///
+/// A transport that moves whole messages instead of bytes (in-process) has its own view beside
+/// this one, [`PeerMessages`](super::PeerMessages) from [`Socket::messages`]; the socket's
+/// scheduling does not care which.
 ///
 /// ```
 /// # use std::time::Instant;
@@ -31,23 +32,23 @@ use crate::connection::Connection;
 /// // Shuttle bytes both ways until neither side has anything to write.
 /// loop {
 ///     let (mut ab, mut ba) = (Vec::new(), Vec::new());
-///     push.stream(a).unwrap().take_transmit(&mut ab);
-///     pull.stream(b).unwrap().take_transmit(&mut ba);
+///     push.bytes(a).unwrap().take_transmit(&mut ab);
+///     pull.bytes(b).unwrap().take_transmit(&mut ba);
 ///     if ab.is_empty() && ba.is_empty() {
 ///         break;
 ///     }
-///     pull.stream(b).unwrap().handle_input(&ab.concat(), now);
-///     push.stream(a).unwrap().handle_input(&ba.concat(), now);
+///     pull.bytes(b).unwrap().handle_input(&ab.concat(), now);
+///     push.bytes(a).unwrap().handle_input(&ba.concat(), now);
 /// }
 /// assert_eq!(pull.recv().unwrap(), Some(Msg::from("hello")));
 /// ```
 #[derive(Debug)]
-pub struct PeerStream<'a> {
+pub struct PeerBytes<'a> {
     socket: &'a mut Socket,
     peer: PeerId,
 }
 
-impl<'a> PeerStream<'a> {
+impl<'a> PeerBytes<'a> {
     /// The view, if `peer` has a connection.
     pub(super) fn new(socket: &'a mut Socket, peer: PeerId) -> Option<Self> {
         socket.core.peer(peer)?.conn.as_ref()?;
@@ -63,7 +64,7 @@ impl<'a> PeerStream<'a> {
         p.conn.as_mut().expect("checked in new")
     }
 
-    /// The peer this stream belongs to.
+    /// The peer this view belongs to.
     pub fn peer(&self) -> PeerId {
         self.peer
     }
@@ -72,12 +73,12 @@ impl<'a> PeerStream<'a> {
 
     /// The arena to read into, for readiness-based I/O (see
     /// [`Connection::read_buf`](crate::Connection::read_buf)); then call
-    /// [`PeerStream::handle_read`].
+    /// [`PeerBytes::handle_read`].
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.conn_mut().read_buf()
     }
 
-    /// Decodes what the driver read into [`PeerStream::read_buf`].
+    /// Decodes what the driver read into [`PeerBytes::read_buf`].
     pub fn handle_read(mut self, now: Instant) {
         self.socket.core.now = now;
         let _ = self.conn_mut().handle_read(now);
@@ -92,12 +93,12 @@ impl<'a> PeerStream<'a> {
     }
 
     /// Lends the arena as an owned buffer for a completion-based read; give it back with
-    /// [`PeerStream::give_read_buf`].
+    /// [`PeerBytes::give_read_buf`].
     pub fn take_read_buf(&mut self) -> BytesMut {
         self.conn_mut().take_read_buf()
     }
 
-    /// Returns a buffer from [`PeerStream::take_read_buf`] with the bytes read into it.
+    /// Returns a buffer from [`PeerBytes::take_read_buf`] with the bytes read into it.
     pub fn give_read_buf(mut self, buf: BytesMut, now: Instant) {
         self.socket.core.now = now;
         let _ = self.conn_mut().give_read_buf(buf, now);
