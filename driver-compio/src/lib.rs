@@ -100,6 +100,8 @@ impl Runtime for Compio {
     // The yield lets the runtime submit the write with its next `io_uring_enter` (measured
     // against writing inline: docs/benchmarks.md, "The shared async layer").
     const WRITE_FULL_BATCH_INLINE: bool = false;
+    // A compio socket is `!Send`: it stays on the thread that made it.
+    const PINNED: bool = true;
 
     fn new_io(signal: &Arc<Signal>) -> CompioIo {
         CompioIo::new(signal)

@@ -26,7 +26,20 @@
 //! `rcvhwm` messages: the sender's machine queues up to `sndhwm` (as for tcp), and hands its
 //! connection at most `rcvhwm` messages that the receiver's application has not taken yet
 //! (its window). The receiver reports what it took once per low-water mark, not per message.
+//!
+//! # Two sockets of one thread
+//!
+//! Where a runtime's sockets never leave the thread that made them
+//! ([`Runtime::PINNED`](crate::Runtime::PINNED): compio), a socket that connects to a name
+//! bound by such a socket *of its own thread* gets a pipe of that thread instead: its state
+//! lives in a thread-local table, and each link holds only its key ([`PipeRef::Local`]), so
+//! moving messages takes no lock. The name, its registry and `AddrInUse` are the same; a
+//! connector on another thread (or of a runtime whose sockets may move, or one that connected
+//! before the name was bound) gets the shared, lock-guarded pipe. Waking the peer still goes
+//! through its [`Signal`]. tokio's sockets are `Send` and may move between worker threads, so
+//! tokio always uses the shared pipe.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -51,6 +64,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+thread_local! {
+    /// The pipes of this thread (see [`PipeRef::Local`]).
+    static LOCAL: RefCell<LocalPipes> = RefCell::default();
+    /// How many times this thread locked a shared pipe's state (a diagnostic).
+    static PIPE_LOCKS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many times the calling thread locked the state of a shared (cross-thread) in-process
+/// pipe so far: a pair of sockets that joined by a pipe of their thread adds nothing to it.
+/// A diagnostic for tests and benchmarks, not part of the API a program uses.
+#[doc(hidden)]
+pub fn inproc_pipe_locks() -> u64 {
+    PIPE_LOCKS.with(Cell::get)
+}
+
 /// What one side of a pipe announces: its type and routing id, and its receive high-water
 /// mark (the other side's window).
 #[derive(Debug, Clone)]
@@ -59,7 +87,8 @@ struct Announce {
     rcvhwm: usize,
 }
 
-/// One in-process connection, shared by the two sockets it joins.
+/// One in-process connection, shared by the two sockets it joins (threads apart, or sockets
+/// that may move).
 #[derive(Debug)]
 pub(crate) struct Pipe {
     /// The endpoint, as given to `connect` and `bind`.
@@ -82,42 +111,191 @@ struct PipeState {
     announce: [Option<Announce>; 2],
 }
 
+impl PipeState {
+    fn new(connector: Announce, signal: Arc<Signal>) -> Self {
+        Self {
+            queues: [VecDeque::new(), VecDeque::new()],
+            acked: [0; 2],
+            gone: [false; 2],
+            signals: [Some(signal), None],
+            announce: [Some(connector), None],
+        }
+    }
+
+    /// The binder is known: the connector learns what it announces. Returns the connector's
+    /// signal, to wake; `None` if the connector has gone already.
+    fn bind(&mut self, binder: &Announce, signal: &Arc<Signal>) -> Option<Arc<Signal>> {
+        if self.gone[CONNECTOR] {
+            return None;
+        }
+        self.announce[BINDER] = Some(binder.clone());
+        self.signals[BINDER] = Some(signal.clone());
+        self.signals[CONNECTOR].clone()
+    }
+}
+
 impl Pipe {
     fn new(endpoint: Arc<str>, connector: Announce, signal: Arc<Signal>) -> Arc<Self> {
         Arc::new(Self {
             endpoint,
-            state: Mutex::new(PipeState {
-                queues: [VecDeque::new(), VecDeque::new()],
-                acked: [0; 2],
-                gone: [false; 2],
-                signals: [Some(signal), None],
-                announce: [Some(connector), None],
-            }),
+            state: Mutex::new(PipeState::new(connector, signal)),
         })
+    }
+
+    /// The pipe's state, locked (and counted, see [`inproc_pipe_locks`]).
+    fn lock(&self) -> MutexGuard<'_, PipeState> {
+        PIPE_LOCKS.with(|n| n.set(n.get() + 1));
+        lock(&self.state)
     }
 
     /// The binder is known: it is woken for the pipe and the connector learns what it
     /// announces. False if the connector has gone already.
     fn bind(&self, binder: &Announce, signal: &Arc<Signal>) -> bool {
-        let mut s = lock(&self.state);
-        if s.gone[CONNECTOR] {
+        let mut s = self.lock();
+        let Some(connector) = s.bind(binder, signal) else {
             return false;
-        }
-        s.announce[BINDER] = Some(binder.clone());
-        s.signals[BINDER] = Some(signal.clone());
-        if let Some(connector) = &s.signals[CONNECTOR] {
-            connector.wake();
-        }
+        };
+        connector.wake();
         true
     }
+}
 
-    /// Closes `side`'s end and wakes the other side to notice.
+/// A pipe of one thread: the state of a [`Pipe`] without its lock.
+#[derive(Debug)]
+struct LocalPipe {
+    endpoint: Arc<str>,
+    state: PipeState,
+}
+
+/// The pipes of one thread, by slot; a slot is reused under a new generation once both sides
+/// closed, so a stale key finds nothing.
+#[derive(Debug)]
+struct LocalPipes {
+    /// Which thread's table this is (unique in the process; `std::thread::current()` would
+    /// cost a reference count on every look-up).
+    table: u64,
+    slots: Vec<(u32, Option<LocalPipe>)>,
+    free: Vec<u32>,
+}
+
+impl Default for LocalPipes {
+    fn default() -> Self {
+        static TABLES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self {
+            table: TABLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+/// The calling thread's table of pipes; `None` while the thread exits.
+fn this_table() -> Option<u64> {
+    LOCAL.try_with(|pipes| pipes.borrow().table).ok()
+}
+
+impl LocalPipes {
+    /// Takes the pipe out of `pipe` into the table; leaves it there if the table is full
+    /// (2^32 pipes).
+    fn insert(&mut self, pipe: &mut Option<LocalPipe>) -> Option<LocalKey> {
+        let table = self.table;
+        if let Some(&slot) = self.free.last() {
+            let entry = &mut self.slots[slot as usize];
+            entry.1 = Some(pipe.take()?);
+            entry.0 = entry.0.wrapping_add(1);
+            self.free.pop();
+            return Some(LocalKey {
+                table,
+                slot,
+                generation: entry.0,
+            });
+        }
+        let slot = u32::try_from(self.slots.len()).ok()?;
+        self.slots.push((0, Some(pipe.take()?)));
+        Some(LocalKey {
+            table,
+            slot,
+            generation: 0,
+        })
+    }
+
+    fn get_mut(&mut self, key: LocalKey) -> Option<&mut LocalPipe> {
+        if key.table != self.table {
+            return None;
+        }
+        match self.slots.get_mut(key.slot as usize) {
+            Some((generation, pipe)) if *generation == key.generation => pipe.as_mut(),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, key: LocalKey) {
+        if key.table != self.table {
+            return;
+        }
+        if let Some((generation, pipe)) = self.slots.get_mut(key.slot as usize) {
+            if *generation == key.generation && pipe.take().is_some() {
+                self.free.push(key.slot);
+            }
+        }
+    }
+}
+
+/// Where a [`LocalPipe`] is: its thread's table and its slot there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LocalKey {
+    table: u64,
+    slot: u32,
+    generation: u32,
+}
+
+/// How a link reaches its pipe.
+#[derive(Debug, Clone)]
+enum PipeRef {
+    /// A lock-guarded pipe any thread may reach.
+    Shared(Arc<Pipe>),
+    /// A pipe of this thread (both sockets are pinned to it): no lock.
+    Local(LocalKey),
+}
+
+impl PipeRef {
+    /// Runs `f` on the pipe's state; `None` if the pipe is no more (a local pipe both sides
+    /// closed, or one reached from another thread, which a pinned socket never does).
+    fn with<T>(&self, f: impl FnOnce(&mut PipeState) -> T) -> Option<T> {
+        match self {
+            Self::Shared(pipe) => Some(f(&mut pipe.lock())),
+            Self::Local(key) => LOCAL
+                .try_with(|pipes| pipes.borrow_mut().get_mut(*key).map(|p| f(&mut p.state)))
+                .ok()
+                .flatten(),
+        }
+    }
+
+    fn endpoint(&self) -> Arc<str> {
+        match self {
+            Self::Shared(pipe) => pipe.endpoint.clone(),
+            Self::Local(key) => LOCAL
+                .try_with(|pipes| pipes.borrow_mut().get_mut(*key).map(|p| p.endpoint.clone()))
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Arc::from("inproc://")),
+        }
+    }
+
+    /// Closes `side`'s end and wakes the other side to notice. A local pipe is freed once
+    /// both sides closed.
     fn close(&self, side: usize) {
-        let mut s = lock(&self.state);
-        // What this side sent stays: the other side still takes it (as libzmq's pipe keeps
-        // it), then detaches.
-        s.gone[side] = true;
-        if let Some(other) = &s.signals[1 - side] {
+        let other = self.with(|s| {
+            // What this side sent stays: the other side still takes it (as libzmq's pipe
+            // keeps it), then detaches.
+            s.gone[side] = true;
+            (s.gone[1 - side], s.signals[1 - side].clone())
+        });
+        let Some((both, other)) = other else { return };
+        if let (Self::Local(key), true) = (self, both) {
+            let _ = LOCAL.try_with(|pipes| pipes.borrow_mut().remove(*key));
+        }
+        if let Some(other) = other {
             other.wake();
         }
     }
@@ -125,7 +303,7 @@ impl Pipe {
 
 /// The pipes connected to a bound name and not yet taken by the binding socket's round.
 #[derive(Debug, Default)]
-struct Backlog(Mutex<Vec<Arc<Pipe>>>);
+struct Backlog(Mutex<Vec<PipeRef>>);
 
 #[derive(Debug)]
 enum Entry {
@@ -134,6 +312,8 @@ enum Entry {
         announce: Announce,
         signal: Arc<Signal>,
         backlog: Arc<Backlog>,
+        /// The binder's thread (its table of pipes), if its socket never leaves it.
+        pinned: Option<u64>,
     },
     /// Sockets connected to the name before anyone bound it.
     Waiting(Vec<Arc<Pipe>>),
@@ -149,8 +329,10 @@ fn registry() -> MutexGuard<'static, HashMap<String, Entry>> {
 #[derive(Debug)]
 struct Link {
     peer: PeerId,
-    pipe: Arc<Pipe>,
+    pipe: PipeRef,
     side: usize,
+    /// What wakes the peer (known once the link is attached).
+    wake: Option<Arc<Signal>>,
     /// The machine's connection for the peer is made (a connector waits for a binder).
     attached: bool,
 }
@@ -159,6 +341,8 @@ struct Link {
 #[derive(Debug)]
 pub(crate) struct Inproc {
     signal: Arc<Signal>,
+    /// The socket never leaves its thread ([`Runtime::PINNED`](crate::Runtime::PINNED)).
+    pinned: bool,
     /// The socket's backlog, once it bound a name.
     backlog: Option<Arc<Backlog>>,
     /// The endpoints bound (`inproc://NAME`).
@@ -169,9 +353,10 @@ pub(crate) struct Inproc {
 }
 
 impl Inproc {
-    pub(crate) fn new(signal: &Arc<Signal>) -> Self {
+    pub(crate) fn new(signal: &Arc<Signal>, pinned: bool) -> Self {
         Self {
             signal: signal.clone(),
+            pinned,
             backlog: None,
             names: Vec::new(),
             links: Vec::new(),
@@ -208,7 +393,7 @@ impl Inproc {
             let mut queued = lock(&backlog.0);
             for pipe in waiting {
                 if pipe.bind(&announce, &self.signal) {
-                    queued.push(pipe);
+                    queued.push(PipeRef::Shared(pipe));
                 }
             }
         }
@@ -218,6 +403,7 @@ impl Inproc {
                 announce,
                 signal: self.signal.clone(),
                 backlog,
+                pinned: if self.pinned { this_table() } else { None },
             },
         );
         drop(names);
@@ -278,7 +464,10 @@ impl Inproc {
         let Some(backlog) = &self.backlog else { return };
         let pipes = std::mem::take(&mut *lock(&backlog.0));
         for pipe in pipes {
-            let Some(announce) = lock(&pipe.state).announce[CONNECTOR].clone() else {
+            let Some((announce, wake)) = pipe
+                .with(|s| (s.announce[CONNECTOR].clone(), s.signals[CONNECTOR].clone()))
+                .and_then(|(a, w)| Some((a?, w)))
+            else {
                 continue;
             };
             let now = clock.now();
@@ -286,7 +475,7 @@ impl Inproc {
                 .machine_mut()
                 .accept_inproc(announce.info, announce.rcvhwm, now);
             state.push_monitor(MonitorEvent::Accepted {
-                endpoint: pipe.endpoint.to_string(),
+                endpoint: pipe.endpoint().to_string(),
                 peer,
                 // An in-process peer has no address of its own.
                 remote: None,
@@ -295,6 +484,7 @@ impl Inproc {
                 peer,
                 pipe,
                 side: BINDER,
+                wake,
                 attached: true,
             });
         }
@@ -327,13 +517,19 @@ impl Inproc {
         });
         for pipe in gone {
             pipe.close(CONNECTOR);
-            forget_waiting(&pipe);
+            if let PipeRef::Shared(pipe) = pipe {
+                forget_waiting(&pipe);
+            }
         }
         // Connectors whose binder came.
         for link in self.links.iter_mut().filter(|l| !l.attached) {
-            let Some(binder) = lock(&link.pipe.state).announce[BINDER].clone() else {
+            let Some((Some(binder), wake)) = link
+                .pipe
+                .with(|s| (s.announce[BINDER].clone(), s.signals[BINDER].clone()))
+            else {
                 continue;
             };
+            link.wake = wake;
             link.attached = true;
             let now = clock.now();
             state
@@ -358,33 +554,65 @@ impl Inproc {
             info: state.machine().inproc_info(),
             rcvhwm: state.machine().options().connection.rcvhwm,
         };
-        let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone());
         let mut names = registry();
-        let binder = match names.get_mut(name) {
+        let (pipe, binder) = match names.get_mut(name) {
             Some(Entry::Bound {
                 announce,
                 signal,
                 backlog,
+                pinned,
             }) => {
-                pipe.bind(announce, signal);
+                let mut state = PipeState::new(ours, self.signal.clone());
+                // No wake for us: we attach now.
+                let _ = state.bind(announce, signal);
+                let pipe = if self.pinned && pinned.is_some() && *pinned == this_table() {
+                    // Both sockets stay on this thread: a pipe of the thread, no lock.
+                    let mut local = Some(LocalPipe {
+                        endpoint: endpoint.clone(),
+                        state,
+                    });
+                    let inserted = LOCAL.try_with(|pipes| pipes.borrow_mut().insert(&mut local));
+                    match (inserted, local) {
+                        // The thread is exiting (its table is gone) or the table is full:
+                        // a shared pipe.
+                        (_, Some(LocalPipe { endpoint, state })) => {
+                            PipeRef::Shared(Arc::new(Pipe {
+                                endpoint,
+                                state: Mutex::new(state),
+                            }))
+                        }
+                        (Ok(Some(key)), None) => PipeRef::Local(key),
+                        // Taken but not inserted: `insert` takes the pipe only to store it.
+                        (_, None) => unreachable!("the pipe is either in the table or here"),
+                    }
+                } else {
+                    PipeRef::Shared(Arc::new(Pipe {
+                        endpoint: endpoint.clone(),
+                        state: Mutex::new(state),
+                    }))
+                };
                 lock(&backlog.0).push(pipe.clone());
                 signal.wake();
-                Some(announce.clone())
+                (pipe, Some((announce.clone(), signal.clone())))
             }
             Some(Entry::Waiting(pipes)) => {
+                let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone());
                 pipes.push(pipe.clone());
-                None
+                (PipeRef::Shared(pipe), None)
             }
             None => {
+                let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone());
                 names.insert(name.to_owned(), Entry::Waiting(vec![pipe.clone()]));
-                None
+                (PipeRef::Shared(pipe), None)
             }
         };
         drop(names);
+        let (binder, wake) = binder.unzip();
         self.links.push(Link {
             peer,
             pipe,
             side: CONNECTOR,
+            wake,
             attached: binder.is_some(),
         });
         if let Some(b) = binder {
@@ -405,11 +633,15 @@ impl Inproc {
                 continue;
             }
             let (side, other) = (link.side, 1 - link.side);
-            let (acked, closed) = {
-                let mut s = lock(&link.pipe.state);
-                std::mem::swap(&mut s.queues[other], &mut self.scratch);
-                (s.acked[side], s.gone[other])
-            };
+            let scratch = &mut self.scratch;
+            let (acked, closed) = link
+                .pipe
+                .with(|s| {
+                    std::mem::swap(&mut s.queues[other], scratch);
+                    (Some(s.acked[side]), s.gone[other])
+                })
+                // A pipe that is no more: the peer is gone.
+                .unwrap_or((None, true));
             let peer = link.peer;
             let machine = state.machine_mut();
             if !self.scratch.is_empty() {
@@ -419,7 +651,7 @@ impl Inproc {
                 }
                 self.scratch.clear();
             }
-            if let Some(view) = machine.messages(peer) {
+            if let (Some(view), Some(acked)) = (machine.messages(peer), acked) {
                 view.set_acked(acked);
             }
             if closed {
@@ -446,26 +678,31 @@ impl Inproc {
             };
             let report = view.take_carried(&mut self.scratch);
             let (side, other) = (link.side, 1 - link.side);
-            let wake = {
-                let mut s = lock(&link.pipe.state);
+            let scratch = &mut self.scratch;
+            let wake = link.pipe.with(|s| {
                 if s.gone[other] {
                     // The peer closed: what we send is dropped, as over a connection that
                     // broke. The next receive detaches the peer.
-                    self.scratch.clear();
-                    continue;
+                    scratch.clear();
+                    return false;
                 }
                 // A queue left non-empty was not picked up since its wake: no second one.
-                let wake =
-                    (s.queues[side].is_empty() && !self.scratch.is_empty()) || report.is_some();
-                s.queues[side].append(&mut self.scratch);
+                let wake = (s.queues[side].is_empty() && !scratch.is_empty()) || report.is_some();
+                s.queues[side].append(scratch);
                 if let Some(taken) = report {
                     s.acked[other] = taken;
                 }
-                wake.then(|| s.signals[other].clone()).flatten()
-            };
+                wake
+            });
+            if wake.is_none() {
+                // The pipe is no more: dropped, as above.
+                self.scratch.clear();
+            }
             // Woken after the lock is released: the peer's round takes it at once.
-            if let Some(signal) = wake {
-                signal.wake();
+            if wake == Some(true) {
+                if let Some(signal) = &link.wake {
+                    signal.wake();
+                }
             }
         }
     }
@@ -477,7 +714,9 @@ impl Inproc {
                 link.pipe.close(link.side);
             } else {
                 link.pipe.close(CONNECTOR);
-                forget_waiting(&link.pipe);
+                if let PipeRef::Shared(pipe) = &link.pipe {
+                    forget_waiting(pipe);
+                }
             }
         }
         for name in std::mem::take(&mut self.names) {
@@ -528,20 +767,31 @@ fn forget_waiting(pipe: &Arc<Pipe>) {
 /// them (from any thread) beside the sockets' [`Signal`]s. Not part of the API a program uses.
 #[doc(hidden)]
 #[derive(Clone)]
-pub struct InprocProbe(Vec<(Arc<Pipe>, usize)>);
+pub struct InprocProbe(Vec<(PipeRef, usize)>);
 
 impl std::fmt::Debug for InprocProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut list = f.debug_list();
         for (pipe, side) in &self.0 {
-            let s = lock(&pipe.state);
+            let kind = match pipe {
+                PipeRef::Shared(_) => "shared",
+                PipeRef::Local(_) => "local",
+            };
+            let endpoint = pipe.endpoint();
+            // A local pipe is seen from its own thread only.
+            let line = pipe.with(|s| {
+                format!(
+                    "{} {kind} side {side}: queued [{}, {}], acked {:?}, gone {:?}",
+                    endpoint,
+                    s.queues[0].len(),
+                    s.queues[1].len(),
+                    s.acked,
+                    s.gone,
+                )
+            });
             list.entry(&format_args!(
-                "{} side {side}: queued [{}, {}], acked {:?}, gone {:?}",
-                pipe.endpoint,
-                s.queues[0].len(),
-                s.queues[1].len(),
-                s.acked,
-                s.gone,
+                "{}",
+                line.unwrap_or_else(|| format!("{kind} side {side}: not visible here"))
             ));
         }
         list.finish()

@@ -36,6 +36,11 @@ pub trait Runtime: Sized + 'static {
     /// sender's task (`true`), or yield on the next send so that the driver task writes it
     /// (`false`). The one policy chosen per runtime, by benchmark (`docs/benchmarks.md`).
     const WRITE_FULL_BATCH_INLINE: bool;
+    /// True if a socket of this runtime never leaves the thread that made it (its handle is
+    /// `!Send`): two such sockets of one thread then join over `inproc://` by a pipe of that
+    /// thread, with no lock (`zmtp_async::inproc`). False (the default) where sockets may
+    /// migrate between threads.
+    const PINNED: bool = false;
 
     /// New I/O for a socket whose I/O reports to `signal`.
     fn new_io(signal: &Arc<Signal>) -> Self::Io;

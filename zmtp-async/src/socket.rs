@@ -121,7 +121,7 @@ impl<R: Runtime> Socket<R> {
         let signal = state.signal().clone();
         crate::lifecycle::register(&signal);
         let io = R::new_io(&signal);
-        let inproc = crate::inproc::Inproc::new(&signal);
+        let inproc = crate::inproc::Inproc::new(&signal, R::PINNED);
         let shared = R::Shared::new(Shared { state, io, inproc });
         R::spawn(DriverTask::new(shared.clone()));
         Self {

@@ -1,4 +1,4 @@
-//! The whole-message view of one in-process peer, beside the byte view of `stream.rs`: the
+//! The whole-message view of one in-process peer, beside the byte view of `peer_bytes.rs`: the
 //! in-process transport moves [`Carried`] items between two sockets' connections instead of
 //! bytes. A peer is in-process when it was connected to an `inproc://` endpoint or accepted
 //! with [`Socket::accept_inproc`]; its actions ([`Socket::poll_inproc_action`]) and output
@@ -74,11 +74,13 @@ impl Socket {
 
     /// The next thing the in-process transport must do for one of its peers (a
     /// [`Action::Dial`] of an `inproc://` endpoint, a [`Action::Close`]).
+    #[must_use]
     pub fn poll_inproc_action(&mut self) -> Option<Action> {
         self.core.inproc_actions.pop_front()
     }
 
     /// The next in-process peer with items to move or a credit report to make.
+    #[must_use]
     pub fn poll_inproc_transmit(&mut self) -> Option<PeerId> {
         self.core.poll_inproc_transmit()
     }
@@ -128,7 +130,7 @@ impl PeerMessages<'_> {
         for item in items {
             conn.deliver(item);
         }
-        // An ignored peer's input is dropped as it is processed (as in `stream.rs`).
+        // An ignored peer's input is dropped as it is processed (as in `peer_bytes.rs`).
         let ignored = self.socket.core.peer(self.peer).is_some_and(|p| p.ignored);
         let events = ignored || self.conn_mut().has_events();
         self.socket.after_input(self.peer, events);

@@ -1,0 +1,151 @@
+//! Two sockets of one thread over `inproc://`: where sockets never leave their thread
+//! (compio), the pair is joined by a pipe of that thread and moving messages takes no lock —
+//! the calling thread's count of shared-pipe locks stays where it was. tokio's sockets may
+//! move between threads, so a tokio pair takes the shared pipe's lock (which shows the count
+//! is live), and so does a compio connector on another thread than its binder.
+#![allow(missing_docs)]
+// reason: test crate
+
+use futures_util::future::join;
+use zmtp_async::{inproc_pipe_locks, Runtime, Socket};
+use zmtp_proto::SocketType;
+
+const MESSAGES: u64 = 2_000;
+
+/// Streams PUSH → PULL and runs REQ/REP round trips between two sockets of this thread;
+/// returns how many shared-pipe locks this thread took meanwhile (setup excluded) and how the
+/// sockets' pipes look.
+async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str) -> (u64, String) {
+    let pull = Socket::<R>::new(SocketType::Pull);
+    pull.bind(&format!("inproc://pair-stream-{name}"))
+        .await
+        .unwrap();
+    let push = Socket::<R>::new(SocketType::Push);
+    push.connect(&format!("inproc://pair-stream-{name}"))
+        .await
+        .unwrap();
+    let rep = Socket::<R>::new(SocketType::Rep);
+    rep.bind(&format!("inproc://pair-rt-{name}")).await.unwrap();
+    let req = Socket::<R>::new(SocketType::Req);
+    req.connect(&format!("inproc://pair-rt-{name}"))
+        .await
+        .unwrap();
+    // The first exchange makes the connections.
+    push.send_slice(b"hello").await.unwrap();
+    assert_eq!(&pull.recv().await.unwrap()[0][..], b"hello");
+    req.send_slice(b"hello").await.unwrap();
+    rep.send(rep.recv().await.unwrap()).await.unwrap();
+    req.recv().await.unwrap();
+
+    let before = inproc_pipe_locks();
+    let send = async {
+        for i in 0..MESSAGES {
+            push.send_slice(&i.to_le_bytes()).await.unwrap();
+        }
+    };
+    let recv = async {
+        for i in 0..MESSAGES {
+            assert_eq!(&pull.recv().await.unwrap()[0][..], &i.to_le_bytes());
+        }
+    };
+    join(send, recv).await;
+    let serve = async {
+        for _ in 0..MESSAGES {
+            let m = rep.recv().await.unwrap();
+            rep.send(m).await.unwrap();
+        }
+    };
+    let drive = async {
+        for i in 0..MESSAGES {
+            req.send_slice(&i.to_le_bytes()).await.unwrap();
+            assert_eq!(&req.recv().await.unwrap()[0][..], &i.to_le_bytes());
+        }
+    };
+    join(serve, drive).await;
+    let locks = inproc_pipe_locks() - before;
+    let probe = format!("{:?} {:?}", push.inproc_probe(), rep.inproc_probe());
+    (locks, probe)
+}
+
+#[test]
+fn a_compio_same_thread_pair_takes_no_lock() {
+    let (locks, probe) = driver_compio::Compio::block_on(locks_of_a_same_thread_pair::<
+        driver_compio::Compio,
+    >("compio"))
+    .unwrap();
+    assert!(
+        probe.contains(" local side") && !probe.contains(" shared side"),
+        "{probe}"
+    );
+    assert_eq!(
+        locks, 0,
+        "shared-pipe locks taken by a same-thread compio pair"
+    );
+}
+
+#[test]
+fn a_tokio_same_thread_pair_takes_the_shared_pipe_lock() {
+    let (locks, probe) =
+        driver_tokio::Tokio::block_on(locks_of_a_same_thread_pair::<driver_tokio::Tokio>("tokio"))
+            .unwrap();
+    assert!(
+        probe.contains(" shared side") && !probe.contains(" local side"),
+        "{probe}"
+    );
+    assert!(
+        locks >= 2 * MESSAGES / 100,
+        "only {locks} shared-pipe locks"
+    );
+}
+
+#[test]
+fn a_compio_connector_on_another_thread_gets_the_shared_pipe() {
+    use driver_compio::Compio;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+    let received = Arc::new(AtomicBool::new(false));
+    let received_all = received.clone();
+    let binder = std::thread::spawn(move || {
+        Compio::block_on(async move {
+            let pull = Socket::<Compio>::new(SocketType::Pull);
+            pull.bind("inproc://pair-cross-thread").await.unwrap();
+            bound_tx.send(()).unwrap();
+            for i in 0..MESSAGES {
+                assert_eq!(&pull.recv().await.unwrap()[0][..], &i.to_le_bytes());
+            }
+            let probe = format!("{:?}", pull.inproc_probe());
+            received_all.store(true, Ordering::Release);
+            probe
+        })
+        .unwrap()
+    });
+    bound_rx.recv().unwrap();
+    let (locks, probe) = Compio::block_on(async {
+        let push = Socket::<Compio>::new(SocketType::Push);
+        push.connect("inproc://pair-cross-thread").await.unwrap();
+        let before = inproc_pipe_locks();
+        for i in 0..MESSAGES {
+            push.send_slice(&i.to_le_bytes()).await.unwrap();
+        }
+        let probe = format!("{:?}", push.inproc_probe());
+        let locks = inproc_pipe_locks() - before;
+        // The socket stays until the binder took everything.
+        while !received.load(Ordering::Acquire) {
+            Compio::sleep_until(std::time::Instant::now() + std::time::Duration::from_millis(1))
+                .await;
+        }
+        (locks, probe)
+    })
+    .unwrap();
+    let binder_probe = binder.join().unwrap();
+    assert!(
+        probe.contains(" shared side") && !probe.contains(" local side"),
+        "{probe}"
+    );
+    assert!(binder_probe.contains(" shared side"), "{binder_probe}");
+    assert!(
+        locks > 0,
+        "a cross-thread pair takes the shared pipe's lock"
+    );
+}
