@@ -342,19 +342,8 @@ impl Core {
         let unroutable = !connect_side || immediate || stop;
         let zombie = (!connect_side || stop) && !p.stranded_in.is_empty();
         if !already_reported {
-            self.events.push_back(if was_active {
-                SocketEvent::Disconnected {
-                    peer: id,
-                    error,
-                    remote,
-                }
-            } else {
-                SocketEvent::HandshakeFailed {
-                    peer: id,
-                    error,
-                    remote,
-                }
-            });
+            self.events
+                .push_back(SocketEvent::ended(was_active, id, error, remote));
         }
         if unroutable {
             self.set_routable(id, false);

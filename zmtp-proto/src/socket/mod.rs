@@ -15,6 +15,7 @@ mod pubsub;
 mod raw_peers;
 mod reqrep;
 mod router;
+mod routing_ids;
 mod transfer;
 mod trie;
 
@@ -129,6 +130,31 @@ pub enum SocketEvent {
         /// driver reported ([`Socket::set_remote`]); `None` if it reported none.
         remote: Option<Arc<str>>,
     },
+}
+
+impl SocketEvent {
+    /// The event for a connection that ended: [`SocketEvent::Disconnected`] if its handshake
+    /// had completed, [`SocketEvent::HandshakeFailed`] if not.
+    pub(crate) fn ended(
+        was_active: bool,
+        peer: PeerId,
+        error: Error,
+        remote: Option<Arc<str>>,
+    ) -> Self {
+        if was_active {
+            Self::Disconnected {
+                peer,
+                error,
+                remote,
+            }
+        } else {
+            Self::HandshakeFailed {
+                peer,
+                error,
+                remote,
+            }
+        }
+    }
 }
 
 /// A message that `send` did not take, handed back with the reason.

@@ -41,19 +41,9 @@ impl Socket {
                 Event::Closed(error) => {
                     let active = self.core.peer(id).is_some_and(|p| p.info.is_some());
                     let remote = self.core.remote_of(id);
-                    self.core.events.push_back(if active {
-                        SocketEvent::Disconnected {
-                            peer: id,
-                            error,
-                            remote,
-                        }
-                    } else {
-                        SocketEvent::HandshakeFailed {
-                            peer: id,
-                            error,
-                            remote,
-                        }
-                    });
+                    self.core
+                        .events
+                        .push_back(SocketEvent::ended(active, id, error, remote));
                     if let Some(info) = self.core.peer_mut(id).and_then(|p| p.info.clone()) {
                         self.on_inactive(id, &info);
                         if let Some(p) = self.core.peer_mut(id) {

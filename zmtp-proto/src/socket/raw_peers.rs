@@ -40,11 +40,10 @@
 //! assert_eq!(out.concat(), b"pong"); // raw: no frame header
 //! ```
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use super::core::Core;
-use super::idhash::IdentityHash;
+use super::routing_ids::RoutingIds;
 use super::transfer::Skipping;
 use super::{Kind, PeerId, Socket};
 use crate::error::Error;
@@ -52,8 +51,8 @@ use crate::message::{Frame, Msg};
 
 #[derive(Debug)]
 pub(crate) struct RawPeers {
-    by_id: HashMap<Frame, PeerId, IdentityHash>,
-    next_id: u32,
+    /// Routing id → peer, and the generator of libzmq-style ids.
+    ids: RoutingIds,
     /// Peers our application closed with `[id, ""]`: once their transport is gone they are
     /// removed, not redialled (libzmq ends the whole session of a raw pipe closed this way).
     closed: Vec<PeerId>,
@@ -62,31 +61,18 @@ pub(crate) struct RawPeers {
 impl RawPeers {
     pub(crate) fn new(seed: u32) -> Self {
         Self {
-            by_id: HashMap::with_hasher(IdentityHash::new()),
-            next_id: seed,
+            ids: RoutingIds::new(seed),
             closed: Vec::new(),
         }
     }
 
     /// Routing ids known.
     pub(crate) fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    fn generate_id(&mut self) -> Frame {
-        loop {
-            let mut id = [0; 5];
-            id[1..].copy_from_slice(&self.next_id.to_be_bytes());
-            self.next_id = self.next_id.wrapping_add(1);
-            let id = Frame::copy_from_slice(&id);
-            if !self.by_id.contains_key(&id) {
-                return id;
-            }
-        }
+        self.ids.len()
     }
 
     fn assign(&mut self, core: &mut Core, id: PeerId, routing_id: Frame) {
-        self.by_id.insert(routing_id.clone(), id);
+        self.ids.insert(routing_id.clone(), id);
         if let Some(p) = core.peer_mut(id) {
             p.routing_id = routing_id;
         }
@@ -101,13 +87,13 @@ impl RawPeers {
             .take()
             .map(|r| Frame::compact(&r))
             .filter(|r| {
-                let free = !r.is_empty() && !self.by_id.contains_key(r);
+                let free = !r.is_empty() && !self.ids.contains_key(r);
                 if !free {
                     tracing::warn!("connect_routing_id empty or in use; generating one");
                 }
                 free
             });
-        let routing_id = chosen.unwrap_or_else(|| self.generate_id());
+        let routing_id = chosen.unwrap_or_else(|| self.ids.generate());
         self.assign(core, id, routing_id);
     }
 
@@ -116,9 +102,9 @@ impl RawPeers {
     pub(crate) fn on_active(&mut self, core: &mut Core, id: PeerId) {
         let known = core
             .peer(id)
-            .is_some_and(|p| self.by_id.get(&p.routing_id) == Some(&id));
+            .is_some_and(|p| self.ids.get(&p.routing_id) == Some(&id));
         if !known {
-            let routing_id = self.generate_id();
+            let routing_id = self.ids.generate();
             self.assign(core, id, routing_id);
         }
         if core.options.stream_notify {
@@ -150,8 +136,8 @@ impl RawPeers {
     /// Releases the routing id of a peer that is going away.
     pub(crate) fn forget(&mut self, core: &Core, id: PeerId) {
         if let Some(p) = core.peer(id) {
-            if self.by_id.get(&p.routing_id) == Some(&id) {
-                self.by_id.remove(&p.routing_id);
+            if self.ids.get(&p.routing_id) == Some(&id) {
+                self.ids.remove(&p.routing_id);
             }
         }
     }
@@ -191,7 +177,7 @@ impl RawPeers {
                 ))
             }
         }
-        let Some(&peer) = self.by_id.get(&msg.frames()[0]) else {
+        let Some(&peer) = self.ids.get(&msg.frames()[0]) else {
             return Err(Error::Unroutable);
         };
         let close = msg.frames()[1].is_empty();

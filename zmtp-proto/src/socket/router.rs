@@ -10,10 +10,8 @@
 //! connected but ignored. Unroutable messages are dropped, or reported with
 //! `router_mandatory`.
 
-use std::collections::HashMap;
-
 use super::core::Core;
-use super::idhash::IdentityHash;
+use super::routing_ids::RoutingIds;
 use super::transfer::Skipping;
 use super::{PeerId, SocketOptions};
 use crate::connection::PeerInfo;
@@ -36,40 +34,26 @@ pub(crate) enum Admission {
 
 #[derive(Debug)]
 pub(crate) struct Router {
-    /// Keyed per socket: peers choose their identities (see [`IdentityHash`]).
-    by_id: HashMap<Frame, PeerId, IdentityHash>,
-    next_id: u32,
+    /// Identity → peer, and the generator of libzmq-style ids.
+    ids: RoutingIds,
 }
 
 impl Router {
     pub(crate) fn new(seed: u32) -> Self {
         Self {
-            by_id: HashMap::with_hasher(IdentityHash::new()),
-            next_id: seed,
+            ids: RoutingIds::new(seed),
         }
     }
 
     /// Entries in the routing table.
     pub(crate) fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    fn generate_id(&mut self) -> Frame {
-        loop {
-            let mut id = [0; 5];
-            id[1..].copy_from_slice(&self.next_id.to_be_bytes());
-            self.next_id = self.next_id.wrapping_add(1);
-            let id = Frame::copy_from_slice(&id);
-            if !self.by_id.contains_key(&id) {
-                return id;
-            }
-        }
+        self.ids.len()
     }
 
     /// Gives a peer whose handshake completed its identity (see [`Admission`]).
     pub(crate) fn on_active(&mut self, core: &mut Core, id: PeerId, info: &PeerInfo) -> Admission {
         let identity = if info.routing_id.is_empty() {
-            self.generate_id()
+            self.ids.generate()
         } else {
             // Inline when small (as most are): prefixing it to each message copies 32 bytes
             // rather than taking a reference count.
@@ -77,7 +61,7 @@ impl Router {
         };
         if core
             .peer(id)
-            .is_some_and(|p| self.by_id.get(&p.routing_id) == Some(&id))
+            .is_some_and(|p| self.ids.get(&p.routing_id) == Some(&id))
         {
             // A connect-side peer back from a redial keeps its identity, whatever it announces
             // now: libzmq identifies a pipe once and skips the identity of a reconnection.
@@ -86,7 +70,7 @@ impl Router {
             return Admission::Routed { displaced: None };
         }
         let mut displaced = None;
-        if let Some(&old) = self.by_id.get(&identity) {
+        if let Some(&old) = self.ids.get(&identity) {
             if old != id {
                 if !core.options.router_handover {
                     return Admission::Ignored;
@@ -96,7 +80,7 @@ impl Router {
                 // identity, never an empty one) and ignored from now on, its connection left
                 // open: closing it would make a live peer redial and take the identity back,
                 // again and again.
-                let renamed = self.generate_id();
+                let renamed = self.ids.generate();
                 if let Some(p) = core.peer_mut(old) {
                     p.routing_id = renamed;
                 }
@@ -104,7 +88,7 @@ impl Router {
                 displaced = Some(old);
             }
         }
-        self.by_id.insert(identity.clone(), id);
+        self.ids.insert(identity.clone(), id);
         if let Some(p) = core.peer_mut(id) {
             p.routing_id = identity;
         }
@@ -147,8 +131,8 @@ impl Router {
     /// Releases the identity of a peer that is going away.
     pub(crate) fn forget(&mut self, core: &Core, id: PeerId) {
         if let Some(p) = core.peer(id) {
-            if self.by_id.get(&p.routing_id) == Some(&id) {
-                self.by_id.remove(&p.routing_id);
+            if self.ids.get(&p.routing_id) == Some(&id) {
+                self.ids.remove(&p.routing_id);
             }
         }
     }
@@ -171,10 +155,7 @@ impl Router {
     /// dropped), untouched when refused.
     pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<(), Error> {
         let mandatory = core.options.router_mandatory;
-        let Some(&peer) = self
-            .by_id
-            .get(msg.first().expect("send checked for frames"))
-        else {
+        let Some(&peer) = self.ids.get(msg.first().expect("send checked for frames")) else {
             if mandatory {
                 return Err(Error::Unroutable);
             }
