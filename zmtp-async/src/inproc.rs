@@ -42,6 +42,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use zmtp_proto::inproc_name;
@@ -67,16 +68,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 thread_local! {
     /// The pipes of this thread (see [`PipeRef::Local`]).
     static LOCAL: RefCell<LocalPipes> = RefCell::default();
-    /// How many times this thread locked a shared pipe's state (a diagnostic).
-    static PIPE_LOCKS: Cell<u64> = const { Cell::new(0) };
+    /// How many times this thread took a lock of the in-process transport: a shared pipe's
+    /// state or a backlog (a diagnostic).
+    static LOCKS: Cell<u64> = const { Cell::new(0) };
 }
 
-/// How many times the calling thread locked the state of a shared (cross-thread) in-process
-/// pipe so far: a pair of sockets that joined by a pipe of their thread adds nothing to it.
+/// How many times the calling thread took a lock of the in-process transport so far (the
+/// state of a shared, cross-thread pipe, or a bound name's backlog of new connections): a
+/// pair of sockets that joined by a pipe of their thread adds nothing to it once joined.
 /// A diagnostic for tests and benchmarks, not part of the API a program uses.
 #[doc(hidden)]
-pub fn inproc_pipe_locks() -> u64 {
-    PIPE_LOCKS.with(Cell::get)
+pub fn inproc_locks() -> u64 {
+    LOCKS.with(Cell::get)
+}
+
+/// Counts one lock taken (see [`inproc_locks`]).
+fn count_lock() {
+    LOCKS.with(|n| n.set(n.get() + 1));
 }
 
 /// What one side of a pipe announces: its type and routing id, and its receive high-water
@@ -142,9 +150,9 @@ impl Pipe {
         })
     }
 
-    /// The pipe's state, locked (and counted, see [`inproc_pipe_locks`]).
+    /// The pipe's state, locked (and counted, see [`inproc_locks`]).
     fn lock(&self) -> MutexGuard<'_, PipeState> {
-        PIPE_LOCKS.with(|n| n.set(n.get() + 1));
+        count_lock();
         lock(&self.state)
     }
 
@@ -302,8 +310,42 @@ impl PipeRef {
 }
 
 /// The pipes connected to a bound name and not yet taken by the binding socket's round.
+///
+/// The binder's every round looks here, so the look takes no lock: `ready` is set (under the
+/// lock) by every push and cleared (under the lock) only by the take that empties the list,
+/// so the list is empty whenever `ready` is clear.
 #[derive(Debug, Default)]
-struct Backlog(Mutex<Vec<PipeRef>>);
+struct Backlog {
+    pipes: Mutex<Vec<PipeRef>>,
+    ready: AtomicBool,
+}
+
+impl Backlog {
+    /// The list, locked (and counted, see [`inproc_locks`]).
+    fn lock(&self) -> MutexGuard<'_, Vec<PipeRef>> {
+        count_lock();
+        lock(&self.pipes)
+    }
+
+    /// Adds pipes connected to the name.
+    fn push(&self, pipes: impl IntoIterator<Item = PipeRef>) {
+        let mut list = self.lock();
+        list.extend(pipes);
+        if !list.is_empty() {
+            self.ready.store(true, Ordering::Release);
+        }
+    }
+
+    /// Takes the pipes connected since the last call; no lock when there are none.
+    fn take(&self) -> Vec<PipeRef> {
+        if !self.ready.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut list = self.lock();
+        self.ready.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *list)
+    }
+}
 
 #[derive(Debug)]
 enum Entry {
@@ -389,14 +431,12 @@ impl Inproc {
             Some(Entry::Waiting(pipes)) => pipes,
             None => Vec::new(),
         };
-        {
-            let mut queued = lock(&backlog.0);
-            for pipe in waiting {
-                if pipe.bind(&announce, &self.signal) {
-                    queued.push(PipeRef::Shared(pipe));
-                }
-            }
-        }
+        backlog.push(
+            waiting
+                .into_iter()
+                .filter(|pipe| pipe.bind(&announce, &self.signal))
+                .map(PipeRef::Shared),
+        );
         names.insert(
             name.to_owned(),
             Entry::Bound {
@@ -462,7 +502,7 @@ impl Inproc {
 
     fn accept(&mut self, state: &mut SocketState, clock: &mut Clock) {
         let Some(backlog) = &self.backlog else { return };
-        let pipes = std::mem::take(&mut *lock(&backlog.0));
+        let pipes = backlog.take();
         for pipe in pipes {
             let Some((announce, wake)) = pipe
                 .with(|s| (s.announce[CONNECTOR].clone(), s.signals[CONNECTOR].clone()))
@@ -591,7 +631,7 @@ impl Inproc {
                         state: Mutex::new(state),
                     }))
                 };
-                lock(&backlog.0).push(pipe.clone());
+                backlog.push([pipe.clone()]);
                 signal.wake();
                 (pipe, Some((announce.clone(), signal.clone())))
             }
@@ -724,7 +764,7 @@ impl Inproc {
         }
         if let Some(backlog) = &self.backlog {
             // Connections made to us that we never took.
-            for pipe in lock(&backlog.0).drain(..) {
+            for pipe in backlog.take() {
                 pipe.close(BINDER);
             }
         }

@@ -80,7 +80,7 @@ pub mod prelude {
 }
 
 #[doc(hidden)]
-pub use inproc::{inproc_pipe_locks, InprocProbe};
+pub use inproc::{inproc_locks, InprocProbe};
 pub use lifecycle::{running_sockets, shutdown, terminate};
 pub use monitor::{Monitor, MonitorEvent};
 pub use outbound::IntoOutbound;

@@ -1,13 +1,14 @@
 //! Two sockets of one thread over `inproc://`: where sockets never leave their thread
 //! (compio), the pair is joined by a pipe of that thread and moving messages takes no lock —
-//! the calling thread's count of shared-pipe locks stays where it was. tokio's sockets may
+//! the calling thread's count of the transport's locks (shared pipes, backlogs of bound
+//! names) stays where it was (issue 19: "a same-thread pair must not pay for it"). tokio's sockets may
 //! move between threads, so a tokio pair takes the shared pipe's lock (which shows the count
 //! is live), and so does a compio connector on another thread than its binder.
 #![allow(missing_docs)]
 // reason: test crate
 
 use futures_util::future::join;
-use zmtp_async::{inproc_pipe_locks, Runtime, Socket};
+use zmtp_async::{inproc_locks, Runtime, Socket};
 use zmtp_proto::SocketType;
 
 const MESSAGES: u64 = 2_000;
@@ -37,7 +38,7 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str) -> (u64, String) {
     rep.send(rep.recv().await.unwrap()).await.unwrap();
     req.recv().await.unwrap();
 
-    let before = inproc_pipe_locks();
+    let before = inproc_locks();
     let send = async {
         for i in 0..MESSAGES {
             push.send_slice(&i.to_le_bytes()).await.unwrap();
@@ -62,7 +63,7 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str) -> (u64, String) {
         }
     };
     join(serve, drive).await;
-    let locks = inproc_pipe_locks() - before;
+    let locks = inproc_locks() - before;
     let probe = format!("{:?} {:?}", push.inproc_probe(), rep.inproc_probe());
     (locks, probe)
 }
@@ -79,7 +80,7 @@ fn a_compio_same_thread_pair_takes_no_lock() {
     );
     assert_eq!(
         locks, 0,
-        "shared-pipe locks taken by a same-thread compio pair"
+        "in-process locks taken by a same-thread compio pair"
     );
 }
 
@@ -124,12 +125,12 @@ fn a_compio_connector_on_another_thread_gets_the_shared_pipe() {
     let (locks, probe) = Compio::block_on(async {
         let push = Socket::<Compio>::new(SocketType::Push);
         push.connect("inproc://pair-cross-thread").await.unwrap();
-        let before = inproc_pipe_locks();
+        let before = inproc_locks();
         for i in 0..MESSAGES {
             push.send_slice(&i.to_le_bytes()).await.unwrap();
         }
         let probe = format!("{:?}", push.inproc_probe());
-        let locks = inproc_pipe_locks() - before;
+        let locks = inproc_locks() - before;
         // The socket stays until the binder took everything.
         while !received.load(Ordering::Acquire) {
             Compio::sleep_until(std::time::Instant::now() + std::time::Duration::from_millis(1))
