@@ -4,31 +4,6 @@
 //! with [`Socket::accept_inproc`]; its actions ([`Socket::poll_inproc_action`]) and output
 //! ([`Socket::poll_inproc_transmit`]) are listed apart from the byte streams', so a driver
 //! that knows nothing of it never sees it.
-//!
-//! ```
-//! # use std::collections::VecDeque;
-//! # use std::time::Instant;
-//! use zmtp_proto::{Action, Socket, SocketOptions};
-//! use zmtp_proto::{Msg, PeerInfo, SocketType};
-//!
-//! let now = Instant::now();
-//! let options = SocketOptions::default();
-//! let mut push = Socket::new(SocketType::Push, options.clone(), now);
-//! let mut pull = Socket::new(SocketType::Pull, options, now);
-//! let a = push.connect("inproc://work", now);
-//! assert!(push.poll_action().is_none(), "not the driver's to dial");
-//! assert!(matches!(push.poll_inproc_action(), Some(Action::Dial { .. })));
-//! // The transport joined the two: each side learns what the other announces.
-//! push.attach_inproc(a, pull.inproc_info(), pull.options().connection.rcvhwm, now);
-//! let b = pull.accept_inproc(push.inproc_info(), push.options().connection.rcvhwm, now);
-//! push.send(Msg::from("hello")).unwrap();
-//! let mut moving = VecDeque::new();
-//! while let Some(peer) = push.poll_inproc_transmit() {
-//!     push.messages(peer).unwrap().take_carried(&mut moving);
-//! }
-//! pull.messages(b).unwrap().deliver(moving.drain(..), now);
-//! assert_eq!(pull.recv().unwrap(), Some(Msg::from("hello")));
-//! ```
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -101,6 +76,33 @@ impl Socket {
 }
 
 /// One in-process peer's messages, as the transport moves them. See [`Socket::messages`].
+///
+/// Two sockets joined by hand, as the in-process transport joins them:
+///
+/// ```
+/// # use std::collections::VecDeque;
+/// # use std::time::Instant;
+/// use zmtp_proto::{Action, Socket, SocketOptions};
+/// use zmtp_proto::{Msg, PeerInfo, SocketType};
+///
+/// let now = Instant::now();
+/// let options = SocketOptions::default();
+/// let mut push = Socket::new(SocketType::Push, options.clone(), now);
+/// let mut pull = Socket::new(SocketType::Pull, options, now);
+/// let a = push.connect("inproc://work", now);
+/// assert!(push.poll_action().is_none(), "not the driver's to dial");
+/// assert!(matches!(push.poll_inproc_action(), Some(Action::Dial { .. })));
+/// // The transport joined the two: each side learns what the other announces.
+/// push.attach_inproc(a, pull.inproc_info(), pull.options().connection.rcvhwm, now);
+/// let b = pull.accept_inproc(push.inproc_info(), push.options().connection.rcvhwm, now);
+/// push.send(Msg::from("hello")).unwrap();
+/// let mut moving = VecDeque::new();
+/// while let Some(peer) = push.poll_inproc_transmit() {
+///     push.messages(peer).unwrap().take_carried(&mut moving);
+/// }
+/// pull.messages(b).unwrap().deliver(moving.drain(..), now);
+/// assert_eq!(pull.recv().unwrap(), Some(Msg::from("hello")));
+/// ```
 #[derive(Debug)]
 pub struct PeerMessages<'a> {
     socket: &'a mut Socket,
