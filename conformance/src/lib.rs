@@ -274,7 +274,8 @@ macro_rules! conformance_tests {
             monitor_reports_and_ends, slow_receiver_pauses_and_resumes,
             stream_and_sink_in_order, sink_waits_at_the_high_water_mark,
             // libzmq's socket options (issue 21).
-            probe_router_libzmq, router_notify_libzmq, xpub_welcome_msg_libzmq,
+            probe_router_libzmq, router_notify_libzmq, connect_routing_id_router_libzmq,
+            xpub_welcome_msg_libzmq,
             invert_matching_libzmq, xpub_manual_libzmq, xpub_nodrop_libzmq,
             reconnect_stop_libzmq, tcp_options_on_the_socket_libzmq, connect_timeout_black_hole,
             bind_interface_name_libzmq, ipv6_libzmq, options_defaults_and_changes_libzmq,

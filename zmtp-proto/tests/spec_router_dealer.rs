@@ -506,6 +506,74 @@ fn router_keeps_identity_of_connect_side_peer_across_redial() {
     }
 }
 
+/// `ZMQ_CONNECT_ROUTING_ID` on a ROUTER (libzmq `router.cpp` `identify_peer`, locally
+/// initiated): the connect names its peer, whatever it announces; a message routed to the name
+/// before the handshake waits for it; the name survives a redial; the option is consumed by
+/// the connect; a name in use is ignored (the peer keeps the id it announces).
+#[test]
+fn router_connect_routing_id_names_the_peer() {
+    let mut net = Net::new(23);
+    let server = net.add(SocketType::Router, named("SRV"));
+    let other = net.add(SocketType::Router, named("OTHER"));
+    let client = net.add(
+        SocketType::Router,
+        opts(|o| {
+            o.connection.routing_id = Bytes::from_static(b"CLI");
+            o.router_mandatory = true;
+            o.connect_routing_id = Some(Bytes::from_static(b"alias"));
+        }),
+    );
+    net.connect(client, server);
+    assert_eq!(net.sockets[client].options().connect_routing_id, None);
+    net.sockets[client]
+        .send(Msg::from(["alias", "early"]))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(server), [Msg::from(["CLI", "early"])]);
+    assert_eq!(
+        net.sockets[client]
+            .send(Msg::from(["SRV", "x"]))
+            .unwrap_err()
+            .error,
+        Error::Unroutable,
+        "the announced id is not a route"
+    );
+    net.sockets[server]
+        .send(Msg::from(["CLI", "back"]))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.recv(client), Some(Msg::from(["alias", "back"])));
+    net.cut(0);
+    net.drive();
+    net.advance(Duration::from_millis(150));
+    assert_eq!(net.up_links().len(), 1, "redialled");
+    net.sockets[client]
+        .send(Msg::from(["alias", "after"]))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(server), [Msg::from(["CLI", "after"])]);
+    // The same name again, for another peer: ignored, the peer keeps its own id.
+    let mut o = net.sockets[client].options().clone();
+    o.connect_routing_id = Some(Bytes::from_static(b"alias"));
+    net.sockets[client].set_options(o).unwrap();
+    net.connect(client, other);
+    net.drive();
+    net.sockets[client]
+        .send(Msg::from(["OTHER", "hi"]))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.recv_all(other), [Msg::from(["CLI", "hi"])]);
+    assert_eq!(net.recv_all(server), Vec::<Msg>::new());
+    // Other types refuse the option.
+    let mut dealer = Socket::new(SocketType::Dealer, SocketOptions::default(), Instant::now());
+    let mut o = SocketOptions::default();
+    o.connect_routing_id = Some(Bytes::from_static(b"x"));
+    assert!(matches!(
+        dealer.set_options(o),
+        Err(Error::InvalidOption(_))
+    ));
+}
+
 /// Moves bytes from `from` to `to` once; true if any moved.
 fn transfer(from: &mut Socket, pf: PeerId, to: &mut Socket, pt: PeerId, now: Instant) -> bool {
     let mut out = Vec::new();

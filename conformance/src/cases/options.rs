@@ -92,6 +92,59 @@ pub async fn router_notify_libzmq<D: Driver>() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
 }
 
+/// `ZMQ_CONNECT_ROUTING_ID` on a ROUTER: each `connect` names its peer, whatever routing id
+/// the peer announces (two libzmq ROUTERs announcing their own), and consumes the option; a
+/// message routed to the name before the connection is up waits for it; replies arrive under
+/// the name. Other types than ROUTER and STREAM refuse the option, as libzmq does.
+pub async fn connect_routing_id_router_libzmq<D: Driver>() {
+    let peers: Vec<_> = ["announced-1", "announced-2"]
+        .into_iter()
+        .map(|id| {
+            let opts = PeerOptions {
+                routing_id: Some(Bytes::from_static(id.as_bytes())),
+                ..PeerOptions::default()
+            };
+            Peer::<D>::with(PeerKind::Libzmq, SocketType::Router, &opts)
+        })
+        .collect();
+    let mut o = SocketOptions::default();
+    o.connection.routing_id = Bytes::from_static(b"ours");
+    let router = D::socket(SocketType::Router, o);
+    for (peer, name) in peers.iter().zip(["first", "second"]) {
+        let ep = peer.bind("tcp://127.0.0.1:*").await;
+        router
+            .set_options(|o| o.connect_routing_id = Some(Bytes::from_static(name.as_bytes())))
+            .expect("ROUTER takes connect_routing_id");
+        router.connect(&ep).await.unwrap();
+        assert_eq!(
+            router.options().connect_routing_id,
+            None,
+            "{}: the connect consumes the option",
+            D::NAME
+        );
+        // Routed to the name at once: it waits for the connection.
+        router.send(msg(&[name, "hello"])).await.unwrap();
+    }
+    for (peer, name) in peers.iter().zip(["first", "second"]) {
+        assert_eq!(peer.recv().await, msg(&["ours", "hello"]), "to {name}");
+        peer.send(msg(&["ours", "back"])).await;
+        let got = within::<D, _>(Duration::from_secs(5), "a reply", router.recv())
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            msg(&[name, "back"]),
+            "{}: the reply from {name}",
+            D::NAME
+        );
+    }
+    let dealer = D::socket(SocketType::Dealer, SocketOptions::default());
+    let err = dealer
+        .set_options(|o| o.connect_routing_id = Some(Bytes::from_static(b"x")))
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+}
+
 /// `ZMQ_XPUB_WELCOME_MSG`: a libzmq SUB subscribed to the welcome's topic receives it on
 /// connecting, from our XPUB and from our PUB.
 pub async fn xpub_welcome_msg_libzmq<D: Driver>() {

@@ -297,8 +297,10 @@ impl Socket {
     pub fn connect(&mut self, endpoint: impl Into<Arc<str>>, now: Instant) -> PeerId {
         self.core.now = now;
         let id = self.core.add_connect(endpoint.into());
-        if let Kind::Stream(raw) = &mut self.kind {
-            raw.on_connect(&mut self.core, id);
+        match &mut self.kind {
+            Kind::Stream(raw) => raw.on_connect(&mut self.core, id),
+            Kind::Router(router) => router.on_connect(&mut self.core, id),
+            _ => {}
         }
         if !self.core.options.immediate && self.takes_unconnected_peers() {
             self.core.set_routable(id, true);

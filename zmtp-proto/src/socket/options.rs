@@ -100,11 +100,12 @@ pub struct SocketOptions {
     /// STREAM: deliver `[routing id, ""]` when a raw peer connects and when it disconnects
     /// (`ZMQ_STREAM_NOTIFY`; on by default, as in libzmq). Other types ignore it.
     pub stream_notify: bool,
-    /// STREAM: the routing id of the peer made by the next `connect` instead of a generated
-    /// one (`ZMQ_CONNECT_ROUTING_ID`); that `connect` consumes it. Not empty, at most 255
-    /// bytes. An id already in use is replaced by a generated one and logged (libzmq
-    /// asserts); `Socket::connect_stream` in zmtp-async refuses it instead. (libzmq's ROUTER
-    /// takes this option too; ours does not yet.)
+    /// ROUTER and STREAM: the routing id of the peer made by the next `connect`
+    /// (`ZMQ_CONNECT_ROUTING_ID`); that `connect` consumes it. Not empty, at most 255 bytes.
+    /// A STREAM peer gets it instead of a generated id; a ROUTER peer gets it instead of the
+    /// one it announces, and keeps it across redials. An id already in use is ignored and
+    /// logged (libzmq asserts): the STREAM peer gets a generated id, the ROUTER peer the one
+    /// it announces; `Socket::connect_stream` in zmtp-async refuses it instead.
     pub connect_routing_id: Option<Bytes>,
 
     // ---- transport (OS) options: applied by the driver to its TCP sockets ------------------
@@ -240,8 +241,8 @@ impl SocketOptions {
         )?;
         only(
             self.connect_routing_id.is_some(),
-            "connect_routing_id: STREAM only",
-            &[Stream],
+            "connect_routing_id: ROUTER and STREAM only",
+            &[Router, Stream],
         )?;
         if self
             .connect_routing_id

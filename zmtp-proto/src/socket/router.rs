@@ -1,8 +1,9 @@
 //! ROUTER (RFC 28, checklist R3/R4): every message in is prefixed with the identity of the peer
 //! it came from; every message out is routed by its first frame.
 //!
-//! Identities come from the peer's `Identity` property, or are generated like libzmq: five
-//! bytes, `0x00` followed by a big-endian counter that starts at a random value. A peer that
+//! Identities come from `connect_routing_id` for a peer we connected to with it set, else from
+//! the peer's `Identity` property, or are generated like libzmq: five bytes, `0x00` followed
+//! by a big-endian counter that starts at a random value. A peer that
 //! leaves releases its identity; one we connected to keeps it while it is redialled (unless
 //! `immediate`), so that messages routed to it wait for the reconnection. A peer announcing
 //! an identity still in use is, as in libzmq 4.3, kept connected but ignored; with
@@ -48,6 +49,25 @@ impl Router {
     /// Entries in the routing table.
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// `connect` with `connect_routing_id` set: the peer is routed to by that id from now on
+    /// (messages wait for the connection, unless it is refused), whatever it announces
+    /// (libzmq's `identify_peer` for a locally initiated pipe). An id in use is ignored and
+    /// logged (libzmq asserts): the peer gets the one it announces.
+    pub(crate) fn on_connect(&mut self, core: &mut Core, id: PeerId) {
+        let Some(chosen) = core.options.connect_routing_id.take() else {
+            return;
+        };
+        let chosen = Frame::compact(&chosen);
+        if chosen.is_empty() || self.ids.contains_key(&chosen) {
+            tracing::warn!("connect_routing_id empty or in use; the peer's own id is used");
+            return;
+        }
+        self.ids.insert(chosen.clone(), id);
+        if let Some(p) = core.peer_mut(id) {
+            p.routing_id = chosen;
+        }
     }
 
     /// Gives a peer whose handshake completed its identity (see [`Admission`]).
