@@ -136,9 +136,7 @@ impl RawPeers {
     /// Releases the routing id of a peer that is going away.
     pub(crate) fn forget(&mut self, core: &Core, id: PeerId) {
         if let Some(p) = core.peer(id) {
-            if self.ids.get(&p.routing_id) == Some(&id) {
-                self.ids.remove(&p.routing_id);
-            }
+            self.ids.release(&p.routing_id, id);
         }
     }
 

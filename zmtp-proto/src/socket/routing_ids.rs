@@ -39,6 +39,15 @@ impl RoutingIds {
     }
 }
 
+impl RoutingIds {
+    /// Releases `routing_id` if `peer` holds it (a peer renamed or ignored may not).
+    pub(crate) fn release(&mut self, routing_id: &Frame, peer: PeerId) {
+        if self.by_id.get(routing_id) == Some(&peer) {
+            self.by_id.remove(routing_id);
+        }
+    }
+}
+
 impl Deref for RoutingIds {
     type Target = HashMap<Frame, PeerId, IdentityHash>;
 
