@@ -1,6 +1,6 @@
 //! `zmtp proxy` with libzmq 4.3 peers (pyzmq) on both ends: steering over --control up to
 //! TERMINATE (exit 0), a queue whose backend connects (`>`) to a libzmq REP, a forwarder with
-//! a capture socket, and argument errors.
+//! a capture socket, a STREAM frontend serving a raw TCP client, and argument errors.
 //!
 //! The scenarios are `conformance/py/proxy_peer.py`'s (the conformance suite runs them against
 //! the library's proxy). Without python3 and pyzmq these tests fail, unless
@@ -117,6 +117,44 @@ fn forwarder_with_capture(d: &str) {
     proxy.kill();
 }
 
+/// A STREAM frontend: a raw TCP client's bytes reach a DEALER behind the proxy as
+/// `[routing id, data]`, its connection as `[routing id, ""]`; the DEALER's `[routing id,
+/// data]` is written raw to the client and `[routing id, ""]` closes it (libzmq's
+/// `zmq_proxy` with a `ZMQ_STREAM` frontend does the same).
+fn stream_frontend_to_a_dealer(d: &str) {
+    use std::io::{Read, Write};
+    let proxy = Proc::zmtp_on(
+        d,
+        &[
+            "proxy",
+            "stream",
+            "@tcp://127.0.0.1:*",
+            "dealer",
+            "@tcp://127.0.0.1:*",
+        ],
+    );
+    let (front, back) = (proxy.bound(), proxy.bound());
+    let mut worker = Proc::zmtp_on(d, &["cat", "dealer", "--hex", "--connect", &back]);
+    // Whichever connects first: until the worker is there, the proxy's DEALER holds what
+    // the client sends (a DEALER without peers waits to send).
+    let port: u16 = front.rsplit(':').next().unwrap().parse().unwrap();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let hello = worker.line();
+    let (id, empty) = hello.split_once('\t').expect("two fields");
+    assert_eq!((id.len(), empty), (10, ""), "the connection: {hello:?}");
+    client.write_all(b"ping\n\x00").unwrap();
+    assert_eq!(worker.line(), format!("{id}\t{}", hex(b"ping\n\x00")));
+    worker.write(format!("{id}\t{}\n{id}\t\n", hex(b"pong")).as_bytes());
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"pong", "written raw, then closed");
+    worker.kill();
+    proxy.kill();
+}
+
 fn bad_arguments_are_one_error_line(d: &str) {
     for (args, needle) in [
         (
@@ -173,5 +211,6 @@ for_each_driver!(
     steered_by_libzmq_until_terminate,
     queue_connecting_to_a_libzmq_worker,
     forwarder_with_capture,
+    stream_frontend_to_a_dealer,
     bad_arguments_are_one_error_line,
 );
