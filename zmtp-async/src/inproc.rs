@@ -33,9 +33,10 @@
 //! ([`Runtime::PINNED`](crate::Runtime::PINNED): compio), a socket that connects to a name
 //! bound by such a socket *of its own thread* gets a pipe of that thread instead: its state
 //! lives in a thread-local table, and each link holds only its key ([`PipeRef::Local`]), so
-//! moving messages takes no lock. The name, its registry and `AddrInUse` are the same; a
-//! connector on another thread (or of a runtime whose sockets may move, or one that connected
-//! before the name was bound) gets the shared, lock-guarded pipe. Waking the peer still goes
+//! moving messages takes no lock. A connector of that thread that connected before the name
+//! was bound gets its pipe moved there when the name is bound. The name, its registry and
+//! `AddrInUse` are the same; a connector on another thread (or of a runtime whose sockets may
+//! move) gets the shared, lock-guarded pipe. Waking the peer still goes
 //! through its [`Signal`]. tokio's sockets are `Send` and may move between worker threads, so
 //! tokio always uses the shared pipe.
 
@@ -101,6 +102,9 @@ struct Announce {
 pub(crate) struct Pipe {
     /// The endpoint, as given to `connect` and `bind`.
     endpoint: Arc<str>,
+    /// The connector's thread (its table of pipes), if its socket never leaves it: a binder
+    /// of that thread moves the pipe there (see [`PipeState::moved_to`]).
+    pinned: Option<u64>,
     state: Mutex<PipeState>,
 }
 
@@ -117,6 +121,10 @@ struct PipeState {
     signals: [Option<Arc<Signal>>; 2],
     /// What each side announces (the binder's once known).
     announce: [Option<Announce>; 2],
+    /// The state moved to a pipe of the connector's thread, here: a connector that connected
+    /// before the name was bound, by a binder of its own thread. Set in the state left
+    /// behind, which nothing uses after the connector follows the key.
+    moved_to: Option<LocalKey>,
 }
 
 impl PipeState {
@@ -127,6 +135,7 @@ impl PipeState {
             gone: [false; 2],
             signals: [Some(signal), None],
             announce: [Some(connector), None],
+            moved_to: None,
         }
     }
 
@@ -143,9 +152,15 @@ impl PipeState {
 }
 
 impl Pipe {
-    fn new(endpoint: Arc<str>, connector: Announce, signal: Arc<Signal>) -> Arc<Self> {
+    fn new(
+        endpoint: Arc<str>,
+        connector: Announce,
+        signal: Arc<Signal>,
+        pinned: Option<u64>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             endpoint,
+            pinned,
             state: Mutex::new(PipeState::new(connector, signal)),
         })
     }
@@ -157,14 +172,44 @@ impl Pipe {
     }
 
     /// The binder is known: it is woken for the pipe and the connector learns what it
-    /// announces. False if the connector has gone already.
-    fn bind(&self, binder: &Announce, signal: &Arc<Signal>) -> bool {
+    /// announces. `None` if the connector has gone already. A binder pinned to the
+    /// connector's thread (`table`) moves the pipe into that thread's table, where it is
+    /// reached without a lock; the connector follows on its next round.
+    fn bind(
+        self: Arc<Self>,
+        binder: &Announce,
+        signal: &Arc<Signal>,
+        table: Option<u64>,
+    ) -> Option<PipeRef> {
         let mut s = self.lock();
-        let Some(connector) = s.bind(binder, signal) else {
-            return false;
-        };
+        let connector = s.bind(binder, signal)?;
+        let mut pipe = PipeRef::Shared(self.clone());
+        if table.is_some() && table == self.pinned {
+            let moved = PipeState {
+                queues: std::mem::take(&mut s.queues),
+                acked: s.acked,
+                gone: s.gone,
+                signals: s.signals.clone(),
+                announce: s.announce.clone(),
+                moved_to: None,
+            };
+            let mut local = Some(LocalPipe {
+                endpoint: self.endpoint.clone(),
+                state: moved,
+            });
+            if let Ok(Some(key)) = LOCAL.try_with(|pipes| pipes.borrow_mut().insert(&mut local)) {
+                s.moved_to = Some(key);
+                pipe = PipeRef::Local(key);
+            }
+        }
+        drop(s);
         connector.wake();
-        true
+        Some(pipe)
+    }
+
+    /// Where the pipe's state went, if a binder of the connector's thread moved it.
+    fn moved_to(&self) -> Option<LocalKey> {
+        self.lock().moved_to
     }
 }
 
@@ -431,11 +476,11 @@ impl Inproc {
             Some(Entry::Waiting(pipes)) => pipes,
             None => Vec::new(),
         };
+        let table = if self.pinned { this_table() } else { None };
         backlog.push(
             waiting
                 .into_iter()
-                .filter(|pipe| pipe.bind(&announce, &self.signal))
-                .map(PipeRef::Shared),
+                .filter_map(|pipe| pipe.bind(&announce, &self.signal, table)),
         );
         names.insert(
             name.to_owned(),
@@ -530,7 +575,20 @@ impl Inproc {
         }
     }
 
+    /// Connectors that connected before the name was bound, whose binder (of their thread)
+    /// moved the pipe into the thread's table: they reach it there from now on.
+    fn follow_moves(&mut self) {
+        for link in self.links.iter_mut().filter(|l| !l.attached) {
+            if let PipeRef::Shared(pipe) = &link.pipe {
+                if let Some(key) = pipe.moved_to() {
+                    link.pipe = PipeRef::Local(key);
+                }
+            }
+        }
+    }
+
     fn actions(&mut self, state: &mut SocketState, clock: &mut Clock) {
+        self.follow_moves();
         while let Some(action) = state.machine_mut().poll_inproc_action() {
             match action {
                 Action::Dial { peer, endpoint } => self.dial(state, clock, peer, endpoint),
@@ -594,6 +652,7 @@ impl Inproc {
             info: state.machine().inproc_info(),
             rcvhwm: state.machine().options().connection.rcvhwm,
         };
+        let table = if self.pinned { this_table() } else { None };
         let mut names = registry();
         let (pipe, binder) = match names.get_mut(name) {
             Some(Entry::Bound {
@@ -618,6 +677,7 @@ impl Inproc {
                         (_, Some(LocalPipe { endpoint, state })) => {
                             PipeRef::Shared(Arc::new(Pipe {
                                 endpoint,
+                                pinned: None,
                                 state: Mutex::new(state),
                             }))
                         }
@@ -628,6 +688,7 @@ impl Inproc {
                 } else {
                     PipeRef::Shared(Arc::new(Pipe {
                         endpoint: endpoint.clone(),
+                        pinned: None,
                         state: Mutex::new(state),
                     }))
                 };
@@ -636,12 +697,12 @@ impl Inproc {
                 (pipe, Some((announce.clone(), signal.clone())))
             }
             Some(Entry::Waiting(pipes)) => {
-                let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone());
+                let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone(), table);
                 pipes.push(pipe.clone());
                 (PipeRef::Shared(pipe), None)
             }
             None => {
-                let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone());
+                let pipe = Pipe::new(endpoint.clone(), ours, self.signal.clone(), table);
                 names.insert(name.to_owned(), Entry::Waiting(vec![pipe.clone()]));
                 (PipeRef::Shared(pipe), None)
             }
@@ -749,6 +810,7 @@ impl Inproc {
 
     /// The socket is finished: every link closes and the names are free again.
     pub(crate) fn finish(&mut self) {
+        self.follow_moves();
         for link in self.links.drain(..) {
             if link.attached {
                 link.pipe.close(link.side);

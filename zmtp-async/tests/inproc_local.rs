@@ -13,24 +13,33 @@ use zmtp_proto::SocketType;
 
 const MESSAGES: u64 = 2_000;
 
-/// Streams PUSH → PULL and runs REQ/REP round trips between two sockets of this thread;
-/// returns how many shared-pipe locks this thread took meanwhile (setup excluded) and how the
-/// sockets' pipes look.
-async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str) -> (u64, String) {
-    let pull = Socket::<R>::new(SocketType::Pull);
-    pull.bind(&format!("inproc://pair-stream-{name}"))
-        .await
-        .unwrap();
-    let push = Socket::<R>::new(SocketType::Push);
-    push.connect(&format!("inproc://pair-stream-{name}"))
-        .await
-        .unwrap();
-    let rep = Socket::<R>::new(SocketType::Rep);
-    rep.bind(&format!("inproc://pair-rt-{name}")).await.unwrap();
-    let req = Socket::<R>::new(SocketType::Req);
-    req.connect(&format!("inproc://pair-rt-{name}"))
-        .await
-        .unwrap();
+/// Streams PUSH → PULL and runs REQ/REP round trips between two sockets of this thread,
+/// the connecting sides connected after the bind or, with `connect_first`, before it;
+/// returns how many of the transport's locks this thread took meanwhile (setup excluded)
+/// and how the sockets' pipes look.
+async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str, connect_first: bool) -> (u64, String) {
+    let (pull, push) = (
+        Socket::<R>::new(SocketType::Pull),
+        Socket::<R>::new(SocketType::Push),
+    );
+    let (rep, req) = (
+        Socket::<R>::new(SocketType::Rep),
+        Socket::<R>::new(SocketType::Req),
+    );
+    let stream = format!("inproc://pair-stream-{name}-{connect_first}");
+    let rt = format!("inproc://pair-rt-{name}-{connect_first}");
+    if connect_first {
+        push.connect(&stream).await.unwrap();
+        req.connect(&rt).await.unwrap();
+        // Their rounds run (the dials are made, the names still unbound) before the binds.
+        R::sleep_until(std::time::Instant::now() + std::time::Duration::from_millis(20)).await;
+    }
+    pull.bind(&stream).await.unwrap();
+    rep.bind(&rt).await.unwrap();
+    if !connect_first {
+        push.connect(&stream).await.unwrap();
+        req.connect(&rt).await.unwrap();
+    }
     // The first exchange makes the connections.
     push.send_slice(b"hello").await.unwrap();
     assert_eq!(&pull.recv().await.unwrap()[0][..], b"hello");
@@ -65,30 +74,44 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str) -> (u64, String) {
     join(serve, drive).await;
     let locks = inproc_locks() - before;
     let probe = format!("{:?} {:?}", push.inproc_probe(), rep.inproc_probe());
+    // The connecting sides go: the bound sides see them go, through whichever pipe.
+    drop((push, req));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pull.peer_count() + rep.peer_count() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connect_first={connect_first}: the bound sides still have peers"
+        );
+        R::sleep_until(std::time::Instant::now() + std::time::Duration::from_millis(1)).await;
+    }
     (locks, probe)
 }
 
 #[test]
 fn a_compio_same_thread_pair_takes_no_lock() {
-    let (locks, probe) = driver_compio::Compio::block_on(locks_of_a_same_thread_pair::<
-        driver_compio::Compio,
-    >("compio"))
-    .unwrap();
-    assert!(
-        probe.contains(" local side") && !probe.contains(" shared side"),
-        "{probe}"
-    );
-    assert_eq!(
-        locks, 0,
-        "in-process locks taken by a same-thread compio pair"
-    );
+    // Connected after the bind, then before it (the pipe moves to the thread at the bind).
+    for connect_first in [false, true] {
+        let (locks, probe) = driver_compio::Compio::block_on(locks_of_a_same_thread_pair::<
+            driver_compio::Compio,
+        >("compio", connect_first))
+        .unwrap();
+        assert!(
+            probe.contains(" local side") && !probe.contains(" shared side"),
+            "connect_first={connect_first}: {probe}"
+        );
+        assert_eq!(
+            locks, 0,
+            "in-process locks taken by a same-thread compio pair (connect_first={connect_first})"
+        );
+    }
 }
 
 #[test]
 fn a_tokio_same_thread_pair_takes_the_shared_pipe_lock() {
-    let (locks, probe) =
-        driver_tokio::Tokio::block_on(locks_of_a_same_thread_pair::<driver_tokio::Tokio>("tokio"))
-            .unwrap();
+    let (locks, probe) = driver_tokio::Tokio::block_on(locks_of_a_same_thread_pair::<
+        driver_tokio::Tokio,
+    >("tokio", true))
+    .unwrap();
     assert!(
         probe.contains(" shared side") && !probe.contains(" local side"),
         "{probe}"
