@@ -197,9 +197,18 @@ impl Pipe {
                 endpoint: self.endpoint.clone(),
                 state: moved,
             });
-            if let Ok(Some(key)) = LOCAL.try_with(|pipes| pipes.borrow_mut().insert(&mut local)) {
-                s.moved_to = Some(key);
-                pipe = PipeRef::Local(key);
+            match LOCAL.try_with(|pipes| pipes.borrow_mut().insert(&mut local)) {
+                Ok(Some(key)) => {
+                    s.moved_to = Some(key);
+                    pipe = PipeRef::Local(key);
+                }
+                // The thread is exiting or its table is full: the pipe stays shared, with
+                // whatever its queues held.
+                _ => {
+                    if let Some(local) = local {
+                        s.queues = local.state.queues;
+                    }
+                }
             }
         }
         drop(s);
