@@ -18,7 +18,9 @@
 //! Environment: `INPROC_WATCHDOG=SECONDS` starts a watchdog that reports a stall of our
 //! implementations (see `zmtp_benches::inproc_watch`); `INPROC_BENCH_ONLY=TEXT` runs only the
 //! implementations whose name contains `TEXT`; `INPROC_BENCH_DIV=N` divides every message
-//! count by `N` (for a quick or a repeated run).
+//! count by `N` (for a quick or a repeated run); `INPROC_BENCH_PARKS=1` prints, for every
+//! two-thread streaming round of ours and libzmq's, how often each thread parked (voluntary
+//! context switches per 1,000 messages).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +55,34 @@ impl Scenario {
             Self::ReqRep => "REQ/REP round trip 16 B (µs)".to_owned(),
         }
     }
+}
+
+/// The calling thread's voluntary context switches so far (each time it parked), from
+/// `/proc/thread-self/status`; 0 where that is not readable.
+fn parks() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// With `INPROC_BENCH_PARKS=1`, prints one line per two-thread streaming round on stderr: the
+/// rate and how many times each thread parked per 1,000 messages.
+fn report_parks(who: &str, n: u64, elapsed: Duration, receiver: u64, sender: u64) {
+    if std::env::var_os("INPROC_BENCH_PARKS").is_none() {
+        return;
+    }
+    let per_k = |p: u64| p as f64 * 1000.0 / n as f64;
+    eprintln!(
+        "parks {who}: {:.2} M msg/s, receiver {:.2} / sender {:.2} parks per 1000 messages",
+        n as f64 / elapsed.as_secs_f64() / 1e6,
+        per_k(receiver),
+        per_k(sender)
+    );
 }
 
 fn divisor() -> u64 {
@@ -155,6 +185,7 @@ fn ours_threads<R: Runtime>(s: Scenario) -> io::Result<Duration> {
                     let push = Socket::<R>::new(SocketType::Push);
                     push.connect(&ep).await?;
                     let body = vec![7u8; size];
+                    let before = parks();
                     for i in 0..n {
                         push.send_slice(&body).await?;
                         if i == 0 {
@@ -162,19 +193,23 @@ fn ours_threads<R: Runtime>(s: Scenario) -> io::Result<Duration> {
                         }
                         watch::step(1);
                     }
+                    let sent = parks() - before;
                     push.close().await;
-                    io::Result::Ok(())
+                    io::Result::Ok(sent)
                 })
             });
             std::hint::black_box(pull.recv().await?);
             watch::enter(0, &pull).await;
+            let before = parks();
             let start = Instant::now();
             for _ in 1..n {
                 std::hint::black_box(pull.recv().await?);
                 watch::step(0);
             }
             let elapsed = start.elapsed();
-            sender.join().expect("sender thread")??;
+            let received = parks() - before;
+            let sent = sender.join().expect("sender thread")??;
+            report_parks(std::any::type_name::<R>(), n, elapsed, received, sent);
             io::Result::Ok(elapsed)
         })?,
         Scenario::ReqRep => R::block_on(async move {
@@ -234,24 +269,28 @@ fn libzmq(s: Scenario) -> io::Result<Duration> {
             pull.bind(&ep).map_err(zmq_err)?;
             let ctx2 = ctx.clone();
             let ep2 = ep.clone();
-            let sender = std::thread::spawn(move || -> io::Result<()> {
+            let sender = std::thread::spawn(move || -> io::Result<u64> {
                 let push = ctx2.socket(zmq::PUSH).map_err(zmq_err)?;
                 push.connect(&ep2).map_err(zmq_err)?;
                 let body = vec![7u8; size];
+                let before = parks();
                 for _ in 0..n {
                     push.send(&body[..], 0).map_err(zmq_err)?;
                 }
-                Ok(())
+                Ok(parks() - before)
             });
             let mut msg = zmq::Message::new();
             pull.recv(&mut msg, 0).map_err(zmq_err)?;
+            let before = parks();
             let start = Instant::now();
             for _ in 1..n {
                 pull.recv(&mut msg, 0).map_err(zmq_err)?;
                 std::hint::black_box(&msg);
             }
             let elapsed = start.elapsed();
-            sender.join().expect("sender thread")?;
+            let received = parks() - before;
+            let sent = sender.join().expect("sender thread")?;
+            report_parks("libzmq", n, elapsed, received, sent);
             Ok(elapsed)
         }
         Scenario::ReqRep => {
