@@ -8,7 +8,7 @@
 
 mod support;
 
-use support::{hex, interop_available, run_zmtp_on, temp_path, Proc};
+use support::{hex, interop_available, port_of, run_zmtp_on, temp_path, Proc};
 
 /// Starts a scenario of `conformance/py/proxy_peer.py`.
 fn proxy_peer(args: &[&str]) -> Proc {
@@ -137,8 +137,7 @@ fn stream_frontend_to_a_dealer(d: &str) {
     let mut worker = Proc::zmtp_on(d, &["cat", "dealer", "--hex", "--connect", &back]);
     // Whichever connects first: until the worker is there, the proxy's DEALER holds what
     // the client sends (a DEALER without peers waits to send).
-    let port: u16 = front.rsplit(':').next().unwrap().parse().unwrap();
-    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port_of(&front))).unwrap();
     client
         .set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();

@@ -7,11 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{hex, Proc};
-
-fn port_of(endpoint: &str) -> u16 {
-    endpoint.rsplit(':').next().unwrap().parse().unwrap()
-}
+use support::{hex, port_of, Proc};
 
 fn stream_hex_routes_raw_bytes_and_closes(d: &str) {
     let mut cat = Proc::zmtp_on(

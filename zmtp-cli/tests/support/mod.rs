@@ -321,6 +321,11 @@ pub(crate) fn interop_available() -> bool {
 }
 
 /// Lower-case hex of `bytes`.
+/// The port of a `tcp://HOST:PORT` endpoint.
+pub(crate) fn port_of(endpoint: &str) -> u16 {
+    endpoint.rsplit(':').next().unwrap().parse().unwrap()
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
