@@ -14,7 +14,7 @@
 //! The vocabulary is the same in both drivers; `docs/architecture.md` tells the whole protocol.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Wake, Waker};
 
 use futures_util::task::AtomicWaker;
@@ -40,9 +40,12 @@ use futures_util::task::AtomicWaker;
 pub struct Signal {
     /// An I/O event arrived that no round has handled yet.
     pending: AtomicBool,
-    /// The application task that ran the last inline round.
-    app: AtomicWaker,
-    /// `app` was woken (its registration used up) since it last registered.
+    /// The application task that ran the last inline round. A lock, not an `AtomicWaker`:
+    /// a registration and a wake must each change the slot and `app_woken` together (see
+    /// [`Signal::register_app`]).
+    app: Mutex<Option<Waker>>,
+    /// `app` was woken (its registration used up) since it last registered. Written only
+    /// under `app`'s lock; read without it.
     app_woken: AtomicBool,
     /// `app` is in a live wait: events need not wake the driver task too.
     live: AtomicBool,
@@ -61,15 +64,7 @@ impl Signal {
     /// inline round and, unless its wait is live, the driver task.
     pub fn wake(&self) {
         self.pending.store(true, Ordering::Release);
-        // The registration is taken before it is marked used, and the task is woken after: a
-        // wake that marked first could take a registration made after its mark was cleared
-        // (a round that already saw this event registered again meanwhile, as when the peer
-        // wakes after releasing the pipe's lock and our round took the message in between);
-        // the task, woken with `app_woken` clear, would return `Pending` without registering
-        // again, and the next event would find no registration: a lost wake-up.
-        let app = self.app.take();
-        self.app_woken.store(true, Ordering::Release);
-        if let Some(app) = app {
+        if let Some(app) = self.take_app() {
             app.wake();
         }
         if !self.live.load(Ordering::Acquire) {
@@ -108,10 +103,36 @@ impl Signal {
     /// The application task `app` is about to wait (`live`: in a live wait) and the next event
     /// wakes it. Called at the start of an inline round, so an event during the round wakes
     /// it again.
+    ///
+    /// `app_woken` clear must mean that the slot holds the registration: a task that finds it
+    /// clear returns `Pending` without registering again (`is_still_parked`, `is_idle_for`),
+    /// trusting the next event to wake it. So the slot and the mark change together, under
+    /// the lock, here and in [`Signal::take_app`]. (With an `AtomicWaker`, a registration
+    /// that met a wake in the middle of its take was not stored but woken at once; the task,
+    /// polled before that wake marked the registration used, saw the mark clear and parked
+    /// with no registration left: the next event woke nobody.)
     pub(crate) fn register_app(&self, app: &Waker, live: bool) {
+        let mut slot = lock(&self.app);
+        // The same task's waker is kept as it is: no clone per round.
+        let old = if slot.as_ref().is_some_and(|w| w.will_wake(app)) {
+            None
+        } else {
+            slot.replace(app.clone())
+        };
         self.app_woken.store(false, Ordering::Release);
-        self.app.register(app);
+        drop(slot);
+        // A waker is dropped outside the lock: dropping it may drop a task, and that task's
+        // sockets.
+        drop(old);
         self.live.store(live, Ordering::Release);
+    }
+
+    /// Takes the application task's registration and marks it used, in one step (see
+    /// [`Signal::register_app`]); the caller wakes it, outside the lock.
+    fn take_app(&self) -> Option<Waker> {
+        let mut slot = lock(&self.app);
+        self.app_woken.store(true, Ordering::Release);
+        slot.take()
     }
 
     /// True if the application task's registration was used up by an event since it
@@ -151,7 +172,9 @@ impl Signal {
         let nanos = u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX - 1);
         self.shutdown.store(nanos + 1, Ordering::Release);
         self.driver.wake();
-        self.app.wake();
+        if let Some(app) = self.take_app() {
+            app.wake();
+        }
     }
 
     /// True if a shutdown was asked and not yet taken (one relaxed load: checked on every
@@ -181,6 +204,11 @@ impl Signal {
             self.driver.wake();
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding it; a poisoned slot is still sound.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct SignalWaker(Arc<Signal>);

@@ -30,8 +30,8 @@ fn stress_rounds() -> u64 {
         .clamp(PER_SESSION, 2_000_000)
 }
 
-/// A side's socket signal and the waker of the task that runs the side.
-type Seen = (Arc<zmtp_async::Signal>, Waker);
+/// A side's socket signal, its in-process pipes and the waker of the task that runs the side.
+type Seen = (Arc<zmtp_async::Signal>, zmtp_async::InprocProbe, Waker);
 
 /// What each side last did, for the watchdog.
 #[derive(Debug, Default)]
@@ -52,21 +52,28 @@ struct Progress {
 
 impl Progress {
     fn step<D: Driver>(&self, side: usize, s: &crate::Sock<D>) {
-        self.done[side].fetch_add(1, Ordering::Relaxed);
+        let done = self.done[side].fetch_add(1, Ordering::Relaxed);
+        if done.is_multiple_of(64) {
+            // The socket's pipes, as they are once connected (a connector's dial may come
+            // after its first send).
+            if let Some(seen) = &mut *self.seen[side].lock().unwrap() {
+                seen.1 = s.inproc_probe();
+            }
+        }
         self.polls[side].store(s.driver_polls(), Ordering::Relaxed);
     }
 
     /// Records the socket and the task of `side` (once per session).
     async fn enter<D: Driver>(&self, side: usize, s: &crate::Sock<D>) {
         let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
-        *self.seen[side].lock().unwrap() = Some((s.signal().clone(), waker));
+        *self.seen[side].lock().unwrap() = Some((s.signal().clone(), s.inproc_probe(), waker));
     }
 
     fn dump(&self) -> String {
         let mut out = String::new();
         for (side, seen) in self.seen.iter().enumerate() {
-            if let Some((signal, _)) = &*seen.lock().unwrap() {
-                out += &format!("\n  side {side}: {signal:?}");
+            if let Some((signal, pipes, _)) = &*seen.lock().unwrap() {
+                out += &format!("\n  side {side}: {signal:?}\n    pipes: {pipes:?}");
             }
         }
         out
@@ -77,7 +84,7 @@ impl Progress {
     fn kick(&self, signal: bool) -> bool {
         let before = self.snapshot();
         for seen in &self.seen {
-            if let Some((s, waker)) = &*seen.lock().unwrap() {
+            if let Some((s, _, waker)) = &*seen.lock().unwrap() {
                 if signal {
                     s.wake();
                 } else {
