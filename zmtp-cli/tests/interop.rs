@@ -5,7 +5,7 @@
 mod support;
 
 use support::{hex, interop_available, run_zmtp_on, Proc};
-use zmtp_proto::CurveKeyPair;
+use zmtp_proto::{CurveKeyPair, CurveSecretKey};
 
 /// A fresh CURVE key pair as Z85 text: (public, secret).
 fn curve_keys() -> (String, String) {
@@ -14,6 +14,21 @@ fn curve_keys() -> (String, String) {
         pair.public().to_z85(),
         pair.secret().expose_z85().to_string(),
     )
+}
+
+/// A key pair whose secret key's Z85 text begins with '-', as one random key in 85 does:
+/// every program it is handed to must take it as a value, not as an option.
+fn dashed_curve_keys() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    // The first four bytes (big-endian) are the first five Z85 digits; '-' is digit 63.
+    let head = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let first = 63 * 85u32.pow(4) + head % 85u32.pow(4);
+    bytes[..4].copy_from_slice(&first.to_be_bytes());
+    let pair = CurveKeyPair::from_secret(CurveSecretKey::from_bytes(bytes));
+    let secret = pair.secret().expose_z85().to_string();
+    assert!(secret.starts_with('-'), "{secret}");
+    (pair.public().to_z85(), secret)
 }
 
 fn push_to_libzmq_pull_with_binary_and_empty_frames(d: &str) {
@@ -464,8 +479,8 @@ fn curve_server_with_libzmq_clients(d: &str) {
         return;
     }
     let (server_public, server_secret) = curve_keys();
-    let (client_public, client_secret) = curve_keys();
-    let (stranger_public, stranger_secret) = curve_keys();
+    let (client_public, client_secret) = dashed_curve_keys();
+    let (stranger_public, stranger_secret) = dashed_curve_keys();
     let rep = Proc::zmtp_on(
         d,
         &[
@@ -488,12 +503,9 @@ fn curve_server_with_libzmq_clients(d: &str) {
             "REQ",
             "--connect",
             &ep,
-            "--curve-serverkey",
-            &server_public,
-            "--curve-publickey",
-            &stranger_public,
-            "--curve-secretkey",
-            &stranger_secret,
+            &format!("--curve-serverkey={server_public}"),
+            &format!("--curve-publickey={stranger_public}"),
+            &format!("--curve-secretkey={stranger_secret}"),
             "--send",
             &hex(b"let me in"),
             "--recv",
@@ -515,12 +527,9 @@ fn curve_server_with_libzmq_clients(d: &str) {
             "REQ",
             "--connect",
             &ep,
-            "--curve-serverkey",
-            &server_public,
-            "--curve-publickey",
-            &client_public,
-            "--curve-secretkey",
-            &client_secret,
+            &format!("--curve-serverkey={server_public}"),
+            &format!("--curve-publickey={client_public}"),
+            &format!("--curve-secretkey={client_secret}"),
             "--send",
             &format!("{}\t{}", hex(b"from"), hex(b"libzmq")),
             "--recv",
@@ -544,8 +553,8 @@ fn curve_client_to_libzmq_server(d: &str) {
     if !interop_available() {
         return;
     }
-    let (server_public, server_secret) = curve_keys();
-    let (_, client_secret) = curve_keys();
+    let (server_public, server_secret) = dashed_curve_keys();
+    let (_, client_secret) = dashed_curve_keys();
     let rep = Proc::python(
         "peer.py",
         &[
@@ -553,8 +562,7 @@ fn curve_client_to_libzmq_server(d: &str) {
             "--bind",
             "tcp://127.0.0.1:*",
             "--curve-server",
-            "--curve-secretkey",
-            &server_secret,
+            &format!("--curve-secretkey={server_secret}"),
             "--echo",
             "1",
         ],
@@ -588,7 +596,7 @@ fn curve_client_refused_by_libzmq_zap(d: &str) {
     if !interop_available() {
         return;
     }
-    let (server_public, server_secret) = curve_keys();
+    let (server_public, server_secret) = dashed_curve_keys();
     let (client_public, client_secret) = curve_keys();
     let (_, stranger_secret) = curve_keys();
     let rep = Proc::python(
@@ -598,10 +606,8 @@ fn curve_client_refused_by_libzmq_zap(d: &str) {
             "--bind",
             "tcp://127.0.0.1:*",
             "--curve-server",
-            "--curve-secretkey",
-            &server_secret,
-            "--curve-allow",
-            &client_public,
+            &format!("--curve-secretkey={server_secret}"),
+            &format!("--curve-allow={client_public}"),
             "--echo",
             "1",
         ],
