@@ -44,13 +44,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use zmtp_proto::inproc_name;
 use zmtp_proto::Carried;
 use zmtp_proto::PeerInfo;
 use zmtp_proto::{Action, PeerId};
 
+use crate::lock;
 use crate::monitor::MonitorEvent;
 use crate::runtime::{Clock, Shared};
 use crate::signal::Signal;
@@ -60,11 +61,6 @@ use crate::state::SocketState;
 const CONNECTOR: usize = 0;
 /// The side that bound the name.
 const BINDER: usize = 1;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing here panics while holding a lock; if it ever did, the queues are still sound.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 thread_local! {
     /// The pipes of this thread (see [`PipeRef::Local`]).

@@ -58,6 +58,12 @@ mod state;
 #[cfg(test)]
 mod test_util;
 
+/// Locks `m`, poisoned or not: nothing here panics while holding one of this crate's locks,
+/// and what they guard stays sound if something ever did.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The types a program names besides the socket, re-exported by every driver crate at its
 /// root (`use driver_tokio::{Error, Frame, Msg, SendError};` needs no `zmtp-proto`).
 pub mod prelude {

@@ -9,10 +9,11 @@
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::lock;
 use crate::runtime::{Runtime, Share};
 use crate::signal::Signal;
 use crate::socket::Socket;
@@ -29,7 +30,7 @@ static IDLE_WAITERS: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
 
 /// Adds a new socket's signal to the process-wide list.
 pub(crate) fn register(signal: &Arc<Signal>) {
-    let mut sockets = SOCKETS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut sockets = lock(&SOCKETS);
     if sockets.len() == sockets.capacity() {
         // About to grow: drop the entries of sockets that are gone first (amortised O(1)).
         sockets.retain(|w| w.strong_count() > 0);
@@ -51,8 +52,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let waiters =
-                std::mem::take(&mut *IDLE_WAITERS.lock().unwrap_or_else(PoisonError::into_inner));
+            let waiters = std::mem::take(&mut *lock(&IDLE_WAITERS));
             waiters.into_iter().for_each(Waker::wake);
         }
     }
@@ -86,7 +86,7 @@ impl Drop for Running {
 /// .unwrap();
 /// ```
 pub fn shutdown(linger: Duration) -> usize {
-    let sockets = std::mem::take(&mut *SOCKETS.lock().unwrap_or_else(PoisonError::into_inner));
+    let sockets = std::mem::take(&mut *lock(&SOCKETS));
     let mut asked = 0;
     for signal in sockets.iter().filter_map(Weak::upgrade) {
         signal.request_shutdown(linger);
@@ -139,7 +139,7 @@ pub async fn terminate(linger: Duration) {
         if running_sockets() == 0 {
             return Poll::Ready(());
         }
-        let mut waiters = IDLE_WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut waiters = lock(&IDLE_WAITERS);
         // Checked again under the lock: the last task to end takes it before it wakes us.
         if running_sockets() == 0 {
             return Poll::Ready(());

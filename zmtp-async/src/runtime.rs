@@ -7,7 +7,7 @@ use std::future::Future;
 use std::io;
 use std::ops::DerefMut;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Context;
 use std::time::Instant;
 
@@ -151,7 +151,7 @@ impl<T: Send + 'static> Share<T> for Arc<Mutex<T>> {
     fn lock(&self) -> Self::Guard<'_> {
         // A panic while holding the lock leaves a machine we cannot trust, but the I/O objects
         // are still safe to drop; keep going rather than poisoning every later call.
-        Mutex::lock(self).unwrap_or_else(PoisonError::into_inner)
+        crate::lock(self)
     }
 
     fn try_lock(&self) -> Option<Self::Guard<'_>> {

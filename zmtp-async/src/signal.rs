@@ -14,10 +14,12 @@
 //! The vocabulary is the same in both drivers; `docs/architecture.md` tells the whole protocol.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
 
 use futures_util::task::AtomicWaker;
+
+use crate::lock;
 
 /// The wake-up point of one socket's I/O: every readiness registration and completion reports
 /// here. It records the event and wakes the application task that ran the last inline round
@@ -204,11 +206,6 @@ impl Signal {
             self.driver.wake();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while holding it; a poisoned slot is still sound.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct SignalWaker(Arc<Signal>);
