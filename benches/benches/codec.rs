@@ -42,8 +42,8 @@ fn drain_output(conn: &mut Connection, out: &mut Vec<u8>) {
 /// A PUSH/PULL pair whose handshake is done, in memory.
 fn connected() -> (Connection, Connection) {
     let now = Instant::now();
-    let mut push = Connection::new(ConnectionConfig::new(SocketType::Push), now);
-    let mut pull = Connection::new(ConnectionConfig::new(SocketType::Pull), now);
+    let mut push = Connection::new(SocketType::Push, ConnectionConfig::default(), now);
+    let mut pull = Connection::new(SocketType::Pull, ConnectionConfig::default(), now);
     let mut wire = Vec::new();
     for _ in 0..3 {
         wire.clear();

@@ -40,7 +40,7 @@ fuzz_target!(|input: Input| {
         .into_iter()
         .find(|&t| ours.is_compatible(t))
         .expect("every type has a peer");
-    let mut config = ConnectionConfig::new(ours);
+    let mut config = ConnectionConfig::default();
     if input.mode & 0x20 != 0 {
         config.maxmsgsize = Some(1000);
         config.max_frames = 4;
@@ -71,7 +71,7 @@ fuzz_target!(|input: Input| {
 
     let start = Instant::now();
     let mut now = start;
-    let mut conn = Connection::new(config, now);
+    let mut conn = Connection::new(ours, config, now);
     let mut closed = 0;
     let mut failed_with = None;
     let mut at = 0;

@@ -64,9 +64,9 @@ struct Side {
 }
 
 impl Side {
-    fn new(config: ConnectionConfig, now: Instant) -> Self {
+    fn new(t: SocketType, config: ConnectionConfig, now: Instant) -> Self {
         Self {
-            conn: Connection::new(config, now),
+            conn: Connection::new(t, config, now),
             wire: VecDeque::new(),
             expected_msgs: VecDeque::new(),
             expected_events: VecDeque::new(),
@@ -90,8 +90,8 @@ impl Side {
     }
 }
 
-fn config(t: SocketType, s: &Scenario, server: bool) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(t);
+fn config(s: &Scenario, server: bool) -> ConnectionConfig {
+    let mut c = ConnectionConfig::default();
     c.mechanism = match (s.mechanism % 3, server) {
         (0, _) => MechanismConfig::Null,
         (_, true) => MechanismConfig::PlainServer(PlainUsers::new([("user", "pass")])),
@@ -192,8 +192,8 @@ fuzz_target!(|s: Scenario| {
     let (ct, st) = PAIRS[usize::from(s.pair) % PAIRS.len()];
     let mut now = Instant::now();
     let refused = s.mechanism % 3 == 2;
-    let mut client = Side::new(config(ct, &s, false), now);
-    let mut server = Side::new(config(st, &s, true), now);
+    let mut client = Side::new(ct, config(&s, false), now);
+    let mut server = Side::new(st, config(&s, true), now);
     client.refused = refused;
     server.refused = refused;
 

@@ -9,5 +9,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: curve::Input| {
     let recorded = &curve::session().server;
-    curve::run(&input, curve::client_config(), curve::CLIENT_ENTROPY, recorded);
+    curve::run(&input, curve::CLIENT_TYPE, curve::client_config(), curve::CLIENT_ENTROPY, recorded);
 });

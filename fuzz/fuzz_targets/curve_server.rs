@@ -9,5 +9,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: curve::Input| {
     let recorded = &curve::session().client;
-    curve::run(&input, curve::server_config(), curve::SERVER_ENTROPY, recorded);
+    curve::run(&input, curve::SERVER_TYPE, curve::server_config(), curve::SERVER_ENTROPY, recorded);
 });

@@ -20,13 +20,14 @@ pub(crate) const DEFAULT_READ_CHUNK: usize = 64 * 1024;
 /// of being copied into the coalescing buffer.
 pub(crate) const DEFAULT_ZERO_COPY_THRESHOLD: usize = 8 * 1024;
 
-/// Settings for one [`Connection`](crate::Connection).
+/// Settings for one [`Connection`](crate::Connection). The socket type is not among them: it is
+/// the socket's, given to [`Connection::new`](crate::Connection::new) beside these.
 ///
 /// ```
 /// use std::time::Duration;
-/// use zmtp_proto::{ConnectionConfig, SocketType};
+/// use zmtp_proto::ConnectionConfig;
 ///
-/// let mut config = ConnectionConfig::new(SocketType::Dealer);
+/// let mut config = ConnectionConfig::default();
 /// config.routing_id = bytes::Bytes::from_static(b"worker-1");
 /// config.heartbeat_ivl = Some(Duration::from_secs(1));
 /// assert_eq!(config.handshake_ivl, Some(Duration::from_secs(30)));
@@ -34,8 +35,6 @@ pub(crate) const DEFAULT_ZERO_COPY_THRESHOLD: usize = 8 * 1024;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnectionConfig {
-    /// Our socket type, sent as `Socket-Type` and checked against the peer's.
-    pub socket_type: SocketType,
     /// Our routing id (`ZMQ_ROUTING_ID`), sent as `Identity` by REQ, DEALER and ROUTER.
     pub routing_id: Bytes,
     /// Security mechanism.
@@ -68,11 +67,10 @@ pub struct ConnectionConfig {
     pub zero_copy_threshold: usize,
 }
 
-impl ConnectionConfig {
-    /// Defaults for a socket of the given type.
-    pub fn new(socket_type: SocketType) -> Self {
+impl Default for ConnectionConfig {
+    /// libzmq's defaults.
+    fn default() -> Self {
         Self {
-            socket_type,
             routing_id: Bytes::new(),
             mechanism: MechanismConfig::Null,
             metadata: Metadata::new(),
@@ -88,16 +86,18 @@ impl ConnectionConfig {
             zero_copy_threshold: DEFAULT_ZERO_COPY_THRESHOLD,
         }
     }
+}
 
-    /// The metadata we announce in READY: `Socket-Type`, `Identity` for the types that send it,
-    /// then the application's properties.
-    pub fn local_metadata(&self) -> Metadata {
+impl ConnectionConfig {
+    /// The metadata a socket of type `socket_type` announces in READY: `Socket-Type`,
+    /// `Identity` for the types that send it, then the application's properties.
+    pub fn local_metadata(&self, socket_type: SocketType) -> Metadata {
         let mut m = Metadata::new();
         m.insert(
             crate::metadata::SOCKET_TYPE,
-            Bytes::from_static(self.socket_type.as_str().as_bytes()),
+            Bytes::from_static(socket_type.as_str().as_bytes()),
         );
-        if self.socket_type.sends_identity() {
+        if socket_type.sends_identity() {
             m.insert(crate::metadata::IDENTITY, self.routing_id.clone());
         }
         for (name, value) in self.metadata.iter() {

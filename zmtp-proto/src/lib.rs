@@ -75,7 +75,7 @@
 //! use std::time::Instant;
 //! use zmtp_proto::{Connection, ConnectionConfig, Event, SocketType};
 //!
-//! let mut conn = Connection::new(ConnectionConfig::new(SocketType::Dealer), Instant::now());
+//! let mut conn = Connection::new(SocketType::Dealer, ConnectionConfig::default(), Instant::now());
 //! // 1. Input: bytes from the socket (here: nothing yet).
 //! conn.handle_input(&[], Instant::now()).unwrap();
 //! // 2. Events and messages.

@@ -19,8 +19,9 @@ mod support;
 use std::io::IoSlice;
 
 use bytes::Bytes;
+use support::Side;
 use support::*;
-use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, Msg, SocketType};
+use zmtp_proto::{Connection, MechanismConfig, Msg, SocketType};
 use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurveSecretKey, CurveServerConfig,
 };
@@ -64,11 +65,8 @@ fn write_all(conn: &mut Connection, sink: &mut Vec<u8>) -> usize {
 }
 
 /// A PUSH and a PULL config, with CURVE on both when `curve` is set.
-fn push_pull(curve: bool) -> (ConnectionConfig, ConnectionConfig) {
-    let (mut push, mut pull) = (
-        ConnectionConfig::new(SocketType::Push),
-        ConnectionConfig::new(SocketType::Pull),
-    );
+fn push_pull(curve: bool) -> (Side, Side) {
+    let (mut push, mut pull) = (Side::new(SocketType::Push), Side::new(SocketType::Pull));
     if curve {
         let key = |n| CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]));
         push.mechanism =

@@ -9,15 +9,16 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use support::Side;
 use support::*;
 use zmtp_proto::fuzzing::DEFAULT_HANDSHAKE_IVL;
 use zmtp_proto::fuzzing::FLAG_MORE;
 use zmtp_proto::fuzzing::{Command, MAX_PING_CONTEXT};
 use zmtp_proto::MAX_HANDSHAKE_COMMAND;
-use zmtp_proto::{Connection, ConnectionConfig, Error, Event, Msg, SocketType, Version};
+use zmtp_proto::{Connection, Error, Event, Msg, SocketType, Version};
 
-fn cfg(t: SocketType) -> ConnectionConfig {
-    ConnectionConfig::new(t)
+fn cfg(t: SocketType) -> Side {
+    Side::new(t)
 }
 
 fn ms(n: u64) -> Duration {
@@ -125,7 +126,7 @@ fn s1_7_n4_every_incompatible_pair_is_refused_with_error_command() {
 #[test]
 fn g3_greeting_in_libzmq_10_1_53_split() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Pull), now);
+    let mut server = cfg(SocketType::Pull).connection(now);
     let ours = take_all_output(&mut server);
     assert_eq!(ours.len(), 64, "whole greeting up front (G3)");
     assert_eq!((ours[0], ours[9], ours[10], ours[11]), (0xff, 0x7f, 3, 1));
@@ -156,7 +157,7 @@ fn g3_greeting_in_libzmq_10_1_53_split() {
 #[test]
 fn g4_greeting_ready_and_first_frames_in_one_read() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Pull), now);
+    let mut server = cfg(SocketType::Pull).connection(now);
     let input = concat(&[
         &greeting(1),
         &ready("PUSH", &[]),
@@ -180,7 +181,7 @@ fn g4_greeting_ready_and_first_frames_in_one_read() {
 #[test]
 fn g3_whole_stream_one_byte_at_a_time() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Router), now);
+    let mut server = cfg(SocketType::Router).connection(now);
     let input = concat(&[
         &greeting(1),
         &ready("DEALER", &[("Identity", b"id-1")]),
@@ -202,7 +203,7 @@ fn g3_whole_stream_one_byte_at_a_time() {
 #[test]
 fn n2_peer_ready_before_ours_is_written() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Rep), now);
+    let mut server = cfg(SocketType::Rep).connection(now);
     server
         .handle_input(&greeting_and_ready("REQ"), now)
         .unwrap();
@@ -218,7 +219,7 @@ fn n2_peer_ready_before_ours_is_written() {
 #[test]
 fn n2_peer_ready_after_ours_is_written() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Rep), now);
+    let mut server = cfg(SocketType::Rep).connection(now);
     server.handle_input(&greeting(1), now).unwrap();
     let out = take_all_output(&mut server);
     assert_eq!(parse_stream(&out).len(), 1, "our READY went out");
@@ -279,7 +280,7 @@ fn m4_identity_metadata_visible_in_peer_info() {
 #[test]
 fn m4_identity_from_other_types_is_ignored() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Pull), now);
+    let mut server = cfg(SocketType::Pull).connection(now);
     let input = concat(&[&greeting(1), &ready("PUSH", &[("Identity", b"nope")])]);
     server.handle_input(&input, now).unwrap();
     let events = drain_events(&mut server);
@@ -292,7 +293,7 @@ fn m4_identity_from_other_types_is_ignored() {
 #[test]
 fn m2_metadata_names_are_case_insensitive() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Router), now);
+    let mut server = cfg(SocketType::Router).connection(now);
     let props = metadata(&[("socket-TYPE", b"REQ"), ("IDENTITY", b"abc")]);
     let input = concat(&[&greeting(1), &command(b"READY", &props)]);
     server.handle_input(&input, now).unwrap();
@@ -392,7 +393,7 @@ fn f2_long_frames_round_trip() {
 #[test]
 fn f2_long_header_with_small_body_is_accepted() {
     let now = Instant::now();
-    let mut server = Connection::new(cfg(SocketType::Pull), now);
+    let mut server = cfg(SocketType::Pull).connection(now);
     let mut ready_body = vec![5u8];
     ready_body.extend_from_slice(b"READY");
     ready_body.extend_from_slice(&metadata(&[("Socket-Type", b"PUSH")]));
@@ -588,7 +589,7 @@ fn v7_subscriptions_only_reported_on_publishers() {
 // Heartbeats (H1-H4)
 // ------------------------------------------------------------------------------------------
 
-fn heartbeat_cfg(t: SocketType, ivl: u64, timeout: Option<u64>) -> ConnectionConfig {
+fn heartbeat_cfg(t: SocketType, ivl: u64, timeout: Option<u64>) -> Side {
     let mut c = cfg(t);
     c.heartbeat_ivl = Some(ms(ivl));
     c.heartbeat_timeout = timeout.map(ms);
@@ -775,7 +776,7 @@ fn h1_no_heartbeat_to_3_0_peer() {
 fn s1_13_handshake_timeout_default_30s() {
     assert_eq!(DEFAULT_HANDSHAKE_IVL, Duration::from_secs(30));
     let now = Instant::now();
-    let mut conn = Connection::new(cfg(SocketType::Req), now);
+    let mut conn = cfg(SocketType::Req).connection(now);
     assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(30)));
     // A peer that stalls after its greeting does not move the deadline.
     conn.handle_input(&greeting(1), now + ms(10)).unwrap();
@@ -797,14 +798,14 @@ fn s1_13_handshake_timer_stops_and_is_configurable() {
     let now = Instant::now();
     let mut none = cfg(SocketType::Push);
     none.handshake_ivl = None;
-    let mut conn = Connection::new(none, now);
+    let mut conn = none.connection(now);
     assert_eq!(conn.poll_timeout(), None);
     conn.handle_timeout(now + Duration::from_secs(3600));
     assert!(conn.error().is_none());
 
     let mut short = cfg(SocketType::Push);
     short.handshake_ivl = Some(ms(100));
-    let mut conn = Connection::new(short, now);
+    let mut conn = short.connection(now);
     assert_eq!(conn.poll_timeout(), Some(now + ms(100)));
     conn.handle_timeout(now + ms(100));
     assert_closed_once(&mut conn, &Error::HandshakeTimeout);
@@ -814,7 +815,7 @@ fn s1_13_handshake_timer_stops_and_is_configurable() {
 // Malformed input: each class gets its specific error
 // ------------------------------------------------------------------------------------------
 
-fn pull() -> ConnectionConfig {
+fn pull() -> Side {
     cfg(SocketType::Pull)
 }
 
@@ -852,7 +853,7 @@ fn v3_version_below_3_is_unsupported() {
 fn v1_versions_3_0_and_above_are_accepted() {
     for (major, minor) in [(3, 0), (3, 1), (3, 7), (4, 0)] {
         let now = Instant::now();
-        let mut conn = Connection::new(pull(), now);
+        let mut conn = pull().connection(now);
         let input = concat(&[
             &greeting_with(major, minor, b"NULL", false),
             &ready("PUSH", &[]),
@@ -905,7 +906,7 @@ fn s1_1_padding_and_filler_are_ignored() {
     g[1..9].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]);
     g[33..].fill(0xaa);
     let now = Instant::now();
-    let mut conn = Connection::new(pull(), now);
+    let mut conn = pull().connection(now);
     conn.handle_input(&concat(&[&g, &ready("PUSH", &[])]), now)
         .unwrap();
     assert!(conn.is_active());
@@ -1149,7 +1150,7 @@ fn s1_4_peer_error() {
 #[test]
 fn errors_are_sticky_and_closed_is_emitted_once() {
     let now = Instant::now();
-    let mut conn = Connection::new(cfg(SocketType::Push), now);
+    let mut conn = cfg(SocketType::Push).connection(now);
     let input = concat(&[&greeting(1), &ready("PUB", &[])]);
     let err = conn.handle_input(&input, now).unwrap_err();
     assert_eq!(
@@ -1197,7 +1198,7 @@ fn local_close_is_sticky() {
 #[test]
 fn send_refusals_are_not_fatal() {
     let now = Instant::now();
-    let mut conn = Connection::new(cfg(SocketType::Push), now);
+    let mut conn = cfg(SocketType::Push).connection(now);
     let err = conn.send(&Msg::from("x")).unwrap_err();
     assert!(matches!(err, Error::InvalidState(_)) && !err.is_fatal());
     assert!(conn.error().is_none());
@@ -1319,7 +1320,7 @@ fn run_path(
     let now = Instant::now();
     let mut c = cfg(SocketType::Pull);
     c.read_chunk = read_chunk;
-    let mut conn = Connection::new(c, now);
+    let mut conn = c.connection(now);
     let mut events = Vec::new();
     let mut msgs = Vec::new();
     let mut out = Vec::new();

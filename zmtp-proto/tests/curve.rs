@@ -8,14 +8,15 @@ mod support;
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use support::Side;
 use support::*;
 use zmtp_proto::fuzzing::{FrameHeader, FLAG_COMMAND};
 use zmtp_proto::MAX_HANDSHAKE_COMMAND;
-use zmtp_proto::{Connection, ConnectionConfig, Error, Event, MechanismConfig, Msg, SocketType};
 use zmtp_proto::{
     CurveClientConfig, CurveClients, CurveKeyPair, CurvePublicKey, CurveSecretKey,
     CurveServerConfig, PlainCredentials, USER_ID,
 };
+use zmtp_proto::{Error, Event, MechanismConfig, Msg, SocketType};
 
 fn keys(n: u8) -> CurveKeyPair {
     CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]))
@@ -29,23 +30,23 @@ fn client_keys() -> CurveKeyPair {
     keys(2)
 }
 
-fn client_to(t: SocketType, server: CurvePublicKey, me: CurveKeyPair) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(t);
+fn client_to(t: SocketType, server: CurvePublicKey, me: CurveKeyPair) -> Side {
+    let mut c = Side::new(t);
     c.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(server, me));
     c
 }
 
-fn client(t: SocketType) -> ConnectionConfig {
+fn client(t: SocketType) -> Side {
     client_to(t, *server_keys().public(), client_keys())
 }
 
-fn server_with(t: SocketType, clients: CurveClients) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(t);
+fn server_with(t: SocketType, clients: CurveClients) -> Side {
+    let mut c = Side::new(t);
     c.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(server_keys(), clients));
     c
 }
 
-fn server(t: SocketType) -> ConnectionConfig {
+fn server(t: SocketType) -> Side {
     server_with(t, CurveClients::any())
 }
 
@@ -75,8 +76,8 @@ fn recorded_session() -> Pair {
 }
 
 /// Feeds `input` to a fresh connection with `config` and `entropy`; returns its error, if any.
-fn feed(config: ConnectionConfig, entropy: [u8; 32], input: &[u8]) -> Option<Error> {
-    let mut conn = Connection::with_entropy(config, std::time::Instant::now(), entropy);
+fn feed(config: Side, entropy: [u8; 32], input: &[u8]) -> Option<Error> {
+    let mut conn = config.with_entropy(std::time::Instant::now(), entropy);
     let _ = conn.handle_input(input, std::time::Instant::now());
     let error = conn.error().cloned();
     if error.is_some() {
@@ -402,12 +403,9 @@ fn messages_before_the_handshake_completes_are_refused() {
 /// mechanisms.
 #[test]
 fn null_or_plain_peers_are_refused_by_name() {
-    let mut plain = ConnectionConfig::new(SocketType::Dealer);
+    let mut plain = Side::new(SocketType::Dealer);
     plain.mechanism = MechanismConfig::PlainClient(PlainCredentials::new("u", "p").unwrap());
-    for (peer, name) in [
-        (ConnectionConfig::new(SocketType::Dealer), "NULL"),
-        (plain, "PLAIN"),
-    ] {
+    for (peer, name) in [(Side::new(SocketType::Dealer), "NULL"), (plain, "PLAIN")] {
         let mut p = Pair::with_configs(peer, server(SocketType::Router));
         p.drive();
         assert_eq!(
@@ -419,10 +417,7 @@ fn null_or_plain_peers_are_refused_by_name() {
         );
         assert!(!p.client.is_active());
     }
-    let mut p = Pair::with_configs(
-        client(SocketType::Dealer),
-        ConnectionConfig::new(SocketType::Router),
-    );
+    let mut p = Pair::with_configs(client(SocketType::Dealer), Side::new(SocketType::Router));
     p.drive();
     assert_eq!(
         p.client.error(),
@@ -470,17 +465,14 @@ fn c6_subscriptions_and_heartbeats_travel_encrypted() {
 /// predictable keys.
 #[test]
 fn no_entropy_fails_closed() {
-    let mut conn = Connection::new(client(SocketType::Dealer), std::time::Instant::now());
+    let mut conn = client(SocketType::Dealer).connection(std::time::Instant::now());
     assert!(matches!(conn.error(), Some(Error::InvalidOption(why)) if why.contains("entropy")));
     assert!(!conn.has_transmit(), "not even a greeting");
     assert!(matches!(
         drain_events(&mut conn).as_slice(),
         [Event::Closed(Error::InvalidOption(_))]
     ));
-    let plain = Connection::new(
-        ConnectionConfig::new(SocketType::Dealer),
-        std::time::Instant::now(),
-    );
+    let plain = Side::new(SocketType::Dealer).connection(std::time::Instant::now());
     assert!(plain.error().is_none());
 }
 
@@ -493,7 +485,7 @@ fn debug_output_shows_no_secret() {
     let mut c = client_to(SocketType::Dealer, *server_keys().public(), pair.clone());
     c.heartbeat_ivl = None;
     let s = {
-        let mut s = ConnectionConfig::new(SocketType::Router);
+        let mut s = Side::new(SocketType::Router);
         s.mechanism =
             MechanismConfig::CurveServer(CurveServerConfig::new(pair.clone(), CurveClients::any()));
         s

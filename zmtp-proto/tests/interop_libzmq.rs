@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pypeer::{python_available, PyPeer};
-use support::{Tap, WireFrame};
-use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, PeerInfo, SocketType, Version};
+use support::{Side, Tap, WireFrame};
+use zmtp_proto::{Connection, Event, Msg, PeerInfo, SocketType, Version};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/peer.py");
 /// Upper bound for any single wait in these tests.
@@ -130,12 +130,12 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(stream: TcpStream, config: ConnectionConfig) -> Self {
+    fn new(stream: TcpStream, config: Side) -> Self {
         stream.set_nodelay(true).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         Self {
             stream,
-            conn: Connection::new(config, Instant::now()),
+            conn: config.connection(Instant::now()),
             sent: Tap::default(),
             received: Tap::default(),
             events: Vec::new(),
@@ -314,8 +314,8 @@ impl Driver {
     }
 }
 
-fn config(t: SocketType) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(t);
+fn config(t: SocketType) -> Side {
+    let mut c = Side::new(t);
     c.heartbeat_ivl = Some(HEARTBEAT_IVL);
     c.heartbeat_timeout = Some(Duration::from_millis(500));
     c.handshake_ivl = Some(TIMEOUT);

@@ -3,20 +3,21 @@
 
 mod support;
 
+use support::Side;
 use support::*;
-use zmtp_proto::{ConnectionConfig, Error, MechanismConfig, SocketType};
+use zmtp_proto::{Error, MechanismConfig, SocketType};
 use zmtp_proto::{PlainCredentials, PlainUsers, USER_ID};
 
-fn client(t: SocketType, user: &str, pass: &str) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(t);
+fn client(t: SocketType, user: &str, pass: &str) -> Side {
+    let mut c = Side::new(t);
     c.mechanism = MechanismConfig::PlainClient(
         PlainCredentials::new(user.to_owned(), pass.to_owned()).unwrap(),
     );
     c
 }
 
-fn server(t: SocketType, users: PlainUsers) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(t);
+fn server(t: SocketType, users: PlainUsers) -> Side {
+    let mut c = Side::new(t);
     c.mechanism = MechanismConfig::PlainServer(users);
     c
 }
@@ -182,7 +183,7 @@ fn p5_client_cannot_choose_its_user_id() {
 fn g1_plain_against_null_is_a_mechanism_mismatch() {
     let mut p = Pair::with_configs(
         client(SocketType::Req, "admin", "secret"),
-        ConnectionConfig::new(SocketType::Rep),
+        Side::new(SocketType::Rep),
     );
     p.drive();
     assert!(matches!(

@@ -15,8 +15,9 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
+use support::Side;
 use support::*;
-use zmtp_proto::{Connection, ConnectionConfig, Error, Event, Msg, SocketType};
+use zmtp_proto::{Error, Event, Msg, SocketType};
 
 /// A frame body: a third around the inline-frame limit (0..=30 bytes, decoded into inline
 /// frames up to 23), a third short (0..=255), a third LONG (256..2000), so runs of inline and
@@ -128,9 +129,9 @@ struct Observed {
 /// everything after each read.
 fn feed(input: &[u8], cuts: &[usize], path: Path) -> Observed {
     let now = Instant::now();
-    let mut c = ConnectionConfig::new(SocketType::XPub);
+    let mut c = Side::new(SocketType::XPub);
     c.read_chunk = 512; // small, so the arena is refilled and grown often
-    let mut conn = Connection::new(c, now);
+    let mut conn = c.connection(now);
     let mut obs = Observed {
         events: Vec::new(),
         messages: Vec::new(),
@@ -187,8 +188,8 @@ proptest! {
         server_first in any::<bool>(),
     ) {
         let mut p = Pair::connected(
-            ConnectionConfig::new(SocketType::Dealer),
-            ConnectionConfig::new(SocketType::Router),
+            Side::new(SocketType::Dealer),
+            Side::new(SocketType::Router),
         );
         p.max_chunk = chunk;
         let mut expected = Vec::new();

@@ -34,8 +34,13 @@ fn keys(n: u8) -> CurveKeyPair {
     CurveKeyPair::from_secret(CurveSecretKey::from_bytes([n; 32]))
 }
 
+/// The client: a DEALER.
+pub const CLIENT_TYPE: SocketType = SocketType::Dealer;
+/// The server: a ROUTER.
+pub const SERVER_TYPE: SocketType = SocketType::Router;
+
 pub fn client_config() -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(SocketType::Dealer);
+    let mut c = ConnectionConfig::default();
     c.mechanism =
         MechanismConfig::CurveClient(CurveClientConfig::new(*keys(1).public(), keys(2)));
     c.heartbeat_ivl = Some(Duration::from_millis(50));
@@ -43,7 +48,7 @@ pub fn client_config() -> ConnectionConfig {
 }
 
 pub fn server_config() -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(SocketType::Router);
+    let mut c = ConnectionConfig::default();
     c.mechanism = MechanismConfig::CurveServer(CurveServerConfig::new(
         keys(1),
         CurveClients::only([*keys(2).public()]),
@@ -63,8 +68,8 @@ pub fn session() -> &'static Session {
     static SESSION: OnceLock<Session> = OnceLock::new();
     SESSION.get_or_init(|| {
         let now = Instant::now();
-        let mut c = Connection::with_entropy(client_config(), now, CLIENT_ENTROPY);
-        let mut s = Connection::with_entropy(server_config(), now, SERVER_ENTROPY);
+        let mut c = Connection::with_entropy(CLIENT_TYPE, client_config(), now, CLIENT_ENTROPY);
+        let mut s = Connection::with_entropy(SERVER_TYPE, server_config(), now, SERVER_ENTROPY);
         let (mut to_s, mut to_c) = (Vec::new(), Vec::new());
         let mut sent = false;
         for round in 0..20 {
@@ -108,7 +113,13 @@ fn stage_ends(stream: &[u8]) -> Vec<usize> {
 }
 
 /// Feeds the bytes `input` makes of `recorded` to a fresh connection and checks it.
-pub fn run(input: &Input, config: ConnectionConfig, entropy: [u8; 32], recorded: &[u8]) {
+pub fn run(
+    input: &Input,
+    socket_type: SocketType,
+    config: ConnectionConfig,
+    entropy: [u8; 32],
+    recorded: &[u8],
+) {
     let stream = if input.mode & 0x80 != 0 {
         let mut s = recorded.to_vec();
         for &(at, xor) in &input.flips {
@@ -125,7 +136,7 @@ pub fn run(input: &Input, config: ConnectionConfig, entropy: [u8; 32], recorded:
         s
     };
     let start = Instant::now();
-    let mut conn = Connection::with_entropy(config, start, entropy);
+    let mut conn = Connection::with_entropy(socket_type, config, start, entropy);
     let mut closed = 0;
     let chunk = 1 + usize::from(input.mode >> 2 & 0x1f) * 13;
     for (i, piece) in stream.chunks(chunk).enumerate() {

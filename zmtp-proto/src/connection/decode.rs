@@ -42,7 +42,7 @@ impl Connection {
             self.mechanism.check_greeting(&peer)?;
             self.peer_version = Some(peer.version);
             self.state = State::Handshake;
-            let ours = self.config.local_metadata();
+            let ours = self.config.local_metadata(self.socket_type);
             self.mechanism.start(&ours, self.output.buf_mut());
         }
         let rcvhwm = self.config.rcvhwm;
@@ -200,7 +200,7 @@ impl Connection {
     }
 
     fn finish_handshake(&mut self, meta: Metadata) -> Result<(), Error> {
-        let ours = self.config.socket_type;
+        let ours = self.socket_type;
         let theirs = meta.get(SOCKET_TYPE).ok_or(Error::MissingSocketType)?;
         let theirs = SocketType::from_name(theirs).ok_or_else(|| {
             Error::UnknownSocketType(String::from_utf8_lossy(theirs).into_owned())
@@ -246,12 +246,12 @@ impl Connection {
             }
             Command::Pong(_) => {}
             Command::Subscribe(topic) => {
-                if self.config.socket_type.is_publisher() {
+                if self.socket_type.is_publisher() {
                     self.events.push_back(Event::Subscribe(topic));
                 }
             }
             Command::Cancel(topic) => {
-                if self.config.socket_type.is_publisher() {
+                if self.socket_type.is_publisher() {
                     self.events.push_back(Event::Cancel(topic));
                 }
             }
@@ -269,7 +269,7 @@ impl Connection {
         if self.state != State::Active {
             return Err(Error::MessageBeforeHandshake);
         }
-        let publisher = self.config.socket_type.is_publisher();
+        let publisher = self.socket_type.is_publisher();
         let input = &mut self.input;
         if !more && input.partial.is_empty() && !input.partial_is_subscription && !publisher {
             // The common single-frame message goes straight into the queue.

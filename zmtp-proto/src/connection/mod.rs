@@ -137,8 +137,8 @@ enum State {
 /// use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
 ///
 /// let now = Instant::now();
-/// let mut a = Connection::new(ConnectionConfig::new(SocketType::Push), now);
-/// let mut b = Connection::new(ConnectionConfig::new(SocketType::Pull), now);
+/// let mut a = Connection::new(SocketType::Push, ConnectionConfig::default(), now);
+/// let mut b = Connection::new(SocketType::Pull, ConnectionConfig::default(), now);
 /// // Shuttle bytes until both sides are idle (a real driver uses sockets).
 /// fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
 ///     let mut out = Vec::new();
@@ -159,6 +159,8 @@ enum State {
 /// ```
 #[derive(Debug)]
 pub struct Connection {
+    /// Our socket type, sent as `Socket-Type` and checked against the peer's.
+    socket_type: SocketType,
     config: ConnectionConfig,
     state: State,
     greeting: GreetingReader,
@@ -185,12 +187,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection that has queued its greeting. `now` starts the handshake deadline.
+    /// A new connection of a socket of type `socket_type` that has queued its greeting. `now`
+    /// starts the handshake deadline.
     ///
     /// A CURVE connection needs entropy: build it with [`Connection::with_entropy`]. One built
     /// here has failed before it starts (its first event is [`Event::Closed`]).
-    pub fn new(config: ConnectionConfig, now: Instant) -> Self {
-        Self::build(config, now, None)
+    pub fn new(socket_type: SocketType, config: ConnectionConfig, now: Instant) -> Self {
+        Self::build(socket_type, config, now, None)
     }
 
     /// Like [`Connection::new`], with 32 bytes from a cryptographically secure generator (the
@@ -203,22 +206,33 @@ impl Connection {
     /// use zmtp_proto::{Connection, ConnectionConfig, MechanismConfig, SocketType};
     ///
     /// let server = CurveKeyPair::from_secret(CurveSecretKey::from_bytes([1; 32]));
-    /// let mut config = ConnectionConfig::new(SocketType::Req);
+    /// let mut config = ConnectionConfig::default();
     /// config.mechanism = MechanismConfig::CurveClient(CurveClientConfig::new(
     ///     *server.public(),
     ///     CurveKeyPair::from_secret(CurveSecretKey::from_bytes([2; 32])),
     /// ));
     /// let entropy = [42; 32]; // getrandom::getrandom in a driver
-    /// let conn = Connection::with_entropy(config.clone(), Instant::now(), entropy);
+    /// let req = SocketType::Req;
+    /// let conn = Connection::with_entropy(req, config.clone(), Instant::now(), entropy);
     /// assert!(conn.error().is_none());
-    /// assert!(Connection::new(config, Instant::now()).error().is_some());
+    /// assert!(Connection::new(req, config, Instant::now()).error().is_some());
     /// ```
-    pub fn with_entropy(config: ConnectionConfig, now: Instant, entropy: [u8; 32]) -> Self {
-        Self::build(config, now, Some(entropy))
+    pub fn with_entropy(
+        socket_type: SocketType,
+        config: ConnectionConfig,
+        now: Instant,
+        entropy: [u8; 32],
+    ) -> Self {
+        Self::build(socket_type, config, now, Some(entropy))
     }
 
-    fn build(config: ConnectionConfig, now: Instant, entropy: Option<[u8; 32]>) -> Self {
-        if config.socket_type.is_raw() {
+    fn build(
+        socket_type: SocketType,
+        config: ConnectionConfig,
+        now: Instant,
+        entropy: Option<[u8; 32]>,
+    ) -> Self {
+        if socket_type.is_raw() {
             return Self::raw(config, now);
         }
         let (mechanism, error) = match config.mechanism.build(entropy) {
@@ -238,6 +252,7 @@ impl Connection {
         }
         let input = Receive::new(config.read_chunk);
         let mut conn = Self {
+            socket_type,
             config,
             state: State::Greeting,
             greeting: GreetingReader::new(),
@@ -275,8 +290,10 @@ impl Connection {
     ///
     /// let info = |t| PeerInfo::in_process(t, Default::default());
     /// let now = Instant::now();
-    /// let mut push = Connection::carrying(ConnectionConfig::new(SocketType::Push), info(SocketType::Pull), 1000, now);
-    /// let mut pull = Connection::carrying(ConnectionConfig::new(SocketType::Pull), info(SocketType::Push), 1000, now);
+    /// let config = ConnectionConfig::default();
+    /// let (push_type, pull_type) = (SocketType::Push, SocketType::Pull);
+    /// let mut push = Connection::carrying(push_type, config.clone(), info(pull_type), 1000, now);
+    /// let mut pull = Connection::carrying(pull_type, config, info(push_type), 1000, now);
     /// assert!(matches!(push.poll_event(), Some(Event::HandshakeSucceeded(_))));
     /// push.send(&Msg::from("hello")).unwrap();
     /// let mut moved = std::collections::VecDeque::new();
@@ -286,12 +303,19 @@ impl Connection {
     /// }
     /// assert_eq!(pull.poll_message(), Some(Msg::from("hello")));
     /// ```
-    pub fn carrying(config: ConnectionConfig, peer: PeerInfo, window: usize, now: Instant) -> Self {
+    pub fn carrying(
+        socket_type: SocketType,
+        config: ConnectionConfig,
+        peer: PeerInfo,
+        window: usize,
+        now: Instant,
+    ) -> Self {
         let output = Transmit::new(0, config.zero_copy_threshold);
         let carry = Some(Box::new(Carry::new(window, config.rcvhwm)));
-        let ours = config.socket_type;
+        let ours = socket_type;
         let theirs = peer.socket_type;
         let mut conn = Self {
+            socket_type,
             input: Receive::new(0),
             config,
             state: State::Active,
@@ -340,10 +364,10 @@ impl Connection {
         }
         match item {
             Carried::Msg(msg) => self.input.push(msg, self.config.conflate),
-            Carried::Subscribe(topic) if self.config.socket_type.is_publisher() => {
+            Carried::Subscribe(topic) if self.socket_type.is_publisher() => {
                 self.events.push_back(Event::Subscribe(topic));
             }
-            Carried::Cancel(topic) if self.config.socket_type.is_publisher() => {
+            Carried::Cancel(topic) if self.socket_type.is_publisher() => {
                 self.events.push_back(Event::Cancel(topic));
             }
             Carried::Subscribe(_) | Carried::Cancel(_) => {}
@@ -379,6 +403,11 @@ impl Connection {
             }
             _ => self.send(&msg).map_err(|_| msg),
         }
+    }
+
+    /// Our socket type (given to [`Connection::new`]).
+    pub fn socket_type(&self) -> SocketType {
+        self.socket_type
     }
 
     /// The configuration this connection was built with.
@@ -597,7 +626,7 @@ impl Connection {
     /// ```
     /// # use std::time::Instant;
     /// # use zmtp_proto::{Connection, ConnectionConfig, Error, SocketType};
-    /// let mut push = Connection::new(ConnectionConfig::new(SocketType::Push), Instant::now());
+    /// let mut push = Connection::new(SocketType::Push, ConnectionConfig::default(), Instant::now());
     /// // Before the handshake there is nobody to send to.
     /// assert!(matches!(push.send_slice(b"work"), Err(Error::InvalidState(_))));
     /// ```

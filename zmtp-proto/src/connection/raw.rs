@@ -17,7 +17,7 @@
 //! use zmtp_proto::{Connection, ConnectionConfig, Event, Msg, SocketType};
 //!
 //! let now = Instant::now();
-//! let mut raw = Connection::new(ConnectionConfig::new(SocketType::Stream), now);
+//! let mut raw = Connection::new(SocketType::Stream, ConnectionConfig::default(), now);
 //! assert!(raw.is_active());
 //! assert!(matches!(raw.poll_event(), Some(Event::HandshakeSucceeded(_))));
 //! assert!(!raw.has_transmit()); // no greeting
@@ -73,6 +73,7 @@ impl Connection {
         let input = Receive::new(config.read_chunk);
         let peer = PeerInfo::raw();
         let mut conn = Self {
+            socket_type: SocketType::Stream,
             config,
             state: State::Active,
             greeting: GreetingReader::new(),
@@ -158,9 +159,11 @@ mod tests {
     use crate::{Connection, ConnectionConfig, Error, Event, Msg, SocketType};
 
     fn raw(rcvhwm: usize) -> Connection {
-        let mut config = ConnectionConfig::new(SocketType::Stream);
-        config.rcvhwm = rcvhwm;
-        let mut conn = Connection::new(config, Instant::now());
+        let config = ConnectionConfig {
+            rcvhwm,
+            ..ConnectionConfig::default()
+        };
+        let mut conn = Connection::new(SocketType::Stream, config, Instant::now());
         assert!(
             matches!(conn.poll_event(), Some(Event::HandshakeSucceeded(p)) if p.socket_type == SocketType::Stream)
         );

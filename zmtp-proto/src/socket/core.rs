@@ -139,8 +139,7 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(socket_type: SocketType, mut options: SocketOptions, now: Instant) -> Self {
-        options.connection.socket_type = socket_type;
+    pub(crate) fn new(socket_type: SocketType, options: SocketOptions, now: Instant) -> Self {
         Self {
             socket_type,
             options,
@@ -167,8 +166,7 @@ impl Core {
     }
 
     /// New options (checked by the caller); connections made from now on use them.
-    pub(crate) fn replace_options(&mut self, mut options: SocketOptions) {
-        options.connection.socket_type = self.socket_type;
+    pub(crate) fn replace_options(&mut self, options: SocketOptions) {
         self.options = options;
     }
 
@@ -185,9 +183,9 @@ impl Core {
             Some(rng) if config.mechanism.needs_entropy() => {
                 let mut entropy = zeroize::Zeroizing::new([0; 32]);
                 rng.fill(&mut entropy[..]);
-                Connection::with_entropy(config, self.now, *entropy)
+                Connection::with_entropy(self.socket_type, config, self.now, *entropy)
             }
-            _ => Connection::new(config, self.now),
+            _ => Connection::new(self.socket_type, config, self.now),
         }
     }
 

@@ -43,8 +43,8 @@ impl Socket {
     }
 
     fn inproc_connection(&self, peer: PeerInfo, window: usize, now: Instant) -> Connection {
-        let config = self.core.options.connection_config(self.core.socket_type);
-        Connection::carrying(config, peer, window, now)
+        let config = self.core.options.connection.clone();
+        Connection::carrying(self.core.socket_type, config, peer, window, now)
     }
 
     /// The next thing the in-process transport must do for one of its peers (a

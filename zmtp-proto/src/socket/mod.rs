@@ -544,23 +544,24 @@ impl Socket {
         if self.core.is_closing() {
             return Err(Error::Terminated);
         }
-        if let Kind::Dealer | Kind::Push | Kind::Pair = self.kind {
-            // Nothing here resumes a decoder: the result goes straight back (see recv_into).
-            return pipeline::send_round_robin(&mut self.core, msg);
-        }
-        if let Kind::Stream(_) = self.kind {
-            return self.stream_send(msg);
-        }
         let core = &mut self.core;
         let result = match &mut self.kind {
-            // Sent above without the match; the same call, should it ever come here.
-            Kind::Dealer | Kind::Push | Kind::Pair => pipeline::send_round_robin(core, msg),
+            // Nothing here resumes a decoder: the result goes straight back (see recv_into).
+            Kind::Dealer | Kind::Push | Kind::Pair => {
+                return pipeline::send_round_robin(core, msg);
+            }
+            Kind::Stream(raw) => {
+                // A connection closed at once (an empty message) reports its events now.
+                if let Some(peer) = raw.send(core, msg)? {
+                    self.process_events(peer);
+                }
+                return Ok(());
+            }
             Kind::Router(router) => router.send(core, msg),
             Kind::Req(req) => req.send(core, msg),
             Kind::Rep(rep) => rep.send(core, msg),
             Kind::Pub(p) => p.send(core, msg),
             Kind::Pull => Err(Error::NotSupported("PULL sockets cannot send")),
-            Kind::Stream(_) => unreachable!("sent above"),
             Kind::Sub(sub) => {
                 // XSUB takes the message by value.
                 let owned = std::mem::take(msg);

@@ -24,8 +24,7 @@ use crate::socket_type::SocketType;
 pub struct SocketOptions {
     /// What each connection of the socket gets: receive high-water mark (`ZMQ_RCVHWM`),
     /// routing id (`ZMQ_ROUTING_ID`), mechanism, metadata (`ZMQ_METADATA`), handshake and
-    /// heartbeat times, `ZMQ_MAXMSGSIZE`, `ZMQ_CONFLATE`. Its `socket_type` is the socket's:
-    /// [`Socket::new`](crate::Socket::new) sets it.
+    /// heartbeat times, `ZMQ_MAXMSGSIZE`, `ZMQ_CONFLATE`.
     pub connection: ConnectionConfig,
     /// Messages queued per peer for sending before `send` blocks or drops (`ZMQ_SNDHWM`;
     /// 0 = unlimited).
@@ -149,7 +148,7 @@ pub struct SocketOptions {
 impl Default for SocketOptions {
     fn default() -> Self {
         Self {
-            connection: ConnectionConfig::new(SocketType::Pair),
+            connection: ConnectionConfig::default(),
             sndhwm: DEFAULT_HWM,
             linger: None,
             reconnect_ivl: Duration::from_millis(100),
@@ -342,12 +341,5 @@ impl SocketOptions {
             "tcp_maxrt: zero (use None)",
         )?;
         Ok(())
-    }
-
-    /// The per-connection settings these options imply for a socket of type `socket_type`.
-    pub fn connection_config(&self, socket_type: SocketType) -> ConnectionConfig {
-        let mut c = self.connection.clone();
-        c.socket_type = socket_type;
-        c
     }
 }

@@ -162,7 +162,7 @@ impl RawPeers {
 
     /// Routes `[routing id, data]` (see the module docs). Returns the peer whose connection
     /// may have closed at once (an empty `data` with nothing left to write).
-    fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<Option<PeerId>, Error> {
+    pub(super) fn send(&mut self, core: &mut Core, msg: &mut Msg) -> Result<Option<PeerId>, Error> {
         match msg.len() {
             1 => {
                 msg.clear();
@@ -220,18 +220,6 @@ impl Socket {
     pub fn routing_id(&self, peer: PeerId) -> Option<&[u8]> {
         let id = &self.core.peer(peer)?.routing_id;
         (!id.is_empty()).then_some(&id[..])
-    }
-
-    /// STREAM's `send_from`: routes, then processes the events of a connection closed at once.
-    pub(super) fn stream_send(&mut self, msg: &mut Msg) -> Result<(), Error> {
-        let Kind::Stream(raw) = &mut self.kind else {
-            unreachable!("STREAM only")
-        };
-        let closing = raw.send(&mut self.core, msg)?;
-        if let Some(peer) = closing {
-            self.process_events(peer);
-        }
-        Ok(())
     }
 
     /// STREAM's `detach`: a peer our application closed is removed (no redial).

@@ -25,6 +25,47 @@ pub const CLIENT_ENTROPY: [u8; 32] = [0xC1; 32];
 /// The entropy `Pair` gives its server.
 pub const SERVER_ENTROPY: [u8; 32] = [0x5E; 32];
 
+/// A socket type and the settings of one connection of it: what a test builds a [`Connection`]
+/// from (it reads and writes the settings as if it were the [`ConnectionConfig`]).
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub socket_type: SocketType,
+    pub config: ConnectionConfig,
+}
+
+impl Side {
+    /// The default settings for a connection of a socket of type `socket_type`.
+    pub fn new(socket_type: SocketType) -> Self {
+        Self {
+            socket_type,
+            config: ConnectionConfig::default(),
+        }
+    }
+
+    /// A connection built from these (see [`Connection::new`]).
+    pub fn connection(self, now: Instant) -> Connection {
+        Connection::new(self.socket_type, self.config, now)
+    }
+
+    /// A connection built from these with `entropy` (see [`Connection::with_entropy`]).
+    pub fn with_entropy(self, now: Instant, entropy: [u8; 32]) -> Connection {
+        Connection::with_entropy(self.socket_type, self.config, now, entropy)
+    }
+}
+
+impl std::ops::Deref for Side {
+    type Target = ConnectionConfig;
+    fn deref(&self) -> &ConnectionConfig {
+        &self.config
+    }
+}
+
+impl std::ops::DerefMut for Side {
+    fn deref_mut(&mut self) -> &mut ConnectionConfig {
+        &mut self.config
+    }
+}
+
 /// A client and a server connection joined by an in-memory byte pipe, on a virtual clock.
 ///
 /// Bytes move only when `step()` / `drive()` / `deliver_*()` are called, so tests decide exactly
@@ -45,16 +86,16 @@ pub struct Pair {
 impl Pair {
     /// A pair with default configs for the two socket types.
     pub fn new(client: SocketType, server: SocketType) -> Self {
-        Self::with_configs(ConnectionConfig::new(client), ConnectionConfig::new(server))
+        Self::with_configs(Side::new(client), Side::new(server))
     }
 
     /// A pair with the given configs; nothing has moved yet.
-    pub fn with_configs(client: ConnectionConfig, server: ConnectionConfig) -> Self {
+    pub fn with_configs(client: Side, server: Side) -> Self {
         let now = Instant::now();
         Self {
             // Fixed entropy (used by CURVE only): the same configs give the same bytes.
-            client: Connection::with_entropy(client, now, CLIENT_ENTROPY),
-            server: Connection::with_entropy(server, now, SERVER_ENTROPY),
+            client: client.with_entropy(now, CLIENT_ENTROPY),
+            server: server.with_entropy(now, SERVER_ENTROPY),
             now,
             c2s: Tap::default(),
             s2c: Tap::default(),
@@ -63,7 +104,7 @@ impl Pair {
     }
 
     /// A pair whose handshake has completed, with the two `HandshakeSucceeded` events consumed.
-    pub fn connected(client: ConnectionConfig, server: ConnectionConfig) -> Self {
+    pub fn connected(client: Side, server: Side) -> Self {
         let mut p = Self::with_configs(client, server);
         p.drive();
         assert!(p.client.is_active(), "client: {:?}", p.client.error());
@@ -357,9 +398,9 @@ pub fn message(frames: &[&[u8]]) -> Vec<u8> {
 
 /// A server-side connection (type `ours`) that has received a complete 3.1 handshake from a
 /// hand-crafted peer of type `peer`; the HandshakeSucceeded event and our output are consumed.
-pub fn handshaken(ours: ConnectionConfig, peer: &str, minor: u8) -> (Connection, Instant) {
+pub fn handshaken(ours: Side, peer: &str, minor: u8) -> (Connection, Instant) {
     let now = Instant::now();
-    let mut conn = Connection::new(ours, now);
+    let mut conn = ours.connection(now);
     let mut input = greeting(minor).to_vec();
     input.extend_from_slice(&ready(peer, &[]));
     conn.handle_input(&input, now).expect("handshake");
@@ -374,9 +415,9 @@ pub fn handshaken(ours: ConnectionConfig, peer: &str, minor: u8) -> (Connection,
 
 /// Feeds `input` to a fresh connection of type `ours` and returns the error it must fail
 /// with, checking the error is reported exactly once as `Event::Closed`.
-pub fn fail_with(config: ConnectionConfig, input: &[u8]) -> Error {
+pub fn fail_with(config: Side, input: &[u8]) -> Error {
     let now = Instant::now();
-    let mut conn = Connection::new(config, now);
+    let mut conn = config.connection(now);
     let err = conn
         .handle_input(input, now)
         .expect_err("input must be refused");
