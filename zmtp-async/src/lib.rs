@@ -8,7 +8,7 @@
 //! | [`Socket`] (`socket.rs`) | the socket API: bind, connect, send, recv, subscribe, monitor, close, `Stream`/`Sink` |
 //! | [`SocketState`] (`state.rs`) | what a handle shares with its driver task: the machine (private), waiting tasks, the monitor queue |
 //! | [`Proxy`] (`proxy.rs`) | `zmq_proxy` and `zmq_proxy_steerable`: messages moved between sockets on the caller's task |
-//! | [`Signal`] (`signal.rs`) | where a socket's I/O reports events, and whom that wakes |
+//! | [`Signal`] (`signal/`) | where a socket's I/O reports events, and whom that wakes; a pinned socket's home table (`signal/home.rs`) |
 //! | `rounds.rs` | who runs I/O: the driver task ([`DriverTask`]) and inline rounds on the application's task, and what every round does at its end |
 //! | [`Runtime`], [`Io`] (`runtime.rs`) | what a driver implements: spawn, timers, bind, and the rounds that move its peers' bytes |
 //! | [`net`] (`net.rs`) | TCP listeners and dials set up from the socket's options (buffers, keepalive, TOS, device, `ipv6`, interface names, `connect_timeout`), for every driver |
@@ -93,6 +93,6 @@ pub use outbound::IntoOutbound;
 pub use proxy::{proxy, proxy_steerable, Proxy, ProxyStatistics};
 pub use rounds::DriverTask;
 pub use runtime::{remove_bound, Clock, Io, Round, Runtime, Share, Shared};
-pub use signal::Signal;
+pub use signal::{shared_signal_ops, Signal};
 pub use socket::Socket;
 pub use state::{Outbound, SocketState, WakerKey, MONITOR_CAPACITY};

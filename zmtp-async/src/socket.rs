@@ -119,6 +119,10 @@ impl<R: Runtime> Socket<R> {
         zeroize::Zeroize::zeroize(&mut seed);
         let state = SocketState::new(machine);
         let signal = state.signal().clone();
+        if R::PINNED {
+            // The socket never leaves this thread: events reported here wake without a lock.
+            signal.pin_to_this_thread();
+        }
         crate::lifecycle::register(&signal);
         let io = R::new_io(&signal);
         let inproc = crate::inproc::Inproc::new(&signal, R::PINNED);

@@ -687,6 +687,14 @@ pub(crate) fn refuse_raw_over_inproc(
     Ok(())
 }
 
+impl Drop for SocketState {
+    fn drop(&mut self) {
+        // The socket is gone: its registrations leave its thread's table (a pinned socket's
+        // state is dropped on its thread).
+        self.signal.leave_home();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use zmtp_proto::SocketOptions;

@@ -1,23 +1,29 @@
 //! Two sockets of one thread over `inproc://`: where sockets never leave their thread
 //! (compio), the pair is joined by a pipe of that thread and moving messages takes no lock —
 //! the calling thread's count of the transport's locks (shared pipes, backlogs of bound
-//! names) stays where it was (issue 19: "a same-thread pair must not pay for it"). tokio's sockets may
-//! move between threads, so a tokio pair takes the shared pipe's lock (which shows the count
-//! is live), and so does a compio connector on another thread than its binder.
+//! names) stays where it was — and waking the peer takes neither a lock nor an atomic
+//! read-modify-write of its signal: the count of the signals' shared operations stays where
+//! it was too (issue 19: "a same-thread pair must not pay for it (no lock, no atomic wake)").
+//! tokio's sockets may move between threads, so a tokio pair takes the shared pipe's lock and
+//! the signals' (which shows the counts are live), and so does a compio connector on another
+//! thread than its binder.
 #![allow(missing_docs)]
 // reason: test crate
 
 use futures_util::future::join;
-use zmtp_async::{inproc_locks, Runtime, Socket};
+use zmtp_async::{inproc_locks, shared_signal_ops, Runtime, Socket};
 use zmtp_proto::SocketType;
 
 const MESSAGES: u64 = 2_000;
 
 /// Streams PUSH → PULL and runs REQ/REP round trips between two sockets of this thread,
 /// the connecting sides connected after the bind or, with `connect_first`, before it;
-/// returns how many of the transport's locks this thread took meanwhile (setup excluded)
-/// and how the sockets' pipes look.
-async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str, connect_first: bool) -> (u64, String) {
+/// returns how many of the transport's locks and of the signals' shared operations this
+/// thread took meanwhile (setup excluded), and how the sockets' pipes look.
+async fn locks_of_a_same_thread_pair<R: Runtime>(
+    name: &str,
+    connect_first: bool,
+) -> (u64, u64, String) {
     let (pull, push) = (
         Socket::<R>::new(SocketType::Pull),
         Socket::<R>::new(SocketType::Push),
@@ -48,6 +54,7 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str, connect_first: bool
     req.recv().await.unwrap();
 
     let before = inproc_locks();
+    let signal_before = shared_signal_ops();
     let send = async {
         for i in 0..MESSAGES {
             push.send_slice(&i.to_le_bytes()).await.unwrap();
@@ -73,6 +80,7 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str, connect_first: bool
     };
     join(serve, drive).await;
     let locks = inproc_locks() - before;
+    let signal_ops = shared_signal_ops() - signal_before;
     let probe = format!("{:?} {:?}", push.inproc_probe(), rep.inproc_probe());
     // The connecting sides go: the bound sides see them go, through whichever pipe.
     drop((push, req));
@@ -84,16 +92,16 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(name: &str, connect_first: bool
         );
         R::sleep_until(std::time::Instant::now() + std::time::Duration::from_millis(1)).await;
     }
-    (locks, probe)
+    (locks, signal_ops, probe)
 }
 
 #[test]
 fn a_compio_same_thread_pair_takes_no_lock() {
     // Connected after the bind, then before it (the pipe moves to the thread at the bind).
     for connect_first in [false, true] {
-        let (locks, probe) = driver_compio::Compio::block_on(locks_of_a_same_thread_pair::<
-            driver_compio::Compio,
-        >("compio", connect_first))
+        let (locks, signal_ops, probe) = driver_compio::Compio::block_on(
+            locks_of_a_same_thread_pair::<driver_compio::Compio>("compio", connect_first),
+        )
         .unwrap();
         assert!(
             probe.contains(" local side") && !probe.contains(" shared side"),
@@ -103,12 +111,17 @@ fn a_compio_same_thread_pair_takes_no_lock() {
             locks, 0,
             "in-process locks taken by a same-thread compio pair (connect_first={connect_first})"
         );
+        assert_eq!(
+            signal_ops, 0,
+            "locked or atomic signal operations of a same-thread compio pair \
+             (connect_first={connect_first})"
+        );
     }
 }
 
 #[test]
 fn a_tokio_same_thread_pair_takes_the_shared_pipe_lock() {
-    let (locks, probe) = driver_tokio::Tokio::block_on(locks_of_a_same_thread_pair::<
+    let (locks, signal_ops, probe) = driver_tokio::Tokio::block_on(locks_of_a_same_thread_pair::<
         driver_tokio::Tokio,
     >("tokio", true))
     .unwrap();
@@ -119,6 +132,10 @@ fn a_tokio_same_thread_pair_takes_the_shared_pipe_lock() {
     assert!(
         locks >= 2 * MESSAGES / 100,
         "only {locks} shared-pipe locks"
+    );
+    assert!(
+        signal_ops >= 2 * MESSAGES / 100,
+        "only {signal_ops} shared signal operations"
     );
 }
 
