@@ -190,3 +190,102 @@ fn a_compio_connector_on_another_thread_gets_the_shared_pipe() {
         "a cross-thread pair takes the shared pipe's lock"
     );
 }
+
+#[test]
+fn a_compio_same_thread_pair_on_two_tasks_wakes_without_lock_or_atomic() {
+    // The receiver and the replier run on a task of their own (not `join`ed with the sender
+    // on one task): every wake goes to another task of the thread.
+    use driver_compio::Compio;
+    let (locks, signal_ops) = Compio::block_on(async {
+        let (pull, push) = (
+            Socket::<Compio>::new(SocketType::Pull),
+            Socket::<Compio>::new(SocketType::Push),
+        );
+        let (rep, req) = (
+            Socket::<Compio>::new(SocketType::Rep),
+            Socket::<Compio>::new(SocketType::Req),
+        );
+        pull.bind("inproc://pair-tasks-stream").await.unwrap();
+        rep.bind("inproc://pair-tasks-rt").await.unwrap();
+        push.connect("inproc://pair-tasks-stream").await.unwrap();
+        req.connect("inproc://pair-tasks-rt").await.unwrap();
+        push.send_slice(b"hello").await.unwrap();
+        assert_eq!(&pull.recv().await.unwrap()[0][..], b"hello");
+        req.send_slice(b"hello").await.unwrap();
+        rep.send(rep.recv().await.unwrap()).await.unwrap();
+        req.recv().await.unwrap();
+
+        let before = (inproc_locks(), shared_signal_ops());
+        let receiver = compio::runtime::spawn(async move {
+            for i in 0..MESSAGES {
+                assert_eq!(&pull.recv().await.unwrap()[0][..], &i.to_le_bytes());
+            }
+            for _ in 0..MESSAGES {
+                let m = rep.recv().await.unwrap();
+                rep.send(m).await.unwrap();
+            }
+        });
+        for i in 0..MESSAGES {
+            push.send_slice(&i.to_le_bytes()).await.unwrap();
+        }
+        for i in 0..MESSAGES {
+            req.send_slice(&i.to_le_bytes()).await.unwrap();
+            assert_eq!(&req.recv().await.unwrap()[0][..], &i.to_le_bytes());
+        }
+        receiver.await.unwrap();
+        (inproc_locks() - before.0, shared_signal_ops() - before.1)
+    })
+    .unwrap();
+    assert_eq!(locks, 0, "in-process locks of a two-task compio pair");
+    assert_eq!(
+        signal_ops, 0,
+        "locked or atomic signal operations of a two-task compio pair"
+    );
+}
+
+#[test]
+fn a_tokio_socket_and_a_compio_socket_talk_over_inproc() {
+    // Not a pair the issue requires: the shared pipe joins any two runtimes of one process.
+    use driver_compio::Compio;
+    use driver_tokio::Tokio;
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        Tokio::block_on(async move {
+            let rep = Socket::<Tokio>::new(SocketType::Rep);
+            let pull = Socket::<Tokio>::new(SocketType::Pull);
+            rep.bind("inproc://tokio-compio-rt").await.unwrap();
+            pull.bind("inproc://tokio-compio-stream").await.unwrap();
+            bound_tx.send(()).unwrap();
+            for i in 0..MESSAGES {
+                assert_eq!(&pull.recv().await.unwrap()[0][..], &i.to_le_bytes());
+            }
+            for _ in 0..MESSAGES {
+                let m = rep.recv().await.unwrap();
+                rep.send(m).await.unwrap();
+            }
+            // The last reply is on its way until the socket is closed: leaving the runtime
+            // before that would drop it with the driver task.
+            rep.close().await;
+            pull.close().await;
+        })
+        .unwrap();
+    });
+    bound_rx.recv().unwrap();
+    Compio::block_on(async {
+        let req = Socket::<Compio>::new(SocketType::Req);
+        let push = Socket::<Compio>::new(SocketType::Push);
+        req.connect("inproc://tokio-compio-rt").await.unwrap();
+        push.connect("inproc://tokio-compio-stream").await.unwrap();
+        for i in 0..MESSAGES {
+            push.send_slice(&i.to_le_bytes()).await.unwrap();
+        }
+        for i in 0..MESSAGES {
+            req.send_slice(&i.to_le_bytes()).await.unwrap();
+            assert_eq!(&req.recv().await.unwrap()[0][..], &i.to_le_bytes());
+        }
+        let probe = format!("{:?}", push.inproc_probe());
+        assert!(probe.contains(" shared side"), "{probe}");
+    })
+    .unwrap();
+    server.join().unwrap();
+}
