@@ -204,7 +204,9 @@ fuzz_target!(|input: Input| {
                 if bytes.is_empty() || !wants {
                     continue;
                 }
-                h.s.bytes(id).expect("a live peer").handle_input(&bytes, h.now);
+                h.s.bytes(id)
+                    .expect("a live peer")
+                    .handle_input(&bytes, h.now);
                 h.peers[i].1.unread.extend_from_slice(&bytes);
             }
             Op::Recv(n) => {
