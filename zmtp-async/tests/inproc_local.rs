@@ -16,14 +16,12 @@ use zmtp_proto::SocketType;
 
 const MESSAGES: u64 = 2_000;
 
-/// Streams PUSH → PULL and runs REQ/REP round trips between two sockets of this thread,
-/// the connecting sides connected after the bind or, with `connect_first`, before it;
-/// returns how many of the transport's locks and of the signals' shared operations this
-/// thread took meanwhile (setup excluded), and how the sockets' pipes look.
-async fn locks_of_a_same_thread_pair<R: Runtime>(
+/// PULL and REP bound to `inproc://pair-{stream,rt}-NAME`, PUSH and REQ connected to them
+/// after the binds or, with `connect_first`, before them; the first exchange made.
+async fn joined_pairs<R: Runtime>(
     name: &str,
     connect_first: bool,
-) -> (u64, u64, String) {
+) -> (Socket<R>, Socket<R>, Socket<R>, Socket<R>) {
     let (pull, push) = (
         Socket::<R>::new(SocketType::Pull),
         Socket::<R>::new(SocketType::Push),
@@ -32,8 +30,8 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(
         Socket::<R>::new(SocketType::Rep),
         Socket::<R>::new(SocketType::Req),
     );
-    let stream = format!("inproc://pair-stream-{name}-{connect_first}");
-    let rt = format!("inproc://pair-rt-{name}-{connect_first}");
+    let stream = format!("inproc://pair-stream-{name}");
+    let rt = format!("inproc://pair-rt-{name}");
     if connect_first {
         push.connect(&stream).await.unwrap();
         req.connect(&rt).await.unwrap();
@@ -52,6 +50,19 @@ async fn locks_of_a_same_thread_pair<R: Runtime>(
     req.send_slice(b"hello").await.unwrap();
     rep.send(rep.recv().await.unwrap()).await.unwrap();
     req.recv().await.unwrap();
+    (pull, push, rep, req)
+}
+
+/// Streams PUSH → PULL and runs REQ/REP round trips between two sockets of this thread,
+/// the connecting sides connected after the bind or, with `connect_first`, before it;
+/// returns how many of the transport's locks and of the signals' shared operations this
+/// thread took meanwhile (setup excluded), and how the sockets' pipes look.
+async fn locks_of_a_same_thread_pair<R: Runtime>(
+    name: &str,
+    connect_first: bool,
+) -> (u64, u64, String) {
+    let (pull, push, rep, req) =
+        joined_pairs::<R>(&format!("{name}-{connect_first}"), connect_first).await;
 
     let before = inproc_locks();
     let signal_before = shared_signal_ops();
@@ -197,23 +208,7 @@ fn a_compio_same_thread_pair_on_two_tasks_wakes_without_lock_or_atomic() {
     // on one task): every wake goes to another task of the thread.
     use driver_compio::Compio;
     let (locks, signal_ops) = Compio::block_on(async {
-        let (pull, push) = (
-            Socket::<Compio>::new(SocketType::Pull),
-            Socket::<Compio>::new(SocketType::Push),
-        );
-        let (rep, req) = (
-            Socket::<Compio>::new(SocketType::Rep),
-            Socket::<Compio>::new(SocketType::Req),
-        );
-        pull.bind("inproc://pair-tasks-stream").await.unwrap();
-        rep.bind("inproc://pair-tasks-rt").await.unwrap();
-        push.connect("inproc://pair-tasks-stream").await.unwrap();
-        req.connect("inproc://pair-tasks-rt").await.unwrap();
-        push.send_slice(b"hello").await.unwrap();
-        assert_eq!(&pull.recv().await.unwrap()[0][..], b"hello");
-        req.send_slice(b"hello").await.unwrap();
-        rep.send(rep.recv().await.unwrap()).await.unwrap();
-        req.recv().await.unwrap();
+        let (pull, push, rep, req) = joined_pairs::<Compio>("tasks", false).await;
 
         let before = (inproc_locks(), shared_signal_ops());
         let receiver = compio::runtime::spawn(async move {
