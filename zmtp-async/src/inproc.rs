@@ -56,6 +56,7 @@ use crate::monitor::MonitorEvent;
 use crate::runtime::{Clock, Shared};
 use crate::signal::Signal;
 use crate::state::SocketState;
+use crate::thread_slab::{this_thread, SlabKey, ThreadSlab};
 
 /// The side that connected.
 const CONNECTOR: usize = 0;
@@ -64,7 +65,7 @@ const BINDER: usize = 1;
 
 thread_local! {
     /// The pipes of this thread (see [`PipeRef::Local`]).
-    static LOCAL: RefCell<LocalPipes> = RefCell::default();
+    static LOCAL: RefCell<ThreadSlab<LocalPipe>> = RefCell::default();
     /// How many times this thread took a lock of the in-process transport: a shared pipe's
     /// state or a backlog (a diagnostic).
     static LOCKS: Cell<u64> = const { Cell::new(0) };
@@ -120,7 +121,7 @@ struct PipeState {
     /// The state moved to a pipe of the connector's thread, here: a connector that connected
     /// before the name was bound, by a binder of its own thread. Set in the state left
     /// behind, which nothing uses after the connector follows the key.
-    moved_to: Option<LocalKey>,
+    moved_to: Option<SlabKey>,
 }
 
 impl PipeState {
@@ -213,7 +214,7 @@ impl Pipe {
     }
 
     /// Where the pipe's state went, if a binder of the connector's thread moved it.
-    fn moved_to(&self) -> Option<LocalKey> {
+    fn moved_to(&self) -> Option<SlabKey> {
         self.lock().moved_to
     }
 }
@@ -225,95 +226,13 @@ struct LocalPipe {
     state: PipeState,
 }
 
-/// The pipes of one thread, by slot; a slot is reused under a new generation once both sides
-/// closed, so a stale key finds nothing.
-#[derive(Debug)]
-struct LocalPipes {
-    /// Which thread's table this is (unique in the process; `std::thread::current()` would
-    /// cost a reference count on every look-up).
-    table: u64,
-    slots: Vec<(u32, Option<LocalPipe>)>,
-    free: Vec<u32>,
-}
-
-impl Default for LocalPipes {
-    fn default() -> Self {
-        static TABLES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        Self {
-            table: TABLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-}
-
-/// The calling thread's table of pipes; `None` while the thread exits.
-fn this_table() -> Option<u64> {
-    LOCAL.try_with(|pipes| pipes.borrow().table).ok()
-}
-
-impl LocalPipes {
-    /// Takes the pipe out of `pipe` into the table; leaves it there if the table is full
-    /// (2^32 pipes).
-    fn insert(&mut self, pipe: &mut Option<LocalPipe>) -> Option<LocalKey> {
-        let table = self.table;
-        if let Some(&slot) = self.free.last() {
-            let entry = &mut self.slots[slot as usize];
-            entry.1 = Some(pipe.take()?);
-            entry.0 = entry.0.wrapping_add(1);
-            self.free.pop();
-            return Some(LocalKey {
-                table,
-                slot,
-                generation: entry.0,
-            });
-        }
-        let slot = u32::try_from(self.slots.len()).ok()?;
-        self.slots.push((0, Some(pipe.take()?)));
-        Some(LocalKey {
-            table,
-            slot,
-            generation: 0,
-        })
-    }
-
-    fn get_mut(&mut self, key: LocalKey) -> Option<&mut LocalPipe> {
-        if key.table != self.table {
-            return None;
-        }
-        match self.slots.get_mut(key.slot as usize) {
-            Some((generation, pipe)) if *generation == key.generation => pipe.as_mut(),
-            _ => None,
-        }
-    }
-
-    fn remove(&mut self, key: LocalKey) {
-        if key.table != self.table {
-            return;
-        }
-        if let Some((generation, pipe)) = self.slots.get_mut(key.slot as usize) {
-            if *generation == key.generation && pipe.take().is_some() {
-                self.free.push(key.slot);
-            }
-        }
-    }
-}
-
-/// Where a [`LocalPipe`] is: its thread's table and its slot there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LocalKey {
-    table: u64,
-    slot: u32,
-    generation: u32,
-}
-
 /// How a link reaches its pipe.
 #[derive(Debug, Clone)]
 enum PipeRef {
     /// A lock-guarded pipe any thread may reach.
     Shared(Arc<Pipe>),
     /// A pipe of this thread (both sockets are pinned to it): no lock.
-    Local(LocalKey),
+    Local(SlabKey),
 }
 
 impl PipeRef {
@@ -351,7 +270,9 @@ impl PipeRef {
         });
         let Some((both, other)) = other else { return };
         if let (Self::Local(key), true) = (self, both) {
-            let _ = LOCAL.try_with(|pipes| pipes.borrow_mut().remove(*key));
+            let removed = LOCAL.try_with(|pipes| pipes.borrow_mut().remove(*key));
+            // Dropped outside the table.
+            drop(removed);
         }
         if let Some(other) = other {
             other.wake();
@@ -481,7 +402,7 @@ impl Inproc {
             Some(Entry::Waiting(pipes)) => pipes,
             None => Vec::new(),
         };
-        let table = if self.pinned { this_table() } else { None };
+        let table = if self.pinned { this_thread() } else { None };
         backlog.push(
             waiting
                 .into_iter()
@@ -493,7 +414,7 @@ impl Inproc {
                 announce,
                 signal: self.signal.clone(),
                 backlog,
-                pinned: if self.pinned { this_table() } else { None },
+                pinned: if self.pinned { this_thread() } else { None },
             },
         );
         drop(names);
@@ -657,7 +578,7 @@ impl Inproc {
             info: state.machine().inproc_info(),
             rcvhwm: state.machine().options().connection.rcvhwm,
         };
-        let table = if self.pinned { this_table() } else { None };
+        let table = if self.pinned { this_thread() } else { None };
         let mut names = registry();
         let (pipe, binder) = match names.get_mut(name) {
             Some(Entry::Bound {
@@ -669,7 +590,7 @@ impl Inproc {
                 let mut state = PipeState::new(ours, self.signal.clone());
                 // No wake for us: we attach now.
                 let _ = state.bind(announce, signal);
-                let pipe = if self.pinned && pinned.is_some() && *pinned == this_table() {
+                let pipe = if self.pinned && pinned.is_some() && *pinned == this_thread() {
                     // Both sockets stay on this thread: a pipe of the thread, no lock.
                     let mut local = Some(LocalPipe {
                         endpoint: endpoint.clone(),

@@ -13,6 +13,7 @@
 //! | [`Runtime`], [`Io`] (`runtime.rs`) | what a driver implements: spawn, timers, bind, and the rounds that move its peers' bytes |
 //! | [`net`] (`net.rs`) | TCP listeners and dials set up from the socket's options (buffers, keepalive, TOS, device, `ipv6`, interface names, `connect_timeout`), for every driver |
 //! | `options.rs` | reading and changing a live socket's options: [`Socket::options`], [`Socket::set_options`], [`Socket::try_with_options`] |
+//! | `thread_slab.rs` | what one thread keeps for its pinned sockets without a lock (inproc's same-thread pipes, the signal's home registrations), by keys that name the thread |
 //!
 //! A driver crate (`driver-tokio`, `driver-compio`) implements [`Runtime`] and [`Io`] and
 //! re-exports `Socket<ItsRuntime>` as its `Socket`. Code that works with any driver is generic
@@ -57,6 +58,7 @@ mod socket;
 mod state;
 #[cfg(test)]
 mod test_util;
+mod thread_slab;
 
 /// Locks `m`, poisoned or not: nothing here panics while holding one of this crate's locks,
 /// and what they guard stays sound if something ever did.

@@ -2,8 +2,9 @@
 //! (see the [signal's docs](super)), and the count of the signals' shared operations.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
+
+use crate::thread_slab::{SlabKey, ThreadSlab};
 
 /// Stores `waker` in `slot` unless the same task's waker is there (no clone per round);
 /// returns the waker it replaced, to drop.
@@ -16,13 +17,8 @@ pub(super) fn replace_waker(slot: &mut Option<Waker>, waker: &Waker) -> Option<W
 }
 
 thread_local! {
-    /// This thread's number (see [`Home`]).
-    static THREAD: u64 = {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    };
     /// The registrations of this thread's pinned sockets (see [`Home`]).
-    static HOMES: RefCell<Homes> = RefCell::default();
+    static HOMES: RefCell<ThreadSlab<HomeSlot>> = RefCell::default();
     /// How many times this thread took the signal's lock or woke through its atomics (a
     /// diagnostic, see [`shared_signal_ops`]).
     static SHARED_OPS: Cell<u64> = const { Cell::new(0) };
@@ -43,12 +39,7 @@ pub(super) fn count_shared_op() {
 
 /// Where a pinned socket's registrations live: an entry of its thread's table.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Home {
-    thread: u64,
-    slot: u32,
-    /// Which use of the slot this is: a slot freed and reused is not the socket's any more.
-    generation: u32,
-}
+pub(super) struct Home(SlabKey);
 
 /// One entry of a thread's table.
 #[derive(Debug, Default)]
@@ -61,43 +52,22 @@ pub(super) struct HomeSlot {
     pub(super) registered: Option<Waker>,
 }
 
-/// A thread's table of pinned sockets' registrations.
-#[derive(Debug, Default)]
-struct Homes {
-    slots: Vec<(u32, Option<HomeSlot>)>,
-    free: Vec<u32>,
-}
-
 impl Home {
     /// True if the calling thread is the home.
     #[inline]
     pub(super) fn is_here(self) -> bool {
-        THREAD.try_with(|t| *t == self.thread).unwrap_or(false)
+        self.0.is_here()
     }
 
     /// A new entry in the calling thread's table; `None` while the thread exits.
     pub(super) fn new() -> Option<Self> {
-        let thread = THREAD.try_with(|t| *t).ok()?;
         HOMES
             .try_with(|homes| {
-                let mut homes = homes.try_borrow_mut().ok()?;
-                if let Some(slot) = homes.free.pop() {
-                    let entry = &mut homes.slots[slot as usize];
-                    entry.0 = entry.0.wrapping_add(1);
-                    entry.1 = Some(HomeSlot::default());
-                    return Some(Self {
-                        thread,
-                        slot,
-                        generation: entry.0,
-                    });
-                }
-                let slot = u32::try_from(homes.slots.len()).ok()?;
-                homes.slots.push((0, Some(HomeSlot::default())));
-                Some(Self {
-                    thread,
-                    slot,
-                    generation: 0,
-                })
+                let key = homes
+                    .try_borrow_mut()
+                    .ok()?
+                    .insert(&mut Some(HomeSlot::default()))?;
+                Some(Self(key))
             })
             .ok()
             .flatten()
@@ -108,15 +78,7 @@ impl Home {
     /// thread (dropping a task's last waker drops the task, and its sockets).
     pub(super) fn with<T>(self, f: impl FnOnce(&mut HomeSlot) -> T) -> Option<T> {
         HOMES
-            .try_with(|homes| {
-                let mut homes = homes.try_borrow_mut().ok()?;
-                match homes.slots.get_mut(self.slot as usize) {
-                    Some((generation, Some(slot))) if *generation == self.generation => {
-                        Some(f(slot))
-                    }
-                    _ => None,
-                }
-            })
+            .try_with(|homes| Some(f(homes.try_borrow_mut().ok()?.get_mut(self.0)?)))
             .ok()
             .flatten()
     }
@@ -126,19 +88,15 @@ impl Home {
         self.with(f).flatten()
     }
 
+    /// Takes the application task's registration out of the entry.
+    pub(super) fn take_app(self) -> Option<Waker> {
+        self.take(|slot| slot.app.take())
+    }
+
     /// Frees the entry (on the home thread); its wakers are dropped after.
     pub(super) fn free(self) {
         let taken = HOMES
-            .try_with(|homes| {
-                let mut homes = homes.try_borrow_mut().ok()?;
-                let entry = homes.slots.get_mut(self.slot as usize)?;
-                if entry.0 != self.generation {
-                    return None;
-                }
-                let taken = entry.1.take();
-                homes.free.push(self.slot);
-                taken
-            })
+            .try_with(|homes| homes.try_borrow_mut().ok()?.remove(self.0))
             .ok()
             .flatten();
         drop(taken);

@@ -103,35 +103,27 @@ impl Signal {
     pub fn wake(&self) {
         let home = self.note_thread();
         self.pending.store(true, Ordering::Release);
-        if let Some(home) = home {
-            if !self.shared.load(Ordering::Acquire) {
-                // The home thread, the registration in its table: plain loads and stores.
+        // `unreachable`: the registration may be in a home table this thread cannot reach.
+        let (app, unreachable) = match home {
+            // The home thread, the registration in its table: plain loads and stores.
+            Some(home) if !self.shared.load(Ordering::Acquire) => {
                 self.app_woken.store(true, Ordering::Release);
-                if let Some(app) = home.take(|slot| slot.app.take()) {
-                    app.wake();
-                }
-                if !self.live.load(Ordering::Acquire) {
-                    self.wake_driver();
-                }
-                return;
+                (home.take_app(), false)
             }
+            _ => match (self.take_app(), home) {
+                // Not registered under the lock since the signal turned shared: the
+                // registration may still be in the home table.
+                ((None, false), Some(home)) => (home.take_app(), false),
+                // Out of this thread's reach: the driver task, on the home thread, runs
+                // the round.
+                ((None, false), None) => (None, true),
+                ((app, _), _) => (app, false),
+            },
+        };
+        if let Some(app) = app {
+            app.wake();
         }
-        let (app, moved) = self.take_app();
-        let mut driver = !self.live.load(Ordering::Acquire);
-        match (app, home) {
-            (Some(app), _) => app.wake(),
-            // The registration may still be in the home table.
-            (None, Some(home)) if !moved => {
-                if let Some(app) = home.take(|slot| slot.app.take()) {
-                    app.wake();
-                }
-            }
-            // From another thread that table is out of reach: the driver task, on the home
-            // thread, runs the round.
-            (None, None) if !moved => driver = true,
-            (None, _) => {}
-        }
-        if driver {
+        if unreachable || !self.live.load(Ordering::Acquire) {
             self.wake_driver();
         }
     }
@@ -210,7 +202,7 @@ impl Signal {
                 self.shared.store(true, Ordering::SeqCst);
             } else {
                 // Shared: the registration moves under the lock; the table's is none any more.
-                drop(home.take(|slot| slot.app.take()));
+                drop(home.take_app());
             }
         }
         count_shared_op();
@@ -270,23 +262,23 @@ impl Signal {
             let shared = self.shared.load(Ordering::Acquire);
             let entry = home.with(|slot| {
                 let old = replace_waker(&mut slot.driver, driver);
-                let same = slot
-                    .registered
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(driver));
-                let registered = if shared || !same {
-                    Some(slot.registered.replace(driver.clone()))
-                } else {
+                let kept = !shared
+                    && slot
+                        .registered
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(driver));
+                let replaced = if kept {
                     None
+                } else {
+                    slot.registered.replace(driver.clone())
                 };
-                (old, registered)
+                (kept, old, replaced)
             });
-            if let Some((old, registered)) = entry {
+            if let Some((kept, old, replaced)) = entry {
                 // Dropped outside the table (see `Home::with`).
-                drop(old);
-                match registered {
-                    None => return,
-                    Some(old) => drop(old),
+                drop((old, replaced));
+                if kept {
+                    return;
                 }
             }
         }
